@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createGateway } from './gateway.js';
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+Commands:
+  serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys)
+  demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
+  dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
+  version                 print the version
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function serve(argv: string[]): Promise<void> {
+  let values: { config?: string | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } }));
+  } catch (err) {
+    process.stderr.write(`gatehouse serve: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  let cfg: ReturnType<typeof loadConfig>;
+  try {
+    cfg = loadConfig(values.config ? { file: values.config } : {});
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const gw = await createGateway(cfg);
+  const url = await gw.listen();
+  process.stderr.write(`gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`);
+  const stop = async () => {
+    await gw.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serve(rest);
+    case 'demo': {
+      const { runDemo } = await import('./demo/runDemo.js');
+      return runDemo(rest);
+    }
+    case 'dev-idp': {
+      const { runDevIdpCli } = await import('./devidp/cli.js');
+      return runDevIdpCli(rest);
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`gatehouse: unknown command "${cmd}"\n\n${USAGE}`);
+      process.exit(2);
+  }
+}

@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { type GatehouseConfig, SECRET_PATHS, configSchema } from './schema.js';
+
+/** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Leaf = 'string' | 'number' | 'boolean' | 'array' | 'json';
+type AnySchema = z.core.$ZodType;
+
+function unwrap(s: AnySchema): AnySchema {
+  let cur = s;
+  for (;;) {
+    const def = cur._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema };
+    if (['default', 'optional', 'prefault', 'nullable', 'readonly'].includes(def.type) && def.innerType) {
+      cur = def.innerType;
+    } else if (def.type === 'pipe' && def.in) {
+      cur = def.in;
+    } else return cur;
+  }
+}
+
+/** Every leaf key of the schema as a dotted path, with how an env string is read into it. */
+function leafPaths(schema: AnySchema, prefix = ''): Array<[string, Leaf]> {
+  const s = unwrap(schema);
+  const def = s._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
+  if (def.type === 'object' && def.shape) {
+    return Object.entries(def.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  }
+  if (def.type === 'number') return [[prefix, 'number']];
+  if (def.type === 'boolean') return [[prefix, 'boolean']];
+  if (def.type === 'array') {
+    const el = def.element ? unwrap(def.element)._zod.def.type : 'string';
+    return [[prefix, el === 'string' ? 'array' : 'json']];
+  }
+  if (def.type === 'record') return [[prefix, 'json']];
+  return [[prefix, 'string']];
+}
+
+const LEAVES = leafPaths(configSchema as unknown as AnySchema);
+
+/** `provider.clientSecret` → `GATEHOUSE_PROVIDER_CLIENT_SECRET` */
+export function envNameFor(path: string): string {
+  return `GATEHOUSE_${path
+    .split('.')
+    .map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('_')}`;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const p of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function readEnvValue(name: string, raw: string, kind: Leaf, problems: string[]): unknown {
+  switch (kind) {
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) problems.push(`${name}: "${raw}" is not a number`);
+      return n;
+    }
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(raw)) return true;
+      if (/^(false|0|no)$/i.test(raw)) return false;
+      problems.push(`${name}: "${raw}" is not a boolean (use true or false)`);
+      return raw;
+    case 'array':
+      if (raw.trim().startsWith('[')) return readEnvValue(name, raw, 'json', problems);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        problems.push(`${name}: not valid JSON`);
+        return undefined;
+      }
+    default:
+      return raw;
+  }
+}
+
+/** Resolves `env:NAME` and `file:/path` references so secrets never have to live in the YAML. */
+function resolveSecret(path: string, value: unknown, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value !== 'string') return value;
+  if (value.startsWith('env:')) {
+    const name = value.slice(4);
+    const v = env[name];
+    if (v === undefined || v === '') {
+      problems.push(`${path}: refers to environment variable ${name}, which is not set — export ${name}`);
+      return undefined;
+    }
+    return v;
+  }
+  if (value.startsWith('file:')) {
+    const file = value.slice(5);
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push(`${path}: cannot read secret file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  }
+  return value;
+}
+
+export interface LoadOptions {
+  file?: string;
+  /** Already-parsed configuration object; merged under the env overrides like a file would be. */
+  object?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads YAML (optional) + GATEHOUSE_* overrides + secret references, then validates. */
+export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
+  const env = opts.env ?? process.env;
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = structuredClone(opts.object ?? {});
+  if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([
+        `config file ${opts.file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}) — check the path given to --config`,
+      ]);
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (err) {
+      throw new ConfigError([`config file ${opts.file}: not valid YAML — ${(err as Error).message.split('\n')[0]}`]);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new ConfigError([`config file ${opts.file}: must be a YAML mapping of keys to values`]);
+      }
+      raw = { ...raw, ...(parsed as Record<string, unknown>) };
+    }
+  }
+  for (const [path, kind] of LEAVES) {
+    const name = envNameFor(path);
+    const v = env[name];
+    if (v !== undefined) setPath(raw, path, readEnvValue(name, v, kind, problems));
+  }
+  for (const path of SECRET_PATHS) {
+    const v = getPath(raw, path);
+    if (v !== undefined) setPath(raw, path, resolveSecret(path, v, env, problems));
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const path = issue.path.join('.');
+        const leaf = LEAVES.find(([p]) => p === path);
+        const hint = leaf ? ` (config key ${path}, or env ${envNameFor(path)})` : '';
+        if (issue.code === 'unrecognized_keys') {
+          const keys = (issue as { keys: string[] }).keys.join(', ');
+          return `${path || '(top level)'}: unknown key ${keys} — check the spelling against docs/configuration.md`;
+        }
+        const missing = issue.code === 'invalid_type' && getPath(raw, path) === undefined;
+        return `${path || '(top level)'}: ${missing ? 'is required' : issue.message}${hint}`;
+      }),
+    );
+  }
+  const cfg = result.data;
+  checkCrossFields(cfg);
+  return cfg;
+}
+
+function checkCrossFields(cfg: GatehouseConfig): void {
+  const problems: string[] = [];
+  if (!cfg.provider.scopes.includes('openid')) {
+    problems.push('provider.scopes: must include "openid" (Gatehouse is an OpenID Connect client)');
+  }
+  const lease = cfg.refresh.lockLeaseSeconds;
+  if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
+    problems.push(
+      `refresh.lockLeaseSeconds: must be longer than provider.timeoutSeconds (${cfg.provider.timeoutSeconds}); a lease shorter than a slow grant lets two replicas spend one refresh token`,
+    );
+  }
+  const pub = new URL(cfg.publicUrl);
+  if (pub.pathname !== '/' || pub.search || pub.hash) {
+    problems.push('publicUrl: must be an origin without a path (e.g. https://auth.example.com)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+}

@@ -1,0 +1,29 @@
+import type { GatehouseConfig } from '../config/schema.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { OidcProvider } from '../oidc/provider.js';
+import type { RefreshCoordinator } from '../refresh/coordinator.js';
+import type { RefreshSettings } from '../refresh/policy.js';
+import type { SessionService } from '../session/service.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { CookieJar } from './cookies.js';
+import type { LoginCookieCodec } from './loginCookie.js';
+
+/** Everything the engine's parts share; side effects (store, IdP, clock) come in through here. */
+export interface EngineContext {
+  cfg: GatehouseConfig;
+  sessions: SessionService;
+  provider: OidcProvider;
+  refresh: RefreshCoordinator;
+  refreshSettings: RefreshSettings;
+  clock: Clock;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** Cookie names for plain-http and https requests. */
+  jars: { http: CookieJar; https: CookieJar };
+  loginCookies: LoginCookieCodec;
+}
+
+export function jarFor(ctx: EngineContext, secure: boolean): CookieJar {
+  return secure ? ctx.jars.https : ctx.jars.http;
+}

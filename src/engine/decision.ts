@@ -1,0 +1,32 @@
+import type { Identity } from '../identity/identity.js';
+import type { ErrorCode } from '../util/errors.js';
+
+/** What a front door must do with a request. Front doors only translate this into their own response shape. */
+export type Decision =
+  | {
+      type: 'allow';
+      identity: Identity | undefined;
+      /** Identity headers for the upstream (empty for skip-auth paths). */
+      upstreamHeaders: Record<string, string>;
+      setCookies: string[];
+    }
+  | { type: 'redirect'; location: string; setCookies: string[] }
+  | {
+      type: 'error';
+      status: number;
+      code: ErrorCode;
+      /** Safe to show to the user. */
+      reason: string;
+      setCookies: string[];
+      /** Where "sign in again" should point (for navigations that may not auto-redirect). */
+      signInUrl?: string;
+      retryAfterSec?: number;
+      /** Adds `WWW-Authenticate` (401 answers). */
+      challenge?: boolean;
+    }
+  | { type: 'json'; status: number; body: unknown; setCookies: string[] }
+  | { type: 'page'; status: number; title: string; message: string; link?: { href: string; text: string }; setCookies: string[] };
+
+/** Any decision that is answered directly (everything but `allow`). */
+export type Answer = Exclude<Decision, { type: 'allow' }>;
+export type ErrorDecision = Extract<Decision, { type: 'error' }>;

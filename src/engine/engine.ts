@@ -1,0 +1,129 @@
+import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../authz/policy.js';
+import { identityHeaders } from '../identity/identity.js';
+import type { SessionRecord } from '../session/record.js';
+import { GatehouseError, describeCause } from '../util/errors.js';
+import { type Authenticated, authenticate } from './authenticate.js';
+import type { EngineContext } from './context.js';
+import type { Answer, Decision, ErrorDecision } from './decision.js';
+import type { RequestFacts } from './facts.js';
+import { beginLogin, completeLogin, signInUrl } from './login.js';
+import { logout } from './logout.js';
+
+/**
+ * The decision engine: `check(facts) → decision` for protected requests, plus the /oauth2/*
+ * operations. Knows nothing of HTTP frameworks; front doors translate its decisions.
+ */
+export class Engine {
+  private readonly policy: AuthorizationPolicy;
+  /** Upstream headers per record object: computed once per session version, not per request. */
+  private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
+
+  constructor(readonly ctx: EngineContext) {
+    this.policy = ctx.cfg.authorization;
+  }
+
+  /** Authenticate, refresh when due, authorize for `facts.path`. */
+  check(f: RequestFacts): Promise<Decision> {
+    return this.guard(f, async (): Promise<Decision> => {
+      if (this.ctx.cfg.skipAuth.some((p) => pathHasPrefix(f.path, p))) {
+        return { type: 'allow', identity: undefined, upstreamHeaders: {}, setCookies: [] };
+      }
+      const a = await authenticate(this.ctx, f);
+      if (!isAuthenticated(a)) return a;
+      const verdict = authorize(this.policy, a.record.identity, f.path);
+      if (!verdict.ok) {
+        this.ctx.logger.info({ reqId: f.requestId, user: a.record.identity.user, path: f.path }, `access denied: ${verdict.reason}`);
+        return {
+          type: 'error',
+          status: 403,
+          code: 'forbidden' as const,
+          reason: `Access denied: ${verdict.reason}.`,
+          setCookies: a.setCookies,
+          signInUrl: signInUrl(f.url),
+        };
+      }
+      return {
+        type: 'allow',
+        identity: a.record.identity,
+        upstreamHeaders: this.headersFor(a.record),
+        setCookies: a.setCookies,
+      };
+    });
+  }
+
+  /** The identity of the current session as JSON (no path authorization). */
+  userinfo(f: RequestFacts): Promise<Answer> {
+    return this.guard(f, async () => {
+      const a = await authenticate(this.ctx, { ...f, accept: 'application/json', secFetchMode: 'cors' });
+      if (!isAuthenticated(a)) return a as Answer;
+      const id = a.record.identity;
+      return {
+        type: 'json',
+        status: 200,
+        body: {
+          user: id.user,
+          sub: id.sub,
+          email: id.email,
+          emailVerified: id.emailVerified,
+          name: id.name,
+          preferredUsername: id.preferredUsername,
+          groups: id.groups,
+          roles: id.roles,
+          expiresAt: new Date(a.record.expiresAt).toISOString(),
+        },
+        setCookies: a.setCookies,
+      };
+    });
+  }
+
+  start(f: RequestFacts, rd: string | null, userInitiated: boolean): Promise<Answer> {
+    return this.guard(f, () => beginLogin(this.ctx, f, rd, userInitiated));
+  }
+
+  callback(f: RequestFacts, callbackUrl: URL): Promise<Answer> {
+    return this.guard(f, () => completeLogin(this.ctx, f, callbackUrl));
+  }
+
+  logout(f: RequestFacts): Promise<Answer> {
+    return this.guard(f, () => logout(this.ctx, f));
+  }
+
+  private headersFor(rec: SessionRecord): Record<string, string> {
+    let h = this.headerCache.get(rec);
+    if (!h) {
+      const cfg = this.ctx.cfg.headers;
+      h = identityHeaders(rec.identity, cfg.maxGroupsHeaderBytes);
+      if (cfg.passAccessToken || cfg.passAuthorizationHeader) {
+        const { accessToken } = this.ctx.sessions.tokens(rec);
+        if (cfg.passAccessToken) h['x-forwarded-access-token'] = accessToken;
+        if (cfg.passAuthorizationHeader) h.authorization = `Bearer ${accessToken}`;
+      }
+      this.headerCache.set(rec, h);
+    }
+    return h;
+  }
+
+  /** Typed errors become error decisions; anything unexpected is logged and answered 500 (never a crash). */
+  private async guard<T extends Decision>(f: RequestFacts, fn: () => Promise<T>): Promise<T | ErrorDecision> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GatehouseError) {
+        this.ctx.logger.warn({ reqId: f.requestId, code: err.code, err: err.message }, err.publicReason);
+        return { type: 'error', status: err.status, code: err.code, reason: err.publicReason, setCookies: [] };
+      }
+      this.ctx.logger.error({ reqId: f.requestId, err: describeCause(err) }, 'unexpected error');
+      return {
+        type: 'error',
+        status: 500,
+        code: 'provider_error',
+        reason: 'Something went wrong on our side. Please retry.',
+        setCookies: [],
+      };
+    }
+  }
+}
+
+function isAuthenticated(a: Authenticated | Decision): a is Authenticated {
+  return (a as Authenticated).ok === true;
+}

@@ -1,0 +1,161 @@
+import * as client from 'openid-client';
+import { httpStatusOf, isUnreachable } from '../oidc/provider.js';
+import { randomToken, safeEqual } from '../util/crypto.js';
+import { GatehouseError, describeCause } from '../util/errors.js';
+import { type EngineContext, jarFor } from './context.js';
+import { readCookie, serializeCookie } from './cookies.js';
+import type { Answer, ErrorDecision } from './decision.js';
+import type { RequestFacts } from './facts.js';
+import type { LoginCookieState } from './loginCookie.js';
+import { safeReturnTo } from './returnTo.js';
+
+function loginCookieState(ctx: EngineContext, f: RequestFacts): LoginCookieState | undefined {
+  return ctx.loginCookies.decode(readCookie(f.cookieHeader, jarFor(ctx, f.secure).login));
+}
+
+function loginCookie(ctx: EngineContext, f: RequestFacts, s: LoginCookieState): string {
+  const jar = jarFor(ctx, f.secure);
+  return serializeCookie(jar, jar.login, ctx.loginCookies.encode(s), ctx.cfg.login.flowTtlSeconds);
+}
+
+export function signInUrl(returnTo: string): string {
+  return `/oauth2/start?rd=${encodeURIComponent(returnTo)}&retry=1`;
+}
+
+/**
+ * Starts a login flow: its own `state`, `nonce` and PKCE verifier, kept server-side (one per tab,
+ * bounded per browser), and a redirect to the IdP. `userInitiated` (a click on "sign in again")
+ * resets the loop counter.
+ */
+export async function beginLogin(
+  ctx: EngineContext,
+  f: RequestFacts,
+  rd: string | null | undefined,
+  userInitiated: boolean,
+): Promise<Answer> {
+  const nowSec = Math.floor(ctx.clock.now() / 1000);
+  const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, ctx.cfg.login.allowedRedirectHosts);
+  let s = loginCookieState(ctx, f) ?? ctx.loginCookies.fresh(nowSec);
+  if (userInitiated || nowSec - s.windowStartSec > ctx.cfg.login.attemptWindowSeconds) {
+    s = { ...s, logins: 0, windowStartSec: nowSec };
+  }
+  if (s.logins >= ctx.cfg.login.maxAttempts) {
+    ctx.logger.warn({ reqId: f.requestId, logins: s.logins }, 'sign-in loop stopped');
+    return {
+      type: 'page',
+      status: 429,
+      title: 'Sign-in keeps failing',
+      message:
+        'You signed in several times in a row but the session did not stick. This usually means your browser is not keeping the session cookie (blocked cookies, or an http/https mismatch). Check your cookie settings, then try again.',
+      link: { href: signInUrl(returnTo), text: 'Try again' },
+      setCookies: [],
+    };
+  }
+  const state = randomToken(24);
+  const nonce = randomToken(24);
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const location = await ctx.provider.authorizationUrl({ state, nonce, codeVerifier });
+  await ctx.sessions.store.putFlow(
+    state,
+    { browserId: s.browserId, codeVerifier, nonce, returnTo, createdAt: ctx.clock.now() },
+    ctx.cfg.login.flowTtlSeconds * 1000,
+    ctx.cfg.login.maxPendingFlows,
+  );
+  return { type: 'redirect', location, setCookies: [loginCookie(ctx, f, s)] };
+}
+
+function callbackError(status: number, reason: string, returnTo: string, code: 'callback_invalid' | 'state_mismatch' | 'provider_error' | 'provider_unavailable' | 'forbidden'): ErrorDecision {
+  return { type: 'error', status, code, reason, setCookies: [], signInUrl: signInUrl(returnTo) };
+}
+
+/**
+ * The redirect back from the IdP. Every failure is an error page with a "sign in again" link —
+ * never an automatic redirect, so a broken provider cannot trap the browser in a loop.
+ */
+export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbackUrl: URL): Promise<Answer> {
+  const q = callbackUrl.searchParams;
+  const state = q.get('state');
+  const flow = state ? await ctx.sessions.store.takeFlow(state) : undefined;
+  const returnTo = flow?.returnTo ?? '/';
+  const idpError = q.get('error');
+  if (idpError) {
+    const desc = q.get('error_description');
+    ctx.logger.warn({ reqId: f.requestId, error: idpError, error_description: desc }, 'identity provider returned an error');
+    const denied = idpError === 'access_denied';
+    return callbackError(
+      denied ? 403 : 400,
+      `The identity provider did not sign you in (${idpError}${desc ? `: ${desc.slice(0, 200)}` : ''}).`,
+      returnTo,
+      denied ? 'forbidden' : 'provider_error',
+    );
+  }
+  if (!state || !q.get('code')) {
+    return callbackError(400, 'The sign-in response is incomplete (no state or code).', returnTo, 'callback_invalid');
+  }
+  if (!flow) {
+    return callbackError(400, 'This sign-in attempt has expired or was already completed.', returnTo, 'state_mismatch');
+  }
+  const cookie = loginCookieState(ctx, f);
+  if (!cookie || !safeEqual(cookie.browserId, flow.browserId)) {
+    return callbackError(400, 'This sign-in was started in a different browser or the sign-in cookie is missing.', returnTo, 'state_mismatch');
+  }
+  let result: Awaited<ReturnType<typeof ctx.provider.exchangeCode>>;
+  try {
+    result = await ctx.provider.exchangeCode(callbackUrl, { state, nonce: flow.nonce, codeVerifier: flow.codeVerifier });
+  } catch (err) {
+    return exchangeFailure(ctx, f, err, returnTo);
+  }
+  let identity: ReturnType<typeof ctx.sessions.identityFrom>;
+  try {
+    identity = ctx.sessions.identityFrom(result.claims ?? {});
+  } catch (err) {
+    ctx.logger.warn({ reqId: f.requestId, err: describeCause(err) }, 'login rejected: unusable identity');
+    return callbackError(400, 'The identity provider did not say who you are (no subject).', returnTo, 'callback_invalid');
+  }
+  const created = await ctx.sessions.create(result, identity);
+  const jar = jarFor(ctx, f.secure);
+  ctx.logger.info({ reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) }, 'login completed');
+  // Keep the browser id (other tabs may still be completing their own flows); count the login.
+  const nowSec = Math.floor(ctx.clock.now() / 1000);
+  const fresh = nowSec - cookie.windowStartSec > ctx.cfg.login.attemptWindowSeconds;
+  const counted = fresh
+    ? { browserId: cookie.browserId, logins: 1, windowStartSec: nowSec }
+    : { ...cookie, logins: cookie.logins + 1 };
+  return {
+    type: 'redirect',
+    location: returnTo,
+    setCookies: [
+      serializeCookie(jar, jar.session, created.cookieValue, ctx.cfg.session.maxAgeSeconds),
+      loginCookie(ctx, f, counted),
+    ],
+  };
+}
+
+function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, returnTo: string): ErrorDecision {
+  if (err instanceof GatehouseError) {
+    return callbackError(err.status, err.publicReason, returnTo, 'provider_unavailable');
+  }
+  const log = { reqId: f.requestId, err: describeCause(err) };
+  const status = httpStatusOf(err);
+  if (status !== undefined && (status >= 500 || status === 429)) {
+    ctx.logger.warn({ ...log, status }, 'code exchange failed: identity provider error');
+    return callbackError(502, 'The identity provider failed while completing your sign-in.', returnTo, 'provider_error');
+  }
+  if (err instanceof client.ResponseBodyError) {
+    ctx.logger.warn({ ...log, error: err.error, error_description: err.error_description, status: err.status }, 'code exchange refused');
+    return callbackError(400, `The identity provider refused the sign-in code (${err.error}); it may have expired or been used already.`, returnTo, 'callback_invalid');
+  }
+  if (isUnreachable(err)) {
+    ctx.logger.warn(log, 'code exchange failed: identity provider unreachable');
+    return callbackError(502, 'The identity provider could not be reached to complete your sign-in.', returnTo, 'provider_unavailable');
+  }
+  // openid-client validation failures: ID token signature, issuer, audience, expiry, nonce, userinfo sub...
+  ctx.logger.warn(log, 'login rejected: identity provider response failed validation');
+  return callbackError(400, `The identity provider's response could not be verified (${shortReason(err)}).`, returnTo, 'callback_invalid');
+}
+
+/** A user-safe summary of a validation error: the check that failed, never a token. */
+function shortReason(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.replace(/[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]*/g, '[token]').slice(0, 160);
+}

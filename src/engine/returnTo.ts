@@ -1,0 +1,39 @@
+/**
+ * Open-redirect-proof return URLs. Accepted: a same-origin path, or an absolute URL on the public
+ * origin or an allow-listed host. Rejected: protocol-relative `//evil`, backslash tricks `/\evil`,
+ * control characters, userinfo, other schemes. Anything rejected becomes `/`.
+ */
+export function safeReturnTo(rd: string | null | undefined, publicUrl: string, allowedHosts: string[]): string {
+  if (!rd || rd.length > 2048) return '/';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f\\]/.test(rd)) return '/';
+  const base = new URL(publicUrl);
+  if (rd.startsWith('/')) {
+    if (rd.startsWith('//')) return '/';
+    let u: URL;
+    try {
+      u = new URL(rd, base);
+    } catch {
+      return '/';
+    }
+    if (u.origin !== base.origin) return '/';
+    return u.pathname + u.search + u.hash;
+  }
+  let u: URL;
+  try {
+    u = new URL(rd);
+  } catch {
+    return '/';
+  }
+  if (u.username || u.password) return '/';
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return '/';
+  if (u.origin === base.origin) return u.pathname + u.search + u.hash;
+  const host = u.hostname.toLowerCase();
+  const allowed = allowedHosts.some((h) => {
+    const a = h.toLowerCase();
+    return a.startsWith('.') ? host.endsWith(a) : host === a;
+  });
+  // Off-origin targets must be https unless we ourselves run on plain http (local setups).
+  if (allowed && (u.protocol === 'https:' || base.protocol === 'http:')) return u.href;
+  return '/';
+}

@@ -1,0 +1,154 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { GatehouseConfig } from './config/schema.js';
+import { cookieNames } from './engine/cookies.js';
+import type { EngineContext } from './engine/context.js';
+import { Engine } from './engine/engine.js';
+import { LoginCookieCodec } from './engine/loginCookie.js';
+import { UpstreamProxy } from './http/proxy.js';
+import { createGatewayServer } from './http/server.js';
+import { GatewayMetrics } from './metrics.js';
+import { OidcProvider } from './oidc/provider.js';
+import { RefreshCoordinator } from './refresh/coordinator.js';
+import type { RefreshSettings } from './refresh/policy.js';
+import { SessionService } from './session/service.js';
+import { MemoryStore } from './store/memoryStore.js';
+import type { SessionStore } from './store/types.js';
+import { type Clock, systemClock } from './util/clock.js';
+import { type Logger, createLogger } from './util/log.js';
+
+export interface GatewayOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Supply a store (tests, embedding); default: built from `session.store`. */
+  store?: SessionStore;
+}
+
+export interface Gateway {
+  readonly cfg: GatehouseConfig;
+  readonly engine: Engine;
+  readonly server: Server;
+  readonly store: SessionStore;
+  readonly provider: OidcProvider;
+  readonly metrics: GatewayMetrics;
+  readonly refresh: RefreshCoordinator;
+  /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
+  readonly discovered: Promise<void>;
+  /** Resolves once listening; `url` is then the bound address. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createStore(cfg: GatehouseConfig, clock: Clock, logger: Logger): Promise<SessionStore> {
+  if (cfg.session.store === 'redis') {
+    const { RedisStore } = await import('./store/redisStore.js');
+    return RedisStore.connect(cfg, clock, logger);
+  }
+  return new MemoryStore({ maxSessions: cfg.session.maxSessions, clock });
+}
+
+/** Wires config → store, provider, refresh coordinator, engine, front door. */
+export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(cfg.logging.level);
+  const metrics = new GatewayMetrics(!opts.logger);
+  const store = opts.store ?? (await createStore(cfg, clock, logger));
+  const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
+  const sessions = new SessionService(
+    store,
+    {
+      secrets,
+      maxAgeMs: cfg.session.maxAgeSeconds * 1000,
+      idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
+      claims: cfg.provider,
+    },
+    clock,
+  );
+  const provider = new OidcProvider(cfg, { clock, logger });
+  const refreshSettings: RefreshSettings = {
+    graceMs: cfg.refresh.graceSeconds * 1000,
+    graceMaxFraction: cfg.refresh.graceMaxFraction,
+    outageGraceMs: cfg.refresh.outageGraceSeconds * 1000,
+    maxRefreshTokenAgeMs: cfg.refresh.maxRefreshTokenAgeSeconds * 1000,
+  };
+  const refresh = new RefreshCoordinator(
+    sessions,
+    provider,
+    {
+      ...refreshSettings,
+      waitTimeoutMs: cfg.refresh.timeoutSeconds * 1000,
+      retryBackoffMs: cfg.refresh.retryBackoffSeconds * 1000,
+      leaseMs: (cfg.refresh.lockLeaseSeconds ?? cfg.provider.timeoutSeconds + 5) * 1000,
+      maxInFlight: 10_000,
+    },
+    clock,
+    logger,
+    metrics,
+  );
+  const secure = cfg.publicUrl.startsWith('https:');
+  const jar = cookieNames({ secure, base: cfg.session.cookieName });
+  const ctx: EngineContext = {
+    cfg,
+    sessions,
+    provider,
+    refresh,
+    refreshSettings,
+    clock,
+    logger,
+    metrics,
+    jars: { http: jar, https: jar },
+    loginCookies: new LoginCookieCodec(cfg.session.secret),
+  };
+  const engine = new Engine(ctx);
+  const proxy = cfg.upstream ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: [jar.session, jar.login] }) : undefined;
+  const server = createGatewayServer({
+    engine,
+    proxy,
+    logger,
+    metrics,
+    publicUrl: cfg.publicUrl,
+    metricsEnabled: cfg.metrics.enabled,
+    readiness: () => {
+      const reasons: string[] = [];
+      if (!provider.ready) reasons.push(provider.notReadyReason);
+      const h = store.health();
+      if (!h.ok) reasons.push(h.reason ?? 'session store unavailable');
+      return { ok: reasons.length === 0, reasons };
+    },
+  });
+  const discovered = provider.start();
+
+  return {
+    cfg,
+    engine,
+    server,
+    store,
+    provider,
+    metrics,
+    refresh,
+    discovered,
+    listen() {
+      const i = cfg.listen.lastIndexOf(':');
+      const host = cfg.listen.slice(0, i).replace(/^\[|\]$/g, '');
+      const port = Number(cfg.listen.slice(i + 1));
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h}:${a.port}`);
+        });
+      });
+    },
+    async close() {
+      provider.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await proxy?.close();
+      await store.close();
+    },
+  };
+}

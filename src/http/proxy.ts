@@ -1,0 +1,124 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
+import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
+import { stripCookies } from '../engine/cookies.js';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers: never forwarded in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface ProxyOptions {
+  upstream: string;
+  /** Our cookies, stripped from the upstream hop. */
+  cookieNames: string[];
+  /** Max pooled keep-alive connections to the upstream. */
+  connections?: number;
+  /** Header/body timeouts towards the upstream, ms. */
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+}
+
+export interface ProxyRequestExtras {
+  identityHeaders: Record<string, string>;
+  requestId: string;
+  secure: boolean;
+}
+
+/**
+ * Streams requests to the upstream over a keep-alive pool (undici) and streams the response
+ * back: bodies are never buffered, so a 1 GB upload costs a few socket buffers of memory.
+ */
+export class UpstreamProxy {
+  private readonly dispatcher: Agent;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly ownCookies: string[];
+
+  constructor(opts: ProxyOptions) {
+    const u = new URL(opts.upstream);
+    this.origin = u.origin;
+    this.basePath = u.pathname.replace(/\/$/, '');
+    this.ownCookies = opts.cookieNames;
+    this.dispatcher = new Agent({
+      connections: opts.connections ?? 256,
+      headersTimeout: opts.headersTimeoutMs ?? 60_000,
+      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** Request headers for the upstream: hop-by-hop and spoofable identity headers removed, ours added. */
+  private upstreamHeaders(req: IncomingMessage, extras: ProxyRequestExtras): Record<string, string | string[]> {
+    const src: IncomingHttpHeaders = req.headers;
+    const connectionListed = new Set(
+      String(src.connection ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    );
+    const out: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(src)) {
+      if (value === undefined) continue;
+      if (HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
+      if ((IDENTITY_HEADER_NAMES as readonly string[]).includes(name)) continue;
+      if (name === 'cookie') {
+        const kept = stripCookies(value as string, this.ownCookies);
+        if (kept) out.cookie = kept;
+        continue;
+      }
+      if (name === 'authorization' && 'authorization' in extras.identityHeaders) continue;
+      out[name] = value;
+    }
+    const ip = req.socket.remoteAddress ?? '';
+    const prior = src['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}` : ip;
+    out['x-forwarded-proto'] = extras.secure ? 'https' : 'http';
+    if (src.host) out['x-forwarded-host'] = src.host;
+    out['x-request-id'] = extras.requestId;
+    for (const [k, v] of Object.entries(extras.identityHeaders)) out[k] = v;
+    return out;
+  }
+
+  /** Returns false when the upstream could not be reached (the caller answers 502). */
+  async forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<boolean> {
+    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
+    const hasBody = !(method === 'GET' || method === 'HEAD') || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.basePath + (req.url ?? '/'),
+        method,
+        headers: this.upstreamHeaders(req, extras),
+        body: hasBody ? req : null,
+      });
+    } catch {
+      return false;
+    }
+    res.statusCode = upstream.statusCode;
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      res.setHeader(name, value);
+    }
+    const body = upstream.body;
+    body.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) body.destroy();
+    });
+    body.pipe(res);
+    return true;
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}

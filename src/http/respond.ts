@@ -1,0 +1,68 @@
+import type { ServerResponse } from 'node:http';
+import type { Decision } from '../engine/decision.js';
+import { TITLES, renderPage } from './pages.js';
+
+/** How an answer is shaped: HTML pages for browsers navigating, JSON for everything else. */
+export type Audience = 'page' | 'json';
+
+function baseHeaders(res: ServerResponse, requestId: string, setCookies: string[]): void {
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('x-request-id', requestId);
+  if (setCookies.length) res.setHeader('set-cookie', setCookies);
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', type);
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string, setCookies: string[] = []): void {
+  baseHeaders(res, requestId, setCookies);
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+}
+
+/** Writes any non-allow decision. */
+export function respond(res: ServerResponse, d: Exclude<Decision, { type: 'allow' }>, audience: Audience, requestId: string): void {
+  baseHeaders(res, requestId, d.setCookies);
+  switch (d.type) {
+    case 'redirect':
+      res.statusCode = 302;
+      res.setHeader('location', d.location);
+      res.setHeader('content-length', 0);
+      res.end();
+      return;
+    case 'json':
+      send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(d.body));
+      return;
+    case 'page':
+      res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      send(res, d.status, 'text/html; charset=utf-8', renderPage({ ...d, requestId }));
+      return;
+    case 'error': {
+      if (d.retryAfterSec !== undefined) res.setHeader('retry-after', String(d.retryAfterSec));
+      if (d.challenge) {
+        res.setHeader('www-authenticate', `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`);
+      }
+      if (audience === 'json') {
+        const body: Record<string, unknown> = { error: d.code, reason: d.reason, requestId };
+        if (d.signInUrl && (d.status === 401 || d.status === 403)) body.signIn = d.signInUrl;
+        send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(body));
+        return;
+      }
+      res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      const link = d.signInUrl
+        ? { href: d.signInUrl, text: d.status === 403 ? 'Sign in as someone else' : 'Sign in again' }
+        : d.status >= 500
+          ? { href: '/', text: 'Back to the start page' }
+          : undefined;
+      send(
+        res,
+        d.status,
+        'text/html; charset=utf-8',
+        renderPage({ status: d.status, title: TITLES[d.status] ?? 'Error', message: d.reason, requestId, link }),
+      );
+    }
+  }
+}

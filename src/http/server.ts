@@ -1,0 +1,129 @@
+import { type IncomingMessage, type ServerResponse, createServer, type Server } from 'node:http';
+import type { Decision } from '../engine/decision.js';
+import type { Engine } from '../engine/engine.js';
+import { isNavigation } from '../engine/facts.js';
+import { SIGNED_OUT_PATH } from '../engine/logout.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { Logger } from '../util/log.js';
+import type { UpstreamProxy } from './proxy.js';
+import { factsFromNode, requestIdOf } from './requestFacts.js';
+import { type Audience, respond, sendJson } from './respond.js';
+
+export interface ServerDeps {
+  engine: Engine;
+  proxy: UpstreamProxy | undefined;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  publicUrl: string;
+  /** Readiness: provider discovered and store healthy. */
+  readiness: () => { ok: boolean; reasons: string[] };
+  /** Serves Prometheus metrics at /oauth2/metrics to loopback clients. */
+  metricsEnabled: boolean;
+}
+
+function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+}
+
+/**
+ * The reverse-proxy front door: /oauth2/* routes, health endpoints, and for everything else
+ * `engine.check` followed by the upstream proxy. It only translates decisions into responses.
+ */
+export function createGatewayServer(deps: ServerDeps): Server {
+  const secure = deps.publicUrl.startsWith('https:');
+  const { engine, logger, metrics } = deps;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: { user?: string; decision?: string }): Promise<void> {
+    const f = factsFromNode(req, secure, requestId);
+    const audience: Audience = isNavigation(f) ? 'page' : 'json';
+    const answer = (d: Exclude<Decision, { type: 'allow' }>) => {
+      log.decision = d.type === 'error' ? d.code : d.type;
+      respond(res, d, audience, requestId);
+    };
+    if (f.path.startsWith('/oauth2/')) {
+      const url = new URL(f.url, deps.publicUrl);
+      switch (f.path) {
+        case '/oauth2/start':
+          return answer(await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'));
+        case '/oauth2/callback':
+          return answer(await engine.callback(f, url));
+        case '/oauth2/logout':
+          return answer(await engine.logout(f));
+        case SIGNED_OUT_PATH:
+          return answer({
+            type: 'page',
+            status: 200,
+            title: 'You are signed out',
+            message: 'Your session has ended.',
+            link: { href: '/oauth2/start?rd=%2F&retry=1', text: 'Sign in again' },
+            setCookies: [],
+          });
+        case '/oauth2/userinfo': {
+          const d = await engine.userinfo(f);
+          log.decision = d.type === 'error' ? d.code : 'userinfo';
+          return respond(res, d, 'json', requestId);
+        }
+        case '/oauth2/metrics':
+          if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
+            res.setHeader('content-type', deps.metrics.registry.contentType);
+            res.end(await deps.metrics.registry.metrics());
+            log.decision = 'metrics';
+            return;
+          }
+          break;
+      }
+    }
+    if (f.path === '/healthz') {
+      log.decision = 'health';
+      return sendJson(res, 200, { status: 'ok' }, requestId);
+    }
+    if (f.path === '/readyz') {
+      const r = deps.readiness();
+      log.decision = 'ready';
+      return sendJson(res, r.ok ? 200 : 503, r.ok ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons }, requestId);
+    }
+    const d = await engine.check(f);
+    if (d.type !== 'allow') return answer(d);
+    log.decision = 'allow';
+    if (d.identity) log.user = d.identity.user;
+    if (!deps.proxy) {
+      return sendJson(res, 404, { error: 'not_found', reason: 'no upstream is configured', requestId }, requestId);
+    }
+    const ok = await deps.proxy.forward(req, res, { identityHeaders: d.upstreamHeaders, requestId, secure });
+    if (!ok) {
+      log.decision = 'upstream_unavailable';
+      respond(
+        res,
+        { type: 'error', status: 502, code: 'upstream_unavailable', reason: 'The application behind the gateway is not reachable.', setCookies: [] },
+        audience,
+        requestId,
+      );
+    }
+  }
+
+  return createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    const log: { user?: string; decision?: string } = {};
+    res.on('finish', () => {
+      metrics.requests.inc({ decision: log.decision ?? 'unknown' });
+      logger.info(
+        {
+          reqId: requestId,
+          method: req.method,
+          path: (req.url ?? '/').split('?')[0],
+          status: res.statusCode,
+          user: log.user,
+          decision: log.decision,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'request',
+      );
+    });
+    handle(req, res, requestId, log).catch((err) => {
+      logger.error({ reqId: requestId, err: String(err) }, 'request handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal', reason: 'internal error', requestId }, requestId);
+      else res.destroy();
+    });
+  });
+}

@@ -1,0 +1,94 @@
+import { readClaim } from './claimPath.js';
+import { toValueList } from './groupValues.js';
+
+/** Who the user is, as forwarded upstream and used for authorization. Computed at login/refresh. */
+export interface Identity {
+  sub: string;
+  /** preferred username, else email, else sub */
+  user: string;
+  email?: string;
+  emailVerified?: boolean;
+  name?: string;
+  preferredUsername?: string;
+  groups: string[];
+  roles: string[];
+}
+
+export interface ClaimMapping {
+  groupsClaim: string;
+  rolesClaim: string;
+  usernameClaim: string;
+  emailClaim: string;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/**
+ * Builds the identity from ID token claims merged with userinfo (userinfo wins for claims it has,
+ * which is how providers that only put groups in userinfo are supported).
+ */
+export function extractIdentity(claims: Record<string, unknown>, map: ClaimMapping): Identity {
+  const sub = str(claims.sub);
+  if (!sub) throw new Error('claims have no sub');
+  const email = str(readClaim(claims, map.emailClaim));
+  const preferredUsername = str(readClaim(claims, map.usernameClaim));
+  const ev = claims.email_verified;
+  const emailVerified = ev === undefined ? undefined : ev === true || ev === 'true';
+  const identity: Identity = {
+    sub,
+    user: preferredUsername ?? email ?? sub,
+    groups: toValueList(readClaim(claims, map.groupsClaim)),
+    roles: toValueList(readClaim(claims, map.rolesClaim)),
+  };
+  if (email !== undefined) identity.email = email;
+  if (emailVerified !== undefined) identity.emailVerified = emailVerified;
+  const name = str(claims.name);
+  if (name !== undefined) identity.name = name;
+  if (preferredUsername !== undefined) identity.preferredUsername = preferredUsername;
+  return identity;
+}
+
+/** Header values must not carry CR/LF or other control characters; drop them rather than fail. */
+export function headerSafe(v: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  return v.replace(/[\u0000-\u001f\u007f]/g, '');
+}
+
+/**
+ * The identity headers sent upstream (and answered by forward-auth). Groups are comma-joined; a
+ * list longer than `maxGroupsBytes` is cut at a group boundary and flagged with
+ * `X-Forwarded-Groups-Truncated: true`, so a user in 500 groups can never push the upstream into
+ * a 431 (the full list is always available from /oauth2/userinfo).
+ */
+export function identityHeaders(id: Identity, maxGroupsBytes = 8192): Record<string, string> {
+  const h: Record<string, string> = { 'x-forwarded-user': headerSafe(id.user) };
+  if (id.email) h['x-forwarded-email'] = headerSafe(id.email);
+  if (id.preferredUsername) h['x-forwarded-preferred-username'] = headerSafe(id.preferredUsername);
+  if (id.groups.length) {
+    let joined = '';
+    let truncated = false;
+    for (const g of id.groups) {
+      const next = joined ? `${joined},${headerSafe(g)}` : headerSafe(g);
+      if (Buffer.byteLength(next) > maxGroupsBytes) {
+        truncated = true;
+        break;
+      }
+      joined = next;
+    }
+    h['x-forwarded-groups'] = joined;
+    if (truncated) h['x-forwarded-groups-truncated'] = 'true';
+  }
+  return h;
+}
+
+/** Headers a client might send to impersonate someone; always removed before proxying. */
+export const IDENTITY_HEADER_NAMES = [
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+  'x-forwarded-groups-truncated',
+  'x-forwarded-access-token',
+] as const;

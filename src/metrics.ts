@@ -1,0 +1,34 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'gatehouse_requests_total',
+    help: 'Requests by decision',
+    labelNames: ['decision'] as const,
+    registers: [this.registry],
+  });
+  readonly refreshes = new Counter({
+    name: 'gatehouse_refresh_total',
+    help: 'Refresh attempts by result class (ok, terminal, transient, reused)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly coalesced = new Counter({
+    name: 'gatehouse_refresh_coalesced_total',
+    help: 'Requests that waited on a refresh already in flight instead of starting one',
+    registers: [this.registry],
+  });
+  readonly tokenLatency = new Histogram({
+    name: 'gatehouse_idp_token_seconds',
+    help: 'Latency of IdP token endpoint calls',
+    labelNames: ['grant'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor(defaultMetrics = false) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,311 @@
+import * as client from 'openid-client';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Clock } from '../util/clock.js';
+import { GatehouseError, describeCause } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { Semaphore } from '../util/semaphore.js';
+import { resolveDistributedClaims } from './distributedClaims.js';
+import { type OfflineAccessPlan, planOfflineAccess } from './presets.js';
+import { type TokenResult, accessExpiry } from './tokenResult.js';
+
+export interface AuthorizationRequest {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  loginHint?: string;
+}
+
+/** Provider-side identity of the current token set, for upstream identity. */
+export interface CallbackChecks {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+/** Raised by token-endpoint calls: `kind` drives the refresh result class. */
+export class TokenEndpointError extends Error {
+  constructor(
+    readonly kind: 'terminal' | 'transient',
+    readonly oauthError: string | undefined,
+    readonly description: string | undefined,
+    readonly status: number | undefined,
+    cause: unknown,
+  ) {
+    super(`${oauthError ?? 'error'}${description ? `: ${description}` : ''}`, { cause });
+    this.name = 'TokenEndpointError';
+  }
+}
+
+/**
+ * Classifies token-endpoint failures. Only `invalid_grant` means the grant itself is dead;
+ * network errors, timeouts, 5xx and 429 are the IdP having a bad moment and must never log
+ * anyone out. Anything else (misconfiguration, malformed responses) is treated as transient too:
+ * a provider fault is answered with an error page, not by destroying sessions.
+ */
+export function classifyTokenError(err: unknown): TokenEndpointError {
+  if (err instanceof TokenEndpointError) return err;
+  if (err instanceof client.ResponseBodyError) {
+    const terminal = err.error === 'invalid_grant';
+    return new TokenEndpointError(terminal ? 'terminal' : 'transient', err.error, err.error_description, err.status, err);
+  }
+  const status = httpStatusOf(err);
+  if (status !== undefined) {
+    return new TokenEndpointError('transient', `http_${status}`, `the identity provider answered HTTP ${status}`, status, err);
+  }
+  if (isUnreachable(err)) {
+    return new TokenEndpointError('transient', 'unreachable', describeCause(err), undefined, err);
+  }
+  return new TokenEndpointError('transient', undefined, describeCause(err), undefined, err);
+}
+
+/**
+ * The HTTP status of a non-OAuth error answer (e.g. a 503 HTML page): openid-client reports those
+ * as a ClientError whose cause is the Response.
+ */
+export function httpStatusOf(err: unknown): number | undefined {
+  if (err instanceof client.ResponseBodyError) return err.status;
+  const cause = (err as { cause?: unknown })?.cause;
+  if (err instanceof client.ClientError && cause instanceof Response) return cause.status;
+  return undefined;
+}
+
+/** Network failure or timeout: the IdP did not answer at all. */
+export function isUnreachable(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  return name === 'TimeoutError' || name === 'AbortError' || (err instanceof TypeError && /fetch failed/i.test(err.message));
+}
+
+export interface ProviderDeps {
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Everything that talks to the OpenID provider, on top of openid-client: discovery (retried with
+ * backoff until it works), authorization URLs, code exchange, refresh, userinfo, logout URLs.
+ * All IdP calls go through one semaphore (bounded concurrency) and carry a timeout.
+ */
+export class OidcProvider {
+  private configuration: client.Configuration | undefined;
+  private discoveryError = 'discovery has not completed yet';
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly limiter: Semaphore;
+  private offline!: OfflineAccessPlan;
+  private warnedNoRefresh = false;
+  readonly redirectUri: string;
+
+  constructor(
+    private readonly cfg: GatehouseConfig,
+    private readonly deps: ProviderDeps,
+  ) {
+    this.limiter = new Semaphore(cfg.provider.maxConcurrentRequests);
+    this.redirectUri = new URL('/oauth2/callback', cfg.publicUrl).href;
+  }
+
+  get ready(): boolean {
+    return this.configuration !== undefined;
+  }
+
+  get notReadyReason(): string {
+    return this.discoveryError;
+  }
+
+  get offlineAccess(): OfflineAccessPlan {
+    return this.offline;
+  }
+
+  /** Starts discovery; resolves on the first success, retries with capped backoff forever. */
+  start(): Promise<void> {
+    return new Promise((resolve) => {
+      let attempt = 0;
+      const tryOnce = async () => {
+        if (this.stopped) return resolve();
+        try {
+          await this.discover();
+          resolve();
+        } catch (err) {
+          attempt++;
+          const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+          this.discoveryError = `OIDC discovery at ${this.cfg.provider.issuer} failed: ${describeCause(err)}`;
+          this.deps.logger.warn({ attempt, retryInMs: delay }, this.discoveryError);
+          this.retryTimer = setTimeout(tryOnce, delay);
+          this.retryTimer.unref();
+        }
+      };
+      void tryOnce();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private async discover(): Promise<void> {
+    const p = this.cfg.provider;
+    const metadata: Partial<client.ClientMetadata> = {
+      client_secret: p.clientSecret,
+      [client.clockTolerance]: p.clockToleranceSeconds,
+    };
+    const issuer = new URL(p.issuer);
+    const execute: Array<(c: client.Configuration) => void> = [client.enableNonRepudiationChecks];
+    if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
+    let conf = await client.discovery(issuer, p.clientId, metadata, client.ClientSecretBasic(p.clientSecret), {
+      execute,
+      timeout: p.timeoutSeconds,
+    });
+    const server = conf.serverMetadata();
+    if (p.idTokenSigningAlgs.length) {
+      // openid-client checks one expected alg; from the allow-list, pick the first the IdP offers.
+      const offered = server.id_token_signing_alg_values_supported ?? ['RS256'];
+      const pick = p.idTokenSigningAlgs.find((a) => offered.includes(a));
+      if (!pick) throw new Error(`provider supports none of provider.idTokenSigningAlgs (${p.idTokenSigningAlgs.join(', ')})`);
+      conf = new client.Configuration(
+        server,
+        p.clientId,
+        { ...metadata, id_token_signed_response_alg: pick },
+        client.ClientSecretBasic(p.clientSecret),
+      );
+      for (const fn of execute) fn(conf);
+      conf.timeout = p.timeoutSeconds;
+    }
+    this.offline = planOfflineAccess(p.preset, p.scopes, p.requestOfflineAccess, server.scopes_supported);
+    this.configuration = conf;
+    this.discoveryError = '';
+    this.deps.logger.info({ issuer: server.issuer, scopes: this.offline.scopes }, 'OIDC provider discovered');
+  }
+
+  private conf(): client.Configuration {
+    if (!this.configuration) {
+      throw new GatehouseError(
+        'provider_unavailable',
+        503,
+        'The sign-in service is not reachable yet. Please try again in a moment.',
+        { message: this.discoveryError },
+      );
+    }
+    return this.configuration;
+  }
+
+  async authorizationUrl(req: AuthorizationRequest): Promise<string> {
+    const conf = this.conf();
+    const params: Record<string, string> = {
+      redirect_uri: this.redirectUri,
+      scope: this.offline.scopes.join(' '),
+      state: req.state,
+      nonce: req.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(req.codeVerifier),
+      code_challenge_method: 'S256',
+      ...this.offline.extraParams,
+      ...this.cfg.provider.authorizationParams,
+    };
+    if (req.loginHint) params.login_hint = req.loginHint;
+    return client.buildAuthorizationUrl(conf, params).href;
+  }
+
+  /** Exchanges the code; validates the ID token (signature, iss, aud, azp, exp/iat, nonce) via openid-client. */
+  async exchangeCode(callbackUrl: URL, checks: CallbackChecks): Promise<TokenResult> {
+    const conf = this.conf();
+    const now = this.deps.clock.now();
+    const res = await this.limiter.run(() =>
+      client.authorizationCodeGrant(conf, callbackUrl, {
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        pkceCodeVerifier: checks.codeVerifier,
+        idTokenExpected: true,
+      }),
+    );
+    const idClaims = res.claims() as Record<string, unknown> | undefined;
+    if (!idClaims) throw new Error('the token response carried no ID token');
+    const claims = await this.enrichClaims(conf, res.access_token, idClaims);
+    if (!res.refresh_token && !this.warnedNoRefresh) {
+      this.warnedNoRefresh = true;
+      this.deps.logger.warn(
+        { provider: this.cfg.provider.issuer },
+        `the provider issued no refresh token: sessions will end when the access token expires — ${this.offline.missingRefreshHint}`,
+      );
+    }
+    return this.toResult(now, res, claims, undefined);
+  }
+
+  /** One refresh grant. Errors are classified (terminal vs transient) for the coordinator. */
+  async refresh(refreshToken: string, previousClaims: Record<string, unknown> | undefined): Promise<TokenResult> {
+    const conf = this.conf();
+    const now = this.deps.clock.now();
+    try {
+      const res = await this.limiter.run(() => client.refreshTokenGrant(conf, refreshToken));
+      const idClaims = res.claims() as Record<string, unknown> | undefined;
+      let claims: Record<string, unknown> | undefined;
+      if (idClaims) claims = await this.enrichClaims(conf, res.access_token, idClaims);
+      else if (this.cfg.provider.useUserinfo && previousClaims) {
+        claims = await this.enrichClaims(conf, res.access_token, previousClaims);
+      }
+      return this.toResult(now, res, claims, refreshToken);
+    } catch (err) {
+      throw classifyTokenError(err);
+    }
+  }
+
+  private toResult(
+    now: number,
+    res: client.TokenEndpointResponse,
+    claims: Record<string, unknown> | undefined,
+    previousRefresh: string | undefined,
+  ): TokenResult {
+    const exp = claims && typeof claims.exp === 'number' ? claims.exp : undefined;
+    const e = accessExpiry(
+      now,
+      res.expires_in,
+      res.access_token,
+      exp,
+      this.cfg.refresh.defaultTokenLifetimeSeconds,
+    );
+    const refreshToken = res.refresh_token ?? previousRefresh;
+    const tokens: TokenResult['tokens'] = { accessToken: res.access_token };
+    if (refreshToken) tokens.refreshToken = refreshToken;
+    if (res.id_token) tokens.idToken = res.id_token;
+    return {
+      tokens,
+      claims,
+      accessExpiresAt: e.at,
+      accessLifetimeMs: e.lifetimeMs,
+      rotated: res.refresh_token !== undefined && res.refresh_token !== previousRefresh,
+    };
+  }
+
+  /** Userinfo (must agree on `sub`) and distributed group claims (Azure overage). */
+  private async enrichClaims(
+    conf: client.Configuration,
+    accessToken: string,
+    idClaims: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    let claims = idClaims;
+    if (this.cfg.provider.useUserinfo) {
+      const sub = String(idClaims.sub);
+      // openid-client rejects a userinfo response whose sub differs from the ID token's.
+      const info = await this.limiter.run(() => client.fetchUserInfo(conf, accessToken, sub));
+      claims = { ...idClaims, ...info };
+    }
+    return resolveDistributedClaims(claims, this.cfg.provider.groupsClaim, accessToken, {
+      issuer: this.cfg.provider.issuer,
+      timeoutMs: this.cfg.provider.timeoutSeconds * 1000,
+      run: (fn) => this.limiter.run(fn),
+    });
+  }
+
+  /** RP-initiated logout URL, or undefined when the provider has no end_session_endpoint. */
+  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined {
+    if (!this.configuration || !this.cfg.provider.endSession) return undefined;
+    if (!this.configuration.serverMetadata().end_session_endpoint) return undefined;
+    const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri };
+    if (idTokenHint) params.id_token_hint = idTokenHint;
+    else params.client_id = this.cfg.provider.clientId;
+    return client.buildEndSessionUrl(this.configuration, params).href;
+  }
+
+  /** Issuer and JWKS access for back-channel logout token validation. */
+  get serverMetadata(): client.ServerMetadata | undefined {
+    return this.configuration?.serverMetadata();
+  }
+}

@@ -1,0 +1,43 @@
+import type { Identity } from '../identity/identity.js';
+
+/** The tokens, kept only in sealed (encrypted) form inside a record. */
+export interface TokenSet {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+}
+
+/**
+ * What the store holds for one session. Everything the hot path needs (identity, expiry) is
+ * plain and precomputed; tokens are sealed and only opened to refresh or to forward them.
+ */
+export interface SessionRecord {
+  /** Incremented on every write; writes are compare-and-set on it. */
+  version: number;
+  sub: string;
+  /** The IdP's session id (`sid`), for back-channel logout. */
+  sid?: string;
+  identity: Identity;
+  /** Sealed JSON of TokenSet. */
+  tokens: string;
+  hasRefreshToken: boolean;
+  /** When the access token expires (ms since epoch). */
+  accessExpiresAt: number;
+  /** Lifetime of the current access token, to cap the refresh grace window. */
+  accessLifetimeMs: number;
+  /** When the current refresh token was obtained (login, or a rotation). */
+  refreshIssuedAt: number;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute end of the session (createdAt + maxAge). */
+  expiresAt: number;
+  /** Set after a transient refresh failure: no new attempt before this time. */
+  refreshRetryAt?: number;
+}
+
+/** Store TTL: the record must live until the later of its absolute end and, with idle timeout, idle end. */
+export function recordTtlMs(rec: SessionRecord, now: number, idleTimeoutMs: number): number {
+  const absolute = rec.expiresAt - now;
+  if (idleTimeoutMs > 0) return Math.max(1, Math.min(absolute, rec.lastSeenAt + idleTimeoutMs - now));
+  return Math.max(1, absolute);
+}

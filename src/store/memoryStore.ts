@@ -1,0 +1,110 @@
+import type { SessionRecord } from '../session/record.js';
+import type { Clock } from '../util/clock.js';
+import { BoundedTtlMap } from '../util/lru.js';
+import type { LoginFlow, SessionStore, StoreHealth } from './types.js';
+
+export interface MemoryStoreOptions {
+  maxSessions: number;
+  /** Pending login flows kept at most (across all browsers). */
+  maxFlows?: number;
+  clock: Clock;
+  /** How often expired entries are swept; the timer is unref'd. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * The embedded default: everything bounded (LRU + TTL), nothing unbounded, one sweeper timer.
+ * Records are stored as immutable objects: writers always replace, never mutate.
+ */
+export class MemoryStore implements SessionStore {
+  readonly kind = 'memory' as const;
+  private readonly sessions: BoundedTtlMap<string, SessionRecord>;
+  private readonly flows: BoundedTtlMap<string, LoginFlow>;
+  private readonly flowsByBrowser: BoundedTtlMap<string, string[]>;
+  private readonly seen: BoundedTtlMap<string, true>;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(opts: MemoryStoreOptions) {
+    const now = () => opts.clock.now();
+    this.sessions = new BoundedTtlMap(opts.maxSessions, now);
+    const maxFlows = opts.maxFlows ?? 50_000;
+    this.flows = new BoundedTtlMap(maxFlows, now);
+    this.flowsByBrowser = new BoundedTtlMap(maxFlows, now);
+    this.seen = new BoundedTtlMap(100_000, now);
+    this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 30_000);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  sweep(): void {
+    this.sessions.sweep();
+    this.flows.sweep();
+    this.flowsByBrowser.sweep();
+    this.seen.sweep();
+  }
+
+  async get(key: string): Promise<SessionRecord | undefined> {
+    return this.sessions.get(key);
+  }
+
+  async put(key: string, rec: SessionRecord, ttlMs: number, expectedVersion: number | null): Promise<boolean> {
+    const cur = this.sessions.peek(key);
+    if (expectedVersion === null ? cur !== undefined : cur?.version !== expectedVersion) return false;
+    this.sessions.set(key, rec, ttlMs);
+    return true;
+  }
+
+  async touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void> {
+    const cur = this.sessions.peek(key);
+    if (cur) this.sessions.set(key, { ...cur, lastSeenAt }, ttlMs);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.sessions.delete(key);
+  }
+
+  async deleteMatching(match: { sub?: string; sid?: string }): Promise<number> {
+    if (!match.sub && !match.sid) return 0;
+    const doomed: string[] = [];
+    for (const [k, rec] of this.sessions.entries()) {
+      if ((match.sid && rec.sid === match.sid) || (!match.sid && match.sub && rec.sub === match.sub)) doomed.push(k);
+      else if (match.sid && match.sub && rec.sub === match.sub && rec.sid === undefined) doomed.push(k);
+    }
+    for (const k of doomed) this.sessions.delete(k);
+    return doomed.length;
+  }
+
+  async putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void> {
+    const list = [...(this.flowsByBrowser.peek(flow.browserId) ?? []), state];
+    while (list.length > maxPerBrowser) {
+      const dropped = list.shift();
+      if (dropped) this.flows.delete(dropped);
+    }
+    this.flowsByBrowser.set(flow.browserId, list, ttlMs);
+    this.flows.set(state, flow, ttlMs);
+  }
+
+  async takeFlow(state: string): Promise<LoginFlow | undefined> {
+    const flow = this.flows.peek(state);
+    if (!flow) return undefined;
+    this.flows.delete(state);
+    return flow;
+  }
+
+  async markOnce(key: string, ttlMs: number): Promise<boolean> {
+    if (this.seen.peek(key)) return false;
+    this.seen.set(key, true, ttlMs);
+    return true;
+  }
+
+  health(): StoreHealth {
+    return { ok: true };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}

@@ -1,0 +1,56 @@
+import type { SessionRecord } from '../session/record.js';
+
+/** A login in progress (one per tab), kept server-side under its `state`. */
+export interface LoginFlow {
+  /** Random id held by the browser's login cookie; the callback must come from the same browser. */
+  browserId: string;
+  codeVerifier: string;
+  nonce: string;
+  /** Where to send the user after login: a same-origin path or an allow-listed absolute URL. */
+  returnTo: string;
+  createdAt: number;
+}
+
+/**
+ * Lease-based mutual exclusion across replicas for refresh. Only distributed stores have one;
+ * within a replica the refresh coordinator's single-flight map already serialises.
+ */
+export interface RefreshLock {
+  /** Returns a lease token when acquired, undefined when someone else holds it. */
+  acquire(name: string, leaseMs: number): Promise<string | undefined>;
+  /** Releases only if `token` still owns the lease. */
+  release(name: string, token: string): Promise<void>;
+  /** Resolves when the holder announces completion or after `timeoutMs`, whichever is first. */
+  waitForRelease(name: string, timeoutMs: number): Promise<void>;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  reason?: string;
+}
+
+export interface SessionStore {
+  readonly kind: 'memory' | 'redis';
+  get(key: string): Promise<SessionRecord | undefined>;
+  /**
+   * Compare-and-set write: succeeds only when the stored version equals `expectedVersion`
+   * (`null`: the key must not exist). Returns false on a conflict; the caller re-reads.
+   */
+  put(key: string, rec: SessionRecord, ttlMs: number, expectedVersion: number | null): Promise<boolean>;
+  /** Records activity for the idle timeout without rewriting the record (no version bump). */
+  touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Ends every session of an IdP session id and/or subject (back-channel logout). */
+  deleteMatching(match: { sub?: string; sid?: string }): Promise<number>;
+
+  putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void>;
+  /** Atomically reads and removes a flow: a state can be used once. */
+  takeFlow(state: string): Promise<LoginFlow | undefined>;
+
+  /** Marks `key` as seen; false if it already was (replay check for logout token `jti`). */
+  markOnce(key: string, ttlMs: number): Promise<boolean>;
+
+  readonly lock?: RefreshLock;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { GatehouseConfig } from '../../src/config/schema.js';
+import { type Gateway, createGateway } from '../../src/gateway.js';
+import type { Clock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
+import { TestBrowser, type Reply } from './browser.js';
+import { type EchoUpstream, startEchoUpstream } from './upstream.js';
+
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
+export interface Stack {
+  idp: DevIdp;
+  gw: Gateway;
+  url: string;
+  upstream: EchoUpstream;
+  cfg: GatehouseConfig;
+  close(): Promise<void>;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Dev IdP + echo upstream + gateway on loopback ports, all real sockets. */
+export async function startStack(
+  opts: { idp?: DevIdpOptions; config?: DeepPartial<GatehouseConfig> & Record<string, unknown>; clock?: Clock; idpInstance?: DevIdp } = {},
+): Promise<Stack> {
+  const idp = opts.idpInstance ?? (await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', ...opts.idp }));
+  const upstream = await startEchoUpstream();
+  const base = {
+    listen: '127.0.0.1:0',
+    publicUrl: 'http://127.0.0.1:1',
+    upstream: upstream.url,
+    provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+    session: { secret: TEST_SECRET },
+    logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' },
+  };
+  // publicUrl must name the port we listen on: bind first, then build the real gateway there.
+  const port = await freePort();
+  const object = merge(merge(base, (opts.config ?? {}) as Record<string, unknown>), {
+    listen: `127.0.0.1:${port}`,
+    publicUrl: `http://127.0.0.1:${port}`,
+  });
+  const cfg = loadConfig({ object, env: {} });
+  const gw = await createGateway(cfg, { ...(opts.clock ? { clock: opts.clock } : {}), logger: createLogger(cfg.logging.level) });
+  const url = await gw.listen();
+  await gw.discovered;
+  return {
+    idp,
+    gw,
+    url,
+    upstream,
+    cfg,
+    async close() {
+      await gw.close();
+      await upstream.close();
+      if (!opts.idpInstance) await idp.stop();
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * Logs `browser` in through the real redirect chain: gateway → IdP authorize (auto-login, with
+ * `login_hint` choosing the user) → gateway callback → back to `path`. Returns every hop.
+ */
+export async function login(stack: Stack, browser: TestBrowser, opts: { path?: string; user?: string } = {}): Promise<Reply[]> {
+  const user = opts.user;
+  return browser.follow(stack.url + (opts.path ?? '/'), {
+    rewrite: (u) => {
+      if (user && u.startsWith(`${stack.idp.issuer}/authorize`)) {
+        const x = new URL(u);
+        x.searchParams.set('login_hint', user);
+        return x.href;
+      }
+      return u;
+    },
+  });
+}
+
+export { TestBrowser };

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { TestBrowser } from '../helpers/browser.js';
+import { type Stack, login, startStack } from '../helpers/stack.js';
+
+describe('reverse proxy', () => {
+  let s: Stack;
+  let b: TestBrowser;
+  before(async () => {
+    s = await startStack();
+    b = new TestBrowser();
+    await login(s, b);
+  });
+  after(() => s.close());
+
+  function cookieHeader(): string {
+    return `gatehouse=${b.cookie(s.url, 'gatehouse')}; theme=dark`;
+  }
+
+  it('drops hop-by-hop headers, keeps the app cookies, sets X-Forwarded-*', async () => {
+    // node:http, because undici rewrites the Connection header we want to send
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${s.url}/h`, {
+        headers: {
+          cookie: cookieHeader(),
+          connection: 'keep-alive, x-private',
+          'x-private': 'do-not-forward',
+          'x-forwarded-for': '203.0.113.9',
+          'x-request-id': 'trace-123',
+        },
+        agent: false,
+      });
+      req.on('response', (res) => {
+        let b = '';
+        res.on('data', (c) => {
+          b += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const echo = JSON.parse(body) as { headers: Record<string, string> };
+    assert.equal(status, 200);
+    assert.equal(echo.headers['x-private'], undefined);
+    assert.equal(echo.headers.cookie, 'theme=dark');
+    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    assert.equal(echo.headers['x-forwarded-host'], new URL(s.url).host);
+    assert.equal(echo.headers['x-request-id'], 'trace-123');
+  });
+
+  it('streams a 256 MiB upload without buffering it', async () => {
+    const chunk = Buffer.alloc(1 << 20, 7);
+    let sent = 0;
+    const total = 256;
+    const body = new Readable({
+      read() {
+        if (sent++ < total) this.push(chunk);
+        else this.push(null);
+      },
+    });
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    const res = await request(`${s.url}/upload`, {
+      method: 'PUT',
+      headers: { cookie: cookieHeader(), 'content-type': 'application/octet-stream' },
+      body,
+    });
+    clearInterval(sampler);
+    const echo = (await res.body.json()) as { bodyBytes: number };
+    assert.equal(res.statusCode, 200);
+    assert.equal(echo.bodyBytes, total * (1 << 20));
+    assert.ok(peak - before < 128 * 1024 * 1024, `RSS grew by ${Math.round((peak - before) / 1048576)} MiB`);
+  });
+
+  it('answers 502 (page for navigations, JSON for API) when the upstream is down', async () => {
+    await s.upstream.close();
+    const api = await b.request(`${s.url}/x`, { kind: 'api' });
+    assert.equal(api.status, 502);
+    assert.equal(api.json().error, 'upstream_unavailable');
+    const page = await b.request(`${s.url}/x`);
+    assert.equal(page.status, 502);
+    assert.match(page.body, /not reachable/);
+  });
+});
