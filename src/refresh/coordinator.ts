@@ -59,6 +59,13 @@ export class RefreshCoordinator {
     return this.inFlight.size;
   }
 
+  /** Resolves when every refresh in flight now (background ones included) has finished. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) {
+      await Promise.all([...this.inFlight.values()].map((e) => e.promise));
+    }
+  }
+
   /** Starts (or joins) the refresh of `key` and waits for it, at most `waitTimeoutMs`. */
   refresh(key: string, seen: SessionRecord): Promise<RefreshOutcome> {
     const existing = this.inFlight.get(key);

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
@@ -15,6 +16,8 @@ export interface Stack {
   url: string;
   upstream: EchoUpstream;
   cfg: GatehouseConfig;
+  /** Every log line the gateway wrote, parsed (level debug and up). */
+  logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -44,7 +47,7 @@ export async function startStack(
     upstream: upstream.url,
     provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
     session: { secret: TEST_SECRET },
-    logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' },
+    logging: { level: 'debug' },
   };
   // publicUrl must name the port we listen on: bind first, then build the real gateway there.
   const port = await freePort();
@@ -53,7 +56,16 @@ export async function startStack(
     publicUrl: `http://127.0.0.1:${port}`,
   });
   const cfg = loadConfig({ object, env: {} });
-  const gw = await createGateway(cfg, { ...(opts.clock ? { clock: opts.clock } : {}), logger: createLogger(cfg.logging.level) });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const line = chunk.toString();
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+      if (process.env.GATEHOUSE_TEST_LOG) process.stderr.write(line);
+      cb();
+    },
+  });
+  const gw = await createGateway(cfg, { ...(opts.clock ? { clock: opts.clock } : {}), logger: createLogger(cfg.logging.level, sink) });
   const url = await gw.listen();
   await gw.discovered;
   return {
@@ -62,6 +74,7 @@ export async function startStack(
     url,
     upstream,
     cfg,
+    logs,
     async close() {
       await gw.close();
       await upstream.close();
