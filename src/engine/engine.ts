@@ -6,6 +6,7 @@ import { type Authenticated, authenticate } from './authenticate.js';
 import type { EngineContext } from './context.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
+import { BackchannelLogout } from './backchannelLogout.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
 import { logout } from './logout.js';
 
@@ -17,9 +18,11 @@ export class Engine {
   private readonly policy: AuthorizationPolicy;
   /** Upstream headers per record object: computed once per session version, not per request. */
   private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
+  private readonly backchannel: BackchannelLogout;
 
   constructor(readonly ctx: EngineContext) {
     this.policy = ctx.cfg.authorization;
+    this.backchannel = new BackchannelLogout(ctx);
   }
 
   /** Authenticate, refresh when due, authorize for `facts.path`. */
@@ -86,6 +89,11 @@ export class Engine {
 
   logout(f: RequestFacts): Promise<Answer> {
     return this.guard(f, () => logout(this.ctx, f));
+  }
+
+  /** POST /oauth2/backchannel-logout with the form body already read. */
+  backchannelLogout(f: RequestFacts, form: URLSearchParams): Promise<Answer> {
+    return this.guard(f, () => this.backchannel.handle(form));
   }
 
   private headersFor(rec: SessionRecord): Record<string, string> {

@@ -21,6 +21,23 @@ export interface ServerDeps {
   metricsEnabled: boolean;
 }
 
+/** Reads a small form body; undefined when it exceeds `limit` bytes. */
+function readSmallBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        resolve(undefined);
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
 function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
 }
@@ -62,6 +79,16 @@ export function createGatewayServer(deps: ServerDeps): Server {
           const d = await engine.userinfo(f);
           log.decision = d.type === 'error' ? d.code : 'userinfo';
           return respond(res, d, 'json', requestId);
+        }
+        case '/oauth2/backchannel-logout': {
+          if (req.method !== 'POST') {
+            res.setHeader('allow', 'POST');
+            return sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
+          }
+          const body = await readSmallBody(req, 64 * 1024);
+          if (body === undefined) return sendJson(res, 413, { error: 'invalid_request', error_description: 'body too large' }, requestId);
+          log.decision = 'backchannel_logout';
+          return respond(res, await engine.backchannelLogout(f, new URLSearchParams(body)), 'json', requestId);
         }
         case '/oauth2/metrics':
           if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {

@@ -39,7 +39,16 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 export async function startStack(
   opts: { idp?: DevIdpOptions; config?: DeepPartial<GatehouseConfig> & Record<string, unknown>; clock?: Clock; idpInstance?: DevIdp } = {},
 ): Promise<Stack> {
-  const idp = opts.idpInstance ?? (await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', ...opts.idp }));
+  const port = await freePort();
+  const idp =
+    opts.idpInstance ??
+    (await startDevIdp({
+      port: 0,
+      quiet: true,
+      autoLogin: 'alice',
+      backchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/backchannel-logout`,
+      ...opts.idp,
+    }));
   const upstream = await startEchoUpstream();
   const base = {
     listen: '127.0.0.1:0',
@@ -49,8 +58,7 @@ export async function startStack(
     session: { secret: TEST_SECRET },
     logging: { level: 'debug' },
   };
-  // publicUrl must name the port we listen on: bind first, then build the real gateway there.
-  const port = await freePort();
+  // publicUrl must name the port we listen on, so the port is chosen first.
   const object = merge(merge(base, (opts.config ?? {}) as Record<string, unknown>), {
     listen: `127.0.0.1:${port}`,
     publicUrl: `http://127.0.0.1:${port}`,

@@ -214,3 +214,45 @@ describe('login, session and proxy (memory store)', () => {
     assert.equal(ready.json().status, 'ready');
   });
 });
+
+describe('back-channel logout (memory store, one replica)', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack();
+  });
+  after(() => s.close());
+
+  it('ends the sessions of the IdP session named by the logout token (sid), on this replica', async () => {
+    const b1 = new TestBrowser();
+    const b2 = new TestBrowser();
+    await login(s, b1);
+    await login(s, b2);
+    const other = new TestBrowser();
+    await login(s, other, { user: 'bob' });
+    // the dev IdP names alice's latest IdP session (b2's) in the token
+    const res = await s.idp.backchannelLogout({ sub: 'usr_alice' });
+    assert.deepEqual(res, { delivered: true, status: 200 });
+    assert.equal((await b2.request(`${s.url}/x`, { kind: 'api' })).status, 401);
+    assert.equal((await b1.request(`${s.url}/x`, { kind: 'api' })).status, 200, 'another IdP session of alice is untouched');
+    assert.equal((await other.request(`${s.url}/x`, { kind: 'api' })).status, 200, 'bob is unaffected');
+    // the next logout names b1's IdP session
+    assert.equal((await s.idp.backchannelLogout({ sub: 'usr_alice' })).status, 200);
+    assert.equal((await b1.request(`${s.url}/x`, { kind: 'api' })).status, 401);
+  });
+
+  it('rejects garbage, unsigned and replayed logout tokens with 400', async () => {
+    const post = (body: string) =>
+      new TestBrowser().request(`${s.url}/oauth2/backchannel-logout`, {
+        kind: 'api',
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    assert.equal((await post('')).status, 400);
+    assert.equal((await post('logout_token=not.a.jwt')).status, 400);
+    const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: s.idp.issuer, aud: 'gatehouse', sub: 'alice', iat: Math.floor(Date.now() / 1000), jti: 'x', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })).toString('base64url')}.`;
+    assert.equal((await post(`logout_token=${unsigned}`)).status, 400);
+    const get = await new TestBrowser().request(`${s.url}/oauth2/backchannel-logout`, { kind: 'api' });
+    assert.equal(get.status, 405);
+  });
+});
