@@ -1,3 +1,4 @@
+import { normalizePath } from '../engine/normalizePath.js';
 import type { Identity } from '../identity/identity.js';
 
 export interface AccessRule {
@@ -45,11 +46,13 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
 /** Path-prefix matching on segment boundaries: `/admin` covers `/admin` and `/admin/x`, not `/administrator`. */
 export function pathHasPrefix(path: string, prefix: string): boolean {
   if (prefix === '/' || prefix === '') return true;
+  path = normalizePath(path);
   const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   return path === p || path.startsWith(`${p}/`) || (prefix.endsWith('/') && path.startsWith(prefix));
 }
 
-export function authorize(policy: AuthorizationPolicy, id: Identity, path: string): AuthzResult {
+export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: string): AuthzResult {
+  const path = normalizePath(rawPath);
   if (id.email && id.emailVerified === false && !policy.allowUnverifiedEmail) {
     return { ok: false, reason: 'your email address is not verified with the identity provider' };
   }

@@ -14,33 +14,41 @@ export class ConfigError extends Error {
 type Leaf = 'string' | 'number' | 'boolean' | 'array' | 'json';
 type AnySchema = z.core.$ZodType;
 
+/** Unwraps default/optional/... wrappers; `optional` tells whether any wrapper makes the key optional. */
 function unwrap(s: AnySchema): AnySchema {
+  return unwrapWithFlag(s).schema;
+}
+
+function unwrapWithFlag(s: AnySchema): { schema: AnySchema; optional: boolean } {
   let cur = s;
+  let optional = false;
   for (;;) {
     const def = cur._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema };
     if (['default', 'optional', 'prefault', 'nullable', 'readonly'].includes(def.type) && def.innerType) {
+      if (def.type !== 'readonly' && def.type !== 'nullable') optional = true;
       cur = def.innerType;
     } else if (def.type === 'pipe' && def.in) {
       cur = def.in;
-    } else return cur;
+    } else return { schema: cur, optional };
   }
 }
 
-/** Every leaf key of the schema as a dotted path, with how an env string is read into it. */
-function leafPaths(schema: AnySchema, prefix = ''): Array<[string, Leaf]> {
-  const s = unwrap(schema);
+/** Every leaf key of the schema as a dotted path, how an env string is read into it, and whether it is required. */
+function leafPaths(schema: AnySchema, prefix = '', parentOptional = false): Array<[string, Leaf, boolean]> {
+  const { schema: s, optional } = unwrapWithFlag(schema);
+  const required = !optional && !parentOptional;
   const def = s._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
   if (def.type === 'object' && def.shape) {
-    return Object.entries(def.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+    return Object.entries(def.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k, !required && prefix !== ''));
   }
-  if (def.type === 'number') return [[prefix, 'number']];
-  if (def.type === 'boolean') return [[prefix, 'boolean']];
+  if (def.type === 'number') return [[prefix, 'number', required]];
+  if (def.type === 'boolean') return [[prefix, 'boolean', required]];
   if (def.type === 'array') {
     const el = def.element ? unwrap(def.element)._zod.def.type : 'string';
-    return [[prefix, el === 'string' ? 'array' : 'json']];
+    return [[prefix, el === 'string' ? 'array' : 'json', required]];
   }
-  if (def.type === 'record') return [[prefix, 'json']];
-  return [[prefix, 'string']];
+  if (def.type === 'record') return [[prefix, 'json', required]];
+  return [[prefix, 'string', required]];
 }
 
 const LEAVES = leafPaths(configSchema as unknown as AnySchema);
@@ -184,6 +192,13 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
           return `${path || '(top level)'}: unknown key ${keys} — check the spelling against docs/configuration.md`;
         }
         const missing = issue.code === 'invalid_type' && getPath(raw, path) === undefined;
+        if (missing && !leaf) {
+          // A whole section is absent: name the keys (and env vars) that must be set in it.
+          const needed = LEAVES.filter(([p, , req]) => req && p.startsWith(`${path}.`)).map(([p]) => p);
+          if (needed.length) {
+            return `${path}: is required — set ${needed.map((p) => `${p} (env ${envNameFor(p)})`).join(', ')}`;
+          }
+        }
         return `${path || '(top level)'}: ${missing ? 'is required' : issue.message}${hint}`;
       }),
     );

@@ -81,6 +81,11 @@ export const configSchema = z.object({
       redisClusterNodes: z.array(z.object({ host: z.string(), port: z.number().int() })).default([]),
       /** How long a replica may serve a session from its in-process cache before re-reading. */
       cacheTtlMs: z.number().int().min(0).max(60_000).default(2000),
+      /**
+       * A Redis command that has not answered within this many ms fails, and the request gets a
+       * 503 instead of hanging (commands are never queued while Redis is unreachable).
+       */
+      redisCommandTimeoutMs: z.number().int().min(50).max(60_000).default(1000),
     })
     .strict(),
   refresh: z
@@ -140,7 +145,9 @@ export const configSchema = z.object({
     .strict()
     .prefault({}),
   metrics: z.object({ enabled: z.boolean().default(true) }).strict().prefault({}),
-});
+})
+  // A typo such as `authorisation:` must be an error, never silently run without authorization.
+  .strict();
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

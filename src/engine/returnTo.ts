@@ -17,7 +17,7 @@ export function safeReturnTo(rd: string | null | undefined, publicUrl: string, a
       return '/';
     }
     if (u.origin !== base.origin) return '/';
-    return u.pathname + u.search + u.hash;
+    return sameOriginPath(u);
   }
   let u: URL;
   try {
@@ -27,7 +27,7 @@ export function safeReturnTo(rd: string | null | undefined, publicUrl: string, a
   }
   if (u.username || u.password) return '/';
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return '/';
-  if (u.origin === base.origin) return u.pathname + u.search + u.hash;
+  if (u.origin === base.origin) return sameOriginPath(u);
   const host = u.hostname.toLowerCase();
   const allowed = allowedHosts.some((h) => {
     const a = h.toLowerCase();
@@ -36,4 +36,13 @@ export function safeReturnTo(rd: string | null | undefined, publicUrl: string, a
   // Off-origin targets must be https unless we ourselves run on plain http (local setups).
   if (allowed && (u.protocol === 'https:' || base.protocol === 'http:')) return u.href;
   return '/';
+}
+
+/**
+ * URL parsing normalises dot segments, so `/.//evil.com` comes out as `//evil.com`, which a
+ * browser reads as another host: anything that is not a plain single-slash path becomes `/`.
+ */
+function sameOriginPath(u: URL): string {
+  const p = u.pathname + u.search + u.hash;
+  return p.startsWith('//') || p.startsWith('/\\') ? '/' : p;
 }

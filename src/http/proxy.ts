@@ -28,6 +28,8 @@ export interface ProxyOptions {
 }
 
 export interface ProxyRequestExtras {
+  /** The normalised path + query the decision was made on; forwarded instead of the raw one. */
+  url: string;
   identityHeaders: Record<string, string>;
   requestId: string;
   secure: boolean;
@@ -96,7 +98,7 @@ export class UpstreamProxy {
     try {
       upstream = await this.dispatcher.request({
         origin: this.origin,
-        path: this.basePath + (req.url ?? '/'),
+        path: this.basePath + extras.url,
         method,
         headers: this.upstreamHeaders(req, extras),
         body: hasBody ? req : null,

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { RequestFacts } from '../engine/facts.js';
+import { normalizeUrl } from '../engine/normalizePath.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -16,11 +17,11 @@ export function requestIdOf(req: IncomingMessage): string {
 
 /** Builds engine facts from a node:http request. `secure` comes from publicUrl, never from a header. */
 export function factsFromNode(req: IncomingMessage, secure: boolean, requestId: string): RequestFacts {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
+  // Decide on, and forward, one canonical path (see normalizePath).
+  const { path, url } = normalizeUrl(req.url ?? '/');
   return {
     method: req.method ?? 'GET',
-    path: q === -1 ? url : url.slice(0, q),
+    path,
     url,
     host: req.headers.host ?? '',
     secure,

@@ -116,7 +116,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
     if (!deps.proxy) {
       return sendJson(res, 404, { error: 'not_found', reason: 'no upstream is configured', requestId }, requestId);
     }
-    const ok = await deps.proxy.forward(req, res, { identityHeaders: d.upstreamHeaders, requestId, secure });
+    const ok = await deps.proxy.forward(req, res, { url: f.url, identityHeaders: d.upstreamHeaders, requestId, secure });
     if (!ok) {
       log.decision = 'upstream_unavailable';
       respond(

@@ -50,10 +50,16 @@ export function extractIdentity(claims: Record<string, unknown>, map: ClaimMappi
   return identity;
 }
 
-/** Header values must not carry CR/LF or other control characters; drop them rather than fail. */
+/**
+ * Header values: control characters (CR/LF injection) are dropped, and non-ASCII text is sent as
+ * its UTF-8 bytes (what Go, nginx and most upstreams read back as UTF-8), because Node refuses
+ * header strings with characters above U+00FF — "李雷" must not turn every request into a 502.
+ */
 export function headerSafe(v: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  return v.replace(/[\u0000-\u001f\u007f]/g, '');
+  const clean = v.replace(/[\u0000-\u001f\u007f]/g, '');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII fast path
+  return /^[\u0000-\u007f]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }
 
 /**
@@ -71,7 +77,7 @@ export function identityHeaders(id: Identity, maxGroupsBytes = 8192): Record<str
     let truncated = false;
     for (const g of id.groups) {
       const next = joined ? `${joined},${headerSafe(g)}` : headerSafe(g);
-      if (Buffer.byteLength(next) > maxGroupsBytes) {
+      if (Buffer.byteLength(next, 'latin1') > maxGroupsBytes) {
         truncated = true;
         break;
       }

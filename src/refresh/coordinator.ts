@@ -128,7 +128,7 @@ export class RefreshCoordinator {
       }
       this.metrics.coalesced.inc();
       await lock.waitForRelease(lockName, this.s.leaseMs);
-      const current = await this.sessions.store.get(key);
+      const current = await this.sessions.store.get(key, { fresh: true });
       if (!current) return { kind: 'terminal', reason: 'session ended' };
       if (current.version !== seen.version && this.isFresh(current, this.clock.now())) {
         return { kind: 'ok', record: current };
@@ -141,7 +141,7 @@ export class RefreshCoordinator {
   /** Holding the lock (or alone): re-read, grant, compare-and-set, classify. */
   private async grant(key: string, seen: SessionRecord): Promise<RefreshOutcome> {
     const store = this.sessions.store;
-    const current = await store.get(key);
+    const current = await store.get(key, { fresh: true });
     if (!current) return { kind: 'terminal', reason: 'session ended' };
     const now = this.clock.now();
     if (current.version !== seen.version && this.isFresh(current, now)) {
@@ -176,7 +176,7 @@ export class RefreshCoordinator {
         );
         return { kind: 'ok', record: next };
       }
-      const again = await store.get(key);
+      const again = await store.get(key, { fresh: true });
       if (!again) return { kind: 'terminal', reason: 'session ended' };
       base = again;
     }
@@ -195,7 +195,7 @@ export class RefreshCoordinator {
     };
     if (e.kind === 'terminal') {
       // Before evicting: has someone (another replica) rotated the token meanwhile? Then use theirs.
-      const latest = await store.get(key);
+      const latest = await store.get(key, { fresh: true });
       if (latest && latest.version !== current.version && latest.accessExpiresAt > this.clock.now()) {
         this.metrics.refreshes.inc({ result: 'reused' });
         return { kind: 'ok', record: latest };

@@ -76,12 +76,18 @@ export class SessionService {
   refreshed(prev: SessionRecord, result: TokenResult): SessionRecord {
     const now = this.clock.now();
     const identity = result.claims ? this.identityFrom({ ...result.claims, sub: prev.sub }) : prev.identity;
+    // A refresh response without a refresh token means "keep using the one you have".
+    const tokens: TokenSet = { ...result.tokens };
+    if (!tokens.refreshToken) {
+      const old = this.tokens(prev).refreshToken;
+      if (old) tokens.refreshToken = old;
+    }
     const next: SessionRecord = {
       ...prev,
       version: prev.version + 1,
       identity,
-      tokens: this.sealer.seal(JSON.stringify(result.tokens)),
-      hasRefreshToken: result.tokens.refreshToken !== undefined,
+      tokens: this.sealer.seal(JSON.stringify(tokens)),
+      hasRefreshToken: tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,
       refreshIssuedAt: result.rotated ? now : prev.refreshIssuedAt,

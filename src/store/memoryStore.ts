@@ -1,7 +1,7 @@
 import type { SessionRecord } from '../session/record.js';
 import type { Clock } from '../util/clock.js';
 import { BoundedTtlMap } from '../util/lru.js';
-import type { LoginFlow, SessionStore, StoreHealth } from './types.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth } from './types.js';
 
 export interface MemoryStoreOptions {
   maxSessions: number;
@@ -46,7 +46,8 @@ export class MemoryStore implements SessionStore {
     this.seen.sweep();
   }
 
-  async get(key: string): Promise<SessionRecord | undefined> {
+  /** There is no cache in front of this store, so every read is already fresh. */
+  async get(key: string, _opts?: GetOptions): Promise<SessionRecord | undefined> {
     return this.sessions.get(key);
   }
 

@@ -29,9 +29,18 @@ export interface StoreHealth {
   reason?: string;
 }
 
+/** Options of `SessionStore.get`. */
+export interface GetOptions {
+  /**
+   * Read the authoritative copy, bypassing any in-process cache (the refresh coordinator's
+   * re-reads after taking the lock or after a failed grant must see other replicas' writes).
+   */
+  fresh?: boolean;
+}
+
 export interface SessionStore {
   readonly kind: 'memory' | 'redis';
-  get(key: string): Promise<SessionRecord | undefined>;
+  get(key: string, opts?: GetOptions): Promise<SessionRecord | undefined>;
   /**
    * Compare-and-set write: succeeds only when the stored version equals `expectedVersion`
    * (`null`: the key must not exist). Returns false on a conflict; the caller re-reads.

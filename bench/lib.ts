@@ -1,0 +1,47 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** Spawns `node --import tsx script args` and resolves with the first stdout line matching `ready`. */
+export async function spawnTs(script: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', here(script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const m = buf.match(ready);
+      if (m) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+  });
+  return { child, match };
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  statusErrors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export async function runLoad(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', here('./loadWorker.ts'), url, String(connections), String(seconds), JSON.stringify(headers)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  await once(child, 'exit');
+  return JSON.parse(out.trim()) as LoadResult;
+}
+
+export function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells: Array<string | number>) => `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: req/s, p50, p99 for the upstream directly, a bare proxy (the same server and
+ * proxy code with authentication skipped), and Gatehouse with a logged-in session on the memory
+ * store and (when Redis answers) the Redis store; plus memory per stored session.
+ * Options: --seconds N (default 5) --connections N (default 50) --no-redis
+ */
+import { createWriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import { startDevIdp } from '../src/devidp/index.js';
+import { type Gateway, createGateway } from '../src/gateway.js';
+import { MemoryStore } from '../src/store/memoryStore.js';
+import { SessionService } from '../src/session/service.js';
+import { systemClock } from '../src/util/clock.js';
+import { createLogger } from '../src/util/log.js';
+import { TestBrowser } from '../test/helpers/browser.js';
+import { runLoad, spawnTs, table } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    'no-redis': { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+
+const upstream = await spawnTs('./upstreamProcess.ts', [], /listening (\d+)/);
+const upstreamUrl = `http://127.0.0.1:${upstream.match[1]}`;
+const idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', accessTokenTtl: 3600, idTokenTtl: 3600 });
+// Request logging stays on (it is part of the real hot path), written to /dev/null.
+const sink = createWriteStream('/dev/null');
+
+async function gateway(extra: Record<string, unknown>): Promise<{ gw: Gateway; url: string }> {
+  const { freePort } = await import('../test/helpers/stack.js');
+  const port = await freePort();
+  const cfg = loadConfig({
+    env: {},
+    object: {
+      listen: `127.0.0.1:${port}`,
+      publicUrl: `http://127.0.0.1:${port}`,
+      upstream: upstreamUrl,
+      provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+      session: { secret: SECRET, ...((extra.session as object) ?? {}) },
+      ...(extra.skipAuth ? { skipAuth: extra.skipAuth } : {}),
+    },
+  });
+  const gw = await createGateway(cfg, { logger: createLogger('info', sink) });
+  const url = await gw.listen();
+  await gw.discovered;
+  return { gw, url };
+}
+
+async function loggedInCookie(url: string): Promise<string> {
+  const b = new TestBrowser();
+  await b.follow(`${url}/`);
+  const c = b.cookie(url, 'gatehouse');
+  if (!c) throw new Error('login failed in benchmark setup');
+  return `gatehouse=${c}`;
+}
+
+async function redisAvailable(): Promise<boolean> {
+  if (values['no-redis']) return false;
+  const { Redis } = await import('ioredis');
+  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+const rows: Array<Array<string | number>> = [];
+const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+async function measure(name: string, url: string, headers: Record<string, string> = {}) {
+  const r = await runLoad(url, connections, seconds, headers);
+  if (r.errors || r.statusErrors) throw new Error(`${name}: ${r.errors} errors, ${r.statusErrors} non-200 answers`);
+  results[name] = r;
+  return r;
+}
+
+await measure('upstream directly', `${upstreamUrl}/api/panel`);
+const bare = await gateway({ skipAuth: ['/'] });
+await measure('bare proxy (no auth)', `${bare.url}/api/panel`);
+await bare.gw.close();
+const mem = await gateway({});
+await measure('Gatehouse, memory store', `${mem.url}/api/panel`, { cookie: await loggedInCookie(mem.url) });
+await mem.gw.close();
+let redisNote = '';
+if (await redisAvailable()) {
+  try {
+    const { RedisStore } = await import('../src/store/redisStore.js');
+    void RedisStore;
+    const red = await gateway({ session: { store: 'redis', redisKeyPrefix: `bench:${process.pid}:` } });
+    await measure('Gatehouse, Redis store', `${red.url}/api/panel`, { cookie: await loggedInCookie(red.url) });
+    await red.gw.close();
+  } catch (err) {
+    redisNote = `Redis store not measured: ${(err as Error).message}`;
+  }
+} else redisNote = 'Redis store not measured: no Redis at REDIS_URL';
+
+const base = results['bare proxy (no auth)']!;
+for (const [name, r] of Object.entries(results)) {
+  rows.push([
+    name,
+    r.rps,
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    `${Math.round((r.rps / base.rps) * 100)} %`,
+    `${(r.p99 - base.p99 >= 0 ? '+' : '') + (r.p99 - base.p99).toFixed(2)}`,
+  ]);
+}
+
+// Memory per stored session (default claims), measured on the memory store.
+async function bytesPerSession(n: number): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const store = new MemoryStore({ maxSessions: n + 10, clock: systemClock });
+  const sessions = new SessionService(
+    store,
+    { secrets: [SECRET], maxAgeMs: 86_400_000, idleTimeoutMs: 0, claims: { groupsClaim: 'groups', rolesClaim: 'roles', usernameClaim: 'preferred_username', emailClaim: 'email' } },
+    systemClock,
+  );
+  const fakeJwt = (len: number) => `eyJhbGciOiJSUzI1NiJ9.${'x'.repeat(len)}.${'s'.repeat(342)}`;
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) {
+    const claims = { sub: `usr_${i}`, email: `user${i}@example.com`, email_verified: true, name: `User ${i}`, preferred_username: `user${i}`, groups: ['admins', 'dev'], roles: ['admin'], sid: `sid_${i}` };
+    await sessions.create(
+      { tokens: { accessToken: fakeJwt(600), refreshToken: 'r'.repeat(43), idToken: fakeJwt(700) }, claims, accessExpiresAt: Date.now() + 3.6e6, accessLifetimeMs: 3.6e6, rotated: true },
+      sessions.identityFrom(claims),
+    );
+  }
+  gc?.();
+  const per = (process.memoryUsage().heapUsed - before) / n;
+  await store.close();
+  return Math.round(per);
+}
+const perSession = await bytesPerSession(20_000);
+
+process.stdout.write(`\nGatehouse proxy benchmark — ${connections} connections, ${seconds} s per row, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`);
+process.stdout.write(`${table(['setup', 'req/s', 'p50 ms', 'p99 ms', 'vs bare proxy', 'p99 Δ ms'], rows)}\n`);
+if (redisNote) process.stdout.write(`\n${redisNote}\n`);
+process.stdout.write(`\nmemory per stored session (memory store, default claims, sealed tokens): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`);
+
+sink.end();
+await idp.stop();
+upstream.child.kill();
+process.exit(0);

@@ -1,0 +1,131 @@
+// The admin API under /__admin/. It can revoke tokens and switch failure modes, so it answers
+// loopback clients only, and refuses browser requests from other origins (a web page could
+// otherwise POST to it through the user's browser, which is on loopback).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendBackchannelLogout } from './backchannel.js';
+import type { IdpContext } from './context.js';
+import { isLoopbackAddress, readBody, sendJson } from './http.js';
+
+export interface AdminOps {
+  rotateKeys(): void;
+  revoke(sub: string): number;
+}
+
+// Admin errors are tooling errors, not OAuth responses: they are not counted in stats.errors.
+function adminError(
+  res: ServerResponse,
+  status: number,
+  error: string,
+  description: string,
+  headers = {},
+): void {
+  sendJson(res, status, { error, error_description: description }, headers);
+}
+
+async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const text = (await readBody(req)).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+type AdminRoute = (
+  ctx: IdpContext,
+  ops: AdminOps,
+  req: IncomingMessage,
+  res: ServerResponse,
+) => Promise<void>;
+
+const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
+  stats: { GET: async (ctx, _ops, _req, res) => sendJson(res, 200, ctx.stats.snapshot()) },
+  reset: {
+    POST: async (ctx, _ops, _req, res) => {
+      ctx.stats.reset();
+      sendJson(res, 200, { ok: true });
+    },
+  },
+  profiles: {
+    GET: async (ctx, _ops, _req, res) => sendJson(res, 200, { profiles: ctx.profiles.list() }),
+    PUT: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      const list = body?.profiles;
+      if (!Array.isArray(list) || !list.every((p): p is string => typeof p === 'string')) {
+        return adminError(res, 400, 'invalid_request', 'body must be {"profiles":["name", ...]}');
+      }
+      try {
+        ctx.profiles.replace(list);
+      } catch (err) {
+        return adminError(res, 400, 'invalid_request', (err as Error).message);
+      }
+      sendJson(res, 200, { profiles: ctx.profiles.list() });
+    },
+  },
+  'rotate-keys': {
+    POST: async (ctx, ops, _req, res) => {
+      ops.rotateKeys();
+      sendJson(res, 200, { kids: ctx.keys.kids() });
+    },
+  },
+  revoke: {
+    POST: async (_ctx, ops, req, res) => {
+      const body = await jsonBody(req);
+      if (typeof body?.sub !== 'string' || body.sub === '') {
+        return adminError(res, 400, 'invalid_request', 'body must be {"sub":"..."}');
+      }
+      sendJson(res, 200, { revoked: ops.revoke(body.sub) });
+    },
+  },
+  'backchannel-logout': {
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      const sub = body?.sub;
+      const sid = body?.sid;
+      if (!optionalString(sub) || !optionalString(sid) || (!sub && !sid)) {
+        return adminError(res, 400, 'invalid_request', 'body must be {"sub":"..."} and/or {"sid":"..."}');
+      }
+      sendJson(res, 200, await sendBackchannelLogout(ctx, { sub, sid }));
+    },
+  },
+};
+
+export async function handleAdmin(
+  ctx: IdpContext,
+  ops: AdminOps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+): Promise<void> {
+  if (!isLoopbackAddress(req.socket.remoteAddress)) {
+    return adminError(res, 403, 'access_denied', 'the admin API answers loopback clients only');
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== ctx.issuer) {
+    return adminError(
+      res,
+      403,
+      'access_denied',
+      `cross-origin admin requests are refused (origin ${origin})`,
+    );
+  }
+  const name = pathname.slice('/__admin/'.length);
+  // hasOwn: a path like /__admin/constructor must not find Object.prototype members.
+  const route = Object.hasOwn(routes, name) ? routes[name] : undefined;
+  if (route === undefined) return adminError(res, 404, 'not_found', `no admin endpoint ${pathname}`);
+  const method = req.method ?? '';
+  const handler = Object.hasOwn(route, method) ? route[method] : undefined;
+  if (handler === undefined) {
+    const allow = Object.keys(route).join(', ');
+    return adminError(res, 405, 'invalid_request', `method ${req.method} not allowed; use ${allow}`, {
+      allow,
+    });
+  }
+  await handler(ctx, ops, req, res);
+}

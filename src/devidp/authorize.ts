@@ -1,0 +1,186 @@
+// GET/POST /authorize. Errors about the client or redirect_uri are shown as a page: redirecting
+// to an unverified URI would make the IdP an open redirector (RFC 6749 §4.1.2.1). Every later
+// error goes back to the client as `error=` on its redirect_uri, with state and iss.
+import type { ServerResponse } from 'node:http';
+import {
+  type AuthRequest,
+  type Handler,
+  type IdpContext,
+  INTERACTION_TTL_MS,
+  oauthErrorPage,
+} from './context.js';
+import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
+import { isAllowedUri } from './options.js';
+import { loginPage } from './pages.js';
+import { randomToken } from './tokens.js';
+import type { DevUser } from './types.js';
+
+const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/** The client's redirect_uri with response parameters added (its own query is kept). */
+export function callbackUrl(
+  ctx: IdpContext,
+  request: Pick<AuthRequest, 'redirectUri' | 'state'>,
+  params: Record<string, string>,
+): string {
+  const url = new URL(request.redirectUri);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  if (request.state !== undefined) url.searchParams.set('state', request.state);
+  // RFC 9207: lets the client detect mix-up attacks; advertised in discovery.
+  url.searchParams.set('iss', ctx.issuer);
+  return url.href;
+}
+
+export function redirectError(
+  ctx: IdpContext,
+  res: ServerResponse,
+  request: Pick<AuthRequest, 'redirectUri' | 'state'>,
+  error: string,
+  description: string,
+): void {
+  ctx.stats.error(error);
+  redirect(res, callbackUrl(ctx, request, { error, error_description: description }));
+}
+
+/** Whether this login may get a refresh token, decided now as the provider would at consent. */
+function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): boolean {
+  if (ctx.profiles.has('github')) return false;
+  if (ctx.profiles.has('google')) {
+    // Google hands out a refresh token on the first offline consent only; later logins need
+    // prompt=consent to get another one.
+    if (request.accessType !== 'offline') return false;
+    const first = ctx.offlineConsents.get(user.sub, ctx.now()) === undefined;
+    if (!first && !request.prompt.includes('consent')) return false;
+    ctx.offlineConsents.set(user.sub, true, Number.MAX_SAFE_INTEGER);
+    return true;
+  }
+  if (ctx.profiles.has('cognito')) return true; // Cognito always issues one and does not know offline_access
+  return request.scope.split(' ').includes('offline_access');
+}
+
+/** Logs the user in (new IdP session) and returns where to send the browser, code attached. */
+export function completeLogin(ctx: IdpContext, request: AuthRequest, user: DevUser): string {
+  const now = ctx.now();
+  const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
+  const sid = ctx.sessions.create(user.sub, now + sessionTtlMs);
+  const code = ctx.tokens.issueCode(
+    {
+      clientId: request.clientId,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      nonce: request.nonce,
+      scope: request.scope,
+      sub: user.sub,
+      sid,
+      authTime: Math.floor(now / 1000),
+      offline: offlineGranted(ctx, request, user),
+    },
+    now,
+  );
+  return callbackUrl(ctx, request, { code });
+}
+
+/** Validates the request; returns an error to send back, or the request. */
+function validate(
+  ctx: IdpContext,
+  v: Record<string, string>,
+  request: AuthRequest,
+  duplicate?: string,
+): [string, string] | undefined {
+  if (duplicate !== undefined) return ['invalid_request', `parameter ${duplicate} was sent more than once`];
+  if (v.request !== undefined) return ['request_not_supported', 'the request parameter is not supported'];
+  if (v.request_uri !== undefined)
+    return ['request_uri_not_supported', 'the request_uri parameter is not supported'];
+  if (!v.response_type) return ['invalid_request', 'response_type is required'];
+  if (v.response_type !== 'code')
+    return ['unsupported_response_type', 'only response_type=code is supported'];
+  if (v.response_mode !== undefined && v.response_mode !== 'query') {
+    return ['invalid_request', 'only response_mode=query is supported'];
+  }
+  const scopes = request.scope.split(' ');
+  if (!ctx.profiles.has('github') && !scopes.includes('openid'))
+    return ['invalid_scope', 'scope must include openid'];
+  if (ctx.profiles.has('google') && scopes.includes('offline_access')) {
+    return ['invalid_scope', 'Some requested scopes were invalid. {invalid=[offline_access]}'];
+  }
+  if (!v.code_challenge) return ['invalid_request', 'code_challenge is required (PKCE with S256)'];
+  if (v.code_challenge_method !== 'S256') return ['invalid_request', 'code_challenge_method must be S256'];
+  if (!CHALLENGE.test(v.code_challenge))
+    return ['invalid_request', 'code_challenge must be a base64url SHA-256 digest'];
+  if (request.prompt.includes('none') && request.prompt.length > 1) {
+    return ['invalid_request', 'prompt=none cannot be combined with other values'];
+  }
+  if (ctx.profiles.has('authorize-error'))
+    return ['access_denied', 'the user denied the request (authorize-error profile)'];
+  return undefined;
+}
+
+export const handleAuthorize: Handler = async (ctx, req, res, query) => {
+  let params = query;
+  if (req.method === 'POST') {
+    const body = await readBody(req);
+    if (!isFormRequest(req)) {
+      oauthErrorPage(
+        ctx,
+        res,
+        400,
+        'invalid_request',
+        'POST to /authorize must be application/x-www-form-urlencoded',
+      );
+      return;
+    }
+    params = new URLSearchParams(body.toString('utf8'));
+  }
+  const { values: v, duplicate } = singleParams(params);
+  if (duplicate === 'client_id' || duplicate === 'redirect_uri') {
+    oauthErrorPage(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
+    return;
+  }
+  if (!v.client_id) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is required');
+  if (v.client_id !== ctx.options.clientId) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_client', `unknown client_id "${v.client_id}"`);
+  }
+  if (!v.redirect_uri) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'redirect_uri is required');
+  if (!isAllowedUri(ctx.options.redirectUris, v.redirect_uri)) {
+    const rule = ctx.options.redirectUris
+      ? 'is not registered'
+      : 'is not a loopback http(s) URI without fragment';
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', `redirect_uri "${v.redirect_uri}" ${rule}`);
+  }
+  const request: AuthRequest = {
+    clientId: v.client_id,
+    redirectUri: v.redirect_uri,
+    scope: (v.scope ?? '').trim().replace(/ +/g, ' '),
+    state: v.state,
+    nonce: v.nonce,
+    codeChallenge: v.code_challenge ?? '',
+    loginHint: v.login_hint,
+    prompt: (v.prompt ?? '').split(' ').filter((p) => p !== ''),
+    accessType: v.access_type,
+  };
+  const problem = validate(ctx, v, request, duplicate);
+  if (problem !== undefined) return redirectError(ctx, res, request, problem[0], problem[1]);
+
+  const auto = ctx.options.autoLogin;
+  if (auto !== undefined) {
+    // A known login_hint wins over --auto-login so scripted tests can pick their user.
+    const hinted = request.loginHint === undefined ? undefined : ctx.users.find(request.loginHint);
+    return redirect(res, completeLogin(ctx, request, hinted ?? auto));
+  }
+  // No SSO cookie: without auto-login every authorization asks, so prompt=none cannot succeed.
+  if (request.prompt.includes('none'))
+    return redirectError(ctx, res, request, 'login_required', 'the user must log in');
+  const interaction = randomToken(24);
+  ctx.interactions.set(interaction, request, ctx.now() + INTERACTION_TTL_MS);
+  sendHtml(
+    res,
+    200,
+    loginPage({
+      interaction,
+      users: ctx.users.list(),
+      clientId: request.clientId,
+      scope: request.scope,
+      username: request.loginHint,
+    }),
+  );
+};

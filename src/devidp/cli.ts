@@ -1,0 +1,180 @@
+// `gatehouse dev-idp ...`. Prints one line on start (scripts wait for it to learn the issuer)
+// and stops cleanly on SIGINT/SIGTERM. Flag errors exit 2, like other Unix tools' usage errors.
+import { parseArgs } from 'node:util';
+import { PROFILE_INFO } from './profiles.js';
+import { startDevIdp } from './server.js';
+import type { DevIdp, DevIdpOptions } from './types.js';
+
+const USAGE = `Usage: gatehouse dev-idp [options]
+
+A local OpenID provider for development and tests.
+
+Options:
+  --host HOST                  interface to bind (default 127.0.0.1)
+  --port PORT                  port (default 9000; 0 picks a free port)
+  --profile NAME[,NAME]        activate a profile; repeatable (see below)
+  --access-token-ttl S         access token lifetime in seconds (default 300)
+  --id-token-ttl S             ID token lifetime in seconds (default 300)
+  --refresh-token-ttl S        refresh token lifetime in seconds (default 86400)
+  --auto-login USER            approve every authorization at once as USER (no login page)
+  --users FILE                 JSON array of users instead of alice, bob and carol
+  --client-id ID               client id (default gatehouse)
+  --client-secret SECRET       client secret (default gatehouse-dev-secret)
+  --redirect-uri URL           allowed redirect URI; repeatable (default: any loopback URI)
+  --post-logout-redirect-uri URL  allowed post-logout URI; repeatable (default: any loopback URI)
+  --backchannel-logout-uri URL where back-channel logout tokens are POSTed
+  --token-delay-ms MS          delay of token-endpoint-slow (default 2000)
+  --quiet                      no log output except the start line
+  -h, --help                   show this help
+
+Profiles:
+${PROFILE_INFO.map((p) => `  ${p.name.padEnd(30)}${p.summary}`).join('\n')}
+
+Docs: docs/dev-idp.md
+`;
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  profile: { type: 'string', multiple: true },
+  'access-token-ttl': { type: 'string' },
+  'id-token-ttl': { type: 'string' },
+  'refresh-token-ttl': { type: 'string' },
+  'auto-login': { type: 'string' },
+  users: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret': { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-logout-redirect-uri': { type: 'string', multiple: true },
+  'backchannel-logout-uri': { type: 'string' },
+  'token-delay-ms': { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+function integer(
+  flag: string,
+  raw: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Flags → options; throws UsageError naming the offending flag. */
+export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false; options: DevIdpOptions } {
+  let values: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true }>
+  >['values'];
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return { help: true };
+  const profiles = (values.profile ?? [])
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const options: DevIdpOptions = {
+    host: values.host,
+    port: integer('port', values.port, 0, 65535),
+    profiles,
+    accessTokenTtl: integer('access-token-ttl', values['access-token-ttl'], 1),
+    idTokenTtl: integer('id-token-ttl', values['id-token-ttl'], 1),
+    refreshTokenTtl: integer('refresh-token-ttl', values['refresh-token-ttl'], 1),
+    autoLogin: values['auto-login'],
+    users: values.users,
+    clientId: values['client-id'],
+    clientSecret: values['client-secret'],
+    redirectUris: values['redirect-uri'],
+    postLogoutRedirectUris: values['post-logout-redirect-uri'],
+    backchannelLogoutUri: values['backchannel-logout-uri'],
+    tokenDelayMs: integer('token-delay-ms', values['token-delay-ms'], 0),
+    quiet: values.quiet,
+  };
+  return { help: false, options };
+}
+
+/** Errors startDevIdp throws for bad option values, mapped back to the flag the user typed. */
+const OPTION_FLAGS: [RegExp, string][] = [
+  [/unknown dev-idp profile/, '--profile'],
+  [/auto-login/, '--auto-login'],
+  [/users (file|option)/, '--users'],
+  [/^redirectUris/, '--redirect-uri'],
+  [/^postLogoutRedirectUris/, '--post-logout-redirect-uri'],
+  [/^backchannelLogoutUri/, '--backchannel-logout-uri'],
+  [/^host/, '--host'],
+  [/^client(Id|Secret)/, '--client-id/--client-secret'],
+];
+
+/** The process facilities the CLI touches; tests pass their own to run it in-process. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  setExitCode(code: number): void;
+  /** Resolves with the signal name when the server should stop. */
+  waitForStop(): Promise<string>;
+}
+
+const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  // exitCode, not exit(): the caller may still have cleanup to run; the process then ends by itself.
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+  waitForStop: () =>
+    new Promise((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        resolve(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }),
+};
+
+export async function runDevIdpCli(argv: string[], io: CliIo = processIo): Promise<void> {
+  const fail = (message: string, code: number): void => {
+    io.err(`gatehouse dev-idp: ${message}\n`);
+    io.setExitCode(code);
+  };
+  let parsed: ReturnType<typeof parseDevIdpArgs>;
+  try {
+    parsed = parseDevIdpArgs(argv);
+  } catch (err) {
+    return fail(`${(err as Error).message}\nRun "gatehouse dev-idp --help" for usage.`, 2);
+  }
+  if (parsed.help) {
+    io.out(USAGE);
+    return;
+  }
+  let idp: DevIdp;
+  try {
+    idp = await startDevIdp(parsed.options);
+  } catch (err) {
+    const message = (err as Error).message;
+    const flag = OPTION_FLAGS.find(([re]) => re.test(message))?.[1];
+    if (flag !== undefined) return fail(`${flag}: ${message}`, 2);
+    return fail(`cannot start: ${message}`, 1); // e.g. EADDRINUSE
+  }
+  // Registered before the start line is printed, so a supervisor that signals as soon as it
+  // reads the line never hits the default (abrupt) signal behaviour.
+  const stopped = io.waitForStop();
+  const profiles = idp.profiles();
+  io.out(
+    `dev-idp listening on ${idp.issuer} (profiles: ${profiles.length > 0 ? profiles.join(', ') : 'none'})\n`,
+  );
+  const signal = await stopped;
+  if (!parsed.options.quiet) io.err(`dev-idp: ${signal} received, stopping\n`);
+  await idp.stop();
+}

@@ -1,0 +1,64 @@
+// Client authentication for the token and revocation endpoints: client_secret_basic and
+// client_secret_post (RFC 6749 §2.3.1), never both at once.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { IdpContext } from './context.js';
+import { parseBasicAuth } from './http.js';
+
+export type ClientAuthResult =
+  | { ok: true; clientId: string }
+  | { ok: false; status: 400 | 401; error: 'invalid_client' | 'invalid_request'; description: string };
+
+/** Compares digests so neither the length nor a matching prefix of the secret leaks in timing. */
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+export const CLIENT_CHALLENGE = { 'www-authenticate': 'Basic realm="dev-idp"' };
+
+export function authenticateClient(
+  ctx: IdpContext,
+  req: IncomingMessage,
+  params: Record<string, string>,
+): ClientAuthResult {
+  const header = req.headers.authorization;
+  const fail = (description: string): ClientAuthResult => ({
+    ok: false,
+    status: 401,
+    error: 'invalid_client',
+    description,
+  });
+  let id: string | undefined;
+  let secret: string | undefined;
+  if (header !== undefined && /^basic\b/i.test(header)) {
+    const basic = parseBasicAuth(header);
+    if (basic === undefined) return fail('malformed Basic authorization header');
+    if (params.client_secret !== undefined) {
+      return {
+        ok: false,
+        status: 400,
+        error: 'invalid_request',
+        description: 'use one client authentication method, not both Basic and client_secret',
+      };
+    }
+    if (params.client_id !== undefined && params.client_id !== basic.id) {
+      return {
+        ok: false,
+        status: 400,
+        error: 'invalid_request',
+        description: 'client_id differs from the Basic credentials',
+      };
+    }
+    ({ id, secret } = basic);
+  } else {
+    id = params.client_id;
+    secret = params.client_secret;
+    if (id === undefined || secret === undefined) {
+      return fail('client authentication required (client_secret_basic or client_secret_post)');
+    }
+  }
+  if (id !== ctx.options.clientId) return fail('unknown client');
+  if (!sameSecret(secret, ctx.options.clientSecret)) return fail('wrong client secret');
+  return { ok: true, clientId: id };
+}

@@ -1,0 +1,108 @@
+// The state every handler works on, in one object handed to each of them.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ExpiringMap } from './expiringMap.js';
+import { sendHtml, sendJson } from './http.js';
+import { KeyRing } from './keys.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Resolved, ResolvedOptions } from './options.js';
+import { errorPage } from './pages.js';
+import type { ProfileSet } from './profiles.js';
+import { SessionStore } from './sessions.js';
+import { Stats } from './stats.js';
+import { TokenStore } from './tokens.js';
+import type { UserDirectory } from './users.js';
+
+/** A validated authorization request, waiting on the login page or turned into a code. */
+export interface AuthRequest {
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  state: string | undefined;
+  nonce: string | undefined;
+  codeChallenge: string;
+  loginHint: string | undefined;
+  prompt: readonly string[];
+  /** Google's access_type parameter. */
+  accessType: string | undefined;
+}
+
+export const INTERACTION_TTL_MS = 10 * 60_000;
+const MAX_ENTRIES = 100_000;
+
+export interface IdpContext {
+  /** Set once the server listens (the port may be chosen by the OS). */
+  issuer: string;
+  readonly options: ResolvedOptions;
+  readonly profiles: ProfileSet;
+  readonly users: UserDirectory;
+  readonly keys: KeyRing;
+  readonly tokens: TokenStore;
+  readonly sessions: SessionStore;
+  /** Login pages awaiting an answer, by interaction id. */
+  readonly interactions: ExpiringMap<string, AuthRequest>;
+  /** Subjects that granted Google-style offline access once (google profile). */
+  readonly offlineConsents: ExpiringMap<string, true>;
+  readonly stats: Stats;
+  readonly lifecycle: Lifecycle;
+  now(): number;
+  log(message: string): void;
+}
+
+export function createContext({ options, profiles, users }: Resolved): IdpContext {
+  return {
+    issuer: '',
+    options,
+    profiles,
+    users,
+    keys: new KeyRing(),
+    tokens: new TokenStore({ maxEntries: MAX_ENTRIES }),
+    sessions: new SessionStore(MAX_ENTRIES),
+    interactions: new ExpiringMap(10_000),
+    offlineConsents: new ExpiringMap(MAX_ENTRIES),
+    stats: new Stats(),
+    lifecycle: new Lifecycle(),
+    now: Date.now,
+    log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
+  };
+}
+
+/** Seconds. Resolved per token, because short-expiry can be switched on at runtime. */
+export function accessTokenTtl(ctx: IdpContext): number {
+  return ctx.options.accessTokenTtl ?? (ctx.profiles.has('short-expiry') ? 10 : 300);
+}
+
+export function idTokenTtl(ctx: IdpContext): number {
+  return ctx.options.idTokenTtl ?? (ctx.profiles.has('short-expiry') ? 10 : 300);
+}
+
+export type Handler = (
+  ctx: IdpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+) => Promise<void>;
+
+/** An OAuth error JSON response (RFC 6749 §5.2); counted in stats by its code. */
+export function oauthError(
+  ctx: IdpContext,
+  res: ServerResponse,
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): void {
+  ctx.stats.error(error);
+  sendJson(res, status, { error, error_description: description }, headers);
+}
+
+/** An error the browser user must read, for cases where redirecting back is not allowed. */
+export function oauthErrorPage(
+  ctx: IdpContext,
+  res: ServerResponse,
+  status: number,
+  error: string,
+  description: string,
+): void {
+  ctx.stats.error(error);
+  sendHtml(res, status, errorPage('The sign-in request is invalid', description, error));
+}

@@ -1,0 +1,71 @@
+// Discovery and JWKS. The document is built per request because profiles change it at runtime.
+import { type Handler, type IdpContext, oauthError } from './context.js';
+import { sendJson } from './http.js';
+
+export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
+  const iss = ctx.issuer;
+  const p = ctx.profiles;
+  // Google and Cognito do not list offline_access (Google rejects it outright).
+  const offline = p.has('google') || p.has('cognito') ? [] : ['offline_access'];
+  return {
+    issuer: iss,
+    authorization_endpoint: `${iss}/authorize`,
+    token_endpoint: `${iss}/token`,
+    userinfo_endpoint: `${iss}/userinfo`,
+    jwks_uri: `${iss}/jwks`,
+    revocation_endpoint: `${iss}/revoke`,
+    // Cognito has no OIDC end_session_endpoint; its logout is /logout?client_id=&logout_uri=.
+    ...(p.has('cognito') ? {} : { end_session_endpoint: `${iss}/end-session` }),
+    scopes_supported: ['openid', 'profile', 'email', ...offline],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'azp',
+      'sid',
+      'email',
+      'email_verified',
+      'name',
+      'preferred_username',
+      'groups',
+      'roles',
+    ],
+    authorization_response_iss_parameter_supported: true,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
+    frontchannel_logout_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
+  };
+}
+
+export const handleDiscovery: Handler = async (ctx, _req, res) => {
+  if (ctx.profiles.has('discovery-down')) {
+    oauthError(ctx, res, 503, 'temporarily_unavailable', 'discovery unavailable (discovery-down profile)', {
+      'retry-after': '1',
+    });
+    return;
+  }
+  // no-cache, not max-age: profiles and keys change at runtime and tests expect to see it.
+  sendJson(res, 200, discoveryDocument(ctx), { 'cache-control': 'no-cache' });
+};
+
+export const handleJwks: Handler = async (ctx, _req, res) => {
+  sendJson(res, 200, ctx.keys.jwks(), {
+    'cache-control': 'no-cache',
+    'content-type': 'application/jwk-set+json',
+  });
+};

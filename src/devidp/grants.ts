@@ -1,0 +1,165 @@
+// The two grants of the token endpoint. Each does all its bookkeeping (burn the code, rotate
+// the refresh token, create tokens in the store) synchronously before its first await, so
+// concurrent requests cannot interleave between "is it unused?" and "mark it used".
+import { createHash } from 'node:crypto';
+import { issueAccessToken } from './accessToken.js';
+import type { IdpContext } from './context.js';
+import { accessTokenTtl } from './context.js';
+import { issueIdToken } from './idToken.js';
+
+export type GrantOutcome =
+  | { ok: true; body: Record<string, unknown> }
+  | { ok: false; status: number; error: string; description: string };
+
+const fail = (error: string, description: string, status = 400): GrantOutcome => ({
+  ok: false,
+  status,
+  error,
+  description,
+});
+
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+function s256(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+export async function authorizationCodeGrant(
+  ctx: IdpContext,
+  params: Record<string, string>,
+  clientId: string,
+): Promise<GrantOutcome> {
+  const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
+  if (!code) return fail('invalid_request', 'code is required');
+  if (!redirectUri) return fail('invalid_request', 'redirect_uri is required');
+  if (!verifier) return fail('invalid_request', 'code_verifier is required (PKCE with S256)');
+  if (!VERIFIER.test(verifier))
+    return fail('invalid_request', 'code_verifier must be 43-128 characters of [A-Za-z0-9-._~]');
+  const now = ctx.now();
+  const consumed = ctx.tokens.consumeCode(code, now);
+  if (consumed.kind === 'unknown') return fail('invalid_grant', 'unknown authorization code');
+  if (consumed.kind === 'expired') return fail('invalid_grant', 'authorization code expired');
+  if (consumed.kind === 'replayed') {
+    return fail('invalid_grant', 'authorization code was already used; tokens issued from it are revoked');
+  }
+  const grant = consumed.grant;
+  if (grant.clientId !== clientId)
+    return fail('invalid_grant', 'authorization code was issued to another client');
+  if (grant.redirectUri !== redirectUri)
+    return fail('invalid_grant', 'redirect_uri differs from the authorization request');
+  if (s256(verifier) !== grant.codeChallenge) return fail('invalid_grant', 'PKCE verification failed');
+  const user = ctx.users.bySub(grant.sub);
+  if (user === undefined) return fail('invalid_grant', 'the user of this code no longer exists');
+
+  const github = ctx.profiles.has('github');
+  const withRefresh = grant.offline && !github && !ctx.profiles.has('no-refresh-token');
+  const refreshExpiry = now + ctx.options.refreshTokenTtl * 1000;
+  const family = ctx.tokens.createFamily(
+    code,
+    grant,
+    withRefresh ? refreshExpiry : now + accessTokenTtl(ctx) * 1000,
+    now,
+  );
+  const refreshToken = withRefresh ? ctx.tokens.issueRefresh(family, refreshExpiry) : undefined;
+  ctx.stats.grant('authorization_code');
+
+  const accessGrant = {
+    familyId: family.id,
+    sub: grant.sub,
+    clientId,
+    scope: grant.scope,
+    sid: grant.sid,
+    viaRefresh: false,
+  };
+  const access = await issueAccessToken(ctx, accessGrant, now);
+  if (github) {
+    // GitHub's token response: no ID token, no expiry, scopes comma-separated.
+    return {
+      ok: true,
+      body: { access_token: access.token, token_type: 'bearer', scope: grant.scope.split(' ').join(',') },
+    };
+  }
+  const idToken = await issueIdToken(ctx, {
+    user,
+    sid: grant.sid,
+    authTime: grant.authTime,
+    nonce: grant.nonce,
+    viaRefresh: false,
+    applyFailures: true,
+    now,
+  });
+  return {
+    ok: true,
+    body: {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      scope: grant.scope,
+      ...(idToken === undefined ? {} : { id_token: idToken }),
+      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    },
+  };
+}
+
+export async function refreshTokenGrant(
+  ctx: IdpContext,
+  params: Record<string, string>,
+  clientId: string,
+): Promise<GrantOutcome> {
+  const token = params.refresh_token;
+  if (!token) return fail('invalid_request', 'refresh_token is required');
+  if (ctx.profiles.has('refresh-invalid-grant'))
+    return fail('invalid_grant', 'refresh refused (refresh-invalid-grant profile)');
+  const omitToken = ctx.profiles.has('refresh-no-token-in-response');
+  const reuseToken = ctx.profiles.has('refresh-reuses-token');
+  const rotate = !omitToken && !reuseToken;
+  const now = ctx.now();
+  const used = ctx.tokens.useRefresh(token, clientId, now, { rotate, scope: params.scope });
+  if (used.kind === 'invalid') return fail('invalid_grant', used.reason);
+  if (used.kind === 'invalid_scope')
+    return fail('invalid_scope', 'requested scope exceeds the original grant');
+  if (used.kind === 'reused') {
+    return fail(
+      'invalid_grant',
+      'refresh token was already used: reuse detected, the whole token family is revoked',
+    );
+  }
+  const family = used.family;
+  const user = ctx.users.bySub(family.sub);
+  if (user === undefined) return fail('invalid_grant', 'the user of this grant no longer exists');
+  const scope = params.scope ?? family.scope;
+  const newToken = rotate
+    ? ctx.tokens.issueRefresh(family, now + ctx.options.refreshTokenTtl * 1000)
+    : undefined;
+  const returned = omitToken ? undefined : (newToken ?? token);
+  ctx.stats.grant('refresh_token');
+
+  const access = await issueAccessToken(
+    ctx,
+    { familyId: family.id, sub: family.sub, clientId, scope, sid: family.sid, viaRefresh: true },
+    now,
+  );
+  const idToken =
+    ctx.profiles.has('refresh-no-id-token') || !scope.split(' ').includes('openid')
+      ? undefined
+      : await issueIdToken(ctx, {
+          user,
+          sid: family.sid,
+          authTime: family.authTime,
+          nonce: undefined,
+          viaRefresh: true,
+          applyFailures: false,
+          now,
+        });
+  return {
+    ok: true,
+    body: {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      scope,
+      ...(idToken === undefined ? {} : { id_token: idToken }),
+      ...(returned === undefined ? {} : { refresh_token: returned }),
+    },
+  };
+}

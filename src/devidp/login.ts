@@ -1,0 +1,53 @@
+// POST /login: the answer of the login page. The interaction id ties the answer to one pending
+// authorization request; it is single-use and expires, like a real IdP's login transaction.
+import { completeLogin, redirectError } from './authorize.js';
+import type { Handler } from './context.js';
+import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
+import { errorPage, loginPage } from './pages.js';
+
+export const handleLogin: Handler = async (ctx, req, res) => {
+  const body = await readBody(req);
+  if (!isFormRequest(req)) {
+    sendHtml(
+      res,
+      400,
+      errorPage('Bad request', 'The login form must be posted as application/x-www-form-urlencoded.'),
+    );
+    return;
+  }
+  const { values } = singleParams(new URLSearchParams(body.toString('utf8')));
+  const id = values.interaction ?? '';
+  const request = ctx.interactions.get(id, ctx.now());
+  if (request === undefined) {
+    sendHtml(
+      res,
+      400,
+      errorPage(
+        'This sign-in has expired',
+        'The login request expired or was already used. Go back to the application and sign in again.',
+      ),
+    );
+    return;
+  }
+  if (values.action === 'cancel') {
+    ctx.interactions.delete(id);
+    redirectError(ctx, res, request, 'access_denied', 'the user cancelled the login');
+    return;
+  }
+  const typed = values.user ?? values.username ?? '';
+  const user = ctx.users.find(typed);
+  if (user === undefined) {
+    const page = loginPage({
+      interaction: id,
+      users: ctx.users.list(),
+      clientId: request.clientId,
+      scope: request.scope,
+      username: typed,
+      error: typed.trim() === '' ? 'Pick a user or type a username.' : `No user named "${typed}".`,
+    });
+    sendHtml(res, 400, page);
+    return;
+  }
+  ctx.interactions.delete(id);
+  redirect(res, completeLogin(ctx, request, user));
+};

@@ -1,0 +1,74 @@
+// RP-initiated logout: the standard end_session_endpoint and Cognito's /logout. Both only
+// redirect to URIs that pass the same rules as redirect_uri, so neither is an open redirector.
+import { compactVerify, createLocalJWKSet, decodeJwt, type JWTPayload } from 'jose';
+import { type Handler, type IdpContext, oauthErrorPage } from './context.js';
+import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
+import { isAllowedUri } from './options.js';
+import { signedOutPage } from './pages.js';
+
+/**
+ * Verifies an id_token_hint's signature, issuer and audience. Expiry is ignored on purpose:
+ * RPs usually log out with the ID token they got at login, long expired by then.
+ */
+async function verifyHint(ctx: IdpContext, hint: string): Promise<JWTPayload | undefined> {
+  try {
+    await compactVerify(hint, createLocalJWKSet(ctx.keys.jwks()));
+    const claims = decodeJwt(hint);
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.iss !== ctx.issuer || !aud.includes(ctx.options.clientId)) return undefined;
+    return claims;
+  } catch {
+    return undefined;
+  }
+}
+
+export const handleEndSession: Handler = async (ctx, req, res, query) => {
+  let params = query;
+  if (req.method === 'POST') {
+    const body = await readBody(req);
+    if (!isFormRequest(req)) {
+      return oauthErrorPage(ctx, res, 400, 'invalid_request', 'POST to /end-session must be form-encoded');
+    }
+    params = new URLSearchParams(body.toString('utf8'));
+  }
+  const { values: v, duplicate } = singleParams(params);
+  if (duplicate !== undefined) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
+  }
+  if (v.client_id !== undefined && v.client_id !== ctx.options.clientId) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_client', `unknown client_id "${v.client_id}"`);
+  }
+  const target = v.post_logout_redirect_uri;
+  if (target !== undefined && !isAllowedUri(ctx.options.postLogoutRedirectUris, target)) {
+    return oauthErrorPage(
+      ctx,
+      res,
+      400,
+      'invalid_request',
+      `post_logout_redirect_uri "${target}" is not allowed`,
+    );
+  }
+  if (v.id_token_hint !== undefined) {
+    const claims = await verifyHint(ctx, v.id_token_hint);
+    if (claims === undefined)
+      return oauthErrorPage(ctx, res, 400, 'invalid_request', 'id_token_hint is not valid');
+    if (typeof claims.sid === 'string') ctx.sessions.end(claims.sid, ctx.now());
+  }
+  if (target === undefined) return sendHtml(res, 200, signedOutPage());
+  const url = new URL(target);
+  if (v.state !== undefined) url.searchParams.set('state', v.state);
+  redirect(res, url.href);
+};
+
+/** Cognito's logout: `client_id` and `logout_uri`, not the OIDC parameters. */
+export const handleCognitoLogout: Handler = async (ctx, _req, res, query) => {
+  const { values: v } = singleParams(query);
+  if (v.client_id !== ctx.options.clientId) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is missing or unknown');
+  }
+  const target = v.logout_uri;
+  if (target === undefined || !isAllowedUri(ctx.options.postLogoutRedirectUris, target)) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', 'logout_uri is missing or not allowed');
+  }
+  redirect(res, target);
+};

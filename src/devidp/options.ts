@@ -1,0 +1,98 @@
+// Turns DevIdpOptions into validated settings. Everything a user can mistype fails here, at
+// start, with a message that names the option, instead of misbehaving at the first login.
+import { isLoopbackUrl } from './http.js';
+import { ProfileSet } from './profiles.js';
+import type { DevIdpOptions, DevUser } from './types.js';
+import { loadUsers, UserDirectory } from './users.js';
+
+export interface ResolvedOptions {
+  host: string;
+  port: number;
+  /** Undefined means "profile default" (short-expiry changes it at runtime). */
+  accessTokenTtl: number | undefined;
+  idTokenTtl: number | undefined;
+  refreshTokenTtl: number;
+  autoLogin: DevUser | undefined;
+  clientId: string;
+  clientSecret: string;
+  redirectUris: readonly string[] | undefined;
+  postLogoutRedirectUris: readonly string[] | undefined;
+  backchannelLogoutUri: string | undefined;
+  tokenDelayMs: number;
+  quiet: boolean;
+}
+
+export interface Resolved {
+  options: ResolvedOptions;
+  profiles: ProfileSet;
+  users: UserDirectory;
+}
+
+function positiveInt(name: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`${name} must be a positive integer (seconds), got ${v}`);
+  return v;
+}
+
+function absoluteUrl(name: string, v: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`${name} must be an absolute URL, got "${v}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`${name} must be http(s), got "${v}"`);
+  if (url.hash !== '' || v.includes('#')) throw new Error(`${name} must not contain a fragment, got "${v}"`);
+  return v;
+}
+
+function nonEmpty(name: string, v: string | undefined, fallback: string): string {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || v === '') throw new Error(`${name} must be a non-empty string`);
+  return v;
+}
+
+export function resolveOptions(opts: DevIdpOptions): Resolved {
+  const port = opts.port ?? 9000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`port must be 0-65535, got ${port}`);
+  const tokenDelayMs = opts.tokenDelayMs ?? 2000;
+  if (!Number.isInteger(tokenDelayMs) || tokenDelayMs < 0) {
+    throw new Error(`tokenDelayMs must be a non-negative integer, got ${tokenDelayMs}`);
+  }
+  const users = new UserDirectory(loadUsers(opts.users));
+  let autoLogin: DevUser | undefined;
+  if (opts.autoLogin !== undefined) {
+    autoLogin = users.find(opts.autoLogin);
+    if (autoLogin === undefined) {
+      const known = users.list().map((u) => u.username);
+      throw new Error(`unknown auto-login user "${opts.autoLogin}" (known users: ${known.join(', ')})`);
+    }
+  }
+  const options: ResolvedOptions = {
+    host: nonEmpty('host', opts.host, '127.0.0.1'),
+    port,
+    accessTokenTtl: positiveInt('accessTokenTtl', opts.accessTokenTtl),
+    idTokenTtl: positiveInt('idTokenTtl', opts.idTokenTtl),
+    refreshTokenTtl: positiveInt('refreshTokenTtl', opts.refreshTokenTtl) ?? 86400,
+    autoLogin,
+    clientId: nonEmpty('clientId', opts.clientId, 'gatehouse'),
+    clientSecret: nonEmpty('clientSecret', opts.clientSecret, 'gatehouse-dev-secret'),
+    redirectUris: opts.redirectUris?.map((u) => absoluteUrl('redirectUris', u)),
+    postLogoutRedirectUris: opts.postLogoutRedirectUris?.map((u) => absoluteUrl('postLogoutRedirectUris', u)),
+    backchannelLogoutUri:
+      opts.backchannelLogoutUri === undefined
+        ? undefined
+        : absoluteUrl('backchannelLogoutUri', opts.backchannelLogoutUri),
+    tokenDelayMs,
+    quiet: opts.quiet ?? false,
+  };
+  return { options, profiles: new ProfileSet(opts.profiles ?? []), users };
+}
+
+/** Registered URIs match exactly (OIDC Core §3.1.2.1); without a list any loopback URI does. */
+export function isAllowedUri(registered: readonly string[] | undefined, uri: string): boolean {
+  return registered === undefined ? isLoopbackUrl(uri) : registered.includes(uri);
+}

@@ -1,0 +1,102 @@
+// Maps a request to its handler. Every handler runs inside one try/catch so an unexpected
+// exception becomes a logged 500 for that request, never a crashed dev IdP.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type AdminOps, handleAdmin } from './admin.js';
+import { handleAuthorize } from './authorize.js';
+import { type Handler, type IdpContext, oauthError } from './context.js';
+import { handleDiscovery, handleJwks } from './discovery.js';
+import { handleGithubEmails, handleGithubUser } from './github.js';
+import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
+import { handleLogin } from './login.js';
+import { handleCognitoLogout, handleEndSession } from './logout.js';
+import { indexPage } from './pages.js';
+import { handleRevoke } from './revocation.js';
+import type { RequestKind } from './stats.js';
+import { handleToken } from './tokenEndpoint.js';
+import { handleGroups, handleUserinfo } from './userinfo.js';
+
+interface Route {
+  methods: readonly string[];
+  handler: Handler;
+  /** Counted in stats.requests whatever the outcome (even a 405). */
+  counter?: RequestKind;
+}
+
+const READ = ['GET', 'HEAD'] as const;
+
+const handleIndex: Handler = async (ctx, _req, res) => {
+  sendHtml(
+    res,
+    200,
+    indexPage({ issuer: ctx.issuer, profiles: ctx.profiles.list(), users: ctx.users.list() }),
+  );
+};
+
+const ROUTES = new Map<string, Route>([
+  ['/', { methods: READ, handler: handleIndex }],
+  ['/.well-known/openid-configuration', { methods: READ, handler: handleDiscovery, counter: 'discovery' }],
+  ['/jwks', { methods: READ, handler: handleJwks, counter: 'jwks' }],
+  ['/authorize', { methods: ['GET', 'POST'], handler: handleAuthorize, counter: 'authorize' }],
+  ['/login', { methods: ['POST'], handler: handleLogin }],
+  ['/token', { methods: ['POST'], handler: handleToken, counter: 'token' }],
+  ['/userinfo', { methods: ['GET', 'POST'], handler: handleUserinfo, counter: 'userinfo' }],
+  ['/revoke', { methods: ['POST'], handler: handleRevoke }],
+  ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
+  ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
+  // GitHub's /user endpoints are its userinfo, so they count as userinfo requests.
+  ['/user', { methods: ['GET'], handler: handleGithubUser, counter: 'userinfo' }],
+  ['/user/emails', { methods: ['GET'], handler: handleGithubEmails, counter: 'userinfo' }],
+]);
+
+const GROUPS_ROUTE: Route = { methods: ['GET', 'POST'], handler: handleGroups };
+
+function findRoute(pathname: string): Route | undefined {
+  return ROUTES.get(pathname) ?? (pathname.startsWith('/groups/') ? GROUPS_ROUTE : undefined);
+}
+
+async function dispatch(
+  ctx: IdpContext,
+  ops: AdminOps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { pathname, query } = parseTarget(req.url);
+  if (pathname.startsWith('/__admin/')) return handleAdmin(ctx, ops, req, res, pathname);
+  const route = findRoute(pathname);
+  if (route === undefined) {
+    sendJson(res, 404, { error: 'not_found', error_description: `no endpoint ${pathname}` });
+    return;
+  }
+  if (route.counter !== undefined) ctx.stats.request(route.counter);
+  if (!route.methods.includes(req.method ?? '')) {
+    const allow = route.methods.join(', ');
+    oauthError(ctx, res, 405, 'invalid_request', `method ${req.method} not allowed; use ${allow}`, { allow });
+    return;
+  }
+  await route.handler(ctx, req, res, query);
+}
+
+export async function handleRequest(
+  ctx: IdpContext,
+  ops: AdminOps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    await dispatch(ctx, ops, req, res);
+  } catch (err) {
+    // The client went away mid-request (e.g. aborted while sending its body): nobody to answer.
+    if (req.socket.destroyed) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof BodyTooLargeError) {
+      // The rest of the body is not read, so this connection cannot be reused.
+      oauthError(ctx, res, 413, 'invalid_request', err.message, { connection: 'close' });
+      return;
+    }
+    ctx.log(`dev-idp: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+    oauthError(ctx, res, 500, 'server_error', 'unexpected error in the dev IdP (see its log)');
+  }
+}

@@ -1,0 +1,46 @@
+// IdP login sessions. Each completed login is one session; its id is the `sid` claim that
+// back-channel logout tokens refer to, so the gateway can end exactly that session.
+import { ExpiringMap } from './expiringMap.js';
+import { randomToken } from './tokens.js';
+
+interface LoginSession {
+  sub: string;
+}
+
+export class SessionStore {
+  readonly #sessions: ExpiringMap<string, LoginSession>;
+  /** sub → latest sid: a back-channel logout given only a sub also names its latest session. */
+  readonly #latest: ExpiringMap<string, string>;
+
+  constructor(maxEntries = 100_000) {
+    this.#sessions = new ExpiringMap(maxEntries);
+    this.#latest = new ExpiringMap(maxEntries);
+  }
+
+  create(sub: string, expiresAt: number): string {
+    const sid = randomToken(16);
+    this.#sessions.set(sid, { sub }, expiresAt);
+    this.#latest.set(sub, sid, expiresAt);
+    return sid;
+  }
+
+  subOf(sid: string, now: number): string | undefined {
+    return this.#sessions.get(sid, now)?.sub;
+  }
+
+  latestSid(sub: string, now: number): string | undefined {
+    return this.#latest.get(sub, now);
+  }
+
+  end(sid: string, now: number): void {
+    const session = this.#sessions.get(sid, now);
+    if (session === undefined) return;
+    this.#sessions.delete(sid);
+    if (this.#latest.get(session.sub, now) === sid) this.#latest.delete(session.sub);
+  }
+
+  sweep(now: number): void {
+    this.#sessions.sweep(now);
+    this.#latest.sweep(now);
+  }
+}

@@ -1,0 +1,39 @@
+// Counters behind GET /__admin/stats. The shape is a contract with other tooling (benchmarks
+// count IdP grants per expiry event from it), so it is built explicitly, never by spreading.
+import type { DevIdpStats } from './types.js';
+
+export type RequestKind = keyof DevIdpStats['requests'];
+export type GrantKind = keyof DevIdpStats['grants'];
+
+export class Stats {
+  #grants = { authorization_code: 0, refresh_token: 0 };
+  #errors = new Map<string, number>();
+  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 };
+
+  request(kind: RequestKind): void {
+    this.#requests[kind]++;
+  }
+
+  grant(kind: GrantKind): void {
+    this.#grants[kind]++;
+  }
+
+  error(code: string): void {
+    this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+  }
+
+  /** A copy: callers may keep or mutate it without touching the live counters. */
+  snapshot(): DevIdpStats {
+    return {
+      grants: { ...this.#grants },
+      errors: Object.fromEntries(this.#errors),
+      requests: { ...this.#requests },
+    };
+  }
+
+  reset(): void {
+    this.#grants = { authorization_code: 0, refresh_token: 0 };
+    this.#errors = new Map();
+    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 };
+  }
+}

@@ -1,0 +1,71 @@
+// POST /token. The slow and 5xx profiles act here, before any grant logic, as a struggling
+// IdP would: the 503 never touches a token, the slow path processes the grant after the delay
+// even if the client gave up meanwhile (so a timed-out refresh still rotates, as in real life).
+import { authenticateClient, CLIENT_CHALLENGE } from './clientAuth.js';
+import { type Handler, oauthError } from './context.js';
+import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
+import { isFormRequest, readBody, sendJson, singleParams } from './http.js';
+
+export const handleToken: Handler = async (ctx, req, res) => {
+  const body = await readBody(req);
+  if (ctx.profiles.has('token-endpoint-slow')) {
+    const completed = await ctx.lifecycle.delay(ctx.options.tokenDelayMs);
+    if (!completed) return; // stopping: the socket is being closed anyway
+  }
+  if (ctx.profiles.has('token-endpoint-5xx')) {
+    oauthError(
+      ctx,
+      res,
+      503,
+      'temporarily_unavailable',
+      'token endpoint unavailable (token-endpoint-5xx profile)',
+      {
+        'retry-after': '1',
+      },
+    );
+    return;
+  }
+  if (!isFormRequest(req)) {
+    oauthError(ctx, res, 400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
+    return;
+  }
+  const { values, duplicate } = singleParams(new URLSearchParams(body.toString('utf8')));
+  if (duplicate !== undefined) {
+    oauthError(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
+    return;
+  }
+  const client = authenticateClient(ctx, req, values);
+  if (!client.ok) {
+    oauthError(
+      ctx,
+      res,
+      client.status,
+      client.error,
+      client.description,
+      client.status === 401 ? CLIENT_CHALLENGE : {},
+    );
+    return;
+  }
+  let outcome: GrantOutcome;
+  switch (values.grant_type) {
+    case undefined:
+    case '':
+      outcome = { ok: false, status: 400, error: 'invalid_request', description: 'grant_type is required' };
+      break;
+    case 'authorization_code':
+      outcome = await authorizationCodeGrant(ctx, values, client.clientId);
+      break;
+    case 'refresh_token':
+      outcome = await refreshTokenGrant(ctx, values, client.clientId);
+      break;
+    default:
+      outcome = {
+        ok: false,
+        status: 400,
+        error: 'unsupported_grant_type',
+        description: 'supported grant types: authorization_code, refresh_token',
+      };
+  }
+  if (outcome.ok) sendJson(res, 200, outcome.body, { pragma: 'no-cache' });
+  else oauthError(ctx, res, outcome.status, outcome.error, outcome.description);
+};

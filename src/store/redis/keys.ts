@@ -1,0 +1,53 @@
+/**
+ * Every key the Redis store writes, under one prefix. Each key carries a `{...}` hash tag around
+ * its variable part so that, in Redis Cluster, a key's slot is chosen by what it is about and
+ * every Lua script (all of them are single-key) stays on one node. Operations that span several
+ * keys (a session and its index entries, a flow and its browser list) are separate commands.
+ *
+ * Layout (P = `session.redisKeyPrefix`):
+ *   P s:{<storeKey>}      hash  v=version d=record JSON l=lastSeenAt (touch) u=sub i=sid   PX = session TTL
+ *   P sub:{<sub>}         zset  storeKey → expiry (ms); back-channel logout by subject
+ *   P sid:{<sid>}         zset  storeKey → expiry (ms); back-channel logout by IdP session id
+ *   P flow:{<state>}      string  login flow JSON                                         PX = flow TTL
+ *   P flows:{<browserId>} list  the browser's pending states, oldest first (bounded)
+ *   P once:{<key>}        string  replay marker (logout token jti)                         PX
+ *   P lock:{<name>}       string  refresh lease holder's random token                      PX = lease
+ * Channels: P invalidate (message: storeKey), P released (message: lock name).
+ */
+export class RedisKeys {
+  readonly invalidateChannel: string;
+  readonly releasedChannel: string;
+
+  constructor(readonly prefix: string) {
+    this.invalidateChannel = `${prefix}invalidate`;
+    this.releasedChannel = `${prefix}released`;
+  }
+
+  session(key: string): string {
+    return `${this.prefix}s:{${key}}`;
+  }
+
+  bySub(sub: string): string {
+    return `${this.prefix}sub:{${sub}}`;
+  }
+
+  bySid(sid: string): string {
+    return `${this.prefix}sid:{${sid}}`;
+  }
+
+  flow(state: string): string {
+    return `${this.prefix}flow:{${state}}`;
+  }
+
+  browserFlows(browserId: string): string {
+    return `${this.prefix}flows:{${browserId}}`;
+  }
+
+  once(key: string): string {
+    return `${this.prefix}once:{${key}}`;
+  }
+
+  lock(name: string): string {
+    return `${this.prefix}lock:{${name}}`;
+  }
+}
