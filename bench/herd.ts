@@ -14,7 +14,9 @@ import { TestBrowser } from '../test/helpers/browser.js';
 import { login, startStack } from '../test/helpers/stack.js';
 import { table } from './lib.js';
 
-const { values } = parseArgs({ options: { cycles: { type: 'string', default: '3' }, replicas: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { cycles: { type: 'string', default: '3' }, replicas: { type: 'string', default: '1' } },
+});
 if (values.replicas !== '1') {
   const { runReplicaHerd } = await import('./herdReplicas.js');
   await runReplicaHerd(Number(values.replicas), Number(values.cycles));
@@ -40,7 +42,11 @@ for (const n of [1, 50, 500]) {
     Promise.all(
       Array.from({ length: n }, async () => {
         const t0 = performance.now();
-        const res = await pool.request({ path: '/api/panel', method: 'GET', headers: { cookie, accept: 'application/json' } });
+        const res = await pool.request({
+          path: '/api/panel',
+          method: 'GET',
+          headers: { cookie, accept: 'application/json' },
+        });
         await res.body.dump();
         if (res.statusCode !== 200) failed++;
         return performance.now() - t0;
@@ -56,7 +62,8 @@ for (const n of [1, 50, 500]) {
     const before = { sum: hist.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0 };
     const latencies = await fire();
     const after = await s.gw.metrics.tokenLatency.get();
-    const tokenMs = ((after.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0) - before.sum) * 1000;
+    const tokenMs =
+      ((after.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0) - before.sum) * 1000;
     const slowest = Math.max(...latencies);
     worstGrants = Math.max(worstGrants, idp.stats().grants.refresh_token);
     failed += idp.stats().errors.invalid_grant ?? 0;
@@ -67,7 +74,9 @@ for (const n of [1, 50, 500]) {
   await pool.close();
   await s.close();
 }
-process.stdout.write(`\nRefresh herd — ${cycles} expiry events per row, one replica, memory store, Node ${process.version}\n\n`);
+process.stdout.write(
+  `\nRefresh herd — ${cycles} expiry events per row, one replica, memory store, Node ${process.version}\n\n`,
+);
 process.stdout.write(
   `${table(['concurrent requests', 'IdP grants per expiry (max)', 'failed requests', 'slowest, fresh token ms', 'slowest at expiry ms', 'slowest at expiry minus IdP token latency ms'], rows)}\n`,
 );

@@ -5,8 +5,14 @@ import { fileURLToPath } from 'node:url';
 export const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 /** Spawns `node --import tsx script args` and resolves with the first stdout line matching `ready`. */
-export async function spawnTs(script: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', here(script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function spawnTs(
+  script: string,
+  args: string[],
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', here(script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let buf = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
@@ -28,10 +34,27 @@ export interface LoadResult {
   p99: number;
 }
 
-export async function runLoad(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', here('./loadWorker.ts'), url, String(connections), String(seconds), JSON.stringify(headers)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+export async function runLoad(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      here('./loadWorker.ts'),
+      url,
+      String(connections),
+      String(seconds),
+      JSON.stringify(headers),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
@@ -42,6 +65,7 @@ export async function runLoad(url: string, connections: number, seconds: number,
 
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells: Array<string | number>) => `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
+  const line = (cells: Array<string | number>) =>
+    `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }

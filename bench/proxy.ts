@@ -8,9 +8,9 @@ import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startDevIdp } from '../src/devidp/index.js';
-import { type Gateway, createGateway } from '../src/gateway.js';
-import { MemoryStore } from '../src/store/memoryStore.js';
+import { createGateway, type Gateway } from '../src/gateway.js';
 import { SessionService } from '../src/session/service.js';
+import { MemoryStore } from '../src/store/memoryStore.js';
 import { systemClock } from '../src/util/clock.js';
 import { createLogger } from '../src/util/log.js';
 import { TestBrowser } from '../test/helpers/browser.js';
@@ -29,7 +29,13 @@ const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
 const upstream = await spawnTs('./upstreamProcess.ts', [], /listening (\d+)/);
 const upstreamUrl = `http://127.0.0.1:${upstream.match[1]}`;
-const idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', accessTokenTtl: 3600, idTokenTtl: 3600 });
+const idp = await startDevIdp({
+  port: 0,
+  quiet: true,
+  autoLogin: 'alice',
+  accessTokenTtl: 3600,
+  idTokenTtl: 3600,
+});
 // Request logging stays on (it is part of the real hot path), written to /dev/null.
 const sink = createWriteStream('/dev/null');
 
@@ -64,7 +70,11 @@ async function loggedInCookie(url: string): Promise<string> {
 async function redisAvailable(): Promise<boolean> {
   if (values['no-redis']) return false;
   const { Redis } = await import('ioredis');
-  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -81,7 +91,8 @@ const rows: Array<Array<string | number>> = [];
 const results: Record<string, { rps: number; p50: number; p99: number }> = {};
 async function measure(name: string, url: string, headers: Record<string, string> = {}) {
   const r = await runLoad(url, connections, seconds, headers);
-  if (r.errors || r.statusErrors) throw new Error(`${name}: ${r.errors} errors, ${r.statusErrors} non-200 answers`);
+  if (r.errors || r.statusErrors)
+    throw new Error(`${name}: ${r.errors} errors, ${r.statusErrors} non-200 answers`);
   results[name] = r;
   return r;
 }
@@ -99,7 +110,9 @@ if (await redisAvailable()) {
     const { RedisStore } = await import('../src/store/redisStore.js');
     void RedisStore;
     const red = await gateway({ session: { store: 'redis', redisKeyPrefix: `bench:${process.pid}:` } });
-    await measure('Gatehouse, Redis store', `${red.url}/api/panel`, { cookie: await loggedInCookie(red.url) });
+    await measure('Gatehouse, Redis store', `${red.url}/api/panel`, {
+      cookie: await loggedInCookie(red.url),
+    });
     await red.gw.close();
   } catch (err) {
     redisNote = `Redis store not measured: ${(err as Error).message}`;
@@ -124,16 +137,41 @@ async function bytesPerSession(n: number): Promise<number> {
   const store = new MemoryStore({ maxSessions: n + 10, clock: systemClock });
   const sessions = new SessionService(
     store,
-    { secrets: [SECRET], maxAgeMs: 86_400_000, idleTimeoutMs: 0, claims: { groupsClaim: 'groups', rolesClaim: 'roles', usernameClaim: 'preferred_username', emailClaim: 'email' } },
+    {
+      secrets: [SECRET],
+      maxAgeMs: 86_400_000,
+      idleTimeoutMs: 0,
+      claims: {
+        groupsClaim: 'groups',
+        rolesClaim: 'roles',
+        usernameClaim: 'preferred_username',
+        emailClaim: 'email',
+      },
+    },
     systemClock,
   );
   const fakeJwt = (len: number) => `eyJhbGciOiJSUzI1NiJ9.${'x'.repeat(len)}.${'s'.repeat(342)}`;
   gc?.();
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < n; i++) {
-    const claims = { sub: `usr_${i}`, email: `user${i}@example.com`, email_verified: true, name: `User ${i}`, preferred_username: `user${i}`, groups: ['admins', 'dev'], roles: ['admin'], sid: `sid_${i}` };
+    const claims = {
+      sub: `usr_${i}`,
+      email: `user${i}@example.com`,
+      email_verified: true,
+      name: `User ${i}`,
+      preferred_username: `user${i}`,
+      groups: ['admins', 'dev'],
+      roles: ['admin'],
+      sid: `sid_${i}`,
+    };
     await sessions.create(
-      { tokens: { accessToken: fakeJwt(600), refreshToken: 'r'.repeat(43), idToken: fakeJwt(700) }, claims, accessExpiresAt: Date.now() + 3.6e6, accessLifetimeMs: 3.6e6, rotated: true },
+      {
+        tokens: { accessToken: fakeJwt(600), refreshToken: 'r'.repeat(43), idToken: fakeJwt(700) },
+        claims,
+        accessExpiresAt: Date.now() + 3.6e6,
+        accessLifetimeMs: 3.6e6,
+        rotated: true,
+      },
       sessions.identityFrom(claims),
     );
   }
@@ -144,10 +182,14 @@ async function bytesPerSession(n: number): Promise<number> {
 }
 const perSession = await bytesPerSession(20_000);
 
-process.stdout.write(`\nGatehouse proxy benchmark — ${connections} connections, ${seconds} s per row, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`);
+process.stdout.write(
+  `\nGatehouse proxy benchmark — ${connections} connections, ${seconds} s per row, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`,
+);
 process.stdout.write(`${table(['setup', 'req/s', 'p50 ms', 'p99 ms', 'vs bare proxy', 'p99 Δ ms'], rows)}\n`);
 if (redisNote) process.stdout.write(`\n${redisNote}\n`);
-process.stdout.write(`\nmemory per stored session (memory store, default claims, sealed tokens): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`);
+process.stdout.write(
+  `\nmemory per stored session (memory store, default claims, sealed tokens): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`,
+);
 
 sink.end();
 await idp.stop();

@@ -13,7 +13,9 @@ Commands:
 `;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -37,7 +39,9 @@ async function serve(argv: string[]): Promise<void> {
   }
   const gw = await createGateway(cfg);
   const url = await gw.listen();
-  process.stderr.write(`gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`);
+  process.stderr.write(
+    `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,
+  );
   const stop = async () => {
     await gw.close();
     process.exit(0);

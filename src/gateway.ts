@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { GatehouseConfig } from './config/schema.js';
-import { cookieNames } from './engine/cookies.js';
 import type { EngineContext } from './engine/context.js';
+import { cookieNames } from './engine/cookies.js';
 import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
 import { UpstreamProxy } from './http/proxy.js';
@@ -15,7 +15,7 @@ import { SessionService } from './session/service.js';
 import { MemoryStore } from './store/memoryStore.js';
 import type { SessionStore } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
-import { type Logger, createLogger } from './util/log.js';
+import { createLogger, type Logger } from './util/log.js';
 
 export interface GatewayOptions {
   clock?: Clock;
@@ -100,7 +100,9 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     loginCookies: new LoginCookieCodec(cfg.session.secret),
   };
   const engine = new Engine(ctx);
-  const proxy = cfg.upstream ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: [jar.session, jar.login] }) : undefined;
+  const proxy = cfg.upstream
+    ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: [jar.session, jar.login] })
+    : undefined;
   const server = createGatewayServer({
     engine,
     proxy,

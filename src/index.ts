@@ -1,9 +1,9 @@
-export { ConfigError, loadConfig } from './config/index.js';
 export type { ConfigInput, GatehouseConfig } from './config/index.js';
-export { createGateway } from './gateway.js';
-export type { Gateway, GatewayOptions } from './gateway.js';
-export { Engine } from './engine/engine.js';
+export { ConfigError, loadConfig } from './config/index.js';
 export type { Decision } from './engine/decision.js';
+export { Engine } from './engine/engine.js';
 export type { RequestFacts } from './engine/facts.js';
-export { ManualClock, systemClock } from './util/clock.js';
+export type { Gateway, GatewayOptions } from './gateway.js';
+export { createGateway } from './gateway.js';
 export type { Clock } from './util/clock.js';
+export { ManualClock, systemClock } from './util/clock.js';

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
 export class GatewayMetrics {

@@ -35,7 +35,10 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
     }
   }
   if (rule.allowedGroups.length && !rule.allowedGroups.some((g) => id.groups.includes(g))) {
-    return { ok: false, reason: `you are not a member of a group allowed ${what} (${rule.allowedGroups.join(', ')})` };
+    return {
+      ok: false,
+      reason: `you are not a member of a group allowed ${what} (${rule.allowedGroups.join(', ')})`,
+    };
   }
   if (rule.allowedRoles.length && !rule.allowedRoles.some((r) => id.roles.includes(r))) {
     return { ok: false, reason: `you do not have a role allowed ${what} (${rule.allowedRoles.join(', ')})` };

@@ -1,4 +1,4 @@
-export { ConfigError, envNameFor, loadConfig } from './load.js';
 export type { LoadOptions } from './load.js';
-export { configSchema } from './schema.js';
+export { ConfigError, envNameFor, loadConfig } from './load.js';
 export type { ConfigInput, GatehouseConfig, PathRule } from './schema.js';
+export { configSchema } from './schema.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { type GatehouseConfig, SECRET_PATHS, configSchema } from './schema.js';
+import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
 export class ConfigError extends Error {
@@ -39,7 +39,9 @@ function leafPaths(schema: AnySchema, prefix = '', parentOptional = false): Arra
   const required = !optional && !parentOptional;
   const def = s._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
   if (def.type === 'object' && def.shape) {
-    return Object.entries(def.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k, !required && prefix !== ''));
+    return Object.entries(def.shape).flatMap(([k, v]) =>
+      leafPaths(v, prefix ? `${prefix}.${k}` : k, !required && prefix !== ''),
+    );
   }
   if (def.type === 'number') return [[prefix, 'number', required]];
   if (def.type === 'boolean') return [[prefix, 'boolean', required]];
@@ -128,7 +130,9 @@ function resolveSecret(path: string, value: unknown, env: NodeJS.ProcessEnv, pro
     try {
       return readFileSync(file, 'utf8').trim();
     } catch (err) {
-      problems.push(`${path}: cannot read secret file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      problems.push(
+        `${path}: cannot read secret file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
       return undefined;
     }
   }
@@ -160,7 +164,9 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
     try {
       parsed = parseYaml(text);
     } catch (err) {
-      throw new ConfigError([`config file ${opts.file}: not valid YAML — ${(err as Error).message.split('\n')[0]}`]);
+      throw new ConfigError([
+        `config file ${opts.file}: not valid YAML — ${(err as Error).message.split('\n')[0]}`,
+      ]);
     }
     if (parsed !== null && parsed !== undefined) {
       if (typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -23,129 +23,133 @@ export const pathRuleSchema = z.object({
   ...authzFields,
 });
 
-export const configSchema = z.object({
-  listen: hostPort.default('127.0.0.1:4180'),
-  publicUrl: httpUrl,
-  /** Where authenticated requests are proxied. Optional: forward-auth-only deployments have none. */
-  upstream: httpUrl.optional(),
-  provider: z
-    .object({
-      issuer: httpUrl,
-      clientId: z.string().min(1),
-      clientSecret: z.string().min(1),
-      /** `generic` works for any OIDC provider; `google` handles Google's offline-access rules. */
-      preset: z.enum(['generic', 'google']).default('generic'),
-      scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
-      /** Request `offline_access` when discovery lists it (generic preset). */
-      requestOfflineAccess: z.boolean().default(true),
-      /** Extra authorization request parameters (e.g. `prompt: consent`, `audience: ...`). */
-      authorizationParams: z.record(z.string(), z.string()).default({}),
-      groupsClaim: z.string().min(1).default('groups'),
-      rolesClaim: z.string().min(1).default('roles'),
-      usernameClaim: z.string().min(1).default('preferred_username'),
-      emailClaim: z.string().min(1).default('email'),
-      useUserinfo: z.boolean().default(false),
-      /** JWS algorithms accepted for ID tokens; empty = what discovery advertises. */
-      idTokenSigningAlgs: z.array(z.string()).default([]),
-      clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
-      /**
-       * Hard timeout of every IdP HTTP call. A refresh grant runs to this limit even after the
-       * waiting request gave up (refresh.timeoutSeconds): a rotated token must never be lost.
-       */
-      timeoutSeconds: z.number().positive().max(120).default(30),
-      /** Max concurrent HTTP calls to the IdP from this replica (token, userinfo, ...). */
-      maxConcurrentRequests: z.number().int().min(1).max(1000).default(32),
-      endSession: z.boolean().default(true),
-    })
-    .strict(),
-  session: z
-    .object({
-      secret: z.string().min(32, 'must be at least 32 characters (try: openssl rand -base64 48)'),
-      /** Older secrets still accepted for cookies and token decryption during a rotation. */
-      previousSecrets: z.array(z.string().min(32)).default([]),
-      store: z.enum(['memory', 'redis']).default('memory'),
-      cookieName: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-        .default('gatehouse'),
-      maxAgeSeconds: z.number().int().positive().default(86400),
-      idleTimeoutSeconds: z.number().int().min(0).default(0),
-      /** Memory store capacity; the least recently used session is dropped beyond it. */
-      maxSessions: z.number().int().positive().default(100_000),
-      redisUrl: z.string().default('redis://127.0.0.1:6379'),
-      redisKeyPrefix: z.string().default('gatehouse:'),
-      /** Passed through to ioredis for Sentinel: [{host, port}] plus `redisSentinelName`. */
-      redisSentinels: z.array(z.object({ host: z.string(), port: z.number().int() })).default([]),
-      redisSentinelName: z.string().optional(),
-      /** Cluster seed nodes: when set, ioredis Cluster mode is used. */
-      redisClusterNodes: z.array(z.object({ host: z.string(), port: z.number().int() })).default([]),
-      /** How long a replica may serve a session from its in-process cache before re-reading. */
-      cacheTtlMs: z.number().int().min(0).max(60_000).default(2000),
-      /**
-       * A Redis command that has not answered within this many ms fails, and the request gets a
-       * 503 instead of hanging (commands are never queued while Redis is unreachable).
-       */
-      redisCommandTimeoutMs: z.number().int().min(50).max(60_000).default(1000),
-    })
-    .strict(),
-  refresh: z
-    .object({
-      graceSeconds: z.number().min(0).default(60),
-      /** The grace window never exceeds this fraction of the token's lifetime. */
-      graceMaxFraction: z.number().min(0).max(0.9).default(0.25),
-      /** How long a request waits for a refresh before the outage rules answer it. */
-      timeoutSeconds: z.number().positive().max(120).default(10),
-      outageGraceSeconds: z.number().min(0).default(300),
-      /** 0 = no limit. Sessions whose refresh token is older are ended (terminal). */
-      maxRefreshTokenAgeSeconds: z.number().int().min(0).default(0),
-      /** Used when neither the token response nor the tokens carry an expiry. */
-      defaultTokenLifetimeSeconds: z.number().int().positive().default(300),
-      /** After a transient failure, wait this long before the next attempt (per session). */
-      retryBackoffSeconds: z.number().min(0).default(5),
-      /** Cross-replica lease; must exceed provider.timeoutSeconds so a slow IdP cannot double-spend. Default: that + 5 s. */
-      lockLeaseSeconds: z.number().positive().optional(),
-    })
-    .strict()
-    .prefault({}),
-  authorization: z
-    .object({
-      ...authzFields,
-      allowUnverifiedEmail: z.boolean().default(false),
-      rules: z.array(pathRuleSchema.strict()).default([]),
-    })
-    .strict()
-    .prefault({}),
-  headers: z
-    .object({
-      passAccessToken: z.boolean().default(false),
-      passAuthorizationHeader: z.boolean().default(false),
-      /** X-Forwarded-Groups is cut (at a group boundary, flagged) beyond this many bytes. */
-      maxGroupsHeaderBytes: z.number().int().min(256).max(65536).default(8192),
-    })
-    .strict()
-    .prefault({}),
-  login: z
-    .object({
-      /** Completed logins per browser within `attemptWindowSeconds` after which another sign-in redirect is a loop: an error page stops it. */
-      maxAttempts: z.number().int().min(1).default(5),
-      attemptWindowSeconds: z.number().int().positive().default(120),
-      /** Login flows (tabs) a browser may have pending at once; the oldest is dropped beyond it. */
-      maxPendingFlows: z.number().int().min(1).max(50).default(10),
-      flowTtlSeconds: z.number().int().positive().default(600),
-      /** Hosts besides publicUrl's that `rd` may point to. */
-      allowedRedirectHosts: z.array(z.string()).default([]),
-    })
-    .strict()
-    .prefault({}),
-  skipAuth: z.array(z.string().startsWith('/', 'must start with /')).default([]),
-  logging: z
-    .object({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    })
-    .strict()
-    .prefault({}),
-  metrics: z.object({ enabled: z.boolean().default(true) }).strict().prefault({}),
-})
+export const configSchema = z
+  .object({
+    listen: hostPort.default('127.0.0.1:4180'),
+    publicUrl: httpUrl,
+    /** Where authenticated requests are proxied. Optional: forward-auth-only deployments have none. */
+    upstream: httpUrl.optional(),
+    provider: z
+      .object({
+        issuer: httpUrl,
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1),
+        /** `generic` works for any OIDC provider; `google` handles Google's offline-access rules. */
+        preset: z.enum(['generic', 'google']).default('generic'),
+        scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
+        /** Request `offline_access` when discovery lists it (generic preset). */
+        requestOfflineAccess: z.boolean().default(true),
+        /** Extra authorization request parameters (e.g. `prompt: consent`, `audience: ...`). */
+        authorizationParams: z.record(z.string(), z.string()).default({}),
+        groupsClaim: z.string().min(1).default('groups'),
+        rolesClaim: z.string().min(1).default('roles'),
+        usernameClaim: z.string().min(1).default('preferred_username'),
+        emailClaim: z.string().min(1).default('email'),
+        useUserinfo: z.boolean().default(false),
+        /** JWS algorithms accepted for ID tokens; empty = what discovery advertises. */
+        idTokenSigningAlgs: z.array(z.string()).default([]),
+        clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+        /**
+         * Hard timeout of every IdP HTTP call. A refresh grant runs to this limit even after the
+         * waiting request gave up (refresh.timeoutSeconds): a rotated token must never be lost.
+         */
+        timeoutSeconds: z.number().positive().max(120).default(30),
+        /** Max concurrent HTTP calls to the IdP from this replica (token, userinfo, ...). */
+        maxConcurrentRequests: z.number().int().min(1).max(1000).default(32),
+        endSession: z.boolean().default(true),
+      })
+      .strict(),
+    session: z
+      .object({
+        secret: z.string().min(32, 'must be at least 32 characters (try: openssl rand -base64 48)'),
+        /** Older secrets still accepted for cookies and token decryption during a rotation. */
+        previousSecrets: z.array(z.string().min(32)).default([]),
+        store: z.enum(['memory', 'redis']).default('memory'),
+        cookieName: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+          .default('gatehouse'),
+        maxAgeSeconds: z.number().int().positive().default(86400),
+        idleTimeoutSeconds: z.number().int().min(0).default(0),
+        /** Memory store capacity; the least recently used session is dropped beyond it. */
+        maxSessions: z.number().int().positive().default(100_000),
+        redisUrl: z.string().default('redis://127.0.0.1:6379'),
+        redisKeyPrefix: z.string().default('gatehouse:'),
+        /** Passed through to ioredis for Sentinel: [{host, port}] plus `redisSentinelName`. */
+        redisSentinels: z.array(z.object({ host: z.string(), port: z.number().int() })).default([]),
+        redisSentinelName: z.string().optional(),
+        /** Cluster seed nodes: when set, ioredis Cluster mode is used. */
+        redisClusterNodes: z.array(z.object({ host: z.string(), port: z.number().int() })).default([]),
+        /** How long a replica may serve a session from its in-process cache before re-reading. */
+        cacheTtlMs: z.number().int().min(0).max(60_000).default(2000),
+        /**
+         * A Redis command that has not answered within this many ms fails, and the request gets a
+         * 503 instead of hanging (commands are never queued while Redis is unreachable).
+         */
+        redisCommandTimeoutMs: z.number().int().min(50).max(60_000).default(1000),
+      })
+      .strict(),
+    refresh: z
+      .object({
+        graceSeconds: z.number().min(0).default(60),
+        /** The grace window never exceeds this fraction of the token's lifetime. */
+        graceMaxFraction: z.number().min(0).max(0.9).default(0.25),
+        /** How long a request waits for a refresh before the outage rules answer it. */
+        timeoutSeconds: z.number().positive().max(120).default(10),
+        outageGraceSeconds: z.number().min(0).default(300),
+        /** 0 = no limit. Sessions whose refresh token is older are ended (terminal). */
+        maxRefreshTokenAgeSeconds: z.number().int().min(0).default(0),
+        /** Used when neither the token response nor the tokens carry an expiry. */
+        defaultTokenLifetimeSeconds: z.number().int().positive().default(300),
+        /** After a transient failure, wait this long before the next attempt (per session). */
+        retryBackoffSeconds: z.number().min(0).default(5),
+        /** Cross-replica lease; must exceed provider.timeoutSeconds so a slow IdP cannot double-spend. Default: that + 5 s. */
+        lockLeaseSeconds: z.number().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+    authorization: z
+      .object({
+        ...authzFields,
+        allowUnverifiedEmail: z.boolean().default(false),
+        rules: z.array(pathRuleSchema.strict()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    headers: z
+      .object({
+        passAccessToken: z.boolean().default(false),
+        passAuthorizationHeader: z.boolean().default(false),
+        /** X-Forwarded-Groups is cut (at a group boundary, flagged) beyond this many bytes. */
+        maxGroupsHeaderBytes: z.number().int().min(256).max(65536).default(8192),
+      })
+      .strict()
+      .prefault({}),
+    login: z
+      .object({
+        /** Completed logins per browser within `attemptWindowSeconds` after which another sign-in redirect is a loop: an error page stops it. */
+        maxAttempts: z.number().int().min(1).default(5),
+        attemptWindowSeconds: z.number().int().positive().default(120),
+        /** Login flows (tabs) a browser may have pending at once; the oldest is dropped beyond it. */
+        maxPendingFlows: z.number().int().min(1).max(50).default(10),
+        flowTtlSeconds: z.number().int().positive().default(600),
+        /** Hosts besides publicUrl's that `rd` may point to. */
+        allowedRedirectHosts: z.array(z.string()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    skipAuth: z.array(z.string().startsWith('/', 'must start with /')).default([]),
+    logging: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .prefault({}),
+  })
   // A typo such as `authorisation:` must be an error, never silently run without authorization.
   .strict();
 

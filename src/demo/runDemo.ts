@@ -18,7 +18,11 @@ export async function runDemo(argv: string[]): Promise<void> {
       profile: { type: 'string', multiple: true, default: ['short-expiry'] },
     },
   });
-  const idp = await startDevIdp({ port: Number(values['idp-port']), profiles: values.profile ?? [], quiet: true });
+  const idp = await startDevIdp({
+    port: Number(values['idp-port']),
+    profiles: values.profile ?? [],
+    quiet: true,
+  });
   const app = await startDemoApp(0);
   const port = Number(values.port);
   const publicUrl = `http://127.0.0.1:${port}`;

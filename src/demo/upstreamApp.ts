@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -38,7 +38,12 @@ poll(); setInterval(poll, 1000);
 </script>
 </body></html>`;
 
-const SHOWN = ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups'];
+const SHOWN = [
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+];
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,11 +54,18 @@ export function startDemoApp(port = 0, host = '127.0.0.1'): Promise<{ url: strin
     const user = req.headers['x-forwarded-user'];
     if ((req.url ?? '').startsWith('/api/whoami')) {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ user: user ?? null, groups: req.headers['x-forwarded-groups'] ?? null, time: new Date().toISOString() }));
+      res.end(
+        JSON.stringify({
+          user: user ?? null,
+          groups: req.headers['x-forwarded-groups'] ?? null,
+          time: new Date().toISOString(),
+        }),
+      );
       return;
     }
     const rows = SHOWN.map(
-      (h) => `<tr><th scope="row">${h}</th><td><code data-header="${h}">${esc(String(req.headers[h] ?? '(none)'))}</code></td></tr>`,
+      (h) =>
+        `<tr><th scope="row">${h}</th><td><code data-header="${h}">${esc(String(req.headers[h] ?? '(none)'))}</code></td></tr>`,
     ).join('');
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(PAGE.replace('__ROWS__', rows));

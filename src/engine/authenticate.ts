@@ -1,9 +1,9 @@
 import { refreshAction, withinOutageGrace } from '../refresh/policy.js';
 import type { SessionRecord } from '../session/record.js';
+import { type EngineContext, jarFor } from './context.js';
 import { clearCookie, readCookie } from './cookies.js';
 import type { Answer } from './decision.js';
-import { type EngineContext, jarFor } from './context.js';
-import { type RequestFacts, isNavigation } from './facts.js';
+import { isNavigation, type RequestFacts } from './facts.js';
 import { beginLogin } from './login.js';
 
 export type Authenticated = { ok: true; key: string; record: SessionRecord; setCookies: string[] };
@@ -18,7 +18,12 @@ export async function authenticate(ctx: EngineContext, f: RequestFacts): Promise
   const key = ctx.sessions.codec.open(raw);
   if (!key) {
     // A cookie that fails the tag check is cleared so the browser stops sending it.
-    return unauthenticated(ctx, f, raw ? [clearCookie(jar, jar.session)] : [], raw ? 'bad_cookie' : 'no_session');
+    return unauthenticated(
+      ctx,
+      f,
+      raw ? [clearCookie(jar, jar.session)] : [],
+      raw ? 'bad_cookie' : 'no_session',
+    );
   }
   let rec = await ctx.sessions.store.get(key);
   const now = ctx.clock.now();
@@ -67,7 +72,9 @@ function maybeTouch(ctx: EngineContext, key: string, rec: SessionRecord, now: nu
   if (idle <= 0) return;
   if (now - rec.lastSeenAt < Math.min(60_000, idle / 10)) return;
   const ttl = ctx.sessions.ttl({ ...rec, lastSeenAt: now });
-  ctx.sessions.store.touch(key, now, ttl).catch((err) => ctx.logger.warn({ err: String(err) }, 'session touch failed'));
+  ctx.sessions.store
+    .touch(key, now, ttl)
+    .catch((err) => ctx.logger.warn({ err: String(err) }, 'session touch failed'));
 }
 
 function unavailable(retryAfterSec: number): Answer {
@@ -75,7 +82,8 @@ function unavailable(retryAfterSec: number): Answer {
     type: 'error',
     status: 503,
     code: 'provider_unavailable',
-    reason: 'The sign-in service is temporarily unavailable, so your session cannot be renewed. Please retry shortly.',
+    reason:
+      'The sign-in service is temporarily unavailable, so your session cannot be renewed. Please retry shortly.',
     setCookies: [],
     retryAfterSec: Math.max(1, retryAfterSec),
   };

@@ -1,4 +1,4 @@
-import { type JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { describeCause } from '../util/errors.js';
 import type { EngineContext } from './context.js';
 import type { Answer } from './decision.js';
@@ -6,7 +6,12 @@ import type { Answer } from './decision.js';
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 function badRequest(description: string): Answer {
-  return { type: 'json', status: 400, body: { error: 'invalid_request', error_description: description }, setCookies: [] };
+  return {
+    type: 'json',
+    status: 400,
+    body: { error: 'invalid_request', error_description: description },
+    setCookies: [],
+  };
 }
 
 /**
@@ -24,7 +29,9 @@ export class BackchannelLogout {
       const uri = this.ctx.provider.serverMetadata?.jwks_uri;
       if (!uri) return undefined;
       // jose caches keys and rate-limits refetches on an unknown kid (cooldown).
-      this.jwks = createRemoteJWKSet(new URL(uri), { timeoutDuration: this.ctx.cfg.provider.timeoutSeconds * 1000 });
+      this.jwks = createRemoteJWKSet(new URL(uri), {
+        timeoutDuration: this.ctx.cfg.provider.timeoutSeconds * 1000,
+      });
     }
     return this.jwks;
   }
@@ -49,7 +56,11 @@ export class BackchannelLogout {
       });
       payload = verified.payload as Record<string, unknown>;
       const typ = verified.protectedHeader.typ;
-      if (typ !== undefined && typ.toLowerCase() !== 'logout+jwt' && typ.toLowerCase() !== 'application/logout+jwt') {
+      if (
+        typ !== undefined &&
+        typ.toLowerCase() !== 'logout+jwt' &&
+        typ.toLowerCase() !== 'application/logout+jwt'
+      ) {
         return badRequest('logout_token has the wrong typ');
       }
     } catch (err) {
@@ -57,12 +68,16 @@ export class BackchannelLogout {
       return badRequest('logout_token could not be validated');
     }
     const events = payload.events as Record<string, unknown> | undefined;
-    if (!events || typeof events !== 'object' || !(EVENT in events)) return badRequest('logout_token has no back-channel logout event');
+    if (!events || typeof events !== 'object' || !(EVENT in events))
+      return badRequest('logout_token has no back-channel logout event');
     if ('nonce' in payload) return badRequest('logout_token must not contain a nonce');
     const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
     const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
     if (!sub && !sid) return badRequest('logout_token has neither sub nor sid');
-    const fresh = await this.ctx.sessions.store.markOnce(`jti:${meta.issuer}:${String(payload.jti)}`, 15 * 60_000);
+    const fresh = await this.ctx.sessions.store.markOnce(
+      `jti:${meta.issuer}:${String(payload.jti)}`,
+      15 * 60_000,
+    );
     if (!fresh) return badRequest('logout_token was already used');
     const match: { sub?: string; sid?: string } = {};
     if (sub) match.sub = sub;

@@ -24,7 +24,9 @@ export function stripCookies(header: string | undefined, names: string[]): strin
   const kept = header
     .split(';')
     .map((p) => p.trim())
-    .filter((p) => p && !names.includes(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()));
+    .filter(
+      (p) => p && !names.includes(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()),
+    );
   return kept.length ? kept.join('; ') : undefined;
 }
 

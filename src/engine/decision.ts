@@ -25,7 +25,14 @@ export type Decision =
       challenge?: boolean;
     }
   | { type: 'json'; status: number; body: unknown; setCookies: string[] }
-  | { type: 'page'; status: number; title: string; message: string; link?: { href: string; text: string }; setCookies: string[] };
+  | {
+      type: 'page';
+      status: number;
+      title: string;
+      message: string;
+      link?: { href: string; text: string };
+      setCookies: string[];
+    };
 
 /** Any decision that is answered directly (everything but `allow`). */
 export type Answer = Exclude<Decision, { type: 'allow' }>;

@@ -1,12 +1,12 @@
 import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../authz/policy.js';
 import { identityHeaders } from '../identity/identity.js';
 import type { SessionRecord } from '../session/record.js';
-import { GatehouseError, describeCause } from '../util/errors.js';
+import { describeCause, GatehouseError } from '../util/errors.js';
 import { type Authenticated, authenticate } from './authenticate.js';
+import { BackchannelLogout } from './backchannelLogout.js';
 import type { EngineContext } from './context.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
-import { BackchannelLogout } from './backchannelLogout.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
 import { logout } from './logout.js';
 
@@ -35,7 +35,10 @@ export class Engine {
       if (!isAuthenticated(a)) return a;
       const verdict = authorize(this.policy, a.record.identity, f.path);
       if (!verdict.ok) {
-        this.ctx.logger.info({ reqId: f.requestId, user: a.record.identity.user, path: f.path }, `access denied: ${verdict.reason}`);
+        this.ctx.logger.info(
+          { reqId: f.requestId, user: a.record.identity.user, path: f.path },
+          `access denied: ${verdict.reason}`,
+        );
         return {
           type: 'error',
           status: 403,
@@ -118,7 +121,13 @@ export class Engine {
     } catch (err) {
       if (err instanceof GatehouseError) {
         this.ctx.logger.warn({ reqId: f.requestId, code: err.code, err: err.message }, err.publicReason);
-        return { type: 'error', status: err.status, code: err.code, reason: err.publicReason, setCookies: [] };
+        return {
+          type: 'error',
+          status: err.status,
+          code: err.code,
+          reason: err.publicReason,
+          setCookies: [],
+        };
       }
       this.ctx.logger.error({ reqId: f.requestId, err: describeCause(err) }, 'unexpected error');
       return {

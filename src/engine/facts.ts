@@ -27,7 +27,8 @@ export interface RequestFacts {
  */
 export function isNavigation(f: RequestFacts): boolean {
   if (f.method !== 'GET' && f.method !== 'HEAD') return false;
-  if (f.secFetchMode) return f.secFetchMode === 'navigate' && (!f.secFetchDest || f.secFetchDest === 'document');
+  if (f.secFetchMode)
+    return f.secFetchMode === 'navigate' && (!f.secFetchDest || f.secFetchDest === 'document');
   if (f.xRequestedWith) return false;
-  return f.accept !== undefined && f.accept.includes('text/html');
+  return f.accept?.includes('text/html') === true;
 }

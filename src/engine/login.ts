@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { httpStatusOf, isUnreachable } from '../oidc/provider.js';
 import { randomToken, safeEqual } from '../util/crypto.js';
-import { GatehouseError, describeCause } from '../util/errors.js';
+import { describeCause, GatehouseError } from '../util/errors.js';
 import { type EngineContext, jarFor } from './context.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer, ErrorDecision } from './decision.js';
@@ -64,7 +64,12 @@ export async function beginLogin(
   return { type: 'redirect', location, setCookies: [loginCookie(ctx, f, s)] };
 }
 
-function callbackError(status: number, reason: string, returnTo: string, code: 'callback_invalid' | 'state_mismatch' | 'provider_error' | 'provider_unavailable' | 'forbidden'): ErrorDecision {
+function callbackError(
+  status: number,
+  reason: string,
+  returnTo: string,
+  code: 'callback_invalid' | 'state_mismatch' | 'provider_error' | 'provider_unavailable' | 'forbidden',
+): ErrorDecision {
   return { type: 'error', status, code, reason, setCookies: [], signInUrl: signInUrl(returnTo) };
 }
 
@@ -80,7 +85,10 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
   const idpError = q.get('error');
   if (idpError) {
     const desc = q.get('error_description');
-    ctx.logger.warn({ reqId: f.requestId, error: idpError, error_description: desc }, 'identity provider returned an error');
+    ctx.logger.warn(
+      { reqId: f.requestId, error: idpError, error_description: desc },
+      'identity provider returned an error',
+    );
     const denied = idpError === 'access_denied';
     return callbackError(
       denied ? 403 : 400,
@@ -90,18 +98,37 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
     );
   }
   if (!state || !q.get('code')) {
-    return callbackError(400, 'The sign-in response is incomplete (no state or code).', returnTo, 'callback_invalid');
+    return callbackError(
+      400,
+      'The sign-in response is incomplete (no state or code).',
+      returnTo,
+      'callback_invalid',
+    );
   }
   if (!flow) {
-    return callbackError(400, 'This sign-in attempt has expired or was already completed.', returnTo, 'state_mismatch');
+    return callbackError(
+      400,
+      'This sign-in attempt has expired or was already completed.',
+      returnTo,
+      'state_mismatch',
+    );
   }
   const cookie = loginCookieState(ctx, f);
   if (!cookie || !safeEqual(cookie.browserId, flow.browserId)) {
-    return callbackError(400, 'This sign-in was started in a different browser or the sign-in cookie is missing.', returnTo, 'state_mismatch');
+    return callbackError(
+      400,
+      'This sign-in was started in a different browser or the sign-in cookie is missing.',
+      returnTo,
+      'state_mismatch',
+    );
   }
   let result: Awaited<ReturnType<typeof ctx.provider.exchangeCode>>;
   try {
-    result = await ctx.provider.exchangeCode(callbackUrl, { state, nonce: flow.nonce, codeVerifier: flow.codeVerifier });
+    result = await ctx.provider.exchangeCode(callbackUrl, {
+      state,
+      nonce: flow.nonce,
+      codeVerifier: flow.codeVerifier,
+    });
   } catch (err) {
     return exchangeFailure(ctx, f, err, returnTo);
   }
@@ -110,11 +137,19 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
     identity = ctx.sessions.identityFrom(result.claims ?? {});
   } catch (err) {
     ctx.logger.warn({ reqId: f.requestId, err: describeCause(err) }, 'login rejected: unusable identity');
-    return callbackError(400, 'The identity provider did not say who you are (no subject).', returnTo, 'callback_invalid');
+    return callbackError(
+      400,
+      'The identity provider did not say who you are (no subject).',
+      returnTo,
+      'callback_invalid',
+    );
   }
   const created = await ctx.sessions.create(result, identity);
   const jar = jarFor(ctx, f.secure);
-  ctx.logger.info({ reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) }, 'login completed');
+  ctx.logger.info(
+    { reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) },
+    'login completed',
+  );
   // Keep the browser id (other tabs may still be completing their own flows); count the login.
   const nowSec = Math.floor(ctx.clock.now() / 1000);
   const fresh = nowSec - cookie.windowStartSec > ctx.cfg.login.attemptWindowSeconds;
@@ -139,19 +174,42 @@ function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, retu
   const status = httpStatusOf(err);
   if (status !== undefined && (status >= 500 || status === 429)) {
     ctx.logger.warn({ ...log, status }, 'code exchange failed: identity provider error');
-    return callbackError(502, 'The identity provider failed while completing your sign-in.', returnTo, 'provider_error');
+    return callbackError(
+      502,
+      'The identity provider failed while completing your sign-in.',
+      returnTo,
+      'provider_error',
+    );
   }
   if (err instanceof client.ResponseBodyError) {
-    ctx.logger.warn({ ...log, error: err.error, error_description: err.error_description, status: err.status }, 'code exchange refused');
-    return callbackError(400, `The identity provider refused the sign-in code (${err.error}); it may have expired or been used already.`, returnTo, 'callback_invalid');
+    ctx.logger.warn(
+      { ...log, error: err.error, error_description: err.error_description, status: err.status },
+      'code exchange refused',
+    );
+    return callbackError(
+      400,
+      `The identity provider refused the sign-in code (${err.error}); it may have expired or been used already.`,
+      returnTo,
+      'callback_invalid',
+    );
   }
   if (isUnreachable(err)) {
     ctx.logger.warn(log, 'code exchange failed: identity provider unreachable');
-    return callbackError(502, 'The identity provider could not be reached to complete your sign-in.', returnTo, 'provider_unavailable');
+    return callbackError(
+      502,
+      'The identity provider could not be reached to complete your sign-in.',
+      returnTo,
+      'provider_unavailable',
+    );
   }
   // openid-client validation failures: ID token signature, issuer, audience, expiry, nonce, userinfo sub...
   ctx.logger.warn(log, 'login rejected: identity provider response failed validation');
-  return callbackError(400, `The identity provider's response could not be verified (${shortReason(err)}).`, returnTo, 'callback_invalid');
+  return callbackError(
+    400,
+    `The identity provider's response could not be verified (${shortReason(err)}).`,
+    returnTo,
+    'callback_invalid',
+  );
 }
 
 /** A user-safe summary of a validation error: the check that failed, never a token. */

@@ -13,12 +13,10 @@ const NEEDS_WORK = /%|\/\/|\/\.\.?(\/|$)|\\/;
 export function normalizePath(path: string): string {
   if (!path.startsWith('/')) path = `/${path}`;
   if (!NEEDS_WORK.test(path)) return path;
-  const decoded = path
-    .replace(/\\/g, '/')
-    .replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
-      const ch = String.fromCharCode(Number.parseInt(hex, 16));
-      return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
-    });
+  const decoded = path.replace(/\\/g, '/').replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
+    const ch = String.fromCharCode(Number.parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
+  });
   const out: string[] = [];
   const segments = decoded.split('/');
   for (let i = 1; i < segments.length; i++) {

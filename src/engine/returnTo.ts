@@ -3,7 +3,11 @@
  * origin or an allow-listed host. Rejected: protocol-relative `//evil`, backslash tricks `/\evil`,
  * control characters, userinfo, other schemes. Anything rejected becomes `/`.
  */
-export function safeReturnTo(rd: string | null | undefined, publicUrl: string, allowedHosts: string[]): string {
+export function safeReturnTo(
+  rd: string | null | undefined,
+  publicUrl: string,
+  allowedHosts: string[],
+): string {
   if (!rd || rd.length > 2048) return '/';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f\\]/.test(rd)) return '/';

@@ -13,7 +13,9 @@ export interface PageContent {
 }
 
 export function renderPage(p: PageContent): string {
-  const link = p.link ? `<p><a class="button" href="${escapeHtml(p.link.href)}">${escapeHtml(p.link.text)}</a></p>` : '';
+  const link = p.link
+    ? `<p><a class="button" href="${escapeHtml(p.link.href)}">${escapeHtml(p.link.text)}</a></p>`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
-import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
 import { stripCookies } from '../engine/cookies.js';
+import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -59,7 +59,10 @@ export class UpstreamProxy {
   }
 
   /** Request headers for the upstream: hop-by-hop and spoofable identity headers removed, ours added. */
-  private upstreamHeaders(req: IncomingMessage, extras: ProxyRequestExtras): Record<string, string | string[]> {
+  private upstreamHeaders(
+    req: IncomingMessage,
+    extras: ProxyRequestExtras,
+  ): Record<string, string | string[]> {
     const src: IncomingHttpHeaders = req.headers;
     const connectionListed = new Set(
       String(src.connection ?? '')
@@ -93,7 +96,10 @@ export class UpstreamProxy {
   /** Returns false when the upstream could not be reached (the caller answers 502). */
   async forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<boolean> {
     const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
-    const hasBody = !(method === 'GET' || method === 'HEAD') || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      !(method === 'GET' || method === 'HEAD') ||
+      req.headers['content-length'] !== undefined ||
+      req.headers['transfer-encoding'] !== undefined;
     let upstream: Dispatcher.ResponseData;
     try {
       upstream = await this.dispatcher.request({

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { RequestFacts } from '../engine/facts.js';
 import { normalizeUrl } from '../engine/normalizePath.js';
 

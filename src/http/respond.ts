@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
-import { TITLES, renderPage } from './pages.js';
+import { renderPage, TITLES } from './pages.js';
 
 /** How an answer is shaped: HTML pages for browsers navigating, JSON for everything else. */
 export type Audience = 'page' | 'json';
@@ -18,13 +18,24 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string, setCookies: string[] = []): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  setCookies: string[] = [],
+): void {
   baseHeaders(res, requestId, setCookies);
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
 /** Writes any non-allow decision. */
-export function respond(res: ServerResponse, d: Exclude<Decision, { type: 'allow' }>, audience: Audience, requestId: string): void {
+export function respond(
+  res: ServerResponse,
+  d: Exclude<Decision, { type: 'allow' }>,
+  audience: Audience,
+  requestId: string,
+): void {
   baseHeaders(res, requestId, d.setCookies);
   switch (d.type) {
     case 'redirect':
@@ -43,7 +54,10 @@ export function respond(res: ServerResponse, d: Exclude<Decision, { type: 'allow
     case 'error': {
       if (d.retryAfterSec !== undefined) res.setHeader('retry-after', String(d.retryAfterSec));
       if (d.challenge) {
-        res.setHeader('www-authenticate', `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`);
+        res.setHeader(
+          'www-authenticate',
+          `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`,
+        );
       }
       if (audience === 'json') {
         const body: Record<string, unknown> = { error: d.code, reason: d.reason, requestId };
@@ -61,7 +75,13 @@ export function respond(res: ServerResponse, d: Exclude<Decision, { type: 'allow
         res,
         d.status,
         'text/html; charset=utf-8',
-        renderPage({ status: d.status, title: TITLES[d.status] ?? 'Error', message: d.reason, requestId, link }),
+        renderPage({
+          status: d.status,
+          title: TITLES[d.status] ?? 'Error',
+          message: d.reason,
+          requestId,
+          link,
+        }),
       );
     }
   }

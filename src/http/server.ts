@@ -1,4 +1,4 @@
-import { type IncomingMessage, type ServerResponse, createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import { isNavigation } from '../engine/facts.js';
@@ -50,7 +50,12 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const secure = deps.publicUrl.startsWith('https:');
   const { engine, logger, metrics } = deps;
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: { user?: string; decision?: string }): Promise<void> {
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    log: { user?: string; decision?: string },
+  ): Promise<void> {
     const f = factsFromNode(req, secure, requestId);
     const audience: Audience = isNavigation(f) ? 'page' : 'json';
     const answer = (d: Exclude<Decision, { type: 'allow' }>) => {
@@ -61,7 +66,9 @@ export function createGatewayServer(deps: ServerDeps): Server {
       const url = new URL(f.url, deps.publicUrl);
       switch (f.path) {
         case '/oauth2/start':
-          return answer(await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'));
+          return answer(
+            await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'),
+          );
         case '/oauth2/callback':
           return answer(await engine.callback(f, url));
         case '/oauth2/logout':
@@ -86,9 +93,20 @@ export function createGatewayServer(deps: ServerDeps): Server {
             return sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
           }
           const body = await readSmallBody(req, 64 * 1024);
-          if (body === undefined) return sendJson(res, 413, { error: 'invalid_request', error_description: 'body too large' }, requestId);
+          if (body === undefined)
+            return sendJson(
+              res,
+              413,
+              { error: 'invalid_request', error_description: 'body too large' },
+              requestId,
+            );
           log.decision = 'backchannel_logout';
-          return respond(res, await engine.backchannelLogout(f, new URLSearchParams(body)), 'json', requestId);
+          return respond(
+            res,
+            await engine.backchannelLogout(f, new URLSearchParams(body)),
+            'json',
+            requestId,
+          );
         }
         case '/oauth2/metrics':
           if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
@@ -107,21 +125,42 @@ export function createGatewayServer(deps: ServerDeps): Server {
     if (f.path === '/readyz') {
       const r = deps.readiness();
       log.decision = 'ready';
-      return sendJson(res, r.ok ? 200 : 503, r.ok ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons }, requestId);
+      return sendJson(
+        res,
+        r.ok ? 200 : 503,
+        r.ok ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons },
+        requestId,
+      );
     }
     const d = await engine.check(f);
     if (d.type !== 'allow') return answer(d);
     log.decision = 'allow';
     if (d.identity) log.user = d.identity.user;
     if (!deps.proxy) {
-      return sendJson(res, 404, { error: 'not_found', reason: 'no upstream is configured', requestId }, requestId);
+      return sendJson(
+        res,
+        404,
+        { error: 'not_found', reason: 'no upstream is configured', requestId },
+        requestId,
+      );
     }
-    const ok = await deps.proxy.forward(req, res, { url: f.url, identityHeaders: d.upstreamHeaders, requestId, secure });
+    const ok = await deps.proxy.forward(req, res, {
+      url: f.url,
+      identityHeaders: d.upstreamHeaders,
+      requestId,
+      secure,
+    });
     if (!ok) {
       log.decision = 'upstream_unavailable';
       respond(
         res,
-        { type: 'error', status: 502, code: 'upstream_unavailable', reason: 'The application behind the gateway is not reachable.', setCookies: [] },
+        {
+          type: 'error',
+          status: 502,
+          code: 'upstream_unavailable',
+          reason: 'The application behind the gateway is not reachable.',
+          setCookies: [],
+        },
         audience,
         requestId,
       );
@@ -149,7 +188,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     });
     handle(req, res, requestId, log).catch((err) => {
       logger.error({ reqId: requestId, err: String(err) }, 'request handler failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal', reason: 'internal error', requestId }, requestId);
+      if (!res.headersSent)
+        sendJson(res, 500, { error: 'internal', reason: 'internal error', requestId }, requestId);
       else res.destroy();
     });
   });

@@ -12,7 +12,9 @@ export async function resolveDistributedClaims(
 ): Promise<Record<string, unknown>> {
   if (claims[claimName] !== undefined) return claims;
   const names = claims._claim_names as Record<string, unknown> | undefined;
-  const sources = claims._claim_sources as Record<string, { endpoint?: unknown; access_token?: unknown }> | undefined;
+  const sources = claims._claim_sources as
+    | Record<string, { endpoint?: unknown; access_token?: unknown }>
+    | undefined;
   const sourceId = names?.[claimName];
   if (typeof sourceId !== 'string' || !sources?.[sourceId]) return claims;
   const endpoint = sources[sourceId]!.endpoint;
@@ -22,7 +24,10 @@ export async function resolveDistributedClaims(
   if (url.protocol !== 'https:' && url.origin !== new URL(opts.issuer).origin) {
     throw new Error(`distributed claim endpoint ${url.origin} is not https`);
   }
-  const token = typeof sources[sourceId]!.access_token === 'string' ? String(sources[sourceId]!.access_token) : accessToken;
+  const token =
+    typeof sources[sourceId]!.access_token === 'string'
+      ? String(sources[sourceId]!.access_token)
+      : accessToken;
   const res = await opts.run(() =>
     fetch(url, {
       headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
@@ -34,7 +39,9 @@ export async function resolveDistributedClaims(
   let values: unknown = Array.isArray(body) ? body : (body[claimName] ?? body.value);
   if (Array.isArray(values)) {
     values = values.map((v) =>
-      typeof v === 'object' && v !== null ? ((v as Record<string, unknown>).displayName ?? (v as Record<string, unknown>).id) : v,
+      typeof v === 'object' && v !== null
+        ? ((v as Record<string, unknown>).displayName ?? (v as Record<string, unknown>).id)
+        : v,
     );
   }
   return { ...claims, [claimName]: values };

@@ -1,12 +1,12 @@
 import * as client from 'openid-client';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
-import { GatehouseError, describeCause } from '../util/errors.js';
+import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
 import { resolveDistributedClaims } from './distributedClaims.js';
 import { type OfflineAccessPlan, planOfflineAccess } from './presets.js';
-import { type TokenResult, accessExpiry } from './tokenResult.js';
+import { accessExpiry, type TokenResult } from './tokenResult.js';
 
 export interface AuthorizationRequest {
   state: string;
@@ -46,11 +46,23 @@ export function classifyTokenError(err: unknown): TokenEndpointError {
   if (err instanceof TokenEndpointError) return err;
   if (err instanceof client.ResponseBodyError) {
     const terminal = err.error === 'invalid_grant';
-    return new TokenEndpointError(terminal ? 'terminal' : 'transient', err.error, err.error_description, err.status, err);
+    return new TokenEndpointError(
+      terminal ? 'terminal' : 'transient',
+      err.error,
+      err.error_description,
+      err.status,
+      err,
+    );
   }
   const status = httpStatusOf(err);
   if (status !== undefined) {
-    return new TokenEndpointError('transient', `http_${status}`, `the identity provider answered HTTP ${status}`, status, err);
+    return new TokenEndpointError(
+      'transient',
+      `http_${status}`,
+      `the identity provider answered HTTP ${status}`,
+      status,
+      err,
+    );
   }
   if (isUnreachable(err)) {
     return new TokenEndpointError('transient', 'unreachable', describeCause(err), undefined, err);
@@ -72,7 +84,11 @@ export function httpStatusOf(err: unknown): number | undefined {
 /** Network failure or timeout: the IdP did not answer at all. */
 export function isUnreachable(err: unknown): boolean {
   const name = (err as { name?: string })?.name;
-  return name === 'TimeoutError' || name === 'AbortError' || (err instanceof TypeError && /fetch failed/i.test(err.message));
+  return (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    (err instanceof TypeError && /fetch failed/i.test(err.message))
+  );
 }
 
 export interface ProviderDeps {
@@ -151,16 +167,25 @@ export class OidcProvider {
     const issuer = new URL(p.issuer);
     const execute: Array<(c: client.Configuration) => void> = [client.enableNonRepudiationChecks];
     if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
-    let conf = await client.discovery(issuer, p.clientId, metadata, client.ClientSecretBasic(p.clientSecret), {
-      execute,
-      timeout: p.timeoutSeconds,
-    });
+    let conf = await client.discovery(
+      issuer,
+      p.clientId,
+      metadata,
+      client.ClientSecretBasic(p.clientSecret),
+      {
+        execute,
+        timeout: p.timeoutSeconds,
+      },
+    );
     const server = conf.serverMetadata();
     if (p.idTokenSigningAlgs.length) {
       // openid-client checks one expected alg; from the allow-list, pick the first the IdP offers.
       const offered = server.id_token_signing_alg_values_supported ?? ['RS256'];
       const pick = p.idTokenSigningAlgs.find((a) => offered.includes(a));
-      if (!pick) throw new Error(`provider supports none of provider.idTokenSigningAlgs (${p.idTokenSigningAlgs.join(', ')})`);
+      if (!pick)
+        throw new Error(
+          `provider supports none of provider.idTokenSigningAlgs (${p.idTokenSigningAlgs.join(', ')})`,
+        );
       conf = new client.Configuration(
         server,
         p.clientId,
@@ -230,7 +255,10 @@ export class OidcProvider {
   }
 
   /** One refresh grant. Errors are classified (terminal vs transient) for the coordinator. */
-  async refresh(refreshToken: string, previousClaims: Record<string, unknown> | undefined): Promise<TokenResult> {
+  async refresh(
+    refreshToken: string,
+    previousClaims: Record<string, unknown> | undefined,
+  ): Promise<TokenResult> {
     const conf = this.conf();
     const now = this.deps.clock.now();
     try {

@@ -1,3 +1,4 @@
+import type { GatewayMetrics } from '../metrics.js';
 import { TokenEndpointError } from '../oidc/provider.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
 import type { SessionRecord } from '../session/record.js';
@@ -5,8 +6,7 @@ import type { SessionService } from '../session/service.js';
 import type { Clock } from '../util/clock.js';
 import { describeCause } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { GatewayMetrics } from '../metrics.js';
-import { type RefreshSettings, graceWindowMs } from './policy.js';
+import { graceWindowMs, type RefreshSettings } from './policy.js';
 
 export type RefreshOutcome =
   | { kind: 'ok'; record: SessionRecord }
@@ -74,7 +74,11 @@ export class RefreshCoordinator {
       return Promise.race([existing.promise, existing.deadline]);
     }
     if (this.inFlight.size >= this.s.maxInFlight) {
-      return Promise.resolve({ kind: 'transient', reason: 'too many refreshes in progress', retryAfterSec: 1 });
+      return Promise.resolve({
+        kind: 'transient',
+        reason: 'too many refreshes in progress',
+        retryAfterSec: 1,
+      });
     }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<RefreshOutcome>((resolve) => {
@@ -91,7 +95,10 @@ export class RefreshCoordinator {
     });
     const promise = this.lead(key, seen)
       .catch((err): RefreshOutcome => {
-        this.logger.error({ session: key.slice(0, 12), err: describeCause(err) }, 'refresh failed unexpectedly');
+        this.logger.error(
+          { session: key.slice(0, 12), err: describeCause(err) },
+          'refresh failed unexpectedly',
+        );
         return { kind: 'transient', reason: 'internal error during refresh', retryAfterSec: 1 };
       })
       .finally(() => {
@@ -161,7 +168,10 @@ export class RefreshCoordinator {
     if (result.claims && typeof result.claims.sub === 'string' && result.claims.sub !== current.sub) {
       await store.delete(key);
       this.metrics.refreshes.inc({ result: 'terminal' });
-      this.logger.warn({ session: key.slice(0, 12), class: 'terminal' }, 'failed to renew OIDC token: subject changed');
+      this.logger.warn(
+        { session: key.slice(0, 12), class: 'terminal' },
+        'failed to renew OIDC token: subject changed',
+      );
       return { kind: 'terminal', reason: 'the refreshed identity belongs to another user' };
     }
     let base = current;
@@ -171,7 +181,12 @@ export class RefreshCoordinator {
       if (await store.put(key, next, this.sessions.ttl(next), base.version)) {
         this.metrics.refreshes.inc({ result: 'ok' });
         this.logger.info(
-          { session: key.slice(0, 12), class: 'ok', rotated: result.rotated, expiresInMs: next.accessExpiresAt - now },
+          {
+            session: key.slice(0, 12),
+            class: 'ok',
+            rotated: result.rotated,
+            expiresInMs: next.accessExpiresAt - now,
+          },
           'OIDC token renewed',
         );
         return { kind: 'ok', record: next };
@@ -185,7 +200,10 @@ export class RefreshCoordinator {
 
   private async failed(key: string, current: SessionRecord, err: unknown): Promise<RefreshOutcome> {
     const store = this.sessions.store;
-    const e = err instanceof TokenEndpointError ? err : new TokenEndpointError('transient', undefined, describeCause(err), undefined, err);
+    const e =
+      err instanceof TokenEndpointError
+        ? err
+        : new TokenEndpointError('transient', undefined, describeCause(err), undefined, err);
     const log = {
       session: key.slice(0, 12),
       class: e.kind,
@@ -202,7 +220,10 @@ export class RefreshCoordinator {
       }
       await store.delete(key);
       this.metrics.refreshes.inc({ result: 'terminal' });
-      this.logger.warn(log, `failed to renew OIDC token: ${e.oauthError ?? 'error'}${e.description ? ` (${e.description})` : ''}`);
+      this.logger.warn(
+        log,
+        `failed to renew OIDC token: ${e.oauthError ?? 'error'}${e.description ? ` (${e.description})` : ''}`,
+      );
       return { kind: 'terminal', reason: 'your session has ended at the identity provider' };
     }
     this.metrics.refreshes.inc({ result: 'transient' });
@@ -211,7 +232,11 @@ export class RefreshCoordinator {
     const next: SessionRecord = { ...current, version: current.version + 1, refreshRetryAt: retryAt };
     // Best effort: if this write loses a race, the next request simply tries again.
     await store.put(key, next, this.sessions.ttl(next), current.version).catch(() => false);
-    return { kind: 'transient', reason: e.description ?? 'the identity provider is unavailable', retryAfterSec: Math.ceil(this.s.retryBackoffMs / 1000) || 1 };
+    return {
+      kind: 'transient',
+      reason: e.description ?? 'the identity provider is unavailable',
+      retryAfterSec: Math.ceil(this.s.retryBackoffMs / 1000) || 1,
+    };
   }
 }
 

@@ -1,9 +1,9 @@
-import { type ClaimMapping, type Identity, extractIdentity } from '../identity/identity.js';
+import { type ClaimMapping, extractIdentity, type Identity } from '../identity/identity.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
 import type { SessionStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { SessionIdCodec } from './cookieCodec.js';
-import { type SessionRecord, type TokenSet, recordTtlMs } from './record.js';
+import { recordTtlMs, type SessionRecord, type TokenSet } from './record.js';
 import { TokenSealer } from './tokenSealer.js';
 
 export interface SessionSettings {
@@ -50,7 +50,10 @@ export class SessionService {
   }
 
   /** A brand-new session (new id on every login: no fixation). */
-  async create(result: TokenResult, identity: Identity): Promise<{ cookieValue: string; key: string; record: SessionRecord }> {
+  async create(
+    result: TokenResult,
+    identity: Identity,
+  ): Promise<{ cookieValue: string; key: string; record: SessionRecord }> {
     const now = this.clock.now();
     const { cookieValue, storeKey } = this.codec.mint();
     const sid = result.claims && typeof result.claims.sid === 'string' ? result.claims.sid : undefined;

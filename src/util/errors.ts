@@ -24,8 +24,16 @@ export class GatehouseError extends Error {
   /** Safe to show to the end user: never a token, never an internal detail. */
   readonly publicReason: string;
 
-  constructor(code: ErrorCode, status: number, publicReason: string, options?: { cause?: unknown; message?: string }) {
-    super(options?.message ?? publicReason, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    code: ErrorCode,
+    status: number,
+    publicReason: string,
+    options?: { cause?: unknown; message?: string },
+  ) {
+    super(
+      options?.message ?? publicReason,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'GatehouseError';
     this.code = code;
     this.status = status;

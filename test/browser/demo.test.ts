@@ -5,9 +5,9 @@ import { type Browser, chromium } from 'playwright-core';
 import { loadConfig } from '../../src/config/load.js';
 import { startDemoApp } from '../../src/demo/upstreamApp.js';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
-import { type Gateway, createGateway } from '../../src/gateway.js';
+import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
-import { TEST_SECRET, freePort } from '../helpers/stack.js';
+import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
 /**
  * A real headless Chromium (Debian's, driven by playwright-core) logs in through the dev IdP's
@@ -24,7 +24,10 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM} (apt-get install chromium; .ci/run does it)`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `Chromium is required at ${CHROMIUM} (apt-get install chromium; .ci/run does it)`,
+    );
     // Short tokens (2 s) so the live panel crosses several refreshes during the test.
     idp = await startDevIdp({ port: 0, quiet: true, accessTokenTtl: 2, idTokenTtl: 2 });
     app = await startDemoApp(0);
@@ -46,7 +49,16 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
     await gw.discovered;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -68,10 +80,12 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
     assert.equal(await page.locator('code[data-header="x-forwarded-groups"]').textContent(), 'admins,dev');
     const cookies = await page.context().cookies(gwUrl);
     const session = cookies.find((c) => c.name === 'gatehouse');
-    assert.ok(session && session.httpOnly && session.value.length < 200);
+    assert.ok(session?.httpOnly && session.value.length < 200);
 
     // The panel polls every second; tokens live 2 s: wait for six polls (three refresh cycles).
-    await page.waitForFunction(() => Number(document.getElementById('count')?.textContent) >= 6, undefined, { timeout: 20_000 });
+    await page.waitForFunction('Number(document.getElementById("count")?.textContent) >= 6', undefined, {
+      timeout: 20_000,
+    });
     assert.equal(await page.locator('#failures').textContent(), '0');
     assert.match((await page.locator('#panel').textContent()) ?? '', /^ok: alice/);
     assert.ok(idp.stats().grants.refresh_token >= 1, 'the session was refreshed while the page polled');
@@ -81,7 +95,11 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
     await page.waitForURL(`${gwUrl}/oauth2/signed-out`);
     assert.match(await page.content(), /You are signed out/);
     const after = await page.context().cookies(gwUrl);
-    assert.equal(after.find((c) => c.name === 'gatehouse'), undefined, 'session cookie removed');
+    assert.equal(
+      after.find((c) => c.name === 'gatehouse'),
+      undefined,
+      'session cookie removed',
+    );
     await page.screenshot({ path: '/tmp/gatehouse-browser-signed-out.png' });
   });
 });

@@ -49,7 +49,11 @@ export class TestBrowser {
     }
     if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     Object.assign(headers, opts.headers ?? {});
-    const res = await request(url, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body ?? null });
+    const res = await request(url, {
+      method: (opts.method ?? 'GET') as 'GET',
+      headers,
+      body: opts.body ?? null,
+    });
     const body = await res.body.text();
     const set = res.headers['set-cookie'];
     for (const c of Array.isArray(set) ? set : set ? [set] : []) {
@@ -72,7 +76,10 @@ export class TestBrowser {
   }
 
   /** Follows redirects (resolving relative Locations) up to `max` hops; returns every hop. */
-  async follow(url: string, opts: { kind?: Kind; max?: number; rewrite?: (url: string) => string } = {}): Promise<Reply[]> {
+  async follow(
+    url: string,
+    opts: { kind?: Kind; max?: number; rewrite?: (url: string) => string } = {},
+  ): Promise<Reply[]> {
     const hops: Reply[] = [];
     let next: string | undefined = url;
     for (let i = 0; next && i < (opts.max ?? 10); i++) {

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
-import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
-import { type Gateway, createGateway } from '../../src/gateway.js';
+import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
+import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
-import { TestBrowser, type Reply } from './browser.js';
+import { type Reply, TestBrowser } from './browser.js';
 import { type EchoUpstream, startEchoUpstream } from './upstream.js';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -21,7 +21,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out = { ...a };
@@ -37,7 +39,12 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 
 /** Dev IdP + echo upstream + gateway on loopback ports, all real sockets. */
 export async function startStack(
-  opts: { idp?: DevIdpOptions; config?: DeepPartial<GatehouseConfig> & Record<string, unknown>; clock?: Clock; idpInstance?: DevIdp } = {},
+  opts: {
+    idp?: DevIdpOptions;
+    config?: DeepPartial<GatehouseConfig> & Record<string, unknown>;
+    clock?: Clock;
+    idpInstance?: DevIdp;
+  } = {},
 ): Promise<Stack> {
   const port = await freePort();
   const idp =
@@ -73,7 +80,10 @@ export async function startStack(
       cb();
     },
   });
-  const gw = await createGateway(cfg, { ...(opts.clock ? { clock: opts.clock } : {}), logger: createLogger(cfg.logging.level, sink) });
+  const gw = await createGateway(cfg, {
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    logger: createLogger(cfg.logging.level, sink),
+  });
   const url = await gw.listen();
   await gw.discovered;
   return {
@@ -106,7 +116,11 @@ export async function freePort(): Promise<number> {
  * Logs `browser` in through the real redirect chain: gateway → IdP authorize (auto-login, with
  * `login_hint` choosing the user) → gateway callback → back to `path`. Returns every hop.
  */
-export async function login(stack: Stack, browser: TestBrowser, opts: { path?: string; user?: string } = {}): Promise<Reply[]> {
+export async function login(
+  stack: Stack,
+  browser: TestBrowser,
+  opts: { path?: string; user?: string } = {},
+): Promise<Reply[]> {
   const user = opts.user;
   return browser.follow(stack.url + (opts.path ?? '/'), {
     rewrite: (u) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('authorization', () => {
   let s: Stack;

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
 
 /** Every failed callback is a 4xx page with a reason, a request id and a manual "sign in again" link: never a redirect loop. */
-function assertErrorPage(r: { status: number; location: string | undefined; body: string }, status: number, reason: RegExp) {
+function assertErrorPage(
+  r: { status: number; location: string | undefined; body: string },
+  status: number,
+  reason: RegExp,
+) {
   assert.equal(r.status, status, r.body.slice(0, 400));
   assert.equal(r.location, undefined, 'no redirect');
   assert.match(r.body, reason);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
 
 type Echo = { headers: Record<string, string> };
 
@@ -15,7 +15,12 @@ async function loginWith(idp: DevIdp, profile: string[], provider: Record<string
     const hops = await login(s, b);
     const last = hops.at(-1)!;
     const info = await b.request(`${s.url}/oauth2/userinfo`, { kind: 'api' });
-    return { last, headers: last.status === 200 ? last.json<Echo>().headers : {}, info, cookie: b.cookie(s.url, 'gatehouse') };
+    return {
+      last,
+      headers: last.status === 200 ? last.json<Echo>().headers : {},
+      info,
+      cookie: b.cookie(s.url, 'gatehouse'),
+    };
   } finally {
     await s.close();
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('login, session and proxy (memory store)', () => {
   let s: Stack;
@@ -35,7 +35,10 @@ describe('login, session and proxy (memory store)', () => {
     assert.equal(body.error, 'no_session');
     assert.ok(body.requestId);
     // XHR marker and plain fetch without Sec-Fetch headers are API calls too
-    const xhr = await b.request(`${s.url}/x`, { kind: 'api', headers: { 'x-requested-with': 'XMLHttpRequest', accept: 'text/html' } });
+    const xhr = await b.request(`${s.url}/x`, {
+      kind: 'api',
+      headers: { 'x-requested-with': 'XMLHttpRequest', accept: 'text/html' },
+    });
     assert.equal(xhr.status, 401);
     const post = await b.request(`${s.url}/form`, { method: 'POST', body: 'a=1' });
     assert.equal(post.status, 401);
@@ -64,7 +67,9 @@ describe('login, session and proxy (memory store)', () => {
     const hops = await login(s, b);
     const callback = hops.find((h) => String(h.headers['set-cookie'] ?? '').includes('gatehouse='));
     assert.ok(callback, 'the callback sets the session cookie');
-    const setCookie = ([] as string[]).concat(callback.headers['set-cookie'] as string[]).find((c) => c.startsWith('gatehouse='))!;
+    const setCookie = ([] as string[])
+      .concat(callback.headers['set-cookie'] as string[])
+      .find((c) => c.startsWith('gatehouse='))!;
     assert.match(setCookie, /HttpOnly/);
     assert.match(setCookie, /SameSite=Lax/);
     assert.doesNotMatch(setCookie, /Secure/, 'plain-http publicUrl: no Secure flag');
@@ -99,7 +104,13 @@ describe('login, session and proxy (memory store)', () => {
   });
 
   it('refuses open redirects: any off-site rd lands on /', async () => {
-    for (const rd of ['//evil.example/x', '/\\evil.example', 'https://evil.example/', `http://127.0.0.1@evil.example/`, 'javascript:alert(1)']) {
+    for (const rd of [
+      '//evil.example/x',
+      '/\\evil.example',
+      'https://evil.example/',
+      `http://127.0.0.1@evil.example/`,
+      'javascript:alert(1)',
+    ]) {
       const b = new TestBrowser();
       const hops = await b.follow(`${s.url}/oauth2/start?rd=${encodeURIComponent(rd)}`);
       const back = hops.find((h) => h.status === 302 && h.location && !h.location.startsWith('http'));
@@ -233,7 +244,11 @@ describe('back-channel logout (memory store, one replica)', () => {
     const res = await s.idp.backchannelLogout({ sub: 'usr_alice' });
     assert.deepEqual(res, { delivered: true, status: 200 });
     assert.equal((await b2.request(`${s.url}/x`, { kind: 'api' })).status, 401);
-    assert.equal((await b1.request(`${s.url}/x`, { kind: 'api' })).status, 200, 'another IdP session of alice is untouched');
+    assert.equal(
+      (await b1.request(`${s.url}/x`, { kind: 'api' })).status,
+      200,
+      'another IdP session of alice is untouched',
+    );
     assert.equal((await other.request(`${s.url}/x`, { kind: 'api' })).status, 200, 'bob is unaffected');
     // the next logout names b1's IdP session
     assert.equal((await s.idp.backchannelLogout({ sub: 'usr_alice' })).status, 200);

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('reverse proxy', () => {
   let s: Stack;

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Provider from 'oidc-provider';
 import { loadConfig } from '../../src/config/load.js';
-import { type Gateway, createGateway } from '../../src/gateway.js';
+import { createGateway, type Gateway } from '../../src/gateway.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
-import { TestBrowser, type Reply } from '../helpers/browser.js';
-import { TEST_SECRET, freePort } from '../helpers/stack.js';
+import { type Reply, TestBrowser } from '../helpers/browser.js';
+import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 /**
@@ -120,7 +120,11 @@ describe('interop: oidc-provider from npm', () => {
         const body = r.body.includes('name="login"')
           ? 'prompt=login&login=interop-user&password=pw'
           : 'prompt=consent';
-        r = await b.request(action, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        r = await b.request(action, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
         url = action;
         continue;
       }
@@ -145,13 +149,18 @@ describe('interop: oidc-provider from npm', () => {
     assert.equal((await loginThroughOp(b, '/r')).status, 200);
     const grantsBefore = tokenRequests;
     clock.advance(121_000);
-    const results = await Promise.all(Array.from({ length: 20 }, () => b.request(`${gwUrl}/after-expiry`, { kind: 'api' })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => b.request(`${gwUrl}/after-expiry`, { kind: 'api' })),
+    );
     assert.deepEqual(
       results.map((x) => x.status),
       Array(20).fill(200),
     );
     assert.equal(tokenRequests - grantsBefore, 1, 'one refresh grant for twenty concurrent requests');
-    assert.equal(results[0]!.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'], 'interop-user');
+    assert.equal(
+      results[0]!.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'],
+      'interop-user',
+    );
   });
 
   it('logs out through the provider end_session_endpoint', async () => {

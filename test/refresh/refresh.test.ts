@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, login, startStack } from '../helpers/stack.js';
+import { login, startStack } from '../helpers/stack.js';
 
 /**
  * Refresh against the dev IdP with rotation and reuse detection on (its default): a duplicate
@@ -49,7 +49,9 @@ describe('refresh', () => {
       for (const cycle of [1, 2]) {
         clock.advance(TTL * 1000 + 1000);
         const results = await Promise.all(
-          Array.from({ length: 200 }, (_, i) => b.request(`${s.url}/panel/${i}`, { kind: i % 2 ? 'api' : 'navigate' })),
+          Array.from({ length: 200 }, (_, i) =>
+            b.request(`${s.url}/panel/${i}`, { kind: i % 2 ? 'api' : 'navigate' }),
+          ),
         );
         const statuses = results.map((r) => r.status);
         assert.deepEqual(statuses, Array(200).fill(200), `cycle ${cycle}`);
@@ -68,7 +70,9 @@ describe('refresh', () => {
     try {
       idp.setProfiles(['token-endpoint-slow']); // each grant takes 1.5 s
       clock.advance((TTL - 30) * 1000); // inside the 60 s window (capped at 25 % of 300 s = 75 s)
-      const results = await Promise.all(Array.from({ length: 20 }, () => b.request(`${s.url}/bg`, { kind: 'api' })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => b.request(`${s.url}/bg`, { kind: 'api' })),
+      );
       assert.deepEqual(
         results.map((r) => r.status),
         Array(20).fill(200),
@@ -97,10 +101,17 @@ describe('refresh', () => {
       const line = s.logs.find((l) => String(l.msg).startsWith('failed to renew OIDC token: invalid_grant'));
       assert.ok(line, 'terminal failure logged');
       assert.equal(line.class, 'terminal');
-      assert.ok(typeof line.session === 'string' && (line.session as string).length <= 12, 'hashed session id prefix only');
+      assert.ok(
+        typeof line.session === 'string' && (line.session as string).length <= 12,
+        'hashed session id prefix only',
+      );
       idp.setProfiles([]);
       const nav = await b.request(`${s.url}/page`);
-      assert.equal(nav.status, 302, 'evicted for good: even with the IdP healthy again, a new login is needed');
+      assert.equal(
+        nav.status,
+        302,
+        'evicted for good: even with the IdP healthy again, a new login is needed',
+      );
       assert.ok(nav.location!.startsWith(`${idp.issuer}/authorize`));
     } finally {
       await s.close();
@@ -112,7 +123,9 @@ describe('refresh', () => {
     try {
       idp.setProfiles(['token-endpoint-5xx']);
       clock.advance(TTL * 1000 + 1000);
-      const during = await Promise.all(Array.from({ length: 20 }, () => b.request(`${s.url}/x`, { kind: 'api' })));
+      const during = await Promise.all(
+        Array.from({ length: 20 }, () => b.request(`${s.url}/x`, { kind: 'api' })),
+      );
       assert.deepEqual(
         during.map((r) => r.status),
         Array(20).fill(200),
@@ -178,7 +191,9 @@ describe('refresh', () => {
         idp.setProfiles([profile]);
         for (const cycle of [1, 2, 3]) {
           clock.advance(TTL * 1000 + 1000);
-          const rs = await Promise.all(Array.from({ length: 10 }, () => b.request(`${s.url}/c`, { kind: 'api' })));
+          const rs = await Promise.all(
+            Array.from({ length: 10 }, () => b.request(`${s.url}/c`, { kind: 'api' })),
+          );
           assert.deepEqual(
             rs.map((r) => r.status),
             Array(10).fill(200),
@@ -192,7 +207,9 @@ describe('refresh', () => {
   }
 
   it('refresh-loses-group: the new identity is forwarded and re-authorized', async () => {
-    const { s, b, clock } = await stack({ authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] } });
+    const { s, b, clock } = await stack({
+      authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
+    });
     try {
       assert.equal((await b.request(`${s.url}/admin`, { kind: 'api' })).status, 200);
       idp.setProfiles(['refresh-loses-group']);
