@@ -80,7 +80,7 @@ export function completeLogin(ctx: IdpContext, request: AuthRequest, user: DevUs
   return callbackUrl(ctx, request, { code });
 }
 
-/** Validates the request; returns an error to send back, or the request. */
+/** The first problem with the request as [error, description], to send back to the client. */
 function validate(
   ctx: IdpContext,
   v: Record<string, string>,

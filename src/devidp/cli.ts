@@ -68,16 +68,18 @@ function integer(
   return n;
 }
 
-/** Flags → options; throws UsageError naming the offending flag. */
-export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false; options: DevIdpOptions } {
-  let values: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true }>
-  >['values'];
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (err) {
+    // node:util's messages already name the flag ("Unknown option '--bogus'").
     throw new UsageError((err as Error).message);
   }
+}
+
+/** Flags → options; throws UsageError naming the offending flag. */
+export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false; options: DevIdpOptions } {
+  const values = parseFlags(argv);
   if (values.help) return { help: true };
   const profiles = (values.profile ?? [])
     .flatMap((p) => p.split(','))

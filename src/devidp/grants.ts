@@ -40,7 +40,8 @@ export async function authorizationCodeGrant(
   if (consumed.kind === 'unknown') return fail('invalid_grant', 'unknown authorization code');
   if (consumed.kind === 'expired') return fail('invalid_grant', 'authorization code expired');
   if (consumed.kind === 'replayed') {
-    return fail('invalid_grant', 'authorization code was already used; tokens issued from it are revoked');
+    const revoked = consumed.revoked ? '; the tokens issued from it are revoked' : '';
+    return fail('invalid_grant', `authorization code was already used${revoked}`);
   }
   const grant = consumed.grant;
   if (grant.clientId !== clientId)

@@ -1,6 +1,8 @@
 // POST /token. The slow and 5xx profiles act here, before any grant logic, as a struggling
-// IdP would: the 503 never touches a token, the slow path processes the grant after the delay
-// even if the client gave up meanwhile (so a timed-out refresh still rotates, as in real life).
+// IdP would: the 503 never touches a token; the slow profile models an overloaded IdP whose
+// requests queue before they are processed — a request whose client hung up while it waited in
+// the queue is dropped unprocessed (so a replica killed mid-grant does not burn the refresh
+// token), while a client that keeps waiting gets its grant processed after the delay.
 import { authenticateClient, CLIENT_CHALLENGE } from './clientAuth.js';
 import { type Handler, oauthError } from './context.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
@@ -11,6 +13,7 @@ export const handleToken: Handler = async (ctx, req, res) => {
   if (ctx.profiles.has('token-endpoint-slow')) {
     const completed = await ctx.lifecycle.delay(ctx.options.tokenDelayMs);
     if (!completed) return; // stopping: the socket is being closed anyway
+    if (req.socket.destroyed || res.destroyed) return; // the client gave up while queued
   }
   if (ctx.profiles.has('token-endpoint-5xx')) {
     oauthError(

@@ -5,6 +5,7 @@ import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
 import { resolveDistributedClaims } from './distributedClaims.js';
+import { IdTokenSignatureVerifier } from './idTokenSignature.js';
 import { type OfflineAccessPlan, planOfflineAccess } from './presets.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
 
@@ -103,6 +104,7 @@ export interface ProviderDeps {
  */
 export class OidcProvider {
   private configuration: client.Configuration | undefined;
+  private signatures: IdTokenSignatureVerifier | undefined;
   private discoveryError = 'discovery has not completed yet';
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -165,8 +167,11 @@ export class OidcProvider {
       [client.clockTolerance]: p.clockToleranceSeconds,
     };
     const issuer = new URL(p.issuer);
-    const execute: Array<(c: client.Configuration) => void> = [client.enableNonRepudiationChecks];
+    // ID token signatures are verified with jose (IdTokenSignatureVerifier), which follows a key
+    // rotation at once; openid-client validates the claims (iss, aud, azp, exp/iat, nonce).
+    const execute: Array<(c: client.Configuration) => void> = [];
     if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
+    let algorithm = 'RS256';
     let conf = await client.discovery(
       issuer,
       p.clientId,
@@ -186,6 +191,7 @@ export class OidcProvider {
         throw new Error(
           `provider supports none of provider.idTokenSigningAlgs (${p.idTokenSigningAlgs.join(', ')})`,
         );
+      algorithm = pick;
       conf = new client.Configuration(
         server,
         p.clientId,
@@ -195,6 +201,13 @@ export class OidcProvider {
       for (const fn of execute) fn(conf);
       conf.timeout = p.timeoutSeconds;
     }
+    if (!server.jwks_uri) throw new Error('the provider metadata has no jwks_uri');
+    this.signatures = new IdTokenSignatureVerifier(
+      server.jwks_uri,
+      [algorithm],
+      p.clockToleranceSeconds,
+      p.timeoutSeconds * 1000,
+    );
     this.offline = planOfflineAccess(p.preset, p.scopes, p.requestOfflineAccess, server.scopes_supported);
     this.configuration = conf;
     this.discoveryError = '';
@@ -242,7 +255,8 @@ export class OidcProvider {
       }),
     );
     const idClaims = res.claims() as Record<string, unknown> | undefined;
-    if (!idClaims) throw new Error('the token response carried no ID token');
+    if (!idClaims || !res.id_token) throw new Error('the token response carried no ID token');
+    await this.signatures!.verify(res.id_token);
     const claims = await this.enrichClaims(conf, res.access_token, idClaims);
     if (!res.refresh_token && !this.warnedNoRefresh) {
       this.warnedNoRefresh = true;
@@ -264,6 +278,7 @@ export class OidcProvider {
     try {
       const res = await this.limiter.run(() => client.refreshTokenGrant(conf, refreshToken));
       const idClaims = res.claims() as Record<string, unknown> | undefined;
+      if (idClaims && res.id_token) await this.signatures!.verify(res.id_token);
       let claims: Record<string, unknown> | undefined;
       if (idClaims) claims = await this.enrichClaims(conf, res.access_token, idClaims);
       else if (this.cfg.provider.useUserinfo && previousClaims) {

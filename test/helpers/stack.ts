@@ -44,6 +44,8 @@ export async function startStack(
     config?: DeepPartial<GatehouseConfig> & Record<string, unknown>;
     clock?: Clock;
     idpInstance?: DevIdp;
+    /** 'https': publicUrl says https (as behind a TLS-terminating load balancer) while we listen on http. */
+    publicUrlOverride?: 'https';
   } = {},
 ): Promise<Stack> {
   const port = await freePort();
@@ -68,7 +70,7 @@ export async function startStack(
   // publicUrl must name the port we listen on, so the port is chosen first.
   const object = merge(merge(base, (opts.config ?? {}) as Record<string, unknown>), {
     listen: `127.0.0.1:${port}`,
-    publicUrl: `http://127.0.0.1:${port}`,
+    publicUrl: `${opts.publicUrlOverride ?? 'http'}://127.0.0.1:${port}`,
   });
   const cfg = loadConfig({ object, env: {} });
   const logs: Array<Record<string, unknown>> = [];

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DevIdp } from '../../src/devidp/index.js';
+import { client, login, REDIRECT_URI, relyingParty, startIdp } from './helpers.js';
+
+/** The login page flow with plain fetch, as a browser without JavaScript would do it. */
+describe('login page', () => {
+  let idp: DevIdp;
+  let config: client.Configuration;
+  before(async () => {
+    idp = await startIdp({ autoLogin: undefined });
+    config = await relyingParty(idp);
+  });
+  after(() => idp.stop());
+
+  interface Page {
+    html: string;
+    interaction: string;
+    verifier: string;
+    state: string;
+    nonce: string;
+  }
+
+  async function openPage(params: Record<string, string> = {}): Promise<Page> {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid email profile',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      ...params,
+    });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    const html = await res.text();
+    const interaction = /name="interaction" value="([^"]+)"/.exec(html)?.[1];
+    assert.ok(interaction);
+    return { html, interaction, verifier, state, nonce };
+  }
+
+  function post(form: Record<string, string>): Promise<Response> {
+    return fetch(`${idp.issuer}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+      redirect: 'manual',
+    });
+  }
+
+  async function finish(page: Page, res: Response): Promise<string | undefined> {
+    assert.equal(res.status, 302);
+    const callback = new URL(res.headers.get('location') ?? '');
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: page.verifier,
+      expectedState: page.state,
+      expectedNonce: page.nonce,
+    });
+    return tokens.claims()?.sub;
+  }
+
+  it('lists every user as a button and has a labelled text field', async () => {
+    const { html } = await openPage();
+    for (const u of ['alice', 'bob', 'carol']) assert.match(html, new RegExp(`name="user" value="${u}"`));
+    assert.match(html, /<label for="username">/);
+    assert.match(html, /<input id="username" name="username"/);
+    assert.match(html, /<html lang="en">/);
+    assert.doesNotMatch(html, /<script/i);
+  });
+
+  it('picking a user posts the form and redirects back with a code', async () => {
+    const page = await openPage();
+    assert.equal(await finish(page, await post({ interaction: page.interaction, user: 'bob' })), 'usr_bob');
+  });
+
+  it('typing a username (or e-mail) works too', async () => {
+    const page = await openPage();
+    const res = await post({ interaction: page.interaction, username: 'carol@other.example' });
+    assert.equal(await finish(page, res), 'usr_carol');
+  });
+
+  it('an unknown name re-renders the page with an alert; the interaction stays usable', async () => {
+    const page = await openPage();
+    const res = await post({ interaction: page.interaction, username: 'mallory' });
+    assert.equal(res.status, 400);
+    const html = await res.text();
+    assert.match(html, /role="alert"[^>]*>No user named &#34;mallory&#34;/);
+    assert.equal(
+      await finish(page, await post({ interaction: page.interaction, user: 'alice' })),
+      'usr_alice',
+    );
+  });
+
+  it('an interaction is single-use', async () => {
+    const page = await openPage();
+    await finish(page, await post({ interaction: page.interaction, user: 'alice' }));
+    const again = await post({ interaction: page.interaction, user: 'alice' });
+    assert.equal(again.status, 400);
+    assert.match(await again.text(), /expired/);
+  });
+
+  it('cancel redirects back with access_denied', async () => {
+    const page = await openPage();
+    const res = await post({ interaction: page.interaction, action: 'cancel' });
+    const location = new URL(res.headers.get('location') ?? '');
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('state'), page.state);
+  });
+
+  it('login_hint prefills the field, escaped', async () => {
+    const { html } = await openPage({ login_hint: '"><script>alert(1)</script>' });
+    assert.doesNotMatch(html, /<script>alert/);
+    assert.match(html, /value="&#34;&#62;&#60;script&#62;/);
+  });
+
+  it('prompt=none cannot succeed without a session: login_required', async () => {
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      prompt: 'none',
+    });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(new URL(res.headers.get('location') ?? '').searchParams.get('error'), 'login_required');
+  });
+
+  it('an unknown or missing interaction gets the expired page', async () => {
+    const forms: Record<string, string>[] = [{ interaction: 'nope', user: 'alice' }, { user: 'alice' }];
+    for (const form of forms) {
+      const res = await post(form);
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /expired/);
+    }
+  });
+});
+
+describe('RP-initiated logout (end_session_endpoint)', () => {
+  let idp: DevIdp;
+  let config: client.Configuration;
+  before(async () => {
+    idp = await startIdp();
+    config = await relyingParty(idp);
+  });
+  after(() => idp.stop());
+
+  async function idToken(): Promise<string> {
+    return (await login(config)).id_token ?? '';
+  }
+
+  it('redirects to a loopback post_logout_redirect_uri with the state', async () => {
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: await idToken(),
+      post_logout_redirect_uri: 'http://localhost:51999/bye',
+      state: 'xyz',
+    });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), 'http://localhost:51999/bye?state=xyz');
+  });
+
+  it('without a redirect it shows a signed-out page', async () => {
+    const res = await fetch(client.buildEndSessionUrl(config, { id_token_hint: await idToken() }));
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /Signed out/);
+  });
+
+  it('refuses a foreign post_logout_redirect_uri or a forged id_token_hint with a page', async () => {
+    const foreign = client.buildEndSessionUrl(config, { post_logout_redirect_uri: 'https://evil.example/' });
+    const forged = `${await idToken()}x`;
+    for (const url of [foreign, client.buildEndSessionUrl(config, { id_token_hint: forged })]) {
+      const res = await fetch(url, { redirect: 'manual' });
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.get('location'), null);
+      await res.text();
+    }
+  });
+});
