@@ -7,6 +7,12 @@ import { deriveKey, hmacB64url, randomToken, safeEqual, sha256b64url } from '../
  */
 export class SessionIdCodec {
   private readonly keys: Buffer[];
+  /**
+   * Cookie values already verified → store key: skips the HMAC and hash on every later request of
+   * the session. Only verified values enter; bounded by clearing when full (cheaper than an LRU).
+   */
+  private readonly verified = new Map<string, string>();
+  private static readonly MAX_VERIFIED = 10_000;
 
   /** `secrets[0]` signs; the rest are accepted during a secret rotation. */
   constructor(secrets: string[]) {
@@ -22,12 +28,19 @@ export class SessionIdCodec {
   /** The store key for a cookie value, or undefined if the value is malformed or forged. */
   open(cookieValue: string | undefined): string | undefined {
     if (!cookieValue || cookieValue.length !== 43 + 1 + 22) return undefined;
+    const known = this.verified.get(cookieValue);
+    if (known) return known;
     const dot = cookieValue.indexOf('.');
     if (dot !== 43) return undefined;
     const id = cookieValue.slice(0, dot);
     const tag = cookieValue.slice(dot + 1);
     for (const key of this.keys) {
-      if (safeEqual(tag, this.tag(key, id))) return storeKeyFor(id);
+      if (safeEqual(tag, this.tag(key, id))) {
+        const storeKey = storeKeyFor(id);
+        if (this.verified.size >= SessionIdCodec.MAX_VERIFIED) this.verified.clear();
+        this.verified.set(cookieValue, storeKey);
+        return storeKey;
+      }
     }
     return undefined;
   }
