@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { startDevIdp } from '../../src/devidp/index.js';
+import { createGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/util/log.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { freePort, TEST_SECRET } from '../helpers/stack.js';
+
+/** Runs the real CLI (`gatehouse serve`) and collects its exit code and stderr. */
+async function runServe(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '-e', "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))", ...args],
+    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stderr };
+}
+
+describe('start-up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cfg-'));
+
+  it('a bad config exits non-zero naming each key and the fix', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'publicUrl: not-a-url',
+        'provider:',
+        '  issuer: http://127.0.0.1:9',
+        '  clientId: gatehouse',
+        'session:',
+        '  secret: short',
+        'authorisation: {}',
+      ].join('\n'),
+    );
+    const r = await runServe(['serve', '--config', file]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /publicUrl: must be an absolute http\(s\) URL/);
+    assert.match(
+      r.stderr,
+      /provider\.clientSecret: is required \(config key provider\.clientSecret, or env GATEHOUSE_PROVIDER_CLIENT_SECRET\)/,
+    );
+    assert.match(r.stderr, /session\.secret: must be at least 32 characters/);
+    assert.match(r.stderr, /unknown key authorisation/);
+  });
+
+  it('env overrides and env:/file: secret references are applied', async () => {
+    const secretFile = join(dir, 'client-secret');
+    writeFileSync(secretFile, 'from-a-file\n');
+    const cfg = loadConfig({
+      env: {
+        GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:4180',
+        GATEHOUSE_PROVIDER_ISSUER: 'http://127.0.0.1:9000',
+        GATEHOUSE_PROVIDER_CLIENT_ID: 'gatehouse',
+        GATEHOUSE_PROVIDER_CLIENT_SECRET: `file:${secretFile}`,
+        GATEHOUSE_SESSION_SECRET: 'env:MY_SESSION_SECRET',
+        MY_SESSION_SECRET: TEST_SECRET,
+        GATEHOUSE_AUTHORIZATION_ALLOWED_GROUPS: 'admins,dev',
+        GATEHOUSE_SESSION_IDLE_TIMEOUT_SECONDS: '900',
+      },
+    });
+    assert.equal(cfg.provider.clientSecret, 'from-a-file');
+    assert.equal(cfg.session.secret, TEST_SECRET);
+    assert.deepEqual(cfg.authorization.allowedGroups, ['admins', 'dev']);
+    assert.equal(cfg.session.idleTimeoutSeconds, 900);
+  });
+
+  it('with the IdP unreachable it keeps retrying discovery, /readyz says why, and becomes ready when the IdP appears', async () => {
+    const idpPort = await freePort();
+    const port = await freePort();
+    const logs: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const cfg = loadConfig({
+      env: {},
+      object: {
+        listen: `127.0.0.1:${port}`,
+        publicUrl: `http://127.0.0.1:${port}`,
+        upstream: 'http://127.0.0.1:9',
+        provider: {
+          issuer: `http://127.0.0.1:${idpPort}`,
+          clientId: 'gatehouse',
+          clientSecret: 'gatehouse-dev-secret',
+        },
+        session: { secret: TEST_SECRET },
+      },
+    });
+    const gw = await createGateway(cfg, { logger: createLogger('info', sink) });
+    const url = await gw.listen();
+    try {
+      const b = new TestBrowser();
+      const notReady = await b.request(`${url}/readyz`, { kind: 'api' });
+      assert.equal(notReady.status, 503);
+      assert.match(JSON.stringify(notReady.json()), /discovery/);
+      const page = await b.request(`${url}/app`);
+      assert.equal(page.status, 503, 'a login cannot start yet: a clear 503, not a crash');
+      assert.match(page.body, /not reachable yet/);
+      assert.ok(
+        logs.some((l) => /OIDC discovery at .* failed/.test(String(l.msg))),
+        'the log says why',
+      );
+      const idp = await startDevIdp({ port: idpPort, quiet: true, autoLogin: 'alice' });
+      try {
+        await gw.discovered;
+        assert.equal((await b.request(`${url}/readyz`, { kind: 'api' })).status, 200);
+        const start = await b.request(`${url}/app`);
+        assert.equal(start.status, 302);
+      } finally {
+        await idp.stop();
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+});
