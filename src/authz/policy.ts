@@ -1,4 +1,4 @@
-import { normalizePath } from '../engine/normalizePath.js';
+import { pathReadings } from '../engine/normalizePath.js';
 import type { Identity } from '../identity/identity.js';
 
 export interface AccessRule {
@@ -47,23 +47,31 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
 }
 
 /** Path-prefix matching on segment boundaries: `/admin` covers `/admin` and `/admin/x`, not `/administrator`. */
-export function pathHasPrefix(path: string, prefix: string): boolean {
+function hasPrefix(path: string, prefix: string): boolean {
   if (prefix === '/' || prefix === '') return true;
-  path = normalizePath(path);
   const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   return path === p || path.startsWith(`${p}/`) || (prefix.endsWith('/') && path.startsWith(prefix));
 }
 
+/**
+ * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix` — the
+ * safe reading for exemptions such as skipAuth.
+ */
+export function pathHasPrefix(path: string, prefix: string): boolean {
+  return pathReadings(path).every((p) => hasPrefix(p, prefix));
+}
+
 export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: string): AuthzResult {
-  const path = normalizePath(rawPath);
+  const readings = pathReadings(rawPath);
   if (id.email && id.emailVerified === false && !policy.allowUnverifiedEmail) {
     return { ok: false, reason: 'your email address is not verified with the identity provider' };
   }
   const global = checkRule(id, policy, 'to use this application');
   if (!global.ok) return global;
   // Every matching rule must pass, so a broad rule cannot widen a narrower one.
+  // A rule applies when any reading of the path falls under it (the strict side for restrictions).
   for (const rule of policy.rules) {
-    if (pathHasPrefix(path, rule.pathPrefix)) {
+    if (readings.some((p) => hasPrefix(p, rule.pathPrefix))) {
       const r = checkRule(id, rule, `on ${rule.pathPrefix}`);
       if (!r.ok) return r;
     }

@@ -40,3 +40,29 @@ export function normalizeUrl(url: string): { path: string; url: string } {
   const path = normalizePath(raw);
   return { path, url: q === -1 ? path : path + url.slice(q) };
 }
+
+const AMBIGUOUS = /;|%2f|%5c/i;
+
+/**
+ * The ways an upstream might read a path. Besides the canonical form, servers such as Tomcat,
+ * Jetty and Spring drop `;params` from segments (so `/public/..;/admin` is `/admin`), and some
+ * (gunicorn, older Go) decode `%2F` before routing (so `/admin%2Fusers` is `/admin/users`).
+ * Decisions must hold under every reading: a skip-auth prefix only applies if every reading is
+ * under it, a rule applies if any reading is. Usually this is just `[path]`.
+ */
+export function pathReadings(path: string): string[] {
+  const canonical = normalizePath(path);
+  if (!AMBIGUOUS.test(canonical)) return [canonical];
+  const lenient = normalizePath(
+    canonical
+      .replace(/%2f/gi, '/')
+      .replace(/%5c/gi, '/')
+      .split('/')
+      .map((seg) => {
+        const semi = seg.indexOf(';');
+        return semi === -1 ? seg : seg.slice(0, semi);
+      })
+      .join('/'),
+  );
+  return lenient === canonical ? [canonical] : [canonical, lenient];
+}

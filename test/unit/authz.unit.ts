@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../../src/authz/policy.js';
+import type { Identity } from '../../src/identity/identity.js';
+
+function policy(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
+  return {
+    allowedEmailDomains: [],
+    allowedUsers: [],
+    allowedGroups: [],
+    allowedRoles: [],
+    allowUnverifiedEmail: false,
+    rules: [],
+    ...p,
+  };
+}
+
+function rule(
+  pathPrefix: string,
+  r: Partial<AuthorizationPolicy> = {},
+): AuthorizationPolicy['rules'][number] {
+  return { pathPrefix, allowedEmailDomains: [], allowedUsers: [], allowedGroups: [], allowedRoles: [], ...r };
+}
+
+const alice: Identity = {
+  sub: 'sub-alice',
+  user: 'alice',
+  email: 'alice@Example.COM',
+  emailVerified: true,
+  preferredUsername: 'alice',
+  groups: ['dev', 'Ops, EMEA'],
+  roles: ['viewer'],
+};
+
+function allowed(p: AuthorizationPolicy, id: Identity, path = '/'): boolean {
+  return authorize(p, id, path).ok;
+}
+
+function reasonOf(p: AuthorizationPolicy, id: Identity, path = '/'): string {
+  const r = authorize(p, id, path);
+  assert.equal(r.ok, false, 'expected a denial');
+  return (r as { reason: string }).reason;
+}
+
+describe('authorize: global lists', () => {
+  test('an empty policy allows any authenticated user', () => {
+    assert.ok(allowed(policy(), alice));
+    assert.ok(allowed(policy(), { sub: 's', user: 's', groups: [], roles: [] }));
+  });
+
+  test('email domains match case-insensitively', () => {
+    assert.ok(allowed(policy({ allowedEmailDomains: ['example.com'] }), alice));
+    assert.ok(
+      allowed(policy({ allowedEmailDomains: ['EXAMPLE.com'] }), { ...alice, email: 'a@example.com' }),
+    );
+    assert.ok(allowed(policy({ allowedEmailDomains: ['other.org', 'example.com'] }), alice));
+  });
+
+  test('email domains match exactly: no subdomains, no suffix tricks', () => {
+    const p = policy({ allowedEmailDomains: ['example.com'] });
+    assert.ok(!allowed(p, { ...alice, email: 'a@sub.example.com' }));
+    assert.ok(!allowed(p, { ...alice, email: 'a@evilexample.com' }));
+    assert.ok(!allowed(p, { ...alice, email: 'a@example.com.evil.org' }));
+  });
+
+  test('a domain rule refuses a user without email', () => {
+    const { email: _e, ...noEmail } = alice;
+    assert.match(reasonOf(policy({ allowedEmailDomains: ['example.com'] }), noEmail), /email domain/);
+  });
+
+  test('users match user, email, preferred username or sub', () => {
+    const id: Identity = {
+      sub: 'sub-1',
+      user: 'the-user',
+      email: 'mail@example.com',
+      preferredUsername: 'pref',
+      groups: [],
+      roles: [],
+    };
+    for (const u of ['the-user', 'mail@example.com', 'pref', 'sub-1']) {
+      assert.ok(allowed(policy({ allowedUsers: [u] }), id), u);
+    }
+    assert.match(reasonOf(policy({ allowedUsers: ['someone-else'] }), id), /not on the list/);
+  });
+
+  test('groups: any of', () => {
+    assert.ok(allowed(policy({ allowedGroups: ['admins', 'dev'] }), alice));
+    assert.ok(allowed(policy({ allowedGroups: ['Ops, EMEA'] }), alice), 'group with a comma matches exactly');
+    const reason = reasonOf(policy({ allowedGroups: ['admins', 'Ops'] }), alice);
+    assert.match(reason, /admins, Ops/);
+  });
+
+  test('groups are case-sensitive', () => {
+    assert.ok(!allowed(policy({ allowedGroups: ['DEV'] }), alice));
+  });
+
+  test('roles: any of', () => {
+    assert.ok(allowed(policy({ allowedRoles: ['viewer'] }), alice));
+    assert.match(reasonOf(policy({ allowedRoles: ['editor'] }), alice), /role/);
+  });
+
+  test('lists combine with AND', () => {
+    const p = policy({ allowedEmailDomains: ['example.com'], allowedGroups: ['dev'] });
+    assert.ok(allowed(p, alice));
+    assert.ok(!allowed(p, { ...alice, groups: ['other'] }));
+    assert.ok(!allowed(p, { ...alice, email: 'alice@other.org' }));
+  });
+});
+
+describe('authorize: unverified email', () => {
+  test('email_verified false is refused', () => {
+    assert.match(reasonOf(policy(), { ...alice, emailVerified: false }), /not verified/);
+  });
+
+  test('unless allowUnverifiedEmail', () => {
+    assert.ok(allowed(policy({ allowUnverifiedEmail: true }), { ...alice, emailVerified: false }));
+  });
+
+  test('an absent email_verified claim is not a refusal', () => {
+    const { emailVerified: _v, ...id } = alice;
+    assert.ok(allowed(policy(), id));
+  });
+
+  test('the check runs before the domain list', () => {
+    const p = policy({ allowedEmailDomains: ['example.com'] });
+    assert.match(reasonOf(p, { ...alice, emailVerified: false }), /not verified/);
+  });
+});
+
+describe('authorize: path rules', () => {
+  const p = policy({ rules: [rule('/admin', { allowedGroups: ['admins'] })] });
+  const admin: Identity = { ...alice, groups: ['admins'] };
+
+  test('a rule applies to its prefix on segment boundaries', () => {
+    assert.ok(!allowed(p, alice, '/admin'));
+    assert.ok(!allowed(p, alice, '/admin/'));
+    assert.ok(!allowed(p, alice, '/admin/users/1'));
+    assert.ok(allowed(p, alice, '/administrator'));
+    assert.ok(allowed(p, alice, '/admins'));
+    assert.ok(allowed(p, alice, '/'));
+    assert.ok(allowed(p, alice, '/public/admin'));
+  });
+
+  test('a member passes the rule', () => {
+    assert.ok(allowed(p, admin, '/admin/users'));
+  });
+
+  test('the reason names the rule path', () => {
+    assert.match(reasonOf(p, alice, '/admin/x'), /on \/admin/);
+  });
+
+  test('every matching rule must pass: a broad rule cannot widen a narrow one', () => {
+    const two = policy({
+      rules: [rule('/', { allowedGroups: ['dev', 'admins'] }), rule('/admin', { allowedGroups: ['admins'] })],
+    });
+    assert.ok(allowed(two, alice, '/app'));
+    assert.ok(!allowed(two, alice, '/admin/x'));
+    assert.ok(allowed(two, { ...alice, groups: ['admins'] }, '/admin/x'));
+    assert.ok(!allowed(two, { ...alice, groups: ['other'] }, '/app'));
+  });
+
+  test('rule order does not matter', () => {
+    const reversed = policy({
+      rules: [rule('/admin', { allowedGroups: ['admins'] }), rule('/', { allowedGroups: ['dev', 'admins'] })],
+    });
+    assert.ok(!allowed(reversed, alice, '/admin/x'));
+    assert.ok(allowed(reversed, { ...alice, groups: ['admins'] }, '/admin/x'));
+  });
+
+  test('global lists still apply on rule paths', () => {
+    const g = policy({ allowedGroups: ['staff'], rules: [rule('/admin', { allowedGroups: ['admins'] })] });
+    assert.ok(!allowed(g, { ...alice, groups: ['admins'] }, '/admin'));
+    assert.ok(allowed(g, { ...alice, groups: ['admins', 'staff'] }, '/admin'));
+  });
+
+  test('nested rules', () => {
+    const nested = policy({
+      rules: [
+        rule('/admin', { allowedGroups: ['admins'] }),
+        rule('/admin/billing', { allowedRoles: ['billing'] }),
+      ],
+    });
+    const adminNoBilling: Identity = { ...alice, groups: ['admins'], roles: [] };
+    assert.ok(allowed(nested, adminNoBilling, '/admin/users'));
+    assert.ok(!allowed(nested, adminNoBilling, '/admin/billing/invoices'));
+    assert.ok(allowed(nested, { ...adminNoBilling, roles: ['billing'] }, '/admin/billing'));
+  });
+});
+
+describe('authorize: rules see the canonical path', () => {
+  // The upstream may normalise a path the gateway was given raw: decisions must be made on the
+  // same path the upstream will serve.
+  const p = policy({ rules: [rule('/admin', { allowedGroups: ['admins'] })] });
+  for (const path of [
+    '//admin',
+    '/./admin',
+    '/%61dmin',
+    '/public/../admin/users',
+    '/x/%2e%2e/admin',
+    '\\admin',
+  ]) {
+    test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
+      assert.equal(authorize(p, alice, path).ok, false);
+      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, path).ok, true);
+    });
+  }
+
+  test('a path that only looks like the prefix after a dot segment escapes nothing', () => {
+    assert.equal(authorize(p, alice, '/admin/../public').ok, true, 'resolves to /public');
+  });
+});
+
+describe('pathHasPrefix', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['/admin', '/admin', true],
+    ['/admin/', '/admin', true],
+    ['/admin/x/y', '/admin', true],
+    ['/administrator', '/admin', false],
+    ['/admin-panel', '/admin', false],
+    ['/adm', '/admin', false],
+    ['/', '/admin', false],
+    ['/anything', '/', true],
+    ['/', '/', true],
+    ['/x', '', true],
+    ['/admin', '/admin/', true],
+    ['/admin/x', '/admin/', true],
+    ['/administrator', '/admin/', false],
+    ['/api/v1/items', '/api/v1', true],
+    ['/api/v10', '/api/v1', false],
+    ['/public/../admin', '/public', false],
+    ['/public/./x', '/public', true],
+    ['//public/x', '/public', true],
+    ['/%70ublic', '/public', true],
+  ];
+  for (const [path, prefix, want] of cases) {
+    test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
+      assert.equal(pathHasPrefix(path, prefix), want);
+    });
+  }
+});
