@@ -60,6 +60,13 @@ describe('refresh', () => {
         assert.equal(s.gw.refresh.pending, 0, 'the in-flight map is empty when idle');
       }
       assert.equal((await b.request(`${s.url}/still-valid`, { kind: 'api' })).status, 200);
+      // the counters are exported for Prometheus
+      const metrics = (await b.request(`${s.url}/oauth2/metrics`, { kind: 'api' })).body;
+      assert.match(metrics, /gatehouse_refresh_total\{result="ok"\} 2/);
+      const coalesced = Number(/gatehouse_refresh_coalesced_total (\d+)/.exec(metrics)?.[1]);
+      // (requests that arrive after the grant find a fresh token and need no coalescing)
+      assert.ok(coalesced >= 2, `followers coalesced: ${coalesced}`);
+      assert.match(metrics, /gatehouse_idp_token_seconds_count\{grant="refresh_token"\} 2/);
     } finally {
       await s.close();
     }
