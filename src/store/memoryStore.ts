@@ -51,7 +51,12 @@ export class MemoryStore implements SessionStore {
     return this.sessions.get(key);
   }
 
-  async put(key: string, rec: SessionRecord, ttlMs: number, expectedVersion: number | null): Promise<boolean> {
+  async put(
+    key: string,
+    rec: SessionRecord,
+    ttlMs: number,
+    expectedVersion: number | null,
+  ): Promise<boolean> {
     const cur = this.sessions.peek(key);
     if (expectedVersion === null ? cur !== undefined : cur?.version !== expectedVersion) return false;
     this.sessions.set(key, rec, ttlMs);
@@ -71,7 +76,8 @@ export class MemoryStore implements SessionStore {
     if (!match.sub && !match.sid) return 0;
     const doomed: string[] = [];
     for (const [k, rec] of this.sessions.entries()) {
-      if ((match.sid && rec.sid === match.sid) || (!match.sid && match.sub && rec.sub === match.sub)) doomed.push(k);
+      if ((match.sid && rec.sid === match.sid) || (!match.sid && match.sub && rec.sub === match.sub))
+        doomed.push(k);
       else if (match.sid && match.sub && rec.sub === match.sub && rec.sid === undefined) doomed.push(k);
     }
     for (const k of doomed) this.sessions.delete(k);

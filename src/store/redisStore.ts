@@ -1,11 +1,471 @@
-// Placeholder until the Redis store lands (issue 5); selecting `session.store: redis` fails clearly.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Cluster, Redis } from 'ioredis';
 import type { GatehouseConfig } from '../config/schema.js';
+import type { SessionRecord } from '../session/record.js';
 import type { Clock } from '../util/clock.js';
+import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { SessionStore } from './types.js';
+import { BoundedTtlMap } from '../util/lru.js';
+import { createClients } from './redis/connection.js';
+import { RedisKeys } from './redis/keys.js';
+import { RedisRefreshLock } from './redis/lock.js';
+import { defineScripts, type ScriptedClient } from './redis/scripts.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth } from './types.js';
 
-export const RedisStore = {
-  async connect(_cfg: GatehouseConfig, _clock: Clock, _logger: Logger): Promise<SessionStore> {
-    throw new Error('session.store: redis is not available in this build yet — use session.store: memory');
-  },
-};
+/** L1 entries at most: a 2 s window of active sessions, not the whole population. */
+const L1_MAX_ENTRIES = 10_000;
+const UNAVAILABLE = 'The session store is unavailable. Please retry shortly.';
+
+export interface RedisStoreOptions {
+  prefix: string;
+  /** In-process cache lifetime; 0 disables the cache. */
+  cacheTtlMs: number;
+  /** How long `connect` waits for the first connection before returning a not-ready store. */
+  connectWaitMs: number;
+}
+
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'ETIMEDOUT',
+]);
+
+/** Nobody there (or wrong credentials): no point in holding up startup for it. */
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; lastNodeError?: unknown } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && NETWORK_ERRORS.has(e.code)) return true;
+  if (typeof e.message === 'string' && /WRONGPASS|NOAUTH|NOPERM|connect ETIMEDOUT/.test(e.message))
+    return true;
+  return e.lastNodeError !== undefined && unreachable(e.lastNodeError); // ioredis ClusterAllFailedError
+}
+
+/** A read in flight: if an invalidation for its key arrives meanwhile, its result is not cached. */
+interface PendingRead {
+  stale: boolean;
+}
+
+/**
+ * The scale-out session store (DESIGN §7): records in Redis, an in-process L1 cache in front of
+ * them kept coherent by pub/sub invalidation, a lease lock for cross-replica refresh.
+ *
+ * - Records: one hash per session, written by a single compare-and-set Lua script that sets
+ *   the TTL in the same step; `touch` only moves `l` (lastSeenAt) and the TTL.
+ * - L1: a record read from Redis is cached for `cacheTtlMs` (monotonic time). Every overwrite,
+ *   delete and touch, on any replica, publishes the key; every replica (the writer too) drops it.
+ *   While the subscriber connection is down the cache is neither read nor filled, and it is
+ *   flushed when the subscription is re-established (messages may have been missed).
+ * - Failures: no offline queue and a command timeout, so a request fails in milliseconds with
+ *   `store_unavailable` (503) while Redis is unreachable; ioredis reconnects with capped backoff.
+ */
+export class RedisStore implements SessionStore {
+  readonly kind = 'redis' as const;
+  readonly lock: RedisRefreshLock;
+  /**
+   * For tests and metrics: 'invalidate' (a key, or undefined for a full flush) and 'state'
+   * ('ready' | 'down' for the command connection, 'subscribed' | 'unsubscribed' for the subscriber).
+   */
+  readonly events = new EventEmitter();
+  readonly keys: RedisKeys;
+
+  private readonly l1: BoundedTtlMap<string, SessionRecord>;
+  private readonly reads = new Map<string, Set<PendingRead>>();
+  private subscribed = false;
+  private closed = false;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly lastError = new Map<string, number>();
+
+  static async connect(cfg: GatehouseConfig, _clock: Clock, logger: Logger): Promise<SessionStore> {
+    return RedisStore.open(cfg.session, logger);
+  }
+
+  /** Builds the clients from `session.*` and waits (bounded) for the first connection. */
+  static async open(session: GatehouseConfig['session'], logger: Logger): Promise<RedisStore> {
+    // Named per process so `CLIENT LIST` shows which replica holds which connection.
+    const connectionName = `gatehouse-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const {
+      client,
+      subscriber: sub,
+      describe,
+    } = createClients({ ...session, redisConnectionName: connectionName });
+    const store = new RedisStore(
+      client,
+      sub,
+      {
+        prefix: session.redisKeyPrefix,
+        cacheTtlMs: session.cacheTtlMs,
+        connectWaitMs: Math.max(2000, session.redisCommandTimeoutMs * 2),
+      },
+      logger,
+      describe,
+      connectionName,
+    );
+    await store.started();
+    return store;
+  }
+
+  private readonly client: ScriptedClient;
+  private readonly firstContact: Promise<void>;
+
+  constructor(
+    client: Redis | Cluster,
+    private readonly sub: Redis | Cluster,
+    private readonly opts: RedisStoreOptions,
+    private readonly logger: Logger,
+    private readonly describe: string,
+    /** CLIENT SETNAME of the command connection; the subscriber's is this plus `-sub`. */
+    readonly connectionName = 'gatehouse',
+  ) {
+    this.client = defineScripts(client);
+    this.keys = new RedisKeys(opts.prefix);
+    this.events.setMaxListeners(0);
+    this.l1 = new BoundedTtlMap(L1_MAX_ENTRIES, () => performance.now());
+    this.sweeper = setInterval(() => this.l1.sweep(), Math.max(10_000, opts.cacheTtlMs * 5));
+    this.sweeper.unref();
+    this.lock = new RedisRefreshLock({
+      client: this.client,
+      keys: this.keys,
+      subscriberLive: () => this.subscribed,
+      call: (fn) => this.call(fn),
+    });
+
+    // First contact: both connections ready, or Redis plainly unreachable (do not hold up startup).
+    let contact: () => void = () => undefined;
+    this.firstContact = new Promise<void>((r) => {
+      contact = r;
+    });
+    const onState = () => {
+      if (!this.health().ok) return;
+      this.events.off('state', onState);
+      contact();
+    };
+    this.events.on('state', onState);
+    // Never crash on a Redis error: every client gets an 'error' listener; log once per kind per 10 s.
+    for (const [c, role] of [
+      [client, 'commands'],
+      [sub, 'subscriber'],
+    ] as const) {
+      c.on('error', (err: unknown) => {
+        this.logError(role, err);
+        if (unreachable(err)) contact();
+      });
+    }
+    let up = false;
+    client.on('ready', () => {
+      up = true;
+      this.logger.info({ store: this.describe }, 'session store (redis) connected');
+      this.events.emit('state', 'ready');
+    });
+    client.on('close', () => {
+      if (!up || this.closed) return;
+      up = false;
+      this.logger.error(
+        { store: this.describe },
+        'session store (redis) connection lost; answering 503 and reconnecting',
+      );
+      this.events.emit('state', 'down');
+    });
+    sub.on('ready', () => void this.subscribe());
+    sub.on('close', () => this.subscriptionLost());
+    sub.on('end', () => this.subscriptionLost());
+    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+  }
+
+  /** Resolves once the first connection succeeded or failed (bounded); a failed start is logged, not fatal. */
+  private async started(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => {
+      timer = setTimeout(r, this.opts.connectWaitMs);
+    });
+    await Promise.race([this.firstContact, timeout]);
+    clearTimeout(timer);
+    const h = this.health();
+    if (!h.ok) {
+      this.logger.error(
+        { store: this.describe, reason: h.reason },
+        'session store (redis) is not ready; requests that need a session answer 503 until it is (retrying in the background)',
+      );
+    }
+  }
+
+  private logError(role: string, err: unknown): void {
+    const text = describeCause(err);
+    const key = `${role}:${text}`;
+    const now = performance.now();
+    const last = this.lastError.get(key);
+    if (last !== undefined && now - last < 10_000) return;
+    if (this.lastError.size > 100) this.lastError.clear();
+    this.lastError.set(key, now);
+    this.logger.warn({ store: this.describe, role, err: text }, 'session store (redis) error');
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.keys.invalidateChannel, this.keys.releasedChannel);
+    } catch (err) {
+      this.logError('subscriber', err);
+      return;
+    }
+    if (this.closed) return;
+    // Whatever was published while we were not listening is lost: start from an empty cache.
+    this.flushL1();
+    this.subscribed = true;
+    this.logger.info({ store: this.describe }, 'session store (redis) invalidation channel subscribed');
+    this.events.emit('state', 'subscribed');
+  }
+
+  private subscriptionLost(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    this.flushL1();
+    this.events.emit('state', 'unsubscribed');
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel === this.keys.invalidateChannel) this.invalidate(message);
+    else if (channel === this.keys.releasedChannel) this.lock.onReleased(message);
+  }
+
+  /** Drops one key from L1 and spoils reads of it that are in flight (their answer may predate the write). */
+  private invalidate(key: string): void {
+    this.l1.delete(key);
+    const pending = this.reads.get(key);
+    if (pending) for (const r of pending) r.stale = true;
+    this.events.emit('invalidate', key);
+  }
+
+  private flushL1(): void {
+    this.l1.clear();
+    for (const set of this.reads.values()) for (const r of set) r.stale = true;
+    this.events.emit('invalidate', undefined);
+  }
+
+  private get cacheOn(): boolean {
+    return this.opts.cacheTtlMs > 0 && this.subscribed;
+  }
+
+  /** Runs a Redis call; any failure (unreachable, timeout, server error) becomes a 503 `store_unavailable`. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new GatehouseError('store_unavailable', 503, UNAVAILABLE, {
+        cause: err,
+        message: `session store (redis): ${describeCause(err)}`,
+      });
+    }
+  }
+
+  async get(key: string, opts?: GetOptions): Promise<SessionRecord | undefined> {
+    const cacheable = this.cacheOn;
+    if (cacheable && !opts?.fresh) {
+      const hit = this.l1.get(key);
+      if (hit) return hit;
+    }
+    if (!cacheable) return this.parse(key, await this.read(key));
+    // Track the read: an invalidation arriving before its answer spoils it for caching.
+    const mark: PendingRead = { stale: false };
+    let set = this.reads.get(key);
+    if (!set) {
+      set = new Set();
+      this.reads.set(key, set);
+    }
+    set.add(mark);
+    let raw: Array<string | null>;
+    try {
+      raw = await this.read(key);
+    } finally {
+      set.delete(mark);
+      if (!set.size) this.reads.delete(key);
+    }
+    const rec = this.parse(key, raw);
+    if (rec && this.cacheOn && !mark.stale) this.l1.set(key, rec, this.opts.cacheTtlMs);
+    return rec;
+  }
+
+  /** The one Redis round trip of a cache miss. */
+  private read(key: string): Promise<Array<string | null>> {
+    return this.call(() => this.client.hmget(this.keys.session(key), 'd', 'l'));
+  }
+
+  private parse(key: string, raw: Array<string | null>): SessionRecord | undefined {
+    const [d, l] = raw;
+    if (!d) return undefined;
+    let rec: SessionRecord;
+    try {
+      rec = JSON.parse(d) as SessionRecord;
+    } catch (err) {
+      this.logger.error(
+        { session: key.slice(0, 12), err: describeCause(err) },
+        'session store (redis): unreadable record ignored',
+      );
+      return undefined;
+    }
+    // A touch moves only `l`: the record's own lastSeenAt may be older.
+    const touched = l ? Number(l) : 0;
+    if (touched > rec.lastSeenAt) rec.lastSeenAt = touched;
+    return rec;
+  }
+
+  async put(
+    key: string,
+    rec: SessionRecord,
+    ttlMs: number,
+    expectedVersion: number | null,
+  ): Promise<boolean> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    // Index first: a session that exists is always findable by back-channel logout.
+    await this.index(key, rec.sub, rec.sid, ttl);
+    const ok = await this.call(() =>
+      this.client.ghPut(
+        this.keys.session(key),
+        expectedVersion === null ? '' : String(expectedVersion),
+        String(rec.version),
+        JSON.stringify(rec),
+        ttl,
+        String(rec.lastSeenAt),
+        rec.sub,
+        rec.sid ?? '',
+        this.keys.invalidateChannel,
+        key,
+      ),
+    );
+    // Our own message will come back too; dropping the entry now keeps this replica exact meanwhile.
+    if (ok === 1) this.invalidate(key);
+    return ok === 1;
+  }
+
+  private async index(key: string, sub: string, sid: string | undefined, ttl: number): Promise<void> {
+    const work = [this.call(() => this.client.ghIndexAdd(this.keys.bySub(sub), key, ttl))];
+    if (sid) work.push(this.call(() => this.client.ghIndexAdd(this.keys.bySid(sid), key, ttl)));
+    await Promise.all(work);
+  }
+
+  async touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const res = await this.call(() =>
+      this.client.ghTouch(this.keys.session(key), String(lastSeenAt), ttl, this.keys.invalidateChannel, key),
+    );
+    this.invalidate(key);
+    if (!res) return;
+    const [sub, sid] = res;
+    if (sub) await this.index(key, sub, sid || undefined, ttl);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(() => this.client.ghDelete(this.keys.session(key), this.keys.invalidateChannel, key));
+    this.invalidate(key);
+  }
+
+  /**
+   * Back-channel logout. With a `sid`: the sessions of that IdP session, plus (when `sub` is
+   * given too) the subject's sessions that have no sid. With only a `sub`: all its sessions.
+   * Candidates come from the index sets; each delete publishes, so every replica's L1 drops them.
+   */
+  async deleteMatching(match: { sub?: string; sid?: string }): Promise<number> {
+    const { sub, sid } = match;
+    if (!sub && !sid) return 0;
+    const doomed = new Set<string>();
+    const cleanup: Array<[string, string[]]> = [];
+    if (sid) {
+      const idx = this.keys.bySid(sid);
+      const members = await this.call(() => this.client.zrange(idx, 0, -1));
+      for (const k of members) doomed.add(k);
+      cleanup.push([idx, members]);
+    }
+    if (sub) {
+      const idx = this.keys.bySub(sub);
+      const members = await this.call(() => this.client.zrange(idx, 0, -1));
+      if (!sid) {
+        for (const k of members) doomed.add(k);
+        cleanup.push([idx, members]);
+      } else {
+        const sids = await Promise.all(
+          members.map((k) => this.call(() => this.client.hget(this.keys.session(k), 'i'))),
+        );
+        const gone: string[] = [];
+        members.forEach((k, i) => {
+          const s = sids[i];
+          if (s === '') doomed.add(k); // a session without sid
+          if (s === null || s === '') gone.push(k);
+        });
+        cleanup.push([idx, gone]);
+      }
+    }
+    const counts = await Promise.all(
+      [...doomed].map((k) =>
+        this.call(() => this.client.ghDelete(this.keys.session(k), this.keys.invalidateChannel, k)),
+      ),
+    );
+    for (const k of doomed) this.invalidate(k);
+    // ZREM (not DEL): a session indexed concurrently by a login stays findable.
+    await Promise.all(
+      cleanup.filter(([, m]) => m.length).map(([idx, m]) => this.call(() => this.client.zrem(idx, ...m))),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    await this.call(() => this.client.set(this.keys.flow(state), JSON.stringify(flow), 'PX', ttl));
+    const evicted = await this.call(() =>
+      this.client.ghFlowAdd(this.keys.browserFlows(flow.browserId), state, ttl, Math.max(1, maxPerBrowser)),
+    );
+    if (evicted.length)
+      await Promise.all(evicted.map((s) => this.call(() => this.client.del(this.keys.flow(s)))));
+  }
+
+  async takeFlow(state: string): Promise<LoginFlow | undefined> {
+    const raw = await this.call(() => this.client.getdel(this.keys.flow(state)));
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as LoginFlow;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async markOnce(key: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.call(() =>
+      this.client.set(this.keys.once(key), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return ok === 'OK';
+  }
+
+  health(): StoreHealth {
+    if (this.closed) return { ok: false, reason: 'session store (redis) closed' };
+    if (this.client.status !== 'ready')
+      return { ok: false, reason: `session store (redis) ${this.client.status}` };
+    if (!this.subscribed)
+      return { ok: false, reason: 'session store (redis) invalidation channel not subscribed' };
+    return { ok: true };
+  }
+
+  /** Entries in the L1 cache (tests, metrics). */
+  get cachedEntries(): number {
+    return this.l1.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscribed = false;
+    clearInterval(this.sweeper);
+    this.lock.close();
+    this.l1.clear();
+    for (const c of [this.sub, this.client]) {
+      try {
+        if (c.status === 'ready') await c.quit();
+        else c.disconnect();
+      } catch {
+        c.disconnect();
+      }
+    }
+  }
+}

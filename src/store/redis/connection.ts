@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../util/errors.js';
 
-type SessionConfig = GatehouseConfig['session'];
+/** `session.*` plus the client name shown by `CLIENT LIST` (the subscriber gets `-sub` appended). */
+type SessionConfig = GatehouseConfig['session'] & { redisConnectionName: string };
 
 export interface ParsedRedisUrl {
   host: string;
@@ -72,16 +72,30 @@ function commonOptions(s: SessionConfig, p: ParsedRedisUrl): RedisOptions {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     enableReadyCheck: true,
-    connectionName: 'gatehouse',
+    // How long close() lets a socket end gracefully; ioredis's 2 s default holds a stopping process.
+    disconnectTimeout: 200,
+    connectionName: s.redisConnectionName,
   };
   if (p.username) o.username = p.username;
   if (p.password) o.password = p.password;
-  if (p.tls) o.tls = isIP(p.host) ? {} : { servername: p.host };
+  // Node verifies the certificate against the host actually connected to (each node in Cluster mode).
+  if (p.tls) o.tls = {};
   return o;
 }
 
-/** A standalone, Sentinel or Cluster client from `session.*`, plus how to describe it in logs (no secrets). */
-export function createClient(s: SessionConfig): { client: Redis | Cluster; describe: string; mode: 'standalone' | 'sentinel' | 'cluster' } {
+export interface Clients {
+  /** Commands and scripts. */
+  client: Redis | Cluster;
+  /** A second connection for SUBSCRIBE (a subscribed connection cannot run commands). */
+  subscriber: Redis | Cluster;
+  /** For logs: mode and addresses, never credentials. */
+  describe: string;
+  mode: 'standalone' | 'sentinel' | 'cluster';
+}
+
+/** Standalone, Sentinel or Cluster clients from `session.*`. */
+export function createClients(s: SessionConfig): Clients {
+  const subName = `${s.redisConnectionName}-sub`;
   const p = parseRedisUrl(s.redisUrl);
   const common = commonOptions(s, p);
   if (s.redisClusterNodes.length) {
@@ -96,6 +110,7 @@ export function createClient(s: SessionConfig): { client: Redis | Cluster; descr
     const nodes = s.redisClusterNodes.map((n) => ({ host: n.host, port: n.port }));
     return {
       client: new Cluster(nodes, opts),
+      subscriber: new Cluster(nodes, { ...opts, redisOptions: { ...common, connectionName: subName } }),
       describe: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`,
       mode: 'cluster',
     };
@@ -109,9 +124,15 @@ export function createClient(s: SessionConfig): { client: Redis | Cluster; descr
   };
   if (s.redisSentinels.length) {
     if (!s.redisSentinelName) {
-      throw new GatehouseError('config_invalid', 500, 'session.redisSentinelName is required with redisSentinels', {
-        message: 'session.redisSentinelName: required when session.redisSentinels is set (the monitored master name)',
-      });
+      throw new GatehouseError(
+        'config_invalid',
+        500,
+        'session.redisSentinelName is required with redisSentinels',
+        {
+          message:
+            'session.redisSentinelName: required when session.redisSentinels is set (the monitored master name)',
+        },
+      );
     }
     opts.sentinels = s.redisSentinels.map((n) => ({ host: n.host, port: n.port }));
     opts.name = s.redisSentinelName;
@@ -121,6 +142,7 @@ export function createClient(s: SessionConfig): { client: Redis | Cluster; descr
     if (p.tls) opts.enableTLSForSentinelMode = true;
     return {
       client: new Redis(opts),
+      subscriber: new Redis({ ...opts, connectionName: subName }),
       describe: `sentinel ${s.redisSentinelName} via ${opts.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`,
       mode: 'sentinel',
     };
@@ -129,6 +151,7 @@ export function createClient(s: SessionConfig): { client: Redis | Cluster; descr
   opts.port = p.port;
   return {
     client: new Redis(opts),
+    subscriber: new Redis({ ...opts, connectionName: subName }),
     describe: `${p.tls ? 'rediss' : 'redis'}://${p.host}:${p.port}/${p.db}`,
     mode: 'standalone',
   };

@@ -29,12 +29,16 @@ export class RedisRefreshLock implements RefreshLock {
 
   async acquire(name: string, leaseMs: number): Promise<string | undefined> {
     const token = randomBytes(16).toString('base64url');
-    const ok = await this.d.call(() => this.d.client.set(this.d.keys.lock(name), token, 'PX', Math.max(1, Math.ceil(leaseMs)), 'NX'));
+    const ok = await this.d.call(() =>
+      this.d.client.set(this.d.keys.lock(name), token, 'PX', Math.max(1, Math.ceil(leaseMs)), 'NX'),
+    );
     return ok === 'OK' ? token : undefined;
   }
 
   async release(name: string, token: string): Promise<void> {
-    await this.d.call(() => this.d.client.ghRelease(this.d.keys.lock(name), token, this.d.keys.releasedChannel, name));
+    await this.d.call(() =>
+      this.d.client.ghRelease(this.d.keys.lock(name), token, this.d.keys.releasedChannel, name),
+    );
   }
 
   /**
