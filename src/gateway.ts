@@ -47,8 +47,35 @@ export async function createStore(cfg: GatehouseConfig, clock: Clock, logger: Lo
   return new MemoryStore({ maxSessions: cfg.session.maxSessions, clock });
 }
 
-/** Wires config → store, provider, refresh coordinator, engine, front door. */
-export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+/**
+ * Everything a front door needs, built once from the config: store, provider, refresh
+ * coordinator and the decision engine. The reverse proxy (`createGateway`) and the Node
+ * middleware (`createGatehouseMiddleware`) are both built on it, so there is one wiring and one
+ * decision path.
+ */
+export interface GatewayCore {
+  readonly cfg: GatehouseConfig;
+  readonly engine: Engine;
+  readonly store: SessionStore;
+  readonly provider: OidcProvider;
+  readonly metrics: GatewayMetrics;
+  readonly refresh: RefreshCoordinator;
+  readonly logger: Logger;
+  /** Our cookie names (session, login): never passed on to the application. */
+  readonly cookieNames: string[];
+  /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
+  readonly discovered: Promise<void>;
+  /** Provider discovered and store healthy, with the reasons when not. */
+  readiness(): { ok: boolean; reasons: string[] };
+  /** Stops discovery retries and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Wires config → store, provider, refresh coordinator, engine (no front door). */
+export async function createGatewayCore(
+  cfg: GatehouseConfig,
+  opts: GatewayOptions = {},
+): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(cfg.logging.level);
   const metrics = new GatewayMetrics(!opts.logger);
@@ -100,8 +127,37 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     loginCookies: new LoginCookieCodec(cfg.session.secret),
   };
   const engine = new Engine(ctx);
+  const discovered = provider.start();
+  return {
+    cfg,
+    engine,
+    store,
+    provider,
+    metrics,
+    refresh,
+    logger,
+    cookieNames: [jar.session, jar.login],
+    discovered,
+    readiness() {
+      const reasons: string[] = [];
+      if (!provider.ready) reasons.push(provider.notReadyReason);
+      const h = store.health();
+      if (!h.ok) reasons.push(h.reason ?? 'session store unavailable');
+      return { ok: reasons.length === 0, reasons };
+    },
+    async close() {
+      provider.stop();
+      await store.close();
+    },
+  };
+}
+
+/** Wires config → gateway core → reverse-proxy front door (which also serves forward-auth). */
+export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const core = await createGatewayCore(cfg, opts);
+  const { engine, store, provider, metrics, refresh, logger, discovered } = core;
   const proxy = cfg.upstream
-    ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: [jar.session, jar.login] })
+    ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: core.cookieNames })
     : undefined;
   const server = createGatewayServer({
     engine,
@@ -110,15 +166,8 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     metrics,
     publicUrl: cfg.publicUrl,
     metricsEnabled: cfg.metrics.enabled,
-    readiness: () => {
-      const reasons: string[] = [];
-      if (!provider.ready) reasons.push(provider.notReadyReason);
-      const h = store.health();
-      if (!h.ok) reasons.push(h.reason ?? 'session store unavailable');
-      return { ok: reasons.length === 0, reasons };
-    },
+    readiness: () => core.readiness(),
   });
-  const discovered = provider.start();
 
   return {
     cfg,
@@ -150,7 +199,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         server.closeAllConnections();
       });
       await proxy?.close();
-      await store.close();
+      await core.close();
     },
   };
 }

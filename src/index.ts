@@ -3,7 +3,15 @@ export { ConfigError, loadConfig } from './config/index.js';
 export type { Decision } from './engine/decision.js';
 export { Engine } from './engine/engine.js';
 export type { RequestFacts } from './engine/facts.js';
-export type { Gateway, GatewayOptions } from './gateway.js';
-export { createGateway } from './gateway.js';
+export type { Gateway, GatewayCore, GatewayOptions } from './gateway.js';
+export { createGateway, createGatewayCore } from './gateway.js';
+export type {
+  GatehouseMiddleware,
+  GatehouseRequest,
+  MiddlewareOptions,
+  NextFunction,
+} from './http/middleware.js';
+export { createGatehouseMiddleware } from './http/middleware.js';
+export type { Identity } from './identity/identity.js';
 export type { Clock } from './util/clock.js';
 export { ManualClock, systemClock } from './util/clock.js';

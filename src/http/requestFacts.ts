@@ -15,22 +15,145 @@ export function requestIdOf(req: IncomingMessage): string {
   return given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Builds engine facts from a node:http request. `secure` comes from publicUrl, never from a header. */
-export function factsFromNode(req: IncomingMessage, secure: boolean, requestId: string): RequestFacts {
+/** The facts that come from the client's own headers (forwarded as is by a forward-auth proxy). */
+function clientFacts(req: IncomingMessage) {
+  return {
+    cookieHeader: req.headers.cookie,
+    accept: req.headers.accept,
+    secFetchMode: one(req.headers['sec-fetch-mode']),
+    secFetchDest: one(req.headers['sec-fetch-dest']),
+    xRequestedWith: one(req.headers['x-requested-with']),
+  };
+}
+
+/**
+ * Builds engine facts from a node:http request. `secure` comes from publicUrl, never from a header.
+ * `rawUrl` overrides `req.url` (a middleware mounted under a prefix sees a shortened `req.url`).
+ */
+export function factsFromNode(
+  req: IncomingMessage,
+  secure: boolean,
+  requestId: string,
+  rawUrl: string = req.url ?? '/',
+): RequestFacts {
   // Decide on, and forward, one canonical path (see normalizePath).
-  const { path, url } = normalizeUrl(req.url ?? '/');
+  const { path, url } = normalizeUrl(rawUrl);
   return {
     method: req.method ?? 'GET',
     path,
     url,
     host: req.headers.host ?? '',
     secure,
-    cookieHeader: req.headers.cookie,
-    accept: req.headers.accept,
-    secFetchMode: one(req.headers['sec-fetch-mode']),
-    secFetchDest: one(req.headers['sec-fetch-dest']),
-    xRequestedWith: one(req.headers['x-requested-with']),
+    ...clientFacts(req),
     clientIp: req.socket.remoteAddress ?? '',
     requestId,
+  };
+}
+
+export type ForwardedFacts =
+  | { ok: true; facts: RequestFacts }
+  | {
+      ok: false;
+      /** Safe to show: which forwarded header is missing or malformed. */
+      reason: string;
+    };
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are refused in a request target
+const BAD_URI_CHARS = /[\u0000-\u0020\u007f]/;
+const METHOD = /^[A-Za-z]{1,20}$/;
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+const MAX_URI = 8192;
+
+/** The single value of a header; `multiple` when a proxy chain (or a client) sent it twice. */
+function single(req: IncomingMessage, name: string): string | undefined | { multiple: true } {
+  const v = req.headersDistinct[name];
+  if (!v || v.length === 0) return undefined;
+  if (v.length > 1) return { multiple: true };
+  return v[0];
+}
+
+/** First element of a comma-separated forwarded header (the hop nearest the client). */
+function firstOfList(v: string): string {
+  const i = v.indexOf(',');
+  return (i === -1 ? v : v.slice(0, i)).trim();
+}
+
+/**
+ * Builds engine facts for a forward-auth request (nginx `auth_request`, Traefik `forwardAuth`,
+ * Caddy `forward_auth`): the request being authorized is not this one but the one the proxy
+ * describes in `X-Original-URI` / `X-Forwarded-Uri`, `X-Forwarded-Method`, `X-Forwarded-Host` and
+ * `X-Forwarded-Proto`. The Cookie, Accept and Sec-Fetch-* headers are the client's, which every
+ * one of these proxies passes along. Only the forward-auth endpoints call this; nowhere else are
+ * X-Forwarded-* headers trusted.
+ *
+ * The path decides authorization, so it must not be ambiguous: when both URI headers are present
+ * they must agree (a client behind Caddy or Traefik can add an `X-Original-URI` of its own, and a
+ * client behind nginx an `X-Forwarded-Uri`), and none may be sent twice.
+ *
+ * `facts.url` is the absolute original URL (`proto://host/path?query`, path normalised), so the
+ * login return URL goes through the same open-redirect check (`safeReturnTo`) as `rd`.
+ */
+export function forwardedFactsFromNode(
+  req: IncomingMessage,
+  secure: boolean,
+  requestId: string,
+  defaultProto: 'http' | 'https',
+): ForwardedFacts {
+  const fail = (reason: string): ForwardedFacts => ({ ok: false, reason });
+  const values: Record<string, string | undefined> = {};
+  for (const name of [
+    'x-original-uri',
+    'x-forwarded-uri',
+    'x-forwarded-method',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+  ]) {
+    const v = single(req, name);
+    if (typeof v === 'object') return fail(`The ${name} header was sent more than once.`);
+    values[name] = v;
+  }
+  const original = values['x-original-uri'];
+  const forwarded = values['x-forwarded-uri'];
+  if (original !== undefined && forwarded !== undefined && original !== forwarded) {
+    return fail('X-Original-URI and X-Forwarded-Uri disagree; the proxy must set one and strip the other.');
+  }
+  const uri = original ?? forwarded;
+  const method = values['x-forwarded-method'];
+  const hostList = values['x-forwarded-host'];
+  const missing = [
+    uri === undefined ? 'X-Original-URI (or X-Forwarded-Uri)' : '',
+    method === undefined ? 'X-Forwarded-Method' : '',
+    hostList === undefined ? 'X-Forwarded-Host' : '',
+  ].filter(Boolean);
+  if (missing.length || uri === undefined || method === undefined || hostList === undefined) {
+    return fail(
+      `This is a forward-auth endpoint: the proxy must describe the original request in ${missing.join(', ')}.`,
+    );
+  }
+  if (!uri.startsWith('/') || uri.length > MAX_URI || BAD_URI_CHARS.test(uri)) {
+    return fail('The forwarded URI must be an origin-form request target (starting with "/").');
+  }
+  if (!METHOD.test(method)) return fail('X-Forwarded-Method is not an HTTP method.');
+  const host = firstOfList(hostList);
+  if (!HOST.test(host)) return fail('X-Forwarded-Host is not a host name.');
+  const protoRaw = values['x-forwarded-proto'];
+  const proto = protoRaw === undefined ? defaultProto : firstOfList(protoRaw).toLowerCase();
+  if (proto !== 'http' && proto !== 'https') return fail('X-Forwarded-Proto must be http or https.');
+
+  const { path, url } = normalizeUrl(uri);
+  const xff = req.headers['x-forwarded-for'];
+  const lastHop = (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').pop()?.trim();
+  return {
+    ok: true,
+    facts: {
+      method: method.toUpperCase(),
+      path,
+      url: `${proto}://${host}${url}`,
+      host,
+      secure,
+      ...clientFacts(req),
+      clientIp: lastHop || one(req.headers['x-real-ip']) || req.socket.remoteAddress || '',
+      requestId,
+    },
   };
 }

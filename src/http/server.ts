@@ -1,24 +1,35 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
-import { isNavigation } from '../engine/facts.js';
+import { isNavigation, type RequestFacts } from '../engine/facts.js';
 import { SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
+import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { type Audience, respond, sendJson } from './respond.js';
 
-export interface ServerDeps {
+/** What every front door built on the engine needs (reverse proxy, middleware). */
+export interface FrontDoorDeps {
   engine: Engine;
-  proxy: UpstreamProxy | undefined;
   logger: Logger;
   metrics: GatewayMetrics;
   publicUrl: string;
-  /** Readiness: provider discovered and store healthy. */
-  readiness: () => { ok: boolean; reasons: string[] };
   /** Serves Prometheus metrics at /oauth2/metrics to loopback clients. */
   metricsEnabled: boolean;
+}
+
+export interface ServerDeps extends FrontDoorDeps {
+  proxy: UpstreamProxy | undefined;
+  /** Readiness: provider discovered and store healthy. */
+  readiness: () => { ok: boolean; reasons: string[] };
+}
+
+/** Per-request log fields, filled in by whoever answers. */
+export interface RequestLog {
+  user?: string;
+  decision?: string;
 }
 
 /** Reads a small form body; undefined when it exceeds `limit` bytes. */
@@ -43,81 +54,134 @@ function isLoopback(addr: string | undefined): boolean {
 }
 
 /**
+ * Serves the /oauth2/* routes shared by every front door (login, callback, logout, userinfo,
+ * back-channel logout, metrics, and the forward-auth endpoints). Resolves false for any other
+ * path, which is then authenticated and authorized like an application path.
+ */
+export function createOAuth2Routes(
+  deps: FrontDoorDeps,
+): (req: IncomingMessage, res: ServerResponse, f: RequestFacts, log: RequestLog) => Promise<boolean> {
+  const secure = deps.publicUrl.startsWith('https:');
+  const { engine } = deps;
+  return async (req, res, f, log) => {
+    const requestId = f.requestId;
+    const audience: Audience = isNavigation(f) ? 'page' : 'json';
+    const answer = (d: Exclude<Decision, { type: 'allow' }>) => {
+      log.decision = d.type === 'error' ? d.code : d.type;
+      respond(res, d, audience, requestId);
+      return true;
+    };
+    const url = new URL(f.url, deps.publicUrl);
+    switch (f.path) {
+      case '/oauth2/start':
+        return answer(
+          await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'),
+        );
+      case '/oauth2/callback':
+        return answer(await engine.callback(f, url));
+      case '/oauth2/logout':
+        return answer(await engine.logout(f));
+      case SIGNED_OUT_PATH:
+        return answer({
+          type: 'page',
+          status: 200,
+          title: 'You are signed out',
+          message: 'Your session has ended.',
+          link: { href: '/oauth2/start?rd=%2F&retry=1', text: 'Sign in again' },
+          setCookies: [],
+        });
+      case '/oauth2/userinfo': {
+        const d = await engine.userinfo(f);
+        log.decision = d.type === 'error' ? d.code : 'userinfo';
+        respond(res, d, 'json', requestId);
+        return true;
+      }
+      case '/oauth2/backchannel-logout': {
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
+          return true;
+        }
+        const body = await readSmallBody(req, 64 * 1024);
+        if (body === undefined) {
+          sendJson(res, 413, { error: 'invalid_request', error_description: 'body too large' }, requestId);
+          return true;
+        }
+        log.decision = 'backchannel_logout';
+        respond(res, await engine.backchannelLogout(f, new URLSearchParams(body)), 'json', requestId);
+        return true;
+      }
+      case '/oauth2/metrics':
+        if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
+          res.setHeader('content-type', deps.metrics.registry.contentType);
+          res.end(await deps.metrics.registry.metrics());
+          log.decision = 'metrics';
+          return true;
+        }
+        return false;
+      // Forward-auth front door (nginx auth_request; Traefik forwardAuth, Caddy forward_auth): the
+      // request being authorized is the one the proxy describes in X-Forwarded-*; see forwardAuth.ts.
+      case AUTH_REQUEST_PATH:
+      case FORWARD_AUTH_PATH: {
+        const style = f.path === AUTH_REQUEST_PATH ? 'auth-request' : 'forward-auth';
+        await handleForwardAuth({ engine, secure }, style, req, res, requestId, log);
+        return true;
+      }
+    }
+    return false;
+  };
+}
+
+/**
+ * Runs `handle` with a request id, one log line and a metrics count per request, and a 500 (never
+ * a crash) when it throws.
+ */
+export function runLogged(
+  deps: Pick<FrontDoorDeps, 'logger' | 'metrics'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  handle: (requestId: string, log: RequestLog) => Promise<void>,
+): void {
+  const { logger, metrics } = deps;
+  const started = performance.now();
+  const requestId = requestIdOf(req);
+  const log: RequestLog = {};
+  res.on('finish', () => {
+    metrics.requests.inc({ decision: log.decision ?? 'unknown' });
+    logger.info(
+      {
+        reqId: requestId,
+        method: req.method,
+        path: (req.url ?? '/').split('?')[0],
+        status: res.statusCode,
+        user: log.user,
+        decision: log.decision,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'request',
+    );
+  });
+  handle(requestId, log).catch((err) => {
+    logger.error({ reqId: requestId, err: String(err) }, 'request handler failed');
+    if (!res.headersSent)
+      sendJson(res, 500, { error: 'internal', reason: 'internal error', requestId }, requestId);
+    else res.destroy();
+  });
+}
+
+/**
  * The reverse-proxy front door: /oauth2/* routes, health endpoints, and for everything else
  * `engine.check` followed by the upstream proxy. It only translates decisions into responses.
  */
 export function createGatewayServer(deps: ServerDeps): Server {
   const secure = deps.publicUrl.startsWith('https:');
-  const { engine, logger, metrics } = deps;
+  const { engine } = deps;
+  const oauth2 = createOAuth2Routes(deps);
 
-  async function handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    log: { user?: string; decision?: string },
-  ): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: RequestLog) {
     const f = factsFromNode(req, secure, requestId);
     const audience: Audience = isNavigation(f) ? 'page' : 'json';
-    const answer = (d: Exclude<Decision, { type: 'allow' }>) => {
-      log.decision = d.type === 'error' ? d.code : d.type;
-      respond(res, d, audience, requestId);
-    };
-    if (f.path.startsWith('/oauth2/')) {
-      const url = new URL(f.url, deps.publicUrl);
-      switch (f.path) {
-        case '/oauth2/start':
-          return answer(
-            await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'),
-          );
-        case '/oauth2/callback':
-          return answer(await engine.callback(f, url));
-        case '/oauth2/logout':
-          return answer(await engine.logout(f));
-        case SIGNED_OUT_PATH:
-          return answer({
-            type: 'page',
-            status: 200,
-            title: 'You are signed out',
-            message: 'Your session has ended.',
-            link: { href: '/oauth2/start?rd=%2F&retry=1', text: 'Sign in again' },
-            setCookies: [],
-          });
-        case '/oauth2/userinfo': {
-          const d = await engine.userinfo(f);
-          log.decision = d.type === 'error' ? d.code : 'userinfo';
-          return respond(res, d, 'json', requestId);
-        }
-        case '/oauth2/backchannel-logout': {
-          if (req.method !== 'POST') {
-            res.setHeader('allow', 'POST');
-            return sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
-          }
-          const body = await readSmallBody(req, 64 * 1024);
-          if (body === undefined)
-            return sendJson(
-              res,
-              413,
-              { error: 'invalid_request', error_description: 'body too large' },
-              requestId,
-            );
-          log.decision = 'backchannel_logout';
-          return respond(
-            res,
-            await engine.backchannelLogout(f, new URLSearchParams(body)),
-            'json',
-            requestId,
-          );
-        }
-        case '/oauth2/metrics':
-          if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
-            res.setHeader('content-type', deps.metrics.registry.contentType);
-            res.end(await deps.metrics.registry.metrics());
-            log.decision = 'metrics';
-            return;
-          }
-          break;
-      }
-    }
+    if (f.path.startsWith('/oauth2/') && (await oauth2(req, res, f, log))) return;
     if (f.path === '/healthz') {
       log.decision = 'health';
       return sendJson(res, 200, { status: 'ok' }, requestId);
@@ -133,7 +197,10 @@ export function createGatewayServer(deps: ServerDeps): Server {
       );
     }
     const d = await engine.check(f);
-    if (d.type !== 'allow') return answer(d);
+    if (d.type !== 'allow') {
+      log.decision = d.type === 'error' ? d.code : d.type;
+      return respond(res, d, audience, requestId);
+    }
     log.decision = 'allow';
     if (d.identity) log.user = d.identity.user;
     if (!deps.proxy) {
@@ -167,30 +234,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
     }
   }
 
-  return createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    const started = performance.now();
-    const requestId = requestIdOf(req);
-    const log: { user?: string; decision?: string } = {};
-    res.on('finish', () => {
-      metrics.requests.inc({ decision: log.decision ?? 'unknown' });
-      logger.info(
-        {
-          reqId: requestId,
-          method: req.method,
-          path: (req.url ?? '/').split('?')[0],
-          status: res.statusCode,
-          user: log.user,
-          decision: log.decision,
-          ms: Math.round((performance.now() - started) * 100) / 100,
-        },
-        'request',
-      );
-    });
-    handle(req, res, requestId, log).catch((err) => {
-      logger.error({ reqId: requestId, err: String(err) }, 'request handler failed');
-      if (!res.headersSent)
-        sendJson(res, 500, { error: 'internal', reason: 'internal error', requestId }, requestId);
-      else res.destroy();
-    });
-  });
+  return createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
+    runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
+  );
 }

@@ -1,0 +1,154 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { loadConfig } from '../config/load.js';
+import type { ConfigInput, GatehouseConfig } from '../config/schema.js';
+import { stripCookies } from '../engine/cookies.js';
+import { isNavigation } from '../engine/facts.js';
+import { createGatewayCore, type GatewayCore, type GatewayOptions } from '../gateway.js';
+import { IDENTITY_HEADER_NAMES, type Identity } from '../identity/identity.js';
+import { describeCause } from '../util/errors.js';
+import { createLogger } from '../util/log.js';
+import { factsFromNode, requestIdOf } from './requestFacts.js';
+import { respond, sendJson } from './respond.js';
+import { createOAuth2Routes, runLogged } from './server.js';
+
+/** The request as the application sees it after the middleware let it through. */
+export interface GatehouseRequest extends IncomingMessage {
+  /** Who is signed in; undefined on `skipAuth` paths. */
+  gatehouse?: Identity | undefined;
+  /** Set by Express/connect; the middleware decides on it when present (mounted apps). */
+  originalUrl?: string;
+}
+
+export type NextFunction = (err?: unknown) => void;
+
+export interface GatehouseMiddleware {
+  /** connect/Express-compatible `(req, res, next)`. */
+  handler(req: IncomingMessage, res: ServerResponse, next: NextFunction): void;
+  /** Resolves once the store is connected and OIDC discovery succeeded; rejects if start-up failed. */
+  readonly ready: Promise<void>;
+  /** Stops discovery retries and closes the session store. */
+  close(): Promise<void>;
+}
+
+export interface MiddlewareOptions extends GatewayOptions {
+  /** Environment for `GATEHOUSE_*` overrides and `env:` secrets when a plain object is given (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A config that already went through `loadConfig` (every section present, defaults filled in). */
+function isLoaded(c: GatehouseConfig | ConfigInput): c is GatehouseConfig {
+  const x = c as Partial<GatehouseConfig>;
+  return (
+    Array.isArray(x.skipAuth) &&
+    typeof x.session?.maxAgeSeconds === 'number' &&
+    typeof x.session.cookieName === 'string' &&
+    typeof x.refresh?.graceSeconds === 'number' &&
+    typeof x.login?.maxAttempts === 'number' &&
+    typeof x.headers?.maxGroupsHeaderBytes === 'number' &&
+    Array.isArray(x.authorization?.rules) &&
+    typeof x.logging?.level === 'string' &&
+    typeof x.metrics?.enabled === 'boolean'
+  );
+}
+
+/**
+ * Gatehouse as a connect/Express/node:http middleware, built on the same core (store, refresh
+ * coordinator, engine) as the reverse proxy. It serves `/oauth2/*` itself; for any other path it
+ * runs `engine.check` and, on allow, replaces client-sent identity headers on `req.headers` with
+ * the real ones, removes the Gatehouse cookies from `req.headers.cookie`, sets
+ * `req.gatehouse = identity`, rewrites `req.url` to the normalised path that was authorized, and
+ * calls `next()`. Otherwise it answers exactly like the reverse proxy (302 to the IdP, 401 JSON,
+ * 403 page/JSON, 503...) and `next` is never called.
+ *
+ * `config` is a loaded config (`loadConfig()`) or a plain object in the YAML shape, loaded here
+ * (env overrides and `env:`/`file:` secrets included). A bad config throws `ConfigError` at once.
+ */
+export function createGatehouseMiddleware(
+  config: GatehouseConfig | ConfigInput,
+  opts: MiddlewareOptions = {},
+): GatehouseMiddleware {
+  const cfg = isLoaded(config)
+    ? config
+    : loadConfig({ object: config as Record<string, unknown>, env: opts.env ?? process.env });
+  const { env: _env, ...gatewayOpts } = opts;
+  const secure = cfg.publicUrl.startsWith('https:');
+  const core = createGatewayCore(cfg, gatewayOpts);
+  const ready = core.then((c) => c.discovered);
+  // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
+  ready.catch(() => {});
+  core.catch((err) =>
+    (opts.logger ?? createLogger(cfg.logging.level)).error(
+      { err: describeCause(err) },
+      'gatehouse middleware failed to start',
+    ),
+  );
+  let oauth2: ReturnType<typeof createOAuth2Routes> | undefined;
+
+  function routesFor(c: GatewayCore): ReturnType<typeof createOAuth2Routes> {
+    oauth2 ??= createOAuth2Routes({
+      engine: c.engine,
+      logger: c.logger,
+      metrics: c.metrics,
+      publicUrl: cfg.publicUrl,
+      metricsEnabled: cfg.metrics.enabled,
+    });
+    return oauth2;
+  }
+
+  async function handle(
+    c: GatewayCore,
+    req: GatehouseRequest,
+    res: ServerResponse,
+    next: NextFunction,
+    requestId: string,
+    log: { user?: string; decision?: string },
+  ): Promise<void> {
+    // Express strips a mount path from req.url; decide on the full path the client asked for.
+    const raw = req.originalUrl ?? req.url ?? '/';
+    const f = factsFromNode(req, secure, requestId, raw);
+    if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
+    const d = await c.engine.check(f);
+    if (d.type !== 'allow') {
+      log.decision = d.type === 'error' ? d.code : d.type;
+      return respond(res, d, isNavigation(f) ? 'page' : 'json', requestId);
+    }
+    log.decision = 'allow';
+    if (d.identity) log.user = d.identity.user;
+    for (const name of IDENTITY_HEADER_NAMES) delete req.headers[name];
+    const kept = stripCookies(req.headers.cookie, c.cookieNames);
+    if (kept === undefined) delete req.headers.cookie;
+    else req.headers.cookie = kept;
+    Object.assign(req.headers, d.upstreamHeaders);
+    req.gatehouse = d.identity;
+    // The app must route on the path that was authorized (`/public/../admin` is `/admin`).
+    if (req.url === raw) req.url = f.url;
+    for (const cookie of d.setCookies) res.appendHeader('set-cookie', cookie);
+    next();
+  }
+
+  return {
+    ready,
+    handler(req, res, next) {
+      core.then(
+        (c) => runLogged(c, req, res, (requestId, log) => handle(c, req, res, next, requestId, log)),
+        () =>
+          // Fail closed: never hand a request to the app when Gatehouse could not start.
+          sendJson(
+            res,
+            503,
+            { error: 'not_ready', reason: 'The sign-in gateway failed to start; see the server log.' },
+            requestIdOf(req),
+          ),
+      );
+    },
+    async close() {
+      let c: GatewayCore;
+      try {
+        c = await core;
+      } catch {
+        return;
+      }
+      await c.close();
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import {
+  createGatehouseMiddleware,
+  type GatehouseMiddleware,
+  type GatehouseRequest,
+} from '../../src/index.js';
+import { createLogger } from '../../src/util/log.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { freePort } from '../helpers/stack.js';
+import {
+  type DoorStack,
+  echoOf,
+  loginThrough,
+  type ProxyProcess,
+  startCaddy,
+  startDoorStack,
+  startNginx,
+} from './helpers.js';
+
+/**
+ * One Gatehouse, four ways in: nginx (auth_request), Caddy (forward_auth), its own reverse proxy,
+ * and a node:http app with the middleware sharing its store. A session made through one door is
+ * the same session at every other, and a logout through one ends it everywhere.
+ */
+
+/** Cookies the way browsers keep them: per host, whatever the port (RFC 6265 §8.5). */
+class Browser extends TestBrowser {
+  override cookies(origin: string): Map<string, string> {
+    return super.cookies(origin.replace(/:\d+$/, ''));
+  }
+}
+describe('one session, every front door', () => {
+  let s: DoorStack;
+  let nginx: ProxyProcess;
+  let caddy: ProxyProcess;
+  let mw: GatehouseMiddleware;
+  let app: Server;
+  let appUrl: string;
+
+  before(async () => {
+    const nginxPort = await freePort();
+    s = await startDoorStack(nginxPort); // publicUrl = nginx
+    const upstreamPort = Number(new URL(s.upstream.url).port);
+    nginx = await startNginx({ port: nginxPort, gatehousePort: s.gwPort, upstreamPort });
+    caddy = await startCaddy({ port: await freePort(), gatehousePort: s.gwPort, upstreamPort });
+    mw = createGatehouseMiddleware(s.cfg, { store: s.gw.store, logger: createLogger('silent') });
+    app = createServer((req, res) =>
+      mw.handler(req, res, () => {
+        res.setHeader('content-type', 'application/json');
+        const id = (req as GatehouseRequest).gatehouse;
+        res.end(JSON.stringify({ url: req.url, headers: req.headers, gatehouse: id ?? null }));
+      }),
+    );
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    await mw.ready;
+  });
+  after(async () => {
+    await nginx?.stop();
+    await caddy?.stop();
+    if (app) {
+      await new Promise<void>((r) => {
+        app.close(() => r());
+        app.closeAllConnections();
+      });
+    }
+    await mw?.close();
+    await s?.close();
+  });
+
+  it('a session created through nginx works through Caddy, the reverse proxy and the middleware; logout through Caddy ends it everywhere', async () => {
+    const b = new Browser();
+    const hops = await loginThrough(b, s.idp, `${nginx.url}/start-here`, 'bob');
+    assert.equal(hops.at(-1)!.status, 200, nginx.output());
+
+    const viaNginx = echoOf(await b.request(`${nginx.url}/whoami`, { kind: 'api' }));
+    const viaCaddy = echoOf(await b.request(`${caddy.url}/whoami`, { kind: 'api' }));
+    const viaProxy = echoOf(await b.request(`${s.gwUrl}/whoami`, { kind: 'api' }));
+    const viaApp = (await b.request(`${appUrl}/whoami`, { kind: 'api' })).json<{
+      headers: Record<string, string>;
+      gatehouse: { user: string };
+    }>();
+    for (const e of [viaNginx, viaCaddy, viaProxy]) {
+      assert.equal(e.headers['x-forwarded-user'], 'bob');
+      assert.equal(e.headers['x-forwarded-groups'], 'dev');
+    }
+    assert.equal(viaApp.gatehouse.user, 'bob');
+    assert.equal(viaApp.headers['x-forwarded-user'], 'bob');
+    // the same authorization everywhere
+    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl]) {
+      assert.equal((await b.request(`${url}/admin`, { kind: 'api' })).status, 403, url);
+    }
+
+    const cookie = b.cookie(nginx.url, 'gatehouse');
+    const out = await b.follow(`${caddy.url}/oauth2/logout`, { max: 1 });
+    assert.equal(out[0]!.status, 302);
+    assert.equal(b.cookie(nginx.url, 'gatehouse'), undefined, 'cookie cleared');
+    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl]) {
+      // replaying the old cookie: the record is gone from the shared store
+      const r = await new Browser().request(`${url}/whoami`, {
+        kind: 'api',
+        headers: { cookie: `gatehouse=${cookie}` },
+      });
+      assert.equal(r.status, 401, `${url} after logout via Caddy`);
+    }
+  });
+
+  it('a login started by the middleware is a session at nginx and Caddy; logout through the middleware ends it', async () => {
+    const b = new Browser();
+    const first = await b.request(`${appUrl}/reports`);
+    assert.equal(first.status, 302, 'the middleware starts the login itself');
+    assert.ok(first.location!.startsWith(`${s.idp.issuer}/authorize`));
+    const hops = await loginThrough(b, s.idp, first.location!, 'alice');
+    assert.equal(hops.at(-1)!.status, 200);
+    const cookie = b.cookie(appUrl, 'gatehouse');
+    assert.ok(cookie);
+    for (const url of [nginx.url, caddy.url]) {
+      assert.equal(
+        echoOf(await b.request(`${url}/whoami`, { kind: 'api' })).headers['x-forwarded-user'],
+        'alice',
+      );
+    }
+    const out = await b.follow(`${appUrl}/oauth2/logout`, { max: 1 });
+    assert.equal(out[0]!.status, 302);
+    for (const url of [nginx.url, caddy.url, s.gwUrl]) {
+      const r = await new Browser().request(`${url}/whoami`, {
+        kind: 'api',
+        headers: { cookie: `gatehouse=${cookie}` },
+      });
+      assert.equal(r.status, 401, `${url}: the old cookie is dead after logout via the middleware`);
+    }
+  });
+});

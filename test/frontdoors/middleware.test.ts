@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/load.js';
+import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import {
+  createGatehouseMiddleware,
+  type GatehouseMiddleware,
+  type GatehouseRequest,
+} from '../../src/index.js';
+import { createLogger } from '../../src/util/log.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { freePort, TEST_SECRET } from '../helpers/stack.js';
+import { DOOR_CONFIG, loginThrough } from './helpers.js';
+
+type AppEcho = {
+  url: string;
+  headers: Record<string, string | undefined>;
+  gatehouse: { user: string; sub: string; groups: string[] } | null;
+};
+
+/** A plain node:http app behind the middleware: it echoes what reached it. */
+describe('createGatehouseMiddleware (node:http)', () => {
+  let idp: DevIdp;
+  let mw: GatehouseMiddleware;
+  let server: Server;
+  let url: string;
+  let appCalls = 0;
+
+  before(async () => {
+    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice' });
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    // A plain object in the YAML shape: loaded (defaults, validation) by the middleware.
+    mw = createGatehouseMiddleware(
+      {
+        ...DOOR_CONFIG,
+        logging: { level: 'warn' },
+        publicUrl: url,
+        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+        session: { secret: TEST_SECRET },
+      },
+      { env: {}, logger: createLogger('silent') },
+    );
+    server = createServer((req, res) =>
+      mw.handler(req, res, () => {
+        appCalls++;
+        const r = req as GatehouseRequest;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ url: req.url, headers: req.headers, gatehouse: r.gatehouse ?? null }));
+      }),
+    );
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    await mw.ready;
+  });
+  after(async () => {
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+    await mw.close();
+    await idp.stop();
+  });
+
+  const echo = (body: string) => JSON.parse(body) as AppEcho;
+
+  it('API call without a session: 401 JSON + WWW-Authenticate, the app is not called', async () => {
+    const calls = appCalls;
+    const r = await new TestBrowser().request(`${url}/api/data`, { kind: 'api' });
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error, 'no_session');
+    assert.ok(r.headers['www-authenticate']);
+    assert.equal(appCalls, calls);
+  });
+
+  it('login through the middleware (it serves /oauth2/*), then next() with the identity', async () => {
+    const b = new TestBrowser();
+    const hops = await loginThrough(b, idp, `${url}/dashboard?tab=1`, 'alice');
+    assert.equal(hops[0]!.status, 302);
+    assert.ok(hops[0]!.location!.startsWith(`${idp.issuer}/authorize`));
+    const last = hops.at(-1)!;
+    assert.equal(last.status, 200);
+    const e = echo(last.body);
+    assert.equal(e.url, '/dashboard?tab=1');
+    assert.equal(e.gatehouse?.user, 'alice');
+    assert.equal(e.gatehouse?.sub, 'usr_alice');
+    assert.deepEqual(e.gatehouse?.groups, ['admins', 'dev']);
+    assert.equal(e.headers['x-forwarded-user'], 'alice');
+    assert.equal(e.headers['x-forwarded-groups'], 'admins,dev');
+    assert.match(e.headers['x-forwarded-access-token'] ?? '', /^ey/);
+    const info = await b.request(`${url}/oauth2/userinfo`, { kind: 'api' });
+    assert.equal(info.json().user, 'alice');
+  });
+
+  it('strips spoofed identity headers and the Gatehouse cookies; keeps the app cookies', async () => {
+    const b = new TestBrowser();
+    await loginThrough(b, idp, `${url}/`, 'carol');
+    const r = await b.request(`${url}/me`, {
+      kind: 'api',
+      headers: {
+        'x-forwarded-user': 'root',
+        'x-forwarded-groups': 'admins',
+        'x-forwarded-groups-truncated': 'true',
+        'x-forwarded-access-token': 'forged',
+        cookie: `theme=dark; gatehouse=${b.cookie(url, 'gatehouse')}; lang=en`,
+      },
+    });
+    const e = echo(r.body);
+    assert.equal(e.headers['x-forwarded-user'], 'carol');
+    assert.equal(e.headers['x-forwarded-groups'], undefined);
+    assert.equal(e.headers['x-forwarded-groups-truncated'], undefined);
+    assert.notEqual(e.headers['x-forwarded-access-token'], 'forged');
+    assert.equal(e.headers.cookie, 'theme=dark; lang=en');
+    // skip-auth: served without a session, identity-free
+    const pub = await new TestBrowser().request(`${url}/public/x`, {
+      kind: 'api',
+      headers: { 'x-forwarded-user': 'root' },
+    });
+    assert.equal(pub.status, 200);
+    assert.equal(echo(pub.body).gatehouse, null);
+    assert.equal(echo(pub.body).headers['x-forwarded-user'], undefined);
+  });
+
+  it('denies with 403 (page or JSON) and hands the app the normalised path it authorized', async () => {
+    const b = new TestBrowser();
+    await loginThrough(b, idp, `${url}/`, 'bob');
+    const calls = appCalls;
+    const page = await b.request(`${url}/public/../admin`);
+    assert.equal(page.status, 403);
+    assert.match(page.body, /Access denied/);
+    assert.equal((await b.request(`${url}//admin`, { kind: 'api' })).json().error, 'forbidden');
+    assert.equal(appCalls, calls, 'next() was never called');
+    const ok = await b.request(`${url}/docs/./guide//intro?q=1`, { kind: 'api' });
+    assert.equal(echo(ok.body).url, '/docs/guide/intro?q=1');
+  });
+
+  it('logout through the middleware ends the session', async () => {
+    const b = new TestBrowser();
+    await loginThrough(b, idp, `${url}/`, 'bob');
+    const hops = await b.follow(`${url}/oauth2/logout`);
+    assert.match(hops.at(-1)!.body, /signed out/i);
+    assert.equal((await b.request(`${url}/api/me`, { kind: 'api' })).status, 401);
+  });
+
+  it('a bad configuration throws ConfigError at once, naming the key', () => {
+    assert.throws(
+      () =>
+        createGatehouseMiddleware(
+          {
+            publicUrl: url,
+            provider: { issuer: idp.issuer, clientId: 'x', clientSecret: 'y' },
+            session: { secret: 'too-short' },
+          },
+          { env: {} },
+        ),
+      (err: unknown) =>
+        err instanceof ConfigError && /session\.secret: must be at least 32/.test(err.message),
+    );
+  });
+});
