@@ -121,13 +121,16 @@ export class Engine {
     } catch (err) {
       if (err instanceof GatehouseError) {
         this.ctx.logger.warn({ reqId: f.requestId, code: err.code, err: err.message }, err.publicReason);
-        return {
+        const d: ErrorDecision = {
           type: 'error',
           status: err.status,
           code: err.code,
           reason: err.publicReason,
           setCookies: [],
         };
+        // Store or provider briefly unavailable: tell clients when to come back.
+        if (err.status === 503) d.retryAfterSec = 2;
+        return d;
       }
       this.ctx.logger.error({ reqId: f.requestId, err: describeCause(err) }, 'unexpected error');
       return {

@@ -105,6 +105,7 @@ describe('Redis stopped and started during traffic', () => {
     assert.equal(apiDown.status, 503);
     assert.match(String(apiDown.headers['content-type']), /application\/json/);
     assert.equal(apiDown.json().error, 'store_unavailable');
+    assert.ok(Number(apiDown.headers['retry-after']) >= 1, 'Retry-After tells clients when to come back');
     const pageDown = await b.request(`${urls[1]}/page`, { kind: 'navigate' });
     assert.equal(pageDown.status, 503);
     assert.match(String(pageDown.headers['content-type']), /text\/html/);
