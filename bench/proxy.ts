@@ -2,7 +2,8 @@
  * `npm run bench`: req/s, p50, p99 for the upstream directly, a bare proxy (the same server and
  * proxy code with authentication skipped), and Gatehouse with a logged-in session on the memory
  * store and (when Redis answers) the Redis store; plus memory per stored session.
- * Options: --seconds N (default 5) --connections N (default 50) --no-redis
+ * Options: --seconds N per measurement (default 4) --rounds N (default 3; the median is shown)
+ *          --connections N (default 50) --no-redis
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,13 +19,15 @@ import { runLoad, spawnTs, table } from './lib.js';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     'no-redis': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
+const rounds = Number(values.rounds);
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
 const upstream = await spawnTs('./upstreamProcess.ts', [], /listening (\d+)/);
@@ -88,37 +91,65 @@ async function redisAvailable(): Promise<boolean> {
 }
 
 const rows: Array<Array<string | number>> = [];
-const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+const samples: Record<string, Array<{ rps: number; p50: number; p99: number }>> = {};
 async function measure(name: string, url: string, headers: Record<string, string> = {}) {
   const r = await runLoad(url, connections, seconds, headers);
   if (r.errors || r.statusErrors)
     throw new Error(`${name}: ${r.errors} errors, ${r.statusErrors} non-200 answers`);
-  results[name] = r;
-  return r;
+  (samples[name] ??= []).push(r);
 }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-await measure('upstream directly', `${upstreamUrl}/api/panel`);
+// All setups stay up; rounds interleave them so background noise hits each alike, and the table
+// shows the median of the rounds.
+const targets: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
+  { name: 'upstream directly', url: `${upstreamUrl}/api/panel` },
+];
 const bare = await gateway({ skipAuth: ['/'] });
-await measure('bare proxy (no auth)', `${bare.url}/api/panel`);
-await bare.gw.close();
+targets.push({ name: 'bare proxy (no auth)', url: `${bare.url}/api/panel` });
 const mem = await gateway({});
-await measure('Gatehouse, memory store', `${mem.url}/api/panel`, { cookie: await loggedInCookie(mem.url) });
-await mem.gw.close();
+targets.push({
+  name: 'Gatehouse, memory store',
+  url: `${mem.url}/api/panel`,
+  headers: { cookie: await loggedInCookie(mem.url) },
+});
 let redisNote = '';
+let red: { gw: Gateway; url: string } | undefined;
+const redisPrefix = `bench:${process.pid}:`;
 if (await redisAvailable()) {
   try {
-    const { RedisStore } = await import('../src/store/redisStore.js');
-    void RedisStore;
-    const red = await gateway({ session: { store: 'redis', redisKeyPrefix: `bench:${process.pid}:` } });
-    await measure('Gatehouse, Redis store', `${red.url}/api/panel`, {
-      cookie: await loggedInCookie(red.url),
+    red = await gateway({ session: { store: 'redis', redisKeyPrefix: redisPrefix } });
+    targets.push({
+      name: 'Gatehouse, Redis store',
+      url: `${red.url}/api/panel`,
+      headers: { cookie: await loggedInCookie(red.url) },
     });
-    await red.gw.close();
   } catch (err) {
     redisNote = `Redis store not measured: ${(err as Error).message}`;
   }
 } else redisNote = 'Redis store not measured: no Redis at REDIS_URL';
 
+for (let round = 0; round < rounds; round++) {
+  for (const t of targets) await measure(t.name, t.url, t.headers);
+}
+await bare.gw.close();
+await mem.gw.close();
+if (red) {
+  await red.gw.close();
+  const { dropPrefix, requireRedis } = await import('../test/redis/helpers.js');
+  const r = await requireRedis();
+  await dropPrefix(r, redisPrefix);
+  r.disconnect();
+}
+
+const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+for (const [name, xs] of Object.entries(samples)) {
+  results[name] = {
+    rps: median(xs.map((x) => x.rps)),
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+  };
+}
 const base = results['bare proxy (no auth)']!;
 for (const [name, r] of Object.entries(results)) {
   rows.push([
@@ -183,7 +214,7 @@ async function bytesPerSession(n: number): Promise<number> {
 const perSession = await bytesPerSession(20_000);
 
 process.stdout.write(
-  `\nGatehouse proxy benchmark — ${connections} connections, ${seconds} s per row, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`,
+  `\nGatehouse proxy benchmark — ${connections} connections, median of ${rounds} interleaved rounds of ${seconds} s, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`,
 );
 process.stdout.write(`${table(['setup', 'req/s', 'p50 ms', 'p99 ms', 'vs bare proxy', 'p99 Δ ms'], rows)}\n`);
 if (redisNote) process.stdout.write(`\n${redisNote}\n`);
