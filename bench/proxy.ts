@@ -96,7 +96,7 @@ async function measure(name: string, url: string, headers: Record<string, string
   const r = await runLoad(url, connections, seconds, headers);
   if (r.errors || r.statusErrors)
     throw new Error(`${name}: ${r.errors} errors, ${r.statusErrors} non-200 answers`);
-  (samples[name] ??= []).push(r);
+  samples[name] = [...(samples[name] ?? []), r];
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -1,9 +1,9 @@
 // Client authentication for the token and revocation endpoints: client_secret_basic and
 // client_secret_post (RFC 6749 §2.3.1), never both at once.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { IdpContext } from './context.js';
-import { parseBasicAuth } from './http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IdpContext, oauthError } from './context.js';
+import { isFormRequest, parseBasicAuth, singleParams } from './http.js';
 
 export type ClientAuthResult =
   | { ok: true; clientId: string }
@@ -61,4 +61,39 @@ export function authenticateClient(
   if (id !== ctx.options.clientId) return fail('unknown client');
   if (!sameSecret(secret, ctx.options.clientSecret)) return fail('wrong client secret');
   return { ok: true, clientId: id };
+}
+
+/**
+ * The shared preamble of the client-authenticated endpoints (token, revocation): a form body,
+ * each parameter at most once, and an authenticated client. Answers the OAuth error itself and
+ * returns undefined when any of that fails.
+ */
+export function readClientForm(
+  ctx: IdpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): { values: Record<string, string>; clientId: string } | undefined {
+  if (!isFormRequest(req)) {
+    oauthError(ctx, res, 400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
+    return undefined;
+  }
+  const { values, duplicate } = singleParams(new URLSearchParams(body.toString('utf8')));
+  if (duplicate !== undefined) {
+    oauthError(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
+    return undefined;
+  }
+  const client = authenticateClient(ctx, req, values);
+  if (!client.ok) {
+    oauthError(
+      ctx,
+      res,
+      client.status,
+      client.error,
+      client.description,
+      client.status === 401 ? CLIENT_CHALLENGE : {},
+    );
+    return undefined;
+  }
+  return { values, clientId: client.clientId };
 }

@@ -3,10 +3,10 @@
 // requests queue before they are processed — a request whose client hung up while it waited in
 // the queue is dropped unprocessed (so a replica killed mid-grant does not burn the refresh
 // token), while a client that keeps waiting gets its grant processed after the delay.
-import { authenticateClient, CLIENT_CHALLENGE } from './clientAuth.js';
+import { readClientForm } from './clientAuth.js';
 import { type Handler, oauthError } from './context.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
-import { isFormRequest, readBody, sendJson, singleParams } from './http.js';
+import { readBody, sendJson } from './http.js';
 
 export const handleToken: Handler = async (ctx, req, res) => {
   const body = await readBody(req);
@@ -28,27 +28,9 @@ export const handleToken: Handler = async (ctx, req, res) => {
     );
     return;
   }
-  if (!isFormRequest(req)) {
-    oauthError(ctx, res, 400, 'invalid_request', 'content-type must be application/x-www-form-urlencoded');
-    return;
-  }
-  const { values, duplicate } = singleParams(new URLSearchParams(body.toString('utf8')));
-  if (duplicate !== undefined) {
-    oauthError(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
-    return;
-  }
-  const client = authenticateClient(ctx, req, values);
-  if (!client.ok) {
-    oauthError(
-      ctx,
-      res,
-      client.status,
-      client.error,
-      client.description,
-      client.status === 401 ? CLIENT_CHALLENGE : {},
-    );
-    return;
-  }
+  const form = readClientForm(ctx, req, res, body);
+  if (!form) return;
+  const { values, clientId } = form;
   let outcome: GrantOutcome;
   switch (values.grant_type) {
     case undefined:
@@ -56,10 +38,10 @@ export const handleToken: Handler = async (ctx, req, res) => {
       outcome = { ok: false, status: 400, error: 'invalid_request', description: 'grant_type is required' };
       break;
     case 'authorization_code':
-      outcome = await authorizationCodeGrant(ctx, values, client.clientId);
+      outcome = await authorizationCodeGrant(ctx, values, clientId);
       break;
     case 'refresh_token':
-      outcome = await refreshTokenGrant(ctx, values, client.clientId);
+      outcome = await refreshTokenGrant(ctx, values, clientId);
       break;
     default:
       outcome = {
