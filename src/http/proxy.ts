@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
@@ -123,6 +124,55 @@ export class UpstreamProxy {
       if (!res.writableFinished) body.destroy();
     });
     body.pipe(res);
+    return true;
+  }
+
+  /**
+   * WebSocket (and other HTTP/1.1 Upgrade) proxying: the upgrade request goes upstream with the
+   * same header rules as any request; on 101 the two sockets are spliced together. Returns false
+   * when the upstream refused or could not be reached (the caller answers 502).
+   */
+  async upgrade(
+    req: IncomingMessage,
+    client: Duplex,
+    head: Buffer,
+    extras: ProxyRequestExtras,
+  ): Promise<boolean> {
+    let up: Dispatcher.UpgradeData;
+    try {
+      up = await this.dispatcher.upgrade({
+        origin: this.origin,
+        path: this.basePath + extras.url,
+        method: req.method ?? 'GET',
+        headers: this.upstreamHeaders(req, extras),
+        protocol: String(req.headers.upgrade ?? 'websocket'),
+      } as Dispatcher.UpgradeOptions);
+    } catch {
+      return false;
+    }
+    if (client.destroyed) {
+      up.socket.destroy();
+      return true;
+    }
+    const lines = [
+      'HTTP/1.1 101 Switching Protocols',
+      'connection: Upgrade',
+      `upgrade: ${req.headers.upgrade ?? 'websocket'}`,
+    ];
+    for (const [name, value] of Object.entries(up.headers)) {
+      if (value === undefined || name === 'connection' || name === 'upgrade') continue;
+      for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+    }
+    client.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (head.length) up.socket.write(head);
+    const closeBoth = () => {
+      client.destroy();
+      up.socket.destroy();
+    };
+    up.socket.on('error', closeBoth).on('close', closeBoth);
+    client.on('error', closeBoth).on('close', closeBoth);
+    up.socket.pipe(client);
+    client.pipe(up.socket);
     return true;
   }
 

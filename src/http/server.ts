@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import { isNavigation, type RequestFacts } from '../engine/facts.js';
@@ -234,7 +241,75 @@ export function createGatewayServer(deps: ServerDeps): Server {
     }
   }
 
-  return createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
+  /**
+   * WebSocket upgrades: authenticated and authorized by the same `engine.check` at the upgrade
+   * (never redirected: a socket cannot follow a login page), then spliced to the upstream. A
+   * session that ends later does not close an open socket (documented).
+   */
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    const f = { ...factsFromNode(req, secure, requestId), secFetchMode: 'websocket', accept: undefined };
+    const d = await engine.check(f);
+    let status = 101;
+    let decision = 'allow';
+    if (d.type !== 'allow') {
+      status = d.type === 'error' ? d.status : 401;
+      decision = d.type === 'error' ? d.code : d.type;
+      const reason = d.type === 'error' ? d.reason : 'Authentication required.';
+      rawAnswer(socket, status, { error: decision, reason, requestId }, requestId);
+    } else if (
+      !deps.proxy ||
+      !(await deps.proxy.upgrade(req, socket, head, {
+        url: f.url,
+        identityHeaders: d.upstreamHeaders,
+        requestId,
+        secure,
+      }))
+    ) {
+      status = 502;
+      decision = 'upstream_unavailable';
+      rawAnswer(
+        socket,
+        502,
+        { error: decision, reason: 'The application behind the gateway is not reachable.', requestId },
+        requestId,
+      );
+    }
+    deps.metrics.requests.inc({ decision });
+    deps.logger.info(
+      {
+        reqId: requestId,
+        method: req.method,
+        path: f.path,
+        status,
+        user: d.type === 'allow' ? d.identity?.user : undefined,
+        decision,
+        upgrade: String(req.headers.upgrade ?? ''),
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'request',
+    );
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
     runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
+  );
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    handleUpgrade(req, socket, head).catch((err) => {
+      deps.logger.error({ err: String(err) }, 'upgrade handler failed');
+      socket.destroy();
+    });
+  });
+  return server;
+}
+
+/** An HTTP answer written straight to a socket that asked for an upgrade, then closed. */
+function rawAnswer(socket: Duplex, status: number, body: unknown, requestId: string): void {
+  if (socket.destroyed) return;
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${text}`,
   );
 }
