@@ -5,11 +5,13 @@
  * Options: --seconds N per measurement (default 4) --rounds N (default 3; the median is shown)
  *          --connections N (default 50) --no-redis
  */
+
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startDevIdp } from '../src/devidp/index.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
+import { DEFAULT_CLAIM_MAPPING } from '../src/identity/identity.js';
 import { SessionService } from '../src/session/service.js';
 import { MemoryStore } from '../src/store/memoryStore.js';
 import { systemClock } from '../src/util/clock.js';
@@ -172,12 +174,7 @@ async function bytesPerSession(n: number): Promise<number> {
       secrets: [SECRET],
       maxAgeMs: 86_400_000,
       idleTimeoutMs: 0,
-      claims: {
-        groupsClaim: 'groups',
-        rolesClaim: 'roles',
-        usernameClaim: 'preferred_username',
-        emailClaim: 'email',
-      },
+      claims: DEFAULT_CLAIM_MAPPING,
     },
     systemClock,
   );

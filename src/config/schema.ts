@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 
 /**
  * The whole configuration surface. Every key has a default where a safe one exists; the loader
@@ -41,10 +42,10 @@ export const configSchema = z
         requestOfflineAccess: z.boolean().default(true),
         /** Extra authorization request parameters (e.g. `prompt: consent`, `audience: ...`). */
         authorizationParams: z.record(z.string(), z.string()).default({}),
-        groupsClaim: z.string().min(1).default('groups'),
-        rolesClaim: z.string().min(1).default('roles'),
-        usernameClaim: z.string().min(1).default('preferred_username'),
-        emailClaim: z.string().min(1).default('email'),
+        groupsClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.groupsClaim),
+        rolesClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.rolesClaim),
+        usernameClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.usernameClaim),
+        emailClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.emailClaim),
         useUserinfo: z.boolean().default(false),
         /** JWS algorithms accepted for ID tokens; empty = what discovery advertises. */
         idTokenSigningAlgs: z.array(z.string()).default([]),

@@ -21,6 +21,14 @@ export interface ClaimMapping {
   emailClaim: string;
 }
 
+/** The standard claim names; the config defaults (provider.*Claim) are these. */
+export const DEFAULT_CLAIM_MAPPING: Readonly<ClaimMapping> = {
+  groupsClaim: 'groups',
+  rolesClaim: 'roles',
+  usernameClaim: 'preferred_username',
+  emailClaim: 'email',
+};
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import type { TokenSet } from '../../src/session/record.js';
 import { SessionService } from '../../src/session/service.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
@@ -131,12 +132,7 @@ describe('three replicas, one Redis', () => {
         secrets: [TEST_SECRET],
         maxAgeMs: 86_400_000,
         idleTimeoutMs: 0,
-        claims: {
-          groupsClaim: 'groups',
-          rolesClaim: 'roles',
-          usernameClaim: 'preferred_username',
-          emailClaim: 'email',
-        },
+        claims: DEFAULT_CLAIM_MAPPING,
       },
       systemClock,
     );

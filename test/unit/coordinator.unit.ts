@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
+import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import { GatewayMetrics } from '../../src/metrics.js';
 import { TokenEndpointError } from '../../src/oidc/provider.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
@@ -66,12 +67,7 @@ function harness(over: Partial<CoordinatorSettings> = {}): Harness {
       secrets: [SECRET],
       maxAgeMs: 86_400_000,
       idleTimeoutMs: 0,
-      claims: {
-        groupsClaim: 'groups',
-        rolesClaim: 'roles',
-        usernameClaim: 'preferred_username',
-        emailClaim: 'email',
-      },
+      claims: DEFAULT_CLAIM_MAPPING,
     },
     clock,
   );
