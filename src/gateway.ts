@@ -124,7 +124,7 @@ export async function createGatewayCore(
     logger,
     metrics,
     jars: { http: jar, https: jar },
-    loginCookies: new LoginCookieCodec(cfg.session.secret),
+    loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
   };
   const engine = new Engine(ctx);
   const discovered = provider.start();

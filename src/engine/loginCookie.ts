@@ -15,10 +15,11 @@ export interface LoginCookieState {
 }
 
 export class LoginCookieCodec {
-  private readonly key: Buffer;
+  private readonly keys: Buffer[];
 
-  constructor(secret: string) {
-    this.key = deriveKey(secret, 'login-cookie');
+  /** `secrets[0]` signs; the rest (previousSecrets) are still accepted, so a secret rotation does not break logins in flight. */
+  constructor(secrets: string | string[]) {
+    this.keys = (Array.isArray(secrets) ? secrets : [secrets]).map((s) => deriveKey(s, 'login-cookie'));
   }
 
   fresh(nowSec: number): LoginCookieState {
@@ -27,7 +28,7 @@ export class LoginCookieCodec {
 
   encode(s: LoginCookieState): string {
     const body = `${s.browserId}.${s.logins}.${s.windowStartSec}`;
-    return `${body}.${hmacB64url(this.key, body, 16)}`;
+    return `${body}.${hmacB64url(this.keys[0]!, body, 16)}`;
   }
 
   decode(v: string | undefined): LoginCookieState | undefined {
@@ -35,7 +36,8 @@ export class LoginCookieCodec {
     const parts = v.split('.');
     if (parts.length !== 4) return undefined;
     const [browserId, logins, start, tag] = parts as [string, string, string, string];
-    if (!safeEqual(tag, hmacB64url(this.key, `${browserId}.${logins}.${start}`, 16))) return undefined;
+    const body = `${browserId}.${logins}.${start}`;
+    if (!this.keys.some((k) => safeEqual(tag, hmacB64url(k, body, 16)))) return undefined;
     const a = Number(logins);
     const w = Number(start);
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(w) || browserId.length !== 22) return undefined;

@@ -192,6 +192,18 @@ describe('LoginCookieCodec', () => {
     assert.equal(codec.decode(v), undefined);
   });
 
+  test('during a secret rotation a cookie signed with a previous secret still verifies', () => {
+    const old = new LoginCookieCodec(SECRET_B).encode({
+      browserId: 'b'.repeat(22),
+      logins: 2,
+      windowStartSec: 100,
+    });
+    const rotated = new LoginCookieCodec([SECRET_A, SECRET_B]);
+    assert.deepEqual(rotated.decode(old), { browserId: 'b'.repeat(22), logins: 2, windowStartSec: 100 });
+    // and new cookies are signed with the current secret only
+    assert.equal(new LoginCookieCodec(SECRET_B).decode(rotated.encode(rotated.fresh(100))), undefined);
+  });
+
   test('malformed values are refused', () => {
     for (const v of [undefined, '', 'a.b.c', 'a.b.c.d.e', 'x'.repeat(200)]) {
       assert.equal(codec.decode(v), undefined, String(v));
