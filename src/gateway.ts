@@ -123,7 +123,7 @@ export async function createGatewayCore(
     clock,
     logger,
     metrics,
-    jars: { http: jar, https: jar },
+    jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
   };
   const engine = new Engine(ctx);

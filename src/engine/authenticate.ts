@@ -1,6 +1,6 @@
 import { refreshAction, withinOutageGrace } from '../refresh/policy.js';
 import type { SessionRecord } from '../session/record.js';
-import { type EngineContext, jarFor } from './context.js';
+import type { EngineContext } from './context.js';
 import { clearCookie, readCookie } from './cookies.js';
 import type { Answer } from './decision.js';
 import { isNavigation, type RequestFacts } from './facts.js';
@@ -13,7 +13,7 @@ export type Authenticated = { ok: true; key: string; record: SessionRecord; setC
  * parsing, no IdP call. Stale sessions are refreshed through the single-flight coordinator.
  */
 export async function authenticate(ctx: EngineContext, f: RequestFacts): Promise<Authenticated | Answer> {
-  const jar = jarFor(ctx, f.secure);
+  const jar = ctx.jar;
   const raw = readCookie(f.cookieHeader, jar.session);
   const key = ctx.sessions.codec.open(raw);
   if (!key) {

@@ -19,11 +19,7 @@ export interface EngineContext {
   clock: Clock;
   logger: Logger;
   metrics: GatewayMetrics;
-  /** Cookie names for plain-http and https requests. */
-  jars: { http: CookieJar; https: CookieJar };
+  /** Cookie names and flags, fixed by publicUrl's scheme (https → `__Host-`, Secure). */
+  jar: CookieJar;
   loginCookies: LoginCookieCodec;
-}
-
-export function jarFor(ctx: EngineContext, secure: boolean): CookieJar {
-  return secure ? ctx.jars.https : ctx.jars.http;
 }

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { httpStatusOf, isUnreachable } from '../oidc/provider.js';
 import { randomToken, safeEqual } from '../util/crypto.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
-import { type EngineContext, jarFor } from './context.js';
+import type { EngineContext } from './context.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
@@ -10,11 +10,11 @@ import type { LoginCookieState } from './loginCookie.js';
 import { safeReturnTo } from './returnTo.js';
 
 function loginCookieState(ctx: EngineContext, f: RequestFacts): LoginCookieState | undefined {
-  return ctx.loginCookies.decode(readCookie(f.cookieHeader, jarFor(ctx, f.secure).login));
+  return ctx.loginCookies.decode(readCookie(f.cookieHeader, ctx.jar.login));
 }
 
-function loginCookie(ctx: EngineContext, f: RequestFacts, s: LoginCookieState): string {
-  const jar = jarFor(ctx, f.secure);
+function loginCookie(ctx: EngineContext, _f: RequestFacts, s: LoginCookieState): string {
+  const jar = ctx.jar;
   return serializeCookie(jar, jar.login, ctx.loginCookies.encode(s), ctx.cfg.login.flowTtlSeconds);
 }
 
@@ -145,7 +145,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
     );
   }
   const created = await ctx.sessions.create(result, identity);
-  const jar = jarFor(ctx, f.secure);
+  const jar = ctx.jar;
   ctx.logger.info(
     { reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) },
     'login completed',

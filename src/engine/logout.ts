@@ -1,4 +1,4 @@
-import { type EngineContext, jarFor } from './context.js';
+import type { EngineContext } from './context.js';
 import { clearCookie, readCookie } from './cookies.js';
 import type { Answer } from './decision.js';
 import type { RequestFacts } from './facts.js';
@@ -10,7 +10,7 @@ export const SIGNED_OUT_PATH = '/oauth2/signed-out';
  * end_session_endpoint (so the user is not silently signed back in), else our signed-out page.
  */
 export async function logout(ctx: EngineContext, f: RequestFacts): Promise<Answer> {
-  const jar = jarFor(ctx, f.secure);
+  const jar = ctx.jar;
   const key = ctx.sessions.codec.open(readCookie(f.cookieHeader, jar.session));
   let idToken: string | undefined;
   if (key) {

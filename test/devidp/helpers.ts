@@ -35,23 +35,33 @@ export interface AuthorizeResult {
   nonce: string;
 }
 
-/** Runs /authorize (auto-login or login_hint) and returns the callback URL the IdP redirected to. */
-export async function authorize(
+/** A fresh authorization request (PKCE S256, state, nonce) for the test client. */
+export async function authorizationRequest(
   config: client.Configuration,
   params: Record<string, string> = {},
-): Promise<AuthorizeResult> {
+  scope = 'openid email profile offline_access',
+): Promise<{ url: URL; verifier: string; state: string; nonce: string }> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
   const url = client.buildAuthorizationUrl(config, {
     redirect_uri: REDIRECT_URI,
-    scope: 'openid email profile offline_access',
+    scope,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
     nonce,
     ...params,
   });
+  return { url, verifier, state, nonce };
+}
+
+/** Runs /authorize (auto-login or login_hint) and returns the callback URL the IdP redirected to. */
+export async function authorize(
+  config: client.Configuration,
+  params: Record<string, string> = {},
+): Promise<AuthorizeResult> {
+  const { url, verifier, state, nonce } = await authorizationRequest(config, params);
   const res = await fetch(url, { redirect: 'manual' });
   assert.equal(res.status, 302, `authorize answered ${res.status}: ${await res.text()}`);
   const location = res.headers.get('location');

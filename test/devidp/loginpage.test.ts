@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DevIdp } from '../../src/devidp/index.js';
-import { client, login, REDIRECT_URI, relyingParty, startIdp } from './helpers.js';
+import { authorizationRequest, client, login, REDIRECT_URI, relyingParty, startIdp } from './helpers.js';
 
 /** The login page flow with plain fetch, as a browser without JavaScript would do it. */
 describe('login page', () => {
@@ -22,18 +22,11 @@ describe('login page', () => {
   }
 
   async function openPage(params: Record<string, string> = {}): Promise<Page> {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email profile',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...params,
-    });
+    const { url, verifier, state, nonce } = await authorizationRequest(
+      config,
+      params,
+      'openid email profile',
+    );
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
