@@ -6,6 +6,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { type Reply, TestBrowser } from './browser.js';
+import { freePort } from './ports.js';
 import { type EchoUpstream, startEchoUpstream } from './upstream.js';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -103,17 +104,6 @@ export async function startStack(
   };
 }
 
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /**
  * Logs `browser` in through the real redirect chain: gateway → IdP authorize (auto-login, with
  * `login_hint` choosing the user) → gateway callback → back to `path`. Returns every hop.
@@ -136,4 +126,4 @@ export async function login(
   });
 }
 
-export { TestBrowser };
+export { freePort, TestBrowser };
