@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import type { Reply, TestBrowser } from '../helpers/browser.js';
+import { track } from '../helpers/children.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
@@ -173,7 +174,7 @@ async function spawnProxy(
   env: NodeJS.ProcessEnv,
 ): Promise<ProxyProcess> {
   let out = '';
-  const child = spawn(cmd, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(cmd, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   child.stdout!.on('data', (c: Buffer) => {
     out += c.toString();
   });

@@ -35,14 +35,25 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-export async function freePort(): Promise<number> {
+/**
+ * A free loopback port. `alsoFreeAt` lists offsets whose ports must be free too: a Redis Cluster
+ * node also listens on its port + 10000 (the cluster bus), so that one must stay below the
+ * ephemeral range as well.
+ */
+export async function freePort(opts: { alsoFreeAt?: number[] } = {}): Promise<number> {
+  const offsets = [0, ...(opts.alsoFreeAt ?? [])];
+  const span = Math.max(...offsets);
   for (let i = 0; i < 200; i++) {
-    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
-    if (handedOut.has(port)) continue;
-    if (await bindable(port)) {
-      handedOut.add(port);
+    const port = LOW + Math.floor(Math.random() * (HIGH - span - LOW));
+    const all = offsets.map((o) => port + o);
+    if (all.some((p) => handedOut.has(p))) continue;
+    if ((await Promise.all(all.map(bindable))).every(Boolean)) {
+      for (const p of all) handedOut.add(p);
       return port;
     }
   }
   throw new Error(`no free loopback port found in ${LOW}-${HIGH - 1}`);
 }
+
+/** A port for a Redis Cluster node: its cluster-bus port (+10000) is free and safe too. */
+export const freeClusterPort = () => freePort({ alsoFreeAt: [10_000] });

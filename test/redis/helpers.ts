@@ -10,17 +10,7 @@ import type { GatehouseConfig } from '../../src/config/schema.js';
 import type { SessionRecord } from '../../src/session/record.js';
 import { RedisStore } from '../../src/store/redisStore.js';
 import { createLogger } from '../../src/util/log.js';
-
-/** Safety net: children still running when this test process exits (even on a crash) are killed. */
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-function track(c: ChildProcess): ChildProcess {
-  children.add(c);
-  c.once('exit', () => children.delete(c));
-  return c;
-}
+import { track } from '../helpers/children.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -545,7 +535,7 @@ export async function spawnRedisProcess(
 
 /** Runs a command to completion; rejects with its output on a non-zero exit. */
 export async function run(cmd: string, args: string[]): Promise<string> {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => {
     out += c.toString();

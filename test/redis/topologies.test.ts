@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { RedisStore } from '../../src/store/redisStore.js';
+import { freeClusterPort } from '../helpers/ports.js';
 import { freePort } from '../helpers/stack.js';
 import { openStore, type RedisProcess, record, run, spawnRedisProcess, tempDir } from './helpers.js';
 
@@ -83,33 +84,32 @@ describe('Redis Cluster (3 masters)', () => {
   let b: RedisStore;
 
   before(async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    nodes.push(
-      ...(await Promise.all(
-        ports.map((p) => {
-          const d = join(dir.path, String(p));
-          mkdirSync(d);
-          return spawnRedisProcess(
-            [
-              '--port',
-              String(p),
-              '--bind',
-              '127.0.0.1',
-              '--cluster-enabled',
-              'yes',
-              '--cluster-config-file',
-              'nodes.conf',
-              '--save',
-              '',
-              '--appendonly',
-              'no',
-            ],
-            d,
-            p,
-            'Ready to accept connections',
-          );
-        }),
-      )),
+    const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
+    // Each node joins `nodes` as soon as it runs, so `after` stops it even if another fails to start.
+    await Promise.all(
+      ports.map(async (p) => {
+        const d = join(dir.path, String(p));
+        mkdirSync(d);
+        return spawnRedisProcess(
+          [
+            '--port',
+            String(p),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
+          d,
+          p,
+          'Ready to accept connections',
+        ).then((n) => nodes.push(n));
+      }),
     );
     // Returns once every node agrees on the slot map.
     await run('redis-cli', [
