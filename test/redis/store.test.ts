@@ -349,7 +349,7 @@ describe('RedisStore when Redis is unreachable', () => {
           assert.equal(err.status, 503);
           return true;
         });
-        assert.ok(performance.now() - t < 200, `${name} failed fast`);
+        assert.ok(performance.now() - t < 1000, `${name} failed fast`);
       }
       const w = performance.now();
       await s.lock.waitForRelease('l', 100); // bounded, never rejects
