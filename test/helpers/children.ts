@@ -1,15 +1,22 @@
 import type { ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 
 /**
  * Safety net for spawned servers (redis-server, nginx, Caddy, gateway replicas): children still
- * running when this test process exits are killed. With `--test-force-exit` (npm test) the
- * process exits once its tests are done even if a failed hook left a child behind, so a failure
- * can never hang the run on a child's open pipes.
+ * running when this file's tests are done are killed. Without it, a hook that fails after starting
+ * some of its children would leave them running, and their open pipes would keep the test process
+ * (and the whole run) alive forever; a CI run once hung that way.
  */
 const children = new Set<ChildProcess>();
-process.once('exit', () => {
+
+function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+}
+
+process.once('exit', killAll);
+// A root-level `after` runs once every test of this file has ended, failed hooks included. Only
+// under the test runner: benchmarks import these helpers too.
+if (process.env.NODE_TEST_CONTEXT) after(killAll);
 
 export function track<C extends ChildProcess>(c: C): C {
   children.add(c);
