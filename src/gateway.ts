@@ -5,6 +5,7 @@ import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
 import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
+import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
 import { createGatewayServer } from './http/server.js';
 import { GatewayMetrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface Gateway {
   readonly provider: OidcProvider;
   readonly metrics: GatewayMetrics;
   readonly refresh: RefreshCoordinator;
+  /** Proxied WebSockets, bound to their sessions. */
+  readonly openSockets: OpenSockets;
   /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
   readonly discovered: Promise<void>;
   /** Resolves once listening; `url` is then the bound address. */
@@ -159,9 +162,18 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
   const proxy = cfg.upstream
     ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: core.cookieNames })
     : undefined;
+  const openSockets = new OpenSockets({
+    check: (f) => engine.check(f),
+    storeEvents: store.events,
+    recheckMs: cfg.session.websocketRecheckSeconds * 1000,
+    logger,
+    onCount: (n) => metrics.openSockets.set(n),
+    onEnded: (status) => metrics.socketsEnded.inc({ status: String(status) }),
+  });
   const server = createGatewayServer({
     engine,
     proxy,
+    openSockets,
     logger,
     metrics,
     publicUrl: cfg.publicUrl,
@@ -177,6 +189,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     provider,
     metrics,
     refresh,
+    openSockets,
     discovered,
     listen() {
       const i = cfg.listen.lastIndexOf(':');
@@ -194,6 +207,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     },
     async close() {
       provider.stop();
+      openSockets.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
 export class GatewayMetrics {
@@ -18,6 +18,17 @@ export class GatewayMetrics {
   readonly coalesced = new Counter({
     name: 'gatehouse_refresh_coalesced_total',
     help: 'Requests that waited on a refresh already in flight instead of starting one',
+    registers: [this.registry],
+  });
+  readonly openSockets = new Gauge({
+    name: 'gatehouse_websockets_open',
+    help: 'Upgraded (WebSocket) connections currently proxied and bound to a session',
+    registers: [this.registry],
+  });
+  readonly socketsEnded = new Counter({
+    name: 'gatehouse_websockets_ended_total',
+    help: 'Upgraded connections closed by the gateway because their session ended (401) or lost access (403)',
+    labelNames: ['status'] as const,
     registers: [this.registry],
   });
   readonly tokenLatency = new Histogram({

@@ -72,6 +72,11 @@ export const configSchema = z
           .default('gatehouse'),
         maxAgeSeconds: z.number().int().positive().default(86400),
         idleTimeoutSeconds: z.number().int().min(0).default(0),
+        /**
+         * Open WebSockets are re-authorized this often (and at once when their session changes),
+         * and closed when their session has ended or lost access. 0: only when the session changes.
+         */
+        websocketRecheckSeconds: z.number().min(0).max(3600).default(30),
         /** Memory store capacity; the least recently used session is dropped beyond it. */
         maxSessions: z.number().int().positive().default(100_000),
         redisUrl: z.string().default('redis://127.0.0.1:6379'),

@@ -9,6 +9,8 @@ export type Decision =
       /** Identity headers for the upstream (empty for skip-auth paths). */
       upstreamHeaders: Record<string, string>;
       setCookies: string[];
+      /** The store key of the session that allowed it (none on skip-auth paths): binds upgraded sockets. */
+      sessionKey?: string;
     }
   | { type: 'redirect'; location: string; setCookies: string[] }
   | {

@@ -53,6 +53,7 @@ export class Engine {
         identity: a.record.identity,
         upstreamHeaders: this.headersFor(a.record),
         setCookies: a.setCookies,
+        sessionKey: a.key,
       };
     });
   }

@@ -13,6 +13,7 @@ import { SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
 import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
+import type { OpenSockets } from './openSockets.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { type Audience, respond, sendJson } from './respond.js';
@@ -29,6 +30,8 @@ export interface FrontDoorDeps {
 
 export interface ServerDeps extends FrontDoorDeps {
   proxy: UpstreamProxy | undefined;
+  /** Keeps proxied WebSockets bound to their session (closed when it ends). */
+  openSockets?: OpenSockets;
   /** Readiness: provider discovered and store healthy. */
   readiness: () => { ok: boolean; reasons: string[] };
 }
@@ -243,8 +246,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
 
   /**
    * WebSocket upgrades: authenticated and authorized by the same `engine.check` at the upgrade
-   * (never redirected: a socket cannot follow a login page), then spliced to the upstream. A
-   * session that ends later does not close an open socket (documented).
+   * (never redirected: a socket cannot follow a login page), then spliced to the upstream and
+   * kept bound to its session by `openSockets` (closed when the session ends or loses access).
    */
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
@@ -259,14 +262,16 @@ export function createGatewayServer(deps: ServerDeps): Server {
       const reason = d.type === 'error' ? d.reason : 'Authentication required.';
       rawAnswer(socket, status, { error: decision, reason, requestId }, requestId);
     } else if (
-      !deps.proxy ||
-      !(await deps.proxy.upgrade(req, socket, head, {
+      deps.proxy &&
+      (await deps.proxy.upgrade(req, socket, head, {
         url: f.url,
         identityHeaders: d.upstreamHeaders,
         requestId,
         secure,
       }))
     ) {
+      deps.openSockets?.add(socket, f, d.sessionKey);
+    } else {
       status = 502;
       decision = 'upstream_unavailable';
       rawAnswer(

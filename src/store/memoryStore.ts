@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { SessionRecord } from '../session/record.js';
 import type { Clock } from '../util/clock.js';
 import { BoundedTtlMap } from '../util/lru.js';
@@ -18,6 +19,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements SessionStore {
   readonly kind = 'memory' as const;
+  /** `invalidate` (key) after a write or delete, as the Redis store does for every replica. */
+  readonly events = new EventEmitter();
   private readonly sessions: BoundedTtlMap<string, SessionRecord>;
   private readonly flows: BoundedTtlMap<string, LoginFlow>;
   private readonly flowsByBrowser: BoundedTtlMap<string, string[]>;
@@ -31,6 +34,7 @@ export class MemoryStore implements SessionStore {
     this.flows = new BoundedTtlMap(maxFlows, now);
     this.flowsByBrowser = new BoundedTtlMap(maxFlows, now);
     this.seen = new BoundedTtlMap(100_000, now);
+    this.events.setMaxListeners(0);
     this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 30_000);
     this.sweeper.unref();
   }
@@ -60,6 +64,7 @@ export class MemoryStore implements SessionStore {
     const cur = this.sessions.peek(key);
     if (expectedVersion === null ? cur !== undefined : cur?.version !== expectedVersion) return false;
     this.sessions.set(key, rec, ttlMs);
+    this.events.emit('invalidate', key);
     return true;
   }
 
@@ -70,6 +75,7 @@ export class MemoryStore implements SessionStore {
 
   async delete(key: string): Promise<void> {
     this.sessions.delete(key);
+    this.events.emit('invalidate', key);
   }
 
   async deleteMatching(match: { sub?: string; sid?: string }): Promise<number> {
@@ -80,7 +86,10 @@ export class MemoryStore implements SessionStore {
         doomed.push(k);
       else if (match.sid && match.sub && rec.sub === match.sub && rec.sid === undefined) doomed.push(k);
     }
-    for (const k of doomed) this.sessions.delete(k);
+    for (const k of doomed) {
+      this.sessions.delete(k);
+      this.events.emit('invalidate', k);
+    }
     return doomed.length;
   }
 

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { SessionRecord } from '../session/record.js';
 
 /** A login in progress (one per tab), kept server-side under its `state`. */
@@ -60,6 +61,11 @@ export interface SessionStore {
   markOnce(key: string, ttlMs: number): Promise<boolean>;
 
   readonly lock?: RefreshLock;
+  /**
+   * `invalidate` (key, or undefined for every key) once a session was written, touched or deleted
+   * — by this replica or, for a distributed store, by any other. Open WebSockets are re-checked on it.
+   */
+  readonly events: EventEmitter;
   health(): StoreHealth;
   close(): Promise<void>;
 }

@@ -1,53 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
+import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-
-/** A WebSocket upstream (the `ws` library) that echoes messages and remembers the upgrade headers. */
-async function startWsUpstream() {
-  const server = createServer((_req, res) => res.end('http'));
-  const wss = new WebSocketServer({ server });
-  const seen: IncomingHttpHeaders[] = [];
-  wss.on('connection', (sock, req) => {
-    seen.push(req.headers);
-    sock.on('message', (m) => sock.send(`echo:${m.toString()}`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-/** Opens a socket; resolves with it once open, or with the HTTP status of a refused upgrade. */
-async function connect(
-  url: string,
-  headers: Record<string, string>,
-): Promise<{ ws?: WebSocket; status?: number; body?: string }> {
-  const ws = new WebSocket(url, { headers });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws }));
-    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-      let body = '';
-      res.on('data', (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.once('error', reject);
-  });
-}
+import { login, type Stack, startStack } from '../helpers/stack.js';
+import { connect, startWsUpstream } from '../helpers/websocket.js';
 
 describe('WebSocket upgrades', () => {
   let s: Stack;
@@ -106,5 +64,134 @@ describe('WebSocket upgrades', () => {
     await up.close();
     const r = await connect(wsUrl('/live'), { cookie });
     assert.equal(r.status, 502);
+  });
+});
+
+/**
+ * An open socket stays bound to its session: it is closed when the session ends (logout,
+ * back-channel logout, expiry, a failed refresh) or loses access, on this replica or — through
+ * the store's change events — on another (test/redis covers that), and kept through an IdP outage.
+ */
+describe('WebSockets end with their session', () => {
+  let up: Awaited<ReturnType<typeof startWsUpstream>>;
+  before(async () => {
+    up = await startWsUpstream();
+  });
+  after(() => up.close());
+
+  /** A stack on a driven clock with one logged-in browser and one open socket on `path`. */
+  async function withSocket(
+    config: Record<string, unknown>,
+    fn: (x: { s: Stack; b: TestBrowser; ws: WebSocket; clock: ManualClock }) => Promise<void>,
+    path = '/live',
+  ) {
+    const clock = new ManualClock();
+    const s = await startStack({
+      clock,
+      config: {
+        upstream: up.url,
+        authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
+        ...config,
+      } as never,
+    });
+    try {
+      const b = new TestBrowser();
+      await login(s, b);
+      const r = await connect(`${s.url.replace('http:', 'ws:')}${path}`, {
+        cookie: `gatehouse=${b.cookie(s.url, 'gatehouse')}`,
+      });
+      assert.ok(r.ws, `upgrade refused: ${r.status} ${r.body}`);
+      assert.equal(s.gw.openSockets.size, 1);
+      await fn({ s, b, ws: r.ws, clock });
+    } finally {
+      await s.close();
+    }
+  }
+
+  /** Resolves when the gateway has closed the socket; fails after 5 s rather than hanging. */
+  async function closed(ws: WebSocket) {
+    if (ws.readyState === WebSocket.CLOSED) return;
+    try {
+      await once(ws, 'close', { signal: AbortSignal.timeout(5000) });
+    } catch {
+      assert.fail('the socket is still open 5 s after its session ended');
+    }
+  }
+
+  async function stillOpen(ws: WebSocket) {
+    ws.send('ping');
+    const [msg] = (await once(ws, 'message')) as [Buffer];
+    assert.equal(msg.toString(), 'echo:ping');
+  }
+
+  it('logout in another request closes the open socket at once', async () => {
+    await withSocket({}, async ({ s, b, ws }) => {
+      await stillOpen(ws);
+      assert.equal((await b.request(`${s.url}/oauth2/logout`)).status, 302);
+      await closed(ws);
+      assert.equal(s.gw.openSockets.size, 0);
+      const m = (await b.request(`${s.url}/oauth2/metrics`, { kind: 'api' })).body;
+      assert.match(m, /gatehouse_websockets_ended_total\{status="401"\} 1/);
+    });
+  });
+
+  it('back-channel logout from the IdP closes the open socket', async () => {
+    await withSocket({}, async ({ s, ws }) => {
+      assert.equal((await s.idp.backchannelLogout({ sub: 'usr_alice' })).status, 200);
+      await closed(ws);
+    });
+  });
+
+  it('the periodic re-check closes a socket whose session has expired, and keeps a live one', async () => {
+    await withSocket(
+      { session: { maxAgeSeconds: 3600, websocketRecheckSeconds: 3600 } },
+      async ({ s, ws, clock }) => {
+        await s.gw.openSockets.recheck(); // nothing changed: the socket stays
+        await stillOpen(ws);
+        clock.advance(3601_000);
+        await s.gw.openSockets.recheck();
+        await closed(ws);
+      },
+    );
+  });
+
+  it('a refresh that drops a group the path needs closes the socket (403)', async () => {
+    await withSocket(
+      {},
+      async ({ s, ws, clock }) => {
+        await stillOpen(ws);
+        s.idp.setProfiles(['refresh-loses-group']);
+        clock.advance(301_000); // the access token expired: the re-check refreshes it
+        await s.gw.openSockets.recheck();
+        await closed(ws);
+        assert.equal(s.idp.stats().grants.refresh_token, 1);
+      },
+      '/admin/live',
+    );
+  });
+
+  it('shutdown closes open sockets, also those of skip-auth paths, instead of hanging', async () => {
+    const s = await startStack({ config: { upstream: up.url, skipAuth: ['/public'] } as never });
+    const r = await connect(`${s.url.replace('http:', 'ws:')}/public/feed`, {});
+    assert.ok(r.ws, `upgrade refused: ${r.status} ${r.body}`);
+    await stillOpen(r.ws);
+    assert.equal(s.gw.openSockets.size, 1);
+    await s.gw.openSockets.recheck(); // a socket without a session is never re-checked away
+    await stillOpen(r.ws);
+    await s.close();
+    await closed(r.ws);
+  });
+
+  it('an IdP outage at refresh time keeps the socket open (503 is not an ending)', async () => {
+    await withSocket({}, async ({ s, ws, clock }) => {
+      s.idp.setProfiles(['token-endpoint-5xx']);
+      clock.advance(301_000);
+      await s.gw.openSockets.recheck();
+      await stillOpen(ws);
+      clock.advance(600_000); // past the outage grace: requests get 503, the socket still stays
+      await s.gw.openSockets.recheck();
+      await stillOpen(ws);
+      assert.equal(s.gw.openSockets.size, 1);
+    });
   });
 });

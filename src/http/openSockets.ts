@@ -1,0 +1,131 @@
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Decision } from '../engine/decision.js';
+import type { RequestFacts } from '../engine/facts.js';
+import type { Logger } from '../util/log.js';
+
+export interface OpenSocketsDeps {
+  /** The engine's decision for a request; a re-check replays the upgrade request. */
+  check: (f: RequestFacts) => Promise<Decision>;
+  /** The session store's `invalidate` events: a session key, or undefined for "any session". */
+  storeEvents: EventEmitter;
+  /** Periodic re-check interval; 0 re-checks only when the store reports a change. */
+  recheckMs: number;
+  logger: Logger;
+  /** Called with the count after every change, and with the status of every socket ended. */
+  onCount?: (open: number) => void;
+  onEnded?: (status: 401 | 403) => void;
+}
+
+/** Sockets of skip-auth paths: no session to follow, closed at shutdown only. */
+const UNBOUND = Symbol('unbound');
+
+interface Entry {
+  socket: Duplex;
+  facts: RequestFacts;
+}
+
+/**
+ * Upgraded connections (WebSockets) outlive the request that authorized them, so they stay bound
+ * to their session: re-authorized by the engine at once when the store reports a change to that
+ * session (logout, back-channel logout, refresh, eviction — on any replica, through Redis pub/sub)
+ * and every `recheckMs` (expiry), and closed when the re-check answers 401 (session ended) or
+ * 403 (access lost). A 503 (IdP or store outage) keeps them open, as requests keep being served
+ * through an outage.
+ *
+ * Bounded: one entry per open socket, dropped when it closes; one interval; re-checks run one at
+ * a time from a queue of session keys (a key is queued once however often it changes).
+ */
+export class OpenSockets {
+  private readonly byKey = new Map<string | typeof UNBOUND, Set<Entry>>();
+  private readonly queue = new Set<string>();
+  private draining: Promise<void> | undefined;
+  private count = 0;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly onInvalidate = (key: string | undefined) => this.recheck(key);
+
+  constructor(private readonly deps: OpenSocketsDeps) {
+    deps.storeEvents.on('invalidate', this.onInvalidate);
+    if (deps.recheckMs > 0) {
+      this.timer = setInterval(() => this.recheck(), deps.recheckMs);
+      this.timer.unref();
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Tracks an upgraded socket until it closes. With the store key of the session that authorized
+   * it, the socket is bound to that session; without (a skip-auth path) it is only closed at shutdown.
+   */
+  add(socket: Duplex, facts: RequestFacts, key: string | undefined): void {
+    if (socket.destroyed) return;
+    const k = key ?? UNBOUND;
+    let set = this.byKey.get(k);
+    if (!set) {
+      set = new Set();
+      this.byKey.set(k, set);
+    }
+    const entry: Entry = { socket, facts };
+    set.add(entry);
+    this.setCount(this.count + 1);
+    socket.once('close', () => {
+      const s = this.byKey.get(k);
+      if (!s?.delete(entry)) return;
+      if (s.size === 0) this.byKey.delete(k);
+      this.setCount(this.count - 1);
+    });
+  }
+
+  /** Queues a re-check of one session's sockets (or of all); resolves when the queue is drained. */
+  recheck(key?: string): Promise<void> {
+    if (key === undefined) {
+      for (const k of this.byKey.keys()) if (k !== UNBOUND) this.queue.add(k);
+    } else if (this.byKey.has(key)) this.queue.add(key);
+    if (this.queue.size > 0 && !this.draining) {
+      this.draining = this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    }
+    return this.draining ?? Promise.resolve();
+  }
+
+  /** Shutdown: stops watching and closes every socket (clients reconnect, e.g. to another replica). */
+  close(): void {
+    this.deps.storeEvents.off('invalidate', this.onInvalidate);
+    if (this.timer) clearInterval(this.timer);
+    this.queue.clear();
+    for (const set of this.byKey.values()) for (const e of set) e.socket.destroy();
+  }
+
+  private async drain(): Promise<void> {
+    for (const key of this.queue) {
+      this.queue.delete(key);
+      for (const e of [...(this.byKey.get(key) ?? [])]) {
+        if (e.socket.destroyed) continue;
+        let d: Decision;
+        try {
+          d = await this.deps.check(e.facts);
+        } catch (err) {
+          this.deps.logger.warn({ reqId: e.facts.requestId, err: String(err) }, 'websocket re-check failed');
+          continue;
+        }
+        if (d.type === 'error' && (d.status === 401 || d.status === 403)) {
+          this.deps.logger.info(
+            { reqId: e.facts.requestId, path: e.facts.path, status: d.status, decision: d.code },
+            d.status === 401 ? 'websocket closed: session ended' : 'websocket closed: access lost',
+          );
+          e.socket.destroy();
+          this.deps.onEnded?.(d.status);
+        }
+      }
+    }
+  }
+
+  private setCount(n: number): void {
+    this.count = n;
+    this.deps.onCount?.(n);
+  }
+}
