@@ -35,8 +35,11 @@ export const configSchema = z
         issuer: httpUrl,
         clientId: z.string().min(1),
         clientSecret: z.string().min(1),
-        /** `generic` works for any OIDC provider; `google` handles Google's offline-access rules. */
-        preset: z.enum(['generic', 'google']).default('generic'),
+        /**
+         * `generic` works for any OIDC provider; `google` handles Google's offline-access rules;
+         * `cognito` logs out through Cognito's own /logout (it has no end_session_endpoint).
+         */
+        preset: z.enum(['generic', 'google', 'cognito']).default('generic'),
         scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
         /** Request `offline_access` when discovery lists it (generic preset). */
         requestOfflineAccess: z.boolean().default(true),
@@ -58,6 +61,11 @@ export const configSchema = z
         /** Max concurrent HTTP calls to the IdP from this replica (token, userinfo, ...). */
         maxConcurrentRequests: z.number().int().min(1).max(1000).default(32),
         endSession: z.boolean().default(true),
+        /**
+         * Logout at a provider without an end_session_endpoint (or to override it): a URL where
+         * {client_id}, {post_logout_redirect_uri} and {id_token_hint} are replaced, URL-encoded.
+         */
+        logoutUrl: httpUrl.optional(),
       })
       .strict(),
     session: z

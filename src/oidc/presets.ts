@@ -1,6 +1,7 @@
 /**
  * Provider quirks around offline access (refresh tokens), decided once at start-up.
  * - generic: ask for `offline_access` when the provider lists it in `scopes_supported`.
+ * - cognito: as generic (Cognito does not list `offline_access` and issues refresh tokens anyway).
  * - google: Google rejects `offline_access`; it wants `access_type=offline`, and issues a refresh
  *   token on a repeat login only with `prompt=consent`.
  */
@@ -11,8 +12,10 @@ export interface OfflineAccessPlan {
   missingRefreshHint: string;
 }
 
+export type ProviderPreset = 'generic' | 'google' | 'cognito';
+
 export function planOfflineAccess(
-  preset: 'generic' | 'google',
+  preset: ProviderPreset,
   configuredScopes: string[],
   requestOfflineAccess: boolean,
   scopesSupported: string[] | undefined,
@@ -39,4 +42,41 @@ export function planOfflineAccess(
     missingRefreshHint:
       'request the offline_access scope (provider.scopes) and allow refresh tokens for this client at the provider; some providers (e.g. oidc-provider) also need provider.authorizationParams.prompt: consent',
   };
+}
+
+/**
+ * Where RP-initiated logout sends the browser, or undefined for "nowhere: show our signed-out
+ * page". An explicit `logoutUrl` template wins; then the provider's end_session_endpoint (OIDC
+ * RP-Initiated Logout, with `id_token_hint`); then, for Cognito, its hosted UI's /logout, which
+ * lives on the origin of the authorization endpoint and takes `client_id` and `logout_uri`.
+ */
+export function logoutTarget(p: {
+  preset: ProviderPreset;
+  logoutUrl: string | undefined;
+  clientId: string;
+  endSessionEndpoint: string | undefined;
+  authorizationEndpoint: string | undefined;
+  idTokenHint: string | undefined;
+  postLogoutRedirectUri: string;
+}): { kind: 'template' | 'end_session' | 'cognito'; url: string } | undefined {
+  if (p.logoutUrl) {
+    const values: Record<string, string> = {
+      client_id: p.clientId,
+      post_logout_redirect_uri: p.postLogoutRedirectUri,
+      id_token_hint: p.idTokenHint ?? '',
+    };
+    const url = p.logoutUrl.replace(
+      /\{(client_id|post_logout_redirect_uri|id_token_hint)\}/g,
+      (_, k: string) => encodeURIComponent(values[k]!),
+    );
+    return { kind: 'template', url };
+  }
+  if (p.endSessionEndpoint) return { kind: 'end_session', url: p.endSessionEndpoint };
+  if (p.preset === 'cognito' && p.authorizationEndpoint) {
+    const url = new URL('/logout', new URL(p.authorizationEndpoint).origin);
+    url.searchParams.set('client_id', p.clientId);
+    url.searchParams.set('logout_uri', p.postLogoutRedirectUri);
+    return { kind: 'cognito', url: url.href };
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
 import { resolveDistributedClaims } from './distributedClaims.js';
 import { IdTokenSignatureVerifier } from './idTokenSignature.js';
-import { type OfflineAccessPlan, planOfflineAccess } from './presets.js';
+import { logoutTarget, type OfflineAccessPlan, planOfflineAccess } from './presets.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
 
 export interface AuthorizationRequest {
@@ -337,13 +337,24 @@ export class OidcProvider {
     });
   }
 
-  /** RP-initiated logout URL, or undefined when the provider has no end_session_endpoint. */
+  /** Where logout sends the browser at the provider (see `logoutTarget`), or undefined. */
   endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined {
     if (!this.configuration || !this.cfg.provider.endSession) return undefined;
-    if (!this.configuration.serverMetadata().end_session_endpoint) return undefined;
+    const meta = this.configuration.serverMetadata();
+    const p = this.cfg.provider;
+    const target = logoutTarget({
+      preset: p.preset,
+      logoutUrl: p.logoutUrl,
+      clientId: p.clientId,
+      endSessionEndpoint: meta.end_session_endpoint,
+      authorizationEndpoint: meta.authorization_endpoint,
+      idTokenHint,
+      postLogoutRedirectUri,
+    });
+    if (target?.kind !== 'end_session') return target?.url;
     const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri };
     if (idTokenHint) params.id_token_hint = idTokenHint;
-    else params.client_id = this.cfg.provider.clientId;
+    else params.client_id = p.clientId;
     return client.buildEndSessionUrl(this.configuration, params).href;
   }
 

@@ -271,3 +271,62 @@ describe('back-channel logout (memory store, one replica)', () => {
     assert.equal(get.status, 405);
   });
 });
+
+describe('logout at providers without an end_session_endpoint', () => {
+  it('cognito preset: logs out through Cognito’s /logout with client_id and logout_uri', async () => {
+    const s = await startStack({
+      idp: { profiles: ['cognito'] },
+      config: { provider: { preset: 'cognito' } },
+    });
+    try {
+      const b = new TestBrowser();
+      await login(s, b);
+      const hops = await b.follow(`${s.url}/oauth2/logout`);
+      const out = new URL(hops[0]!.location!);
+      assert.equal(out.origin + out.pathname, `${s.idp.issuer}/logout`);
+      assert.equal(out.searchParams.get('client_id'), 'gatehouse');
+      assert.equal(out.searchParams.get('logout_uri'), `${s.url}/oauth2/signed-out`);
+      // the dev IdP's Cognito emulation accepts it and sends the browser back to our page
+      assert.equal(hops.at(-1)!.status, 200);
+      assert.match(hops.at(-1)!.body, /signed out/i);
+      assert.equal((await b.request(`${s.url}/x`, { kind: 'api' })).status, 401);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('generic preset: without an end_session_endpoint the signed-out page is shown directly', async () => {
+    const s = await startStack({ idp: { profiles: ['cognito'] } });
+    try {
+      const b = new TestBrowser();
+      await login(s, b);
+      const r = await b.request(`${s.url}/oauth2/logout`);
+      assert.equal(r.status, 302);
+      assert.equal(r.location, '/oauth2/signed-out');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a logoutUrl template wins, with its placeholders URL-encoded', async () => {
+    const s = await startStack({
+      config: {
+        provider: {
+          logoutUrl:
+            'https://login.example.com/v2/logout?client_id={client_id}&returnTo={post_logout_redirect_uri}',
+        },
+      },
+    });
+    try {
+      const b = new TestBrowser();
+      await login(s, b);
+      const r = await b.request(`${s.url}/oauth2/logout`);
+      assert.equal(
+        r.location,
+        `https://login.example.com/v2/logout?client_id=gatehouse&returnTo=${encodeURIComponent(`${s.url}/oauth2/signed-out`)}`,
+      );
+    } finally {
+      await s.close();
+    }
+  });
+});
