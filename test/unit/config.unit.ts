@@ -209,6 +209,17 @@ describe('loadConfig: missing and invalid keys', () => {
     oneProblem({ object: { ...base(), upstream: 'not a url' }, env: {} }, 'upstream');
   });
 
+  test('an unknown provider preset names the ones there are; a bad logoutUrl names its key', () => {
+    const provider = (extra: Record<string, unknown>) => ({
+      ...base(),
+      provider: { ...(base().provider as object), ...extra },
+    });
+    oneProblem({ object: provider({ preset: 'okta' }), env: {} }, 'provider.preset', 'cognito');
+    oneProblem({ object: provider({ logoutUrl: '/logout' }), env: {} }, 'provider.logoutUrl', 'http');
+    const ok = loadConfig({ object: provider({ preset: 'cognito' }), env: {} });
+    assert.equal(ok.provider.preset, 'cognito');
+  });
+
   test('a path rule prefix must start with /', () => {
     const obj = { ...base(), authorization: { rules: [{ pathPrefix: 'admin' }] } };
     oneProblem({ object: obj, env: {} }, 'authorization.rules.0.pathPrefix', '/');
