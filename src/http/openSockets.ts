@@ -17,6 +17,9 @@ export interface OpenSocketsDeps {
   onEnded?: (status: 401 | 403) => void;
 }
 
+/** Re-checks run at most this many at a time (bounded IdP and store load after a mass change). */
+const RECHECK_WORKERS = 4;
+
 /** Sockets of skip-auth paths: no session to follow, closed at shutdown only. */
 const UNBOUND = Symbol('unbound');
 
@@ -33,14 +36,20 @@ interface Entry {
  * 403 (access lost). A 503 (IdP or store outage) keeps them open, as requests keep being served
  * through an outage.
  *
- * Bounded: one entry per open socket, dropped when it closes; one interval; re-checks run one at
- * a time from a queue of session keys (a key is queued once however often it changes).
+ * Bounded: one entry per open socket, dropped when it closes; one interval; re-checks run at most
+ * four at a time from a queue of session keys (a key is queued once however often it changes).
  */
 export class OpenSockets {
   private readonly byKey = new Map<string | typeof UNBOUND, Set<Entry>>();
   private readonly queue = new Set<string>();
   private draining: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  /** Workers running, and of those the ones inside a re-check (the others are picking a key). */
+  private active = 0;
+  private readonly inFlight = new Set<string>();
+  private busy = 0;
   private count = 0;
+  private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly onInvalidate = (key: string | undefined) => this.recheck(key);
 
@@ -62,6 +71,11 @@ export class OpenSockets {
    */
   add(socket: Duplex, facts: RequestFacts, key: string | undefined): void {
     if (socket.destroyed) return;
+    // An upgrade that completes after shutdown began is not carried on unwatched.
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
     const k = key ?? UNBOUND;
     let set = this.byKey.get(k);
     if (!set) {
@@ -84,9 +98,28 @@ export class OpenSockets {
     if (key === undefined) {
       for (const k of this.byKey.keys()) if (k !== UNBOUND) this.queue.add(k);
     } else if (this.byKey.has(key)) this.queue.add(key);
-    if (this.queue.size > 0 && !this.draining) {
-      this.draining = this.drain().finally(() => {
-        this.draining = undefined;
+    return this.kick();
+  }
+
+  /**
+   * Starts workers (up to RECHECK_WORKERS) while keys wait; resolves when all workers are done.
+   * A slow re-check occupies one worker only: a key queued meanwhile gets a free one at once.
+   */
+  private kick(): Promise<void> {
+    while (this.active < RECHECK_WORKERS && this.active === this.busy && this.pickable() !== undefined) {
+      if (this.active === 0) {
+        this.draining = new Promise<void>((resolve) => {
+          this.drained = resolve;
+        });
+      }
+      this.active++;
+      void this.worker().finally(() => {
+        this.active--;
+        if (this.active === 0) {
+          this.drained?.();
+          this.draining = undefined;
+          if (this.queue.size > 0) void this.kick();
+        }
       });
     }
     return this.draining ?? Promise.resolve();
@@ -94,32 +127,52 @@ export class OpenSockets {
 
   /** Shutdown: stops watching and closes every socket (clients reconnect, e.g. to another replica). */
   close(): void {
+    this.closed = true;
     this.deps.storeEvents.off('invalidate', this.onInvalidate);
     if (this.timer) clearInterval(this.timer);
     this.queue.clear();
     for (const set of this.byKey.values()) for (const e of set) e.socket.destroy();
   }
 
-  private async drain(): Promise<void> {
-    for (const key of this.queue) {
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = this.pickable();
+      if (key === undefined) return;
       this.queue.delete(key);
-      for (const e of [...(this.byKey.get(key) ?? [])]) {
-        if (e.socket.destroyed) continue;
-        let d: Decision;
-        try {
-          d = await this.deps.check(e.facts);
-        } catch (err) {
-          this.deps.logger.warn({ reqId: e.facts.requestId, err: String(err) }, 'websocket re-check failed');
-          continue;
-        }
-        if (d.type === 'error' && (d.status === 401 || d.status === 403)) {
-          this.deps.logger.info(
-            { reqId: e.facts.requestId, path: e.facts.path, status: d.status, decision: d.code },
-            d.status === 401 ? 'websocket closed: session ended' : 'websocket closed: access lost',
-          );
-          e.socket.destroy();
-          this.deps.onEnded?.(d.status);
-        }
+      this.inFlight.add(key);
+      this.busy++;
+      try {
+        await this.recheckKey(key);
+      } finally {
+        this.busy--;
+        this.inFlight.delete(key);
+      }
+    }
+  }
+
+  /** The first queued key not being re-checked right now (a key changed during its check waits its turn). */
+  private pickable(): string | undefined {
+    for (const k of this.queue) if (!this.inFlight.has(k)) return k;
+    return undefined;
+  }
+
+  private async recheckKey(key: string): Promise<void> {
+    for (const e of [...(this.byKey.get(key) ?? [])]) {
+      if (e.socket.destroyed) continue;
+      let d: Decision;
+      try {
+        d = await this.deps.check(e.facts);
+      } catch (err) {
+        this.deps.logger.warn({ reqId: e.facts.requestId, err: String(err) }, 'websocket re-check failed');
+        continue;
+      }
+      if (d.type === 'error' && (d.status === 401 || d.status === 403)) {
+        this.deps.logger.info(
+          { reqId: e.facts.requestId, path: e.facts.path, status: d.status, decision: d.code },
+          d.status === 401 ? 'websocket closed: session ended' : 'websocket closed: access lost',
+        );
+        e.socket.destroy();
+        this.deps.onEnded?.(d.status);
       }
     }
   }

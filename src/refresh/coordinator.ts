@@ -178,7 +178,7 @@ export class RefreshCoordinator {
     // CAS loop: a concurrent touch or writer may have moved the version; our tokens are the newest.
     for (let i = 0; i < 3; i++) {
       const next = this.sessions.refreshed(base, result);
-      if (await store.put(key, next, this.sessions.ttl(next), base.version)) {
+      if (await this.putRetrying(key, next, base.version)) {
         this.metrics.refreshes.inc({ result: 'ok' });
         this.logger.info(
           {
@@ -196,6 +196,26 @@ export class RefreshCoordinator {
       base = again;
     }
     return { kind: 'transient', reason: 'could not store the renewed session', retryAfterSec: 1 };
+  }
+
+  /**
+   * The grant has rotated the refresh token: losing the new one to a brief store error would end
+   * the session at the next refresh (the old one is spent). So the write is retried a few times
+   * (about 3 s in all) before the outcome becomes a transient failure.
+   */
+  private async putRetrying(key: string, next: SessionRecord, expectedVersion: number): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.sessions.store.put(key, next, this.sessions.ttl(next), expectedVersion);
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        this.logger.warn(
+          { session: key.slice(0, 12), attempt: attempt + 1, err: String(err) },
+          'storing renewed tokens failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
   }
 
   private async failed(key: string, current: SessionRecord, err: unknown): Promise<RefreshOutcome> {

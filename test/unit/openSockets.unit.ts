@@ -108,4 +108,39 @@ describe('OpenSockets', () => {
     await sockets.recheck('k');
     assert.equal(sock.destroyed, true);
   });
+
+  test('a slow re-check (a refresh against a hanging IdP) does not hold back another session', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const events = new EventEmitter();
+    const sockets = new OpenSockets({
+      check: async (f) => {
+        if (f.path === '/slow') await held;
+        return f.path === '/slow' ? allow : deny(401);
+      },
+      storeEvents: events,
+      recheckMs: 0,
+      logger: createLogger('silent'),
+    });
+    const slow = new PassThrough();
+    const loggedOut = new PassThrough();
+    sockets.add(slow, facts('/slow'), 'k-slow');
+    sockets.add(loggedOut, facts('/out'), 'k-out');
+    void sockets.recheck('k-slow');
+    void sockets.recheck('k-out');
+    await new Promise<void>((r) => loggedOut.once('close', () => r()));
+    assert.equal(slow.destroyed, false, 'still being checked');
+    release();
+  });
+
+  test('a socket upgraded after shutdown began is closed, not carried on unwatched', () => {
+    const { sockets } = registry(() => allow);
+    sockets.close();
+    const late = new PassThrough();
+    sockets.add(late, facts('/late'), 'k');
+    assert.equal(late.destroyed, true);
+    assert.equal(sockets.size, 0);
+  });
 });
