@@ -44,10 +44,9 @@ export class OpenSockets {
   private readonly queue = new Set<string>();
   private draining: Promise<void> | undefined;
   private drained: (() => void) | undefined;
-  /** Workers running, and of those the ones inside a re-check (the others are picking a key). */
+  /** Workers running, and the keys they are re-checking (a worker not in one is picking a key). */
   private active = 0;
   private readonly inFlight = new Set<string>();
-  private busy = 0;
   private count = 0;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -106,7 +105,11 @@ export class OpenSockets {
    * A slow re-check occupies one worker only: a key queued meanwhile gets a free one at once.
    */
   private kick(): Promise<void> {
-    while (this.active < RECHECK_WORKERS && this.active === this.busy && this.pickable() !== undefined) {
+    while (
+      this.active < RECHECK_WORKERS &&
+      this.active === this.inFlight.size &&
+      this.pickable() !== undefined
+    ) {
       if (this.active === 0) {
         this.draining = new Promise<void>((resolve) => {
           this.drained = resolve;
@@ -140,11 +143,9 @@ export class OpenSockets {
       if (key === undefined) return;
       this.queue.delete(key);
       this.inFlight.add(key);
-      this.busy++;
       try {
         await this.recheckKey(key);
       } finally {
-        this.busy--;
         this.inFlight.delete(key);
       }
     }
