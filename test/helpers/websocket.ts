@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -42,4 +44,14 @@ export async function connect(
     });
     ws.once('error', reject);
   });
+}
+
+/** Resolves when the far end has closed `ws`; fails with `what` after 5 s rather than hanging. */
+export async function closedBy(ws: WebSocket, what: string): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  try {
+    await once(ws, 'close', { signal: AbortSignal.timeout(5000) });
+  } catch {
+    assert.fail(`${what}: the socket is still open after 5 s`);
+  }
 }

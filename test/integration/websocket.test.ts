@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
-import { connect, startWsUpstream } from '../helpers/websocket.js';
+import { closedBy, connect, startWsUpstream } from '../helpers/websocket.js';
 
 describe('WebSocket upgrades', () => {
   let s: Stack;
@@ -108,15 +108,7 @@ describe('WebSockets end with their session', () => {
     }
   }
 
-  /** Resolves when the gateway has closed the socket; fails after 5 s rather than hanging. */
-  async function closed(ws: WebSocket) {
-    if (ws.readyState === WebSocket.CLOSED) return;
-    try {
-      await once(ws, 'close', { signal: AbortSignal.timeout(5000) });
-    } catch {
-      assert.fail('the socket is still open 5 s after its session ended');
-    }
-  }
+  const closed = (ws: WebSocket) => closedBy(ws, 'its session ended');
 
   async function stillOpen(ws: WebSocket) {
     ws.send('ping');
