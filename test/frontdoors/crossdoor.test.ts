@@ -75,8 +75,8 @@ describe('one session, every front door', () => {
     const hops = await loginThrough(b, s.idp, `${nginx.url}/start-here`, 'bob');
     assert.equal(hops.at(-1)!.status, 200, nginx.output());
 
-    const viaNginx = echoOf(await b.request(`${nginx.url}/whoami`, { kind: 'api' }));
-    const viaCaddy = echoOf(await b.request(`${caddy.url}/whoami`, { kind: 'api' }));
+    const viaNginx = echoOf(await b.request(`${nginx.url}/whoami`, { kind: 'api' }), nginx);
+    const viaCaddy = echoOf(await b.request(`${caddy.url}/whoami`, { kind: 'api' }), caddy);
     const viaProxy = echoOf(await b.request(`${s.gwUrl}/whoami`, { kind: 'api' }));
     const viaApp = (await b.request(`${appUrl}/whoami`, { kind: 'api' })).json<{
       headers: Record<string, string>;
@@ -116,9 +116,9 @@ describe('one session, every front door', () => {
     assert.equal(hops.at(-1)!.status, 200);
     const cookie = b.cookie(appUrl, 'gatehouse');
     assert.ok(cookie);
-    for (const url of [nginx.url, caddy.url]) {
+    for (const door of [nginx, caddy]) {
       assert.equal(
-        echoOf(await b.request(`${url}/whoami`, { kind: 'api' })).headers['x-forwarded-user'],
+        echoOf(await b.request(`${door.url}/whoami`, { kind: 'api' }), door).headers['x-forwarded-user'],
         'alice',
       );
     }

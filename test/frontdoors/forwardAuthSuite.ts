@@ -93,7 +93,7 @@ export function forwardAuthSuite(
       assert.ok(callback, `returned to the original URL: ${hops.map((h) => h.location).join(' → ')}`);
       const last = hops.at(-1)!;
       assert.equal(last.status, 200);
-      const echo = echoOf(last);
+      const echo = echoOf(last, proxy);
       assert.equal(echo.url, '/dashboard/view?tab=2');
       assert.equal(echo.headers['x-forwarded-user'], 'alice');
       assert.equal(echo.headers['x-forwarded-email'], 'alice@example.com');
@@ -102,7 +102,7 @@ export function forwardAuthSuite(
       assert.match(echo.headers['x-forwarded-access-token'] ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
       // the same session serves API calls
       const api = await b.request(`${proxy.url}/api/me`, { kind: 'api' });
-      assert.equal(echoOf(api).headers['x-forwarded-user'], 'alice');
+      assert.equal(echoOf(api, proxy).headers['x-forwarded-user'], 'alice');
     });
 
     it('spoofed identity headers from the client are overwritten or removed', async () => {
@@ -116,7 +116,7 @@ export function forwardAuthSuite(
       };
       // carol has no groups: the answer carries no X-Forwarded-Groups, the client's must still go
       const b = await signedIn('carol');
-      const echo = echoOf(await b.request(`${proxy.url}/api/me`, { kind: 'api', headers: spoof }));
+      const echo = echoOf(await b.request(`${proxy.url}/api/me`, { kind: 'api', headers: spoof }), proxy);
       assert.equal(echo.headers['x-forwarded-user'], 'carol');
       assert.equal(echo.headers['x-forwarded-email'], 'carol@other.example');
       assert.equal(echo.headers['x-forwarded-preferred-username'], 'carol');
@@ -131,7 +131,7 @@ export function forwardAuthSuite(
         headers: spoof,
       });
       assert.equal(pub.status, 200, pub.body);
-      const p = echoOf(pub);
+      const p = echoOf(pub, proxy);
       for (const name of Object.keys(spoof)) assert.ok(!p.headers[name], `${name}: ${p.headers[name]}`);
     });
 
@@ -148,7 +148,10 @@ export function forwardAuthSuite(
       assert.equal(s.upstream.hits, hits);
       // alice (admins) is allowed there
       const a = await signedIn('alice');
-      assert.equal(echoOf(await a.request(`${proxy.url}/admin/users`, { kind: 'api' })).url, '/admin/users');
+      assert.equal(
+        echoOf(await a.request(`${proxy.url}/admin/users`, { kind: 'api' }), proxy).url,
+        '/admin/users',
+      );
     });
 
     it('the path is decided on its normalised form, and the client cannot name another one', async () => {
