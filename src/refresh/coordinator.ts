@@ -6,6 +6,7 @@ import type { SessionService } from '../session/service.js';
 import type { Clock } from '../util/clock.js';
 import { describeCause } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { LeaseKeeper } from './leaseKeeper.js';
 import { graceWindowMs, type RefreshSettings } from './policy.js';
 
 export type RefreshOutcome =
@@ -21,7 +22,7 @@ export interface CoordinatorSettings extends RefreshSettings {
   /** How long a request waits for a refresh before it is answered from the outage rules. */
   waitTimeoutMs: number;
   retryBackoffMs: number;
-  /** Cross-replica lease; longer than the IdP call's hard timeout. */
+  /** Cross-replica lease; longer than the IdP call's hard timeout, renewed while the refresh runs. */
   leaseMs: number;
   /** Bound on concurrently refreshing sessions in this replica. */
   maxInFlight: number;
@@ -127,9 +128,11 @@ export class RefreshCoordinator {
     for (let round = 0; round < 4; round++) {
       const token = await lock.acquire(lockName, this.s.leaseMs);
       if (token) {
+        const lease = new LeaseKeeper(lock, lockName, token, this.s.leaseMs, this.logger, key.slice(0, 12));
         try {
           return await this.grant(key, seen);
         } finally {
+          lease.stop();
           await lock.release(lockName, token).catch(() => undefined);
         }
       }

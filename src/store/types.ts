@@ -19,6 +19,8 @@ export interface LoginFlow {
 export interface RefreshLock {
   /** Returns a lease token when acquired, undefined when someone else holds it. */
   acquire(name: string, leaseMs: number): Promise<string | undefined>;
+  /** Extends the lease to `leaseMs` from now, only if `token` still owns it; false when it does not. */
+  renew(name: string, token: string, leaseMs: number): Promise<boolean>;
   /** Releases only if `token` still owns the lease. */
   release(name: string, token: string): Promise<void>;
   /** Resolves when the holder announces completion or after `timeoutMs`, whichever is first. */

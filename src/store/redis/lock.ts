@@ -35,6 +35,13 @@ export class RedisRefreshLock implements RefreshLock {
     return ok === 'OK' ? token : undefined;
   }
 
+  async renew(name: string, token: string, leaseMs: number): Promise<boolean> {
+    const n = await this.d.call(() =>
+      this.d.client.ghRenew(this.d.keys.lock(name), token, Math.max(1, Math.ceil(leaseMs))),
+    );
+    return n === 1;
+  }
+
   async release(name: string, token: string): Promise<void> {
     await this.d.call(() =>
       this.d.client.ghRelease(this.d.keys.lock(name), token, this.d.keys.releasedChannel, name),

@@ -98,6 +98,15 @@ end
 return 0
 `;
 
+/** Extends a lease only for its holder. KEYS[1] lock. ARGV: 1 token, 2 lease ms. Returns 1 or 0. */
+export const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
 type Arg = string | number;
 
 /** The scripts as client methods (EVALSHA with a transparent EVAL fallback, by ioredis). */
@@ -108,6 +117,7 @@ export interface StoreScripts {
   ghIndexAdd(key: string, ...args: Arg[]): Promise<number>;
   ghFlowAdd(key: string, ...args: Arg[]): Promise<string[]>;
   ghRelease(key: string, ...args: Arg[]): Promise<number>;
+  ghRenew(key: string, ...args: Arg[]): Promise<number>;
 }
 
 export type ScriptedClient = (Redis | Cluster) & StoreScripts;
@@ -120,6 +130,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
     ['ghIndexAdd', INDEX_ADD],
     ['ghFlowAdd', FLOW_ADD],
     ['ghRelease', RELEASE],
+    ['ghRenew', RENEW],
   ];
   for (const [name, lua] of defs) client.defineCommand(name, { numberOfKeys: 1, lua });
   return client as ScriptedClient;
