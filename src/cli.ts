@@ -42,12 +42,16 @@ async function serve(argv: string[]): Promise<void> {
   process.stderr.write(
     `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,
   );
-  const stop = async () => {
+  // A second signal during the drain kills the process at once (the handlers are `once`).
+  const stop = async (signal: string) => {
+    process.stderr.write(
+      `gatehouse: ${signal}: draining (requests and refreshes in flight, at most ${cfg.shutdownTimeoutSeconds} s)\n`,
+    );
     await gw.close();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 export async function main(argv: string[]): Promise<void> {

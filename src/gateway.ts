@@ -7,6 +7,7 @@ import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
 import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
+import { RequestDrain } from './http/requestDrain.js';
 import { createGatewayServer } from './http/server.js';
 import { GatewayMetrics } from './metrics.js';
 import { OidcProvider } from './oidc/provider.js';
@@ -39,6 +40,11 @@ export interface Gateway {
   readonly discovered: Promise<void>;
   /** Resolves once listening; `url` is then the bound address. */
   listen(): Promise<string>;
+  /**
+   * Graceful shutdown: stops accepting, closes WebSockets (clients reconnect elsewhere), lets the
+   * requests and refreshes in flight finish within `shutdownTimeoutSeconds`, then closes the
+   * store. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -70,8 +76,11 @@ export interface GatewayCore {
   readonly discovered: Promise<void>;
   /** Provider discovered and store healthy, with the reasons when not. */
   readiness(): { ok: boolean; reasons: string[] };
-  /** Stops discovery retries and closes the store. */
-  close(): Promise<void>;
+  /**
+   * Stops discovery retries, waits (at most `timeoutMs`, default `shutdownTimeoutSeconds`) for
+   * the refreshes under way to store their results, and closes the store.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /** Wires config → store, provider, refresh coordinator, engine (no front door). */
@@ -148,11 +157,32 @@ export async function createGatewayCore(
       if (!h.ok) reasons.push(h.reason ?? 'session store unavailable');
       return { ok: reasons.length === 0, reasons };
     },
-    async close() {
+    async close(timeoutMs = cfg.shutdownTimeoutSeconds * 1000) {
       provider.stop();
+      // A refresh under way may have rotated the refresh token at the IdP already: its result
+      // must reach the store, or the session ends at its next refresh.
+      if (!(await settledWithin(refresh.settled(), timeoutMs))) {
+        logger.warn(
+          { pending: refresh.pending },
+          'shutdown: refreshes still running at shutdownTimeoutSeconds; their results are lost',
+        );
+      }
       await store.close();
     },
   };
+}
+
+/** True when `p` settles within `ms`. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Wires config → gateway core → reverse-proxy front door (which also serves forward-auth). */
@@ -181,6 +211,9 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     readiness: () => core.readiness(),
   });
 
+  const requests = new RequestDrain(server);
+  let closing: Promise<void> | undefined;
+
   return {
     cfg,
     engine,
@@ -205,15 +238,26 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         });
       });
     },
-    async close() {
-      provider.stop();
-      openSockets.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+    close() {
+      closing ??= (async () => {
+        const deadline = performance.now() + cfg.shutdownTimeoutSeconds * 1000;
+        provider.stop();
+        openSockets.close();
+        // Stop accepting, let the requests in flight finish (bounded), then close what is left.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (!(await requests.drain(cfg.shutdownTimeoutSeconds * 1000))) {
+          logger.warn(
+            { inFlight: requests.active },
+            'shutdown: requests still running at shutdownTimeoutSeconds; closing their connections',
+          );
+        }
         server.closeAllConnections();
-      });
-      await proxy?.close();
-      await core.close();
+        await closed;
+        await proxy?.close();
+        await core.close(Math.max(0, deadline - performance.now()));
+      })();
+      return closing;
     },
   };
 }

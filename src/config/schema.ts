@@ -153,6 +153,11 @@ export const configSchema = z
       .strict()
       .prefault({}),
     skipAuth: z.array(z.string().startsWith('/', 'must start with /')).default([]),
+    /**
+     * On SIGTERM/SIGINT (or `close()`): how long requests in flight and refreshes under way may
+     * take to finish before their connections are closed. Below Kubernetes' default 30 s grace.
+     */
+    shutdownTimeoutSeconds: z.number().min(0).max(600).default(25),
     logging: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
