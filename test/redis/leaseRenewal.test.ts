@@ -4,12 +4,12 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import { GatewayMetrics } from '../../src/metrics.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
-import { type CoordinatorSettings, RefreshCoordinator } from '../../src/refresh/coordinator.js';
+import { RefreshCoordinator } from '../../src/refresh/coordinator.js';
 import { SessionService } from '../../src/session/service.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
-import { type Deferred, deferred, tokenResult } from '../unit/fixtures.js';
+import { coordinatorSettings, type Deferred, deferred, tokenResult } from '../unit/fixtures.js';
 import { dropPrefix, openStore, requireRedis, uniquePrefix } from './helpers.js';
 
 const LEASE_MS = 300;
@@ -53,16 +53,7 @@ describe('refresh lease renewal (real Redis)', () => {
         },
         clock,
       );
-    const settings: CoordinatorSettings = {
-      graceMs: 60_000,
-      graceMaxFraction: 0.25,
-      outageGraceMs: 300_000,
-      maxRefreshTokenAgeMs: 0,
-      waitTimeoutMs: 60_000,
-      retryBackoffMs: 5000,
-      leaseMs: LEASE_MS,
-      maxInFlight: 10,
-    };
+    const settings = coordinatorSettings({ leaseMs: LEASE_MS, maxInFlight: 10 });
     // Replica A's grant is held open by the test; replica B's must never be called.
     let leaderCalled!: () => void;
     const leaderStarted = new Promise<void>((r) => {

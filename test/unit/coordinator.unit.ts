@@ -14,7 +14,7 @@ import { SessionService } from '../../src/session/service.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
-import { type Deferred, deferred, settle, T0, tokenResult } from './fixtures.js';
+import { coordinatorSettings, type Deferred, deferred, settle, T0, tokenResult } from './fixtures.js';
 
 const SECRET = 'coordinator-test-secret-0123456789-abcdef';
 
@@ -73,17 +73,7 @@ function harness(over: Partial<CoordinatorSettings> = {}): Harness {
   );
   const refresher = new FakeRefresher();
   const metrics = new GatewayMetrics();
-  const settings: CoordinatorSettings = {
-    graceMs: 60_000,
-    graceMaxFraction: 0.25,
-    outageGraceMs: 300_000,
-    maxRefreshTokenAgeMs: 0,
-    waitTimeoutMs: 60_000,
-    retryBackoffMs: 5_000,
-    leaseMs: 35_000,
-    maxInFlight: 100,
-    ...over,
-  };
+  const settings = coordinatorSettings(over);
   const coordinator = new RefreshCoordinator(
     sessions,
     refresher,

@@ -1,6 +1,7 @@
 /** Shared builders for the unit tests (not a test file itself). */
 import type { Identity } from '../../src/identity/identity.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
+import type { CoordinatorSettings } from '../../src/refresh/coordinator.js';
 import type { SessionRecord } from '../../src/session/record.js';
 
 export const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -80,4 +81,19 @@ export function hasControlChar(s: string): boolean {
 /** Lets pending promise callbacks (and the I/O-free store) run; never waits on wall-clock time. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Refresh coordinator settings as the gateway's defaults would give them, with overrides. */
+export function coordinatorSettings(over: Partial<CoordinatorSettings> = {}): CoordinatorSettings {
+  return {
+    graceMs: 60_000,
+    graceMaxFraction: 0.25,
+    outageGraceMs: 300_000,
+    maxRefreshTokenAgeMs: 0,
+    waitTimeoutMs: 60_000,
+    retryBackoffMs: 5_000,
+    leaseMs: 35_000,
+    maxInFlight: 100,
+    ...over,
+  };
 }

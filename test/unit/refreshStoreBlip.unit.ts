@@ -9,7 +9,7 @@ import { MemoryStore } from '../../src/store/memoryStore.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { GatehouseError } from '../../src/util/errors.js';
 import { createLogger } from '../../src/util/log.js';
-import { T0, tokenResult } from './fixtures.js';
+import { coordinatorSettings, T0, tokenResult } from './fixtures.js';
 
 describe('refresh: a store error right after a rotating grant', () => {
   test('the renewed tokens are still stored (retried), so the next refresh works', async () => {
@@ -45,16 +45,7 @@ describe('refresh: a store error right after a rotating grant', () => {
     const co = new RefreshCoordinator(
       sessions,
       idp,
-      {
-        graceMs: 60_000,
-        graceMaxFraction: 0.25,
-        outageGraceMs: 300_000,
-        maxRefreshTokenAgeMs: 0,
-        waitTimeoutMs: 60_000,
-        retryBackoffMs: 5000,
-        leaseMs: 35_000,
-        maxInFlight: 100,
-      },
+      coordinatorSettings(),
       clock,
       createLogger('silent'),
       new GatewayMetrics(),
