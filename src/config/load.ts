@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -216,8 +217,24 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
 
 function checkCrossFields(cfg: GatehouseConfig): void {
   const problems: string[] = [];
-  if (!cfg.provider.scopes.includes('openid')) {
+  if (cfg.provider.preset !== 'github' && !cfg.provider.scopes.includes('openid')) {
     problems.push('provider.scopes: must include "openid" (Gatehouse is an OpenID Connect client)');
+  }
+  if (cfg.provider.preset === 'github') {
+    // GitHub's identity is shaped by Gatehouse (groups, preferred_username, email): other claim
+    // names would silently find nothing.
+    for (const key of ['groupsClaim', 'usernameClaim', 'emailClaim'] as const) {
+      if (cfg.provider[key] !== DEFAULT_CLAIM_MAPPING[key]) {
+        problems.push(
+          `provider.${key}: not used with preset github (identity comes from GitHub's API as groups, preferred_username and email) — remove it`,
+        );
+      }
+    }
+    if (cfg.provider.useUserinfo) {
+      problems.push(
+        'provider.useUserinfo: not used with preset github (GitHub has no userinfo endpoint) — remove it',
+      );
+    }
   }
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {

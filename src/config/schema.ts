@@ -37,9 +37,11 @@ export const configSchema = z
         clientSecret: z.string().min(1),
         /**
          * `generic` works for any OIDC provider; `google` handles Google's offline-access rules;
-         * `cognito` logs out through Cognito's own /logout (it has no end_session_endpoint).
+         * `cognito` logs out through Cognito's own /logout (it has no end_session_endpoint);
+         * `github` signs in with GitHub (OAuth 2.0, identity from its REST API; issuer
+         * https://github.com or a GitHub Enterprise Server URL).
          */
-        preset: z.enum(['generic', 'google', 'cognito']).default('generic'),
+        preset: z.enum(['generic', 'google', 'cognito', 'github']).default('generic'),
         scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
         /** Request `offline_access` when discovery lists it (generic preset). */
         requestOfflineAccess: z.boolean().default(true),

@@ -9,6 +9,7 @@ import {
   INTERACTION_TTL_MS,
   oauthErrorPage,
 } from './context.js';
+import { githubStyle } from './github.js';
 import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
 import { isAllowedUri } from './options.js';
 import { loginPage } from './pages.js';
@@ -44,7 +45,8 @@ export function redirectError(
 
 /** Whether this login may get a refresh token, decided now as the provider would at consent. */
 function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): boolean {
-  if (ctx.profiles.has('github')) return false;
+  const github = githubStyle(ctx);
+  if (github) return github === 'app'; // GitHub Apps always issue refresh tokens (no scope needed)
   if (ctx.profiles.has('google')) {
     // Google hands out a refresh token on the first offline consent only; later logins need
     // prompt=consent to get another one.
@@ -98,8 +100,7 @@ function validate(
     return ['invalid_request', 'only response_mode=query is supported'];
   }
   const scopes = request.scope.split(' ');
-  if (!ctx.profiles.has('github') && !scopes.includes('openid'))
-    return ['invalid_scope', 'scope must include openid'];
+  if (!githubStyle(ctx) && !scopes.includes('openid')) return ['invalid_scope', 'scope must include openid'];
   if (ctx.profiles.has('google') && scopes.includes('offline_access')) {
     return ['invalid_scope', 'Some requested scopes were invalid. {invalid=[offline_access]}'];
   }

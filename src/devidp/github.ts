@@ -1,10 +1,22 @@
 // GitHub's REST identity endpoints (github profile). GitHub is OAuth 2.0 only, so a gateway
 // learns who logged in from these instead of an ID token.
 import { createHash } from 'node:crypto';
-import type { Handler } from './context.js';
+import { effectiveGroups } from './claims.js';
+import type { Handler, IdpContext } from './context.js';
 import { sendJson } from './http.js';
 import type { DevUser } from './types.js';
-import { authenticateBearer } from './userinfo.js';
+import { authenticateBearer, userinfoDown } from './userinfo.js';
+
+/**
+ * Which GitHub flavour the profiles ask for: `oauth-app` (github: tokens never expire, no refresh
+ * token) or `app` (github-app: GitHub App user tokens, which expire and come with a rotating
+ * refresh token), or undefined for an OpenID provider.
+ */
+export function githubStyle(ctx: IdpContext): 'oauth-app' | 'app' | undefined {
+  if (ctx.profiles.has('github-app')) return 'app';
+  if (ctx.profiles.has('github')) return 'oauth-app';
+  return undefined;
+}
 
 /** GitHub ids are numbers; derive a stable one from the sub. */
 export function githubId(user: DevUser): number {
@@ -12,6 +24,7 @@ export function githubId(user: DevUser): number {
 }
 
 export const handleGithubUser: Handler = async (ctx, req, res) => {
+  if (userinfoDown(ctx, res)) return;
   const auth = authenticateBearer(ctx, req, res);
   if (auth === undefined) return;
   const u = auth.user;
@@ -32,4 +45,67 @@ export const handleGithubEmails: Handler = async (ctx, req, res) => {
     },
     { email: u.email, primary: true, verified: u.email_verified ?? true, visibility: 'private' },
   ]);
+};
+
+/** The organisation every dev user with at least one group belongs to, under github profiles. */
+export const GITHUB_ORG = 'example-org';
+
+/** GitHub's page size rules: `per_page` (default 30, at most 100) and 1-based `page`. */
+function paginate<T>(
+  ctx: IdpContext,
+  query: URLSearchParams,
+  path: string,
+  items: T[],
+): { page: T[]; link: string | undefined } {
+  const perPage = Math.min(100, Math.max(1, Number(query.get('per_page')) || 30));
+  const page = Math.max(1, Number(query.get('page')) || 1);
+  const last = Math.max(1, Math.ceil(items.length / perPage));
+  const at = (p: number) => `<${ctx.issuer}${path}?per_page=${perPage}&page=${p}>`;
+  const rels: string[] = [];
+  if (page < last) rels.push(`${at(page + 1)}; rel="next"`, `${at(last)}; rel="last"`);
+  if (page > 1) rels.push(`${at(1)}; rel="first"`, `${at(page - 1)}; rel="prev"`);
+  return {
+    page: items.slice((page - 1) * perPage, page * perPage),
+    link: rels.length ? rels.join(', ') : undefined,
+  };
+}
+
+/** Organisation and team listings need the `read:org` scope, as at GitHub. */
+function needsReadOrg(scope: string): boolean {
+  return !scope.split(/[ ,]/).includes('read:org');
+}
+
+/** GET /user/orgs: `[{login, id}]`. */
+export const handleGithubOrgs: Handler = async (ctx, req, res, query) => {
+  const auth = authenticateBearer(ctx, req, res);
+  if (auth === undefined) return;
+  if (needsReadOrg(auth.grant.scope)) {
+    sendJson(res, 403, { message: 'Resource not accessible: the token lacks the read:org scope' });
+    return;
+  }
+  const groups = effectiveGroups(ctx, auth.user, auth.grant.viaRefresh);
+  const orgs = groups.length ? [{ login: GITHUB_ORG, id: 1000 }] : [];
+  const { page, link } = paginate(ctx, query, new URL(req.url ?? '/', ctx.issuer).pathname, orgs);
+  sendJson(res, 200, page, link ? { link } : {});
+};
+
+/** GET /user/teams: one team per group, `[{slug, name, organization: {login}}]`, paginated. */
+export const handleGithubTeams: Handler = async (ctx, req, res, query) => {
+  const auth = authenticateBearer(ctx, req, res);
+  if (auth === undefined) return;
+  if (needsReadOrg(auth.grant.scope)) {
+    sendJson(res, 403, { message: 'Resource not accessible: the token lacks the read:org scope' });
+    return;
+  }
+  const teams = effectiveGroups(ctx, auth.user, auth.grant.viaRefresh).map((g, i) => ({
+    id: 2000 + i,
+    slug: g
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, ''),
+    name: g,
+    organization: { login: GITHUB_ORG, id: 1000 },
+  }));
+  const { page, link } = paginate(ctx, query, new URL(req.url ?? '/', ctx.issuer).pathname, teams);
+  sendJson(res, 200, page, link ? { link } : {});
 };

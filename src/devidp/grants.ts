@@ -2,9 +2,10 @@
 // the refresh token, create tokens in the store) synchronously before its first await, so
 // concurrent requests cannot interleave between "is it unused?" and "mark it used".
 import { createHash } from 'node:crypto';
-import { issueAccessToken } from './accessToken.js';
+import { type IssuedAccessToken, issueAccessToken } from './accessToken.js';
 import type { IdpContext } from './context.js';
 import { accessTokenTtl } from './context.js';
+import { githubStyle } from './github.js';
 import { issueIdToken } from './idToken.js';
 
 export type GrantOutcome =
@@ -52,8 +53,8 @@ export async function authorizationCodeGrant(
   const user = ctx.users.bySub(grant.sub);
   if (user === undefined) return fail('invalid_grant', 'the user of this code no longer exists');
 
-  const github = ctx.profiles.has('github');
-  const withRefresh = grant.offline && !github && !ctx.profiles.has('no-refresh-token');
+  const github = githubStyle(ctx);
+  const withRefresh = grant.offline && github !== 'oauth-app' && !ctx.profiles.has('no-refresh-token');
   const refreshExpiry = now + ctx.options.refreshTokenTtl * 1000;
   const family = ctx.tokens.createFamily(
     code,
@@ -73,13 +74,7 @@ export async function authorizationCodeGrant(
     viaRefresh: false,
   };
   const access = await issueAccessToken(ctx, accessGrant, now);
-  if (github) {
-    // GitHub's token response: no ID token, no expiry, scopes comma-separated.
-    return {
-      ok: true,
-      body: { access_token: access.token, token_type: 'bearer', scope: grant.scope.split(' ').join(',') },
-    };
-  }
+  if (github) return { ok: true, body: githubTokenBody(ctx, access, grant.scope, refreshToken) };
   const idToken = await issueIdToken(ctx, {
     user,
     sid: grant.sid,
@@ -140,6 +135,7 @@ export async function refreshTokenGrant(
     { familyId: family.id, sub: family.sub, clientId, scope, sid: family.sid, viaRefresh: true },
     now,
   );
+  if (githubStyle(ctx)) return { ok: true, body: githubTokenBody(ctx, access, scope, returned) };
   const idToken =
     ctx.profiles.has('refresh-no-id-token') || !scope.split(' ').includes('openid')
       ? undefined
@@ -162,5 +158,27 @@ export async function refreshTokenGrant(
       ...(idToken === undefined ? {} : { id_token: idToken }),
       ...(returned === undefined ? {} : { refresh_token: returned }),
     },
+  };
+}
+
+/**
+ * GitHub's token response: no ID token, scopes comma-separated, `token_type: bearer`. OAuth app
+ * tokens carry no expiry; GitHub App user tokens carry `expires_in`, a refresh token and
+ * `refresh_token_expires_in`.
+ */
+function githubTokenBody(
+  ctx: IdpContext,
+  access: IssuedAccessToken,
+  scope: string,
+  refreshToken: string | undefined,
+): Record<string, unknown> {
+  return {
+    access_token: access.token,
+    token_type: 'bearer',
+    scope: scope.split(' ').join(','),
+    ...(access.expiresIn === undefined ? {} : { expires_in: access.expiresIn }),
+    ...(refreshToken === undefined
+      ? {}
+      : { refresh_token: refreshToken, refresh_token_expires_in: ctx.options.refreshTokenTtl }),
   };
 }

@@ -50,11 +50,21 @@ const PROFILES = [
   { name: 'authorize-error', kind: 'failure', summary: 'authorize redirects back with error=access_denied' },
   { name: 'discovery-down', kind: 'failure', summary: 'discovery answers 503' },
   {
+    name: 'userinfo-5xx',
+    kind: 'failure',
+    summary: 'userinfo and the GitHub /user endpoints answer 503',
+  },
+  {
     name: 'google',
     kind: 'provider',
     summary: 'rejects offline_access; refresh token via access_type=offline',
   },
   { name: 'github', kind: 'provider', summary: 'OAuth 2.0 only: no ID token, identity from /user' },
+  {
+    name: 'github-app',
+    kind: 'provider',
+    summary: 'as github, with expiring user tokens and a rotating refresh token (GitHub Apps)',
+  },
   { name: 'cognito', kind: 'provider', summary: 'logout at /logout?client_id=&logout_uri=' },
 ] as const satisfies readonly ProfileInfo[];
 

@@ -5,7 +5,7 @@ import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
 import { handleDiscovery, handleJwks } from './discovery.js';
-import { handleGithubEmails, handleGithubUser } from './github.js';
+import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
 import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
 import { handleLogin } from './login.js';
 import { handleCognitoLogout, handleEndSession } from './logout.js';
@@ -43,9 +43,19 @@ const ROUTES = new Map<string, Route>([
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
-  // GitHub's /user endpoints are its userinfo, so they count as userinfo requests.
-  ['/user', { methods: ['GET'], handler: handleGithubUser, counter: 'userinfo' }],
-  ['/user/emails', { methods: ['GET'], handler: handleGithubEmails, counter: 'userinfo' }],
+  // GitHub's /user endpoints are its userinfo, so they count as userinfo requests. They answer
+  // at the root and, as on GitHub Enterprise Server, under /api/v3; its OAuth endpoints answer
+  // at GitHub's paths too, so a relying party can use this dev IdP as "GitHub at this URL".
+  ...['', '/api/v3'].flatMap(
+    (base): Array<[string, Route]> => [
+      [`${base}/user`, { methods: ['GET'], handler: handleGithubUser, counter: 'userinfo' }],
+      [`${base}/user/emails`, { methods: ['GET'], handler: handleGithubEmails, counter: 'userinfo' }],
+      [`${base}/user/orgs`, { methods: ['GET'], handler: handleGithubOrgs, counter: 'userinfo' }],
+      [`${base}/user/teams`, { methods: ['GET'], handler: handleGithubTeams, counter: 'userinfo' }],
+    ],
+  ),
+  ['/login/oauth/authorize', { methods: ['GET', 'POST'], handler: handleAuthorize, counter: 'authorize' }],
+  ['/login/oauth/access_token', { methods: ['POST'], handler: handleToken, counter: 'token' }],
 ]);
 
 const GROUPS_ROUTE: Route = { methods: ['GET', 'POST'], handler: handleGroups };

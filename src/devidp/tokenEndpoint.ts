@@ -5,6 +5,7 @@
 // token), while a client that keeps waiting gets its grant processed after the delay.
 import { readClientForm } from './clientAuth.js';
 import { type Handler, oauthError } from './context.js';
+import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
 
@@ -52,5 +53,33 @@ export const handleToken: Handler = async (ctx, req, res) => {
       };
   }
   if (outcome.ok) sendJson(res, 200, outcome.body, { pragma: 'no-cache' });
+  else if (githubStyle(ctx)) githubError(ctx, res, values.grant_type, outcome.error, outcome.description);
   else oauthError(ctx, res, outcome.status, outcome.error, outcome.description);
 };
+
+/**
+ * GitHub answers token errors with HTTP **200** and an error body, and names a dead code or
+ * refresh token its own way (`bad_verification_code`, `bad_refresh_token`) instead of
+ * `invalid_grant`. A client that trusts the status code takes this for a success.
+ */
+function githubError(
+  ctx: Parameters<Handler>[0],
+  res: Parameters<Handler>[2],
+  grantType: string | undefined,
+  error: string,
+  description: string,
+): void {
+  const code =
+    error === 'invalid_grant'
+      ? grantType === 'refresh_token'
+        ? 'bad_refresh_token'
+        : 'bad_verification_code'
+      : error;
+  ctx.stats.error(code);
+  sendJson(res, 200, {
+    error: code,
+    error_description: description,
+    error_uri:
+      'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors',
+  });
+}

@@ -32,7 +32,17 @@ export function authenticateBearer(
   return { grant, user };
 }
 
+/** userinfo-5xx: answers 503 and returns true (the caller stops). */
+export function userinfoDown(ctx: IdpContext, res: ServerResponse): boolean {
+  if (!ctx.profiles.has('userinfo-5xx')) return false;
+  oauthError(ctx, res, 503, 'temporarily_unavailable', 'userinfo unavailable (userinfo-5xx profile)', {
+    'retry-after': '1',
+  });
+  return true;
+}
+
 export const handleUserinfo: Handler = async (ctx, req, res) => {
+  if (userinfoDown(ctx, res)) return;
   const auth = authenticateBearer(ctx, req, res);
   if (auth === undefined) return;
   const { user, grant } = auth;

@@ -40,6 +40,9 @@ export class BackchannelLogout {
     const token = form.get('logout_token');
     if (!token) return badRequest('logout_token is required');
     const meta = this.ctx.provider.serverMetadata;
+    if (meta && !meta.jwks_uri) {
+      return badRequest('this provider publishes no signing keys, so it cannot send back-channel logout');
+    }
     const keys = this.keys();
     if (!meta || !keys) {
       return { type: 'json', status: 503, body: { error: 'temporarily_unavailable' }, setCookies: [] };

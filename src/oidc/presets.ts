@@ -1,9 +1,13 @@
+import { githubScopes } from './github.js';
+
 /**
  * Provider quirks around offline access (refresh tokens), decided once at start-up.
  * - generic: ask for `offline_access` when the provider lists it in `scopes_supported`.
  * - cognito: as generic (Cognito does not list `offline_access` and issues refresh tokens anyway).
  * - google: Google rejects `offline_access`; it wants `access_type=offline`, and issues a refresh
  *   token on a repeat login only with `prompt=consent`.
+ * - github: OAuth 2.0 scopes only (no `openid`); refresh tokens come with GitHub App user tokens,
+ *   never from a scope.
  */
 export interface OfflineAccessPlan {
   scopes: string[];
@@ -12,7 +16,7 @@ export interface OfflineAccessPlan {
   missingRefreshHint: string;
 }
 
-export type ProviderPreset = 'generic' | 'google' | 'cognito';
+export type ProviderPreset = 'generic' | 'google' | 'cognito' | 'github';
 
 export function planOfflineAccess(
   preset: ProviderPreset,
@@ -20,6 +24,14 @@ export function planOfflineAccess(
   requestOfflineAccess: boolean,
   scopesSupported: string[] | undefined,
 ): OfflineAccessPlan {
+  if (preset === 'github') {
+    return {
+      scopes: githubScopes(configuredScopes),
+      extraParams: {},
+      missingRefreshHint:
+        'GitHub issues refresh tokens only for GitHub Apps with expiring user tokens; an OAuth app token does not expire, so its session lasts session.maxAgeSeconds',
+    };
+  }
   if (preset === 'google') {
     return {
       scopes: configuredScopes.filter((s) => s !== 'offline_access'),

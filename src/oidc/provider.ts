@@ -5,6 +5,7 @@ import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
 import { resolveDistributedClaims } from './distributedClaims.js';
+import { GithubIdentity, githubEndpoints, githubTokenFetch } from './github.js';
 import { IdTokenSignatureVerifier } from './idTokenSignature.js';
 import { logoutTarget, type OfflineAccessPlan, planOfflineAccess } from './presets.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
@@ -105,6 +106,8 @@ export interface ProviderDeps {
 export class OidcProvider {
   private configuration: client.Configuration | undefined;
   private signatures: IdTokenSignatureVerifier | undefined;
+  /** Set with `preset: github`: identity comes from GitHub's REST API, not an ID token. */
+  private github: GithubIdentity | undefined;
   private discoveryError = 'discovery has not completed yet';
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -161,6 +164,7 @@ export class OidcProvider {
   }
 
   private async discover(): Promise<void> {
+    if (this.cfg.provider.preset === 'github') return this.configureGithub();
     const p = this.cfg.provider;
     const metadata: Partial<client.ClientMetadata> = {
       client_secret: p.clientSecret,
@@ -214,6 +218,33 @@ export class OidcProvider {
     this.deps.logger.info({ issuer: server.issuer, scopes: this.offline.scopes }, 'OIDC provider discovered');
   }
 
+  /** GitHub has no discovery document: its endpoints are known (github.com or GHES at `issuer`). */
+  private configureGithub(): void {
+    const p = this.cfg.provider;
+    const ep = githubEndpoints(p.issuer);
+    const conf = new client.Configuration(
+      { issuer: p.issuer, authorization_endpoint: ep.authorization, token_endpoint: ep.token },
+      p.clientId,
+      { client_secret: p.clientSecret },
+      client.ClientSecretPost(p.clientSecret),
+    );
+    if (new URL(p.issuer).protocol === 'http:') client.allowInsecureRequests(conf);
+    conf.timeout = p.timeoutSeconds;
+    conf[client.customFetch] = githubTokenFetch;
+    this.github = new GithubIdentity(ep.api, {
+      timeoutMs: p.timeoutSeconds * 1000,
+      run: (fn) => this.limiter.run(fn),
+      logger: this.deps.logger,
+    });
+    this.offline = planOfflineAccess(p.preset, p.scopes, p.requestOfflineAccess, undefined);
+    this.configuration = conf;
+    this.discoveryError = '';
+    this.deps.logger.info(
+      { issuer: p.issuer, api: ep.api, scopes: this.offline.scopes },
+      'GitHub OAuth configured',
+    );
+  }
+
   private conf(): client.Configuration {
     if (!this.configuration) {
       throw new GatehouseError(
@@ -232,7 +263,8 @@ export class OidcProvider {
       redirect_uri: this.redirectUri,
       scope: this.offline.scopes.join(' '),
       state: req.state,
-      nonce: req.nonce,
+      // GitHub has no ID token to carry a nonce back; state and PKCE protect the flow.
+      ...(this.github ? {} : { nonce: req.nonce }),
       code_challenge: await client.calculatePKCECodeChallenge(req.codeVerifier),
       code_challenge_method: 'S256',
       ...this.offline.extraParams,
@@ -246,6 +278,18 @@ export class OidcProvider {
   async exchangeCode(callbackUrl: URL, checks: CallbackChecks): Promise<TokenResult> {
     const conf = this.conf();
     const now = this.deps.clock.now();
+    if (this.github) {
+      const res = await this.limiter.run(() =>
+        client.authorizationCodeGrant(conf, callbackUrl, {
+          expectedState: checks.state,
+          pkceCodeVerifier: checks.codeVerifier,
+          idTokenExpected: false,
+        }),
+      );
+      const claims = await this.github.claims(res.access_token);
+      if (res.expires_in !== undefined && !res.refresh_token) this.warnNoRefreshToken();
+      return this.toResult(now, res, claims, undefined);
+    }
     const res = await this.limiter.run(() =>
       client.authorizationCodeGrant(conf, callbackUrl, {
         expectedState: checks.state,
@@ -258,14 +302,17 @@ export class OidcProvider {
     if (!idClaims || !res.id_token) throw new Error('the token response carried no ID token');
     await this.signatures!.verify(res.id_token);
     const claims = await this.enrichClaims(conf, res.access_token, idClaims);
-    if (!res.refresh_token && !this.warnedNoRefresh) {
-      this.warnedNoRefresh = true;
-      this.deps.logger.warn(
-        { provider: this.cfg.provider.issuer },
-        `the provider issued no refresh token: sessions will end when the access token expires — ${this.offline.missingRefreshHint}`,
-      );
-    }
+    if (!res.refresh_token) this.warnNoRefreshToken();
     return this.toResult(now, res, claims, undefined);
+  }
+
+  private warnNoRefreshToken(): void {
+    if (this.warnedNoRefresh) return;
+    this.warnedNoRefresh = true;
+    this.deps.logger.warn(
+      { provider: this.cfg.provider.issuer },
+      `the provider issued no refresh token: sessions will end when the access token expires — ${this.offline.missingRefreshHint}`,
+    );
   }
 
   /** One refresh grant. Errors are classified (terminal vs transient) for the coordinator. */
@@ -275,19 +322,42 @@ export class OidcProvider {
   ): Promise<TokenResult> {
     const conf = this.conf();
     const now = this.deps.clock.now();
+    let res: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
     try {
-      const res = await this.limiter.run(() => client.refreshTokenGrant(conf, refreshToken));
-      const idClaims = res.claims() as Record<string, unknown> | undefined;
-      if (idClaims && res.id_token) await this.signatures!.verify(res.id_token);
-      let claims: Record<string, unknown> | undefined;
-      if (idClaims) claims = await this.enrichClaims(conf, res.access_token, idClaims);
-      else if (this.cfg.provider.useUserinfo && previousClaims) {
-        claims = await this.enrichClaims(conf, res.access_token, previousClaims);
-      }
-      return this.toResult(now, res, claims, refreshToken);
+      res = await this.limiter.run(() => client.refreshTokenGrant(conf, refreshToken));
     } catch (err) {
       throw classifyTokenError(err);
     }
+    // The grant succeeded: with rotation the old refresh token is now spent, so nothing after
+    // this point may throw the new tokens away. If the identity cannot be re-read (userinfo or
+    // the GitHub API failing, a refreshed ID token whose signature does not verify), the tokens
+    // are kept with the identity the session already has, and re-read at the next refresh.
+    let claims: Record<string, unknown> | undefined;
+    try {
+      claims = await this.refreshedClaims(conf, res, previousClaims);
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: describeCause(err) },
+        'OIDC token renewed, but the identity could not be re-read; the previous identity is kept',
+      );
+      claims = undefined;
+    }
+    return this.toResult(now, res, claims, refreshToken);
+  }
+
+  private async refreshedClaims(
+    conf: client.Configuration,
+    res: Awaited<ReturnType<typeof client.refreshTokenGrant>>,
+    previousClaims: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (this.github) return this.github.claims(res.access_token);
+    const idClaims = res.claims() as Record<string, unknown> | undefined;
+    if (idClaims && res.id_token) await this.signatures!.verify(res.id_token);
+    if (idClaims) return this.enrichClaims(conf, res.access_token, idClaims);
+    if (this.cfg.provider.useUserinfo && previousClaims) {
+      return this.enrichClaims(conf, res.access_token, previousClaims);
+    }
+    return undefined;
   }
 
   private toResult(
@@ -297,13 +367,18 @@ export class OidcProvider {
     previousRefresh: string | undefined,
   ): TokenResult {
     const exp = claims && typeof claims.exp === 'number' ? claims.exp : undefined;
-    const e = accessExpiry(
-      now,
-      res.expires_in,
-      res.access_token,
-      exp,
-      this.cfg.refresh.defaultTokenLifetimeSeconds,
-    );
+    // A GitHub OAuth app token never expires (no expires_in): the session's own lifetime rules.
+    const nonExpiring = this.github !== undefined && res.expires_in === undefined;
+    const maxAgeMs = this.cfg.session.maxAgeSeconds * 1000;
+    const e = nonExpiring
+      ? { at: now + maxAgeMs, lifetimeMs: maxAgeMs }
+      : accessExpiry(
+          now,
+          res.expires_in,
+          res.access_token,
+          exp,
+          this.cfg.refresh.defaultTokenLifetimeSeconds,
+        );
     const refreshToken = res.refresh_token ?? previousRefresh;
     const tokens: TokenResult['tokens'] = { accessToken: res.access_token };
     if (refreshToken) tokens.refreshToken = refreshToken;

@@ -98,6 +98,74 @@ describe('github profile', () => {
     assert.ok(tokens.access_token);
     assert.equal(tokens.refresh_token, undefined);
   });
+
+  it('a dead code is answered like GitHub does: HTTP 200 with bad_verification_code', async () => {
+    const a = await authorize(config, { scope: 'read:user' });
+    const r = await tokenRequest(idp, {
+      grant_type: 'authorization_code',
+      code: 'not-a-code',
+      redirect_uri: REDIRECT_URI,
+      code_verifier: a.verifier,
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.error, 'bad_verification_code');
+    assert.equal(r.json.access_token, undefined);
+  });
+
+  it('orgs and teams need read:org; teams are paginated with a Link header; GHES paths answer too', async () => {
+    const without = await githubLogin();
+    const auth = { authorization: `Bearer ${without.access_token}` };
+    assert.equal((await getJson(`${idp.issuer}/user/teams`, { headers: auth })).status, 403);
+    assert.equal((await getJson(`${idp.issuer}/user/orgs`, { headers: auth })).status, 403);
+
+    const a = await authorize(config, { scope: 'read:user read:org', login_hint: 'alice' });
+    const tokens = await client.authorizationCodeGrant(config, a.callback, {
+      pkceCodeVerifier: a.verifier,
+      expectedState: a.state,
+    });
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const orgs = await getJson(`${idp.issuer}/api/v3/user/orgs`, { headers: bearer });
+    assert.deepEqual(
+      (orgs.json as unknown as Array<{ login: string }>).map((o) => o.login),
+      ['example-org'],
+    );
+    const res = await fetch(`${idp.issuer}/api/v3/user/teams?per_page=1`, { headers: bearer });
+    const teams = (await res.json()) as Array<{ slug: string; organization: { login: string } }>;
+    assert.deepEqual(
+      teams.map((t) => `${t.organization.login}/${t.slug}`),
+      ['example-org/admins'],
+    );
+    assert.match(res.headers.get('link') ?? '', /page=2>; rel="next"/);
+  });
+});
+
+describe('github-app profile', () => {
+  before(() => idp.setProfiles(['github-app']));
+  after(() => idp.setProfiles([]));
+
+  it('expiring ghu_ tokens with a rotating refresh token; a reused one is bad_refresh_token (HTTP 200)', async () => {
+    const a = await authorize(config, { scope: 'read:user' });
+    const tokens = await client.authorizationCodeGrant(config, a.callback, {
+      pkceCodeVerifier: a.verifier,
+      expectedState: a.state,
+    });
+    assert.match(tokens.access_token, /^ghu_/);
+    assert.equal(typeof tokens.expires_in, 'number');
+    assert.ok(tokens.refresh_token);
+    const first = await tokenRequest(idp, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
+    assert.equal(first.status, 200);
+    assert.ok(first.json.refresh_token && first.json.refresh_token !== tokens.refresh_token, 'rotated');
+    assert.equal(first.json.id_token, undefined);
+    const reused = await tokenRequest(idp, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+    });
+    assert.equal(reused.status, 200);
+    assert.equal(reused.json.error, 'bad_refresh_token');
+  });
 });
 
 describe('cognito profile', () => {

@@ -155,6 +155,26 @@ describe('refresh', () => {
     }
   });
 
+  it('userinfo failing right after a rotating grant: the new tokens are kept (identity unchanged), the next refresh works', async () => {
+    const { s, b, clock } = await stack({ provider: { useUserinfo: true } });
+    try {
+      idp.setProfiles(['userinfo-5xx']);
+      clock.advance(TTL * 1000 + 1000);
+      const r = await b.request(`${s.url}/x`, { kind: 'api' });
+      assert.equal(r.status, 200);
+      assert.equal(r.json<Echo>().headers['x-forwarded-user'], 'alice', 'the identity it had');
+      assert.equal(grants(), 1);
+      assert.ok(s.logs.some((l) => String(l.msg).includes('identity could not be re-read')));
+      idp.setProfiles([]);
+      clock.advance(TTL * 1000 + 1000);
+      assert.equal((await b.request(`${s.url}/x`, { kind: 'api' })).status, 200);
+      assert.equal(grants(), 2);
+      assert.equal(invalidGrants(), 0, 'the rotated refresh token was stored, not lost');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('token-endpoint-slow beyond the timeout: requests are answered, the late grant is still adopted', async () => {
     const { s, b, clock } = await stack({ refresh: { timeoutSeconds: 0.2, outageGraceSeconds: 60 } });
     try {
