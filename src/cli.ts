@@ -42,16 +42,18 @@ async function serve(argv: string[]): Promise<void> {
   process.stderr.write(
     `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,
   );
-  // A second signal during the drain kills the process at once (the handlers are `once`).
-  const stop = async (signal: string) => {
+  // The first SIGTERM/SIGINT drains; a second one (of either kind) exits at once.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
     process.stderr.write(
-      `gatehouse: ${signal}: draining (requests and refreshes in flight, at most ${cfg.shutdownTimeoutSeconds} s)\n`,
+      `gatehouse: ${signal}: draining (requests and refreshes in flight, at most ${cfg.shutdownTimeoutSeconds} s); send it again to exit at once\n`,
     );
-    await gw.close();
-    process.exit(0);
+    void gw.close().then(() => process.exit(0));
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 export async function main(argv: string[]): Promise<void> {

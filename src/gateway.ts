@@ -240,22 +240,28 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     },
     close() {
       closing ??= (async () => {
+        // One deadline for everything, so shutdown never outlives shutdownTimeoutSeconds.
         const deadline = performance.now() + cfg.shutdownTimeoutSeconds * 1000;
+        const left = () => Math.max(0, deadline - performance.now());
         provider.stop();
         openSockets.close();
         // Stop accepting, let the requests in flight finish (bounded), then close what is left.
+        // Refreshes under way (background ones included) run to completion meanwhile; core.close
+        // waits for them, with whatever time is left, before it closes the store.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        if (!(await requests.drain(cfg.shutdownTimeoutSeconds * 1000))) {
+        if (!(await requests.drain(left()))) {
           logger.warn(
             { inFlight: requests.active },
             'shutdown: requests still running at shutdownTimeoutSeconds; closing their connections',
           );
         }
         server.closeAllConnections();
-        await closed;
-        await proxy?.close();
-        await core.close(Math.max(0, deadline - performance.now()));
+        await settledWithin(closed, left());
+        // Upstream requests whose client is gone would otherwise hold the pool until undici's
+        // own timeouts (60 s).
+        if (proxy && !(await settledWithin(proxy.close(), left()))) await proxy.destroy();
+        await core.close(left());
       })();
       return closing;
     },

@@ -176,7 +176,13 @@ export class UpstreamProxy {
     return true;
   }
 
+  /** Waits for upstream requests in flight to finish, then closes the pool. */
   close(): Promise<void> {
     return this.dispatcher.close();
+  }
+
+  /** Aborts upstream requests in flight (shutdown past its deadline). */
+  destroy(): Promise<void> {
+    return this.dispatcher.destroy();
   }
 }

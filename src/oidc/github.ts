@@ -95,10 +95,13 @@ interface GithubEmail {
  * `groups`: organisation logins and `org/team-slug` for every team (with `read:org`).
  */
 export class GithubIdentity {
-  private warned = new Set<string>();
+  /** Last warning time per endpoint: a missing scope is logged at most once a minute. */
+  private readonly warnedAt = new Map<string, number>();
 
   constructor(
     private readonly api: string,
+    /** The GitHub instance's host (github.com, or the GHES host): the subject's namespace. */
+    private readonly host: string,
     private readonly opts: {
       timeoutMs: number;
       run: <T>(fn: () => Promise<T>) => Promise<T>;
@@ -121,7 +124,10 @@ export class GithubIdentity {
       throw new Error('GitHub /user did not say who the user is (no id or login)');
     }
     const claims: Record<string, unknown> = {
-      sub: String(user.id),
+      // `<host>/<id>`: stable across renames, distinct per GitHub instance (github.com and a GHES
+      // number their users independently), and never equal to a login (which has no "/"), so an
+      // `allowedUsers` entry meant as a subject cannot be matched by registering that login.
+      sub: `${this.host}/${user.id}`,
       preferred_username: user.login,
       name: user.name ?? user.login,
     };
@@ -137,8 +143,12 @@ export class GithubIdentity {
     }
     if (orgs || teams) {
       claims.groups = [
-        ...(orgs ?? []).map((o) => o.login),
-        ...(teams ?? []).map((t) => `${t.organization.login}/${t.slug}`),
+        ...(orgs ?? []).flatMap((o) => (typeof o?.login === 'string' ? [o.login] : [])),
+        ...(teams ?? []).flatMap((t) =>
+          typeof t?.organization?.login === 'string' && typeof t.slug === 'string'
+            ? [`${t.organization.login}/${t.slug}`]
+            : [],
+        ),
       ];
     }
     return claims;
@@ -158,8 +168,9 @@ export class GithubIdentity {
         r = await this.fetch(accessToken, url);
       } catch (err) {
         if (err instanceof GithubApiRefusal && (err.status === 403 || err.status === 404)) {
-          if (!this.warned.has(path)) {
-            this.warned.add(path);
+          const last = this.warnedAt.get(path) ?? 0;
+          if (Date.now() - last > 60_000) {
+            this.warnedAt.set(path, Date.now()); // bounded: one entry per endpoint
             this.opts.logger.warn(
               { path, status: err.status },
               `GitHub refused ${path}: grant the ${scope} scope (provider.scopes) to use it`,
@@ -172,6 +183,12 @@ export class GithubIdentity {
       if (!Array.isArray(r.body)) throw new Error(`GitHub ${path} did not answer a list`);
       out.push(...(r.body as T[]));
       url = r.next;
+    }
+    if (url) {
+      this.opts.logger.warn(
+        { path, entries: out.length },
+        `GitHub ${path}: more than ${MAX_PAGES} pages; only the first ${out.length} entries are used`,
+      );
     }
     return out;
   }
@@ -201,13 +218,21 @@ export class GithubIdentity {
         { message: `GitHub API ${new URL(url).pathname} unreachable`, cause: err },
       );
     }
-    if (res.status >= 500 || res.status === 429) {
+    // GitHub signals rate limits (primary and secondary) with 403 as well as 429: a moment of
+    // unavailability, never "this user has no teams".
+    const rateLimited =
+      res.status === 429 ||
+      (res.status === 403 &&
+        (res.headers.get('x-ratelimit-remaining') === '0' || res.headers.has('retry-after')));
+    if (res.status >= 500 || rateLimited) {
       await res.body?.cancel();
       throw new GatehouseError(
         'provider_unavailable',
         502,
         'GitHub failed while reading who you are. Please try again in a moment.',
-        { message: `GitHub API ${new URL(url).pathname} answered ${res.status}` },
+        {
+          message: `GitHub API ${new URL(url).pathname} answered ${res.status}${rateLimited ? ' (rate limited)' : ''}`,
+        },
       );
     }
     if (!res.ok) {

@@ -231,7 +231,7 @@ export class OidcProvider {
     if (new URL(p.issuer).protocol === 'http:') client.allowInsecureRequests(conf);
     conf.timeout = p.timeoutSeconds;
     conf[client.customFetch] = githubTokenFetch;
-    this.github = new GithubIdentity(ep.api, {
+    this.github = new GithubIdentity(ep.api, new URL(p.issuer).host, {
       timeoutMs: p.timeoutSeconds * 1000,
       run: (fn) => this.limiter.run(fn),
       logger: this.deps.logger,
@@ -328,13 +328,36 @@ export class OidcProvider {
     } catch (err) {
       throw classifyTokenError(err);
     }
+    // A refreshed ID token (iss, aud and exp already checked by openid-client) naming another
+    // subject is terminal before anything is kept: these tokens are not this session's user's.
+    const idClaims = this.github ? undefined : (res.claims() as Record<string, unknown> | undefined);
+    const previousSub = previousClaims?.sub;
+    if (idClaims && typeof previousSub === 'string' && idClaims.sub !== previousSub) {
+      throw new TokenEndpointError(
+        'terminal',
+        'subject_changed',
+        'the refreshed ID token names another subject',
+        undefined,
+        undefined,
+      );
+    }
     // The grant succeeded: with rotation the old refresh token is now spent, so nothing after
     // this point may throw the new tokens away. If the identity cannot be re-read (userinfo or
     // the GitHub API failing, a refreshed ID token whose signature does not verify), the tokens
-    // are kept with the identity the session already has, and re-read at the next refresh.
+    // are kept with the identity the session already has, and re-read at the next refresh; an
+    // ID token whose signature did not verify is not kept (it would become an id_token_hint).
+    let kept: client.TokenEndpointResponse = res;
     let claims: Record<string, unknown> | undefined;
     try {
-      claims = await this.refreshedClaims(conf, res, previousClaims);
+      if (idClaims && res.id_token) {
+        try {
+          await this.signatures!.verify(res.id_token);
+        } catch (err) {
+          kept = { ...res, id_token: undefined } as unknown as client.TokenEndpointResponse;
+          throw err;
+        }
+      }
+      claims = await this.refreshedClaims(conf, res, idClaims, previousClaims);
     } catch (err) {
       this.deps.logger.warn(
         { err: describeCause(err) },
@@ -342,17 +365,17 @@ export class OidcProvider {
       );
       claims = undefined;
     }
-    return this.toResult(now, res, claims, refreshToken);
+    return this.toResult(now, kept, claims, refreshToken);
   }
 
+  /** The identity after a refresh: GitHub's API, else the (verified) ID token, with userinfo. */
   private async refreshedClaims(
     conf: client.Configuration,
-    res: Awaited<ReturnType<typeof client.refreshTokenGrant>>,
+    res: client.TokenEndpointResponse,
+    idClaims: Record<string, unknown> | undefined,
     previousClaims: Record<string, unknown> | undefined,
   ): Promise<Record<string, unknown> | undefined> {
     if (this.github) return this.github.claims(res.access_token);
-    const idClaims = res.claims() as Record<string, unknown> | undefined;
-    if (idClaims && res.id_token) await this.signatures!.verify(res.id_token);
     if (idClaims) return this.enrichClaims(conf, res.access_token, idClaims);
     if (this.cfg.provider.useUserinfo && previousClaims) {
       return this.enrichClaims(conf, res.access_token, previousClaims);

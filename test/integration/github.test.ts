@@ -68,7 +68,12 @@ describe('GitHub (preset github)', () => {
     assert.equal(h['x-forwarded-email'], 'alice@example.com', 'the primary address, not the noreply one');
     assert.equal(h['x-forwarded-groups'], 'example-org,example-org/admins,example-org/dev');
     const info = (await b.request(`${s.url}/oauth2/userinfo`, { kind: 'api' })).json<{ sub: string }>();
-    assert.match(info.sub, /^\d+$/, 'sub is the numeric GitHub id (a login can be renamed)');
+    assert.equal(
+      info.sub,
+      `${new URL(idp.issuer).host}/${info.sub.split('/').at(-1)}`,
+      'sub is <host>/<numeric id>: stable across renames, never equal to a login',
+    );
+    assert.match(info.sub, /\/\d+$/);
     assert.ok(b.cookie(s.url, 'gatehouse')!.length < 200);
     assert.equal(idp.stats().requests.userinfo, 4, '/user, /user/emails, /user/orgs, /user/teams');
 
