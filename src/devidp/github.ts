@@ -70,34 +70,32 @@ function paginate<T>(
   };
 }
 
-/** Organisation and team listings need the `read:org` scope, as at GitHub. */
-function needsReadOrg(scope: string): boolean {
-  return !scope.split(/[ ,]/).includes('read:org');
+/**
+ * A paginated organisation-scoped listing: needs a bearer token with `read:org` (403 without,
+ * as at GitHub); `items` builds the whole list from the user's effective groups.
+ */
+function orgListing(items: (groups: string[]) => unknown[]): Handler {
+  return async (ctx, req, res, query) => {
+    const auth = authenticateBearer(ctx, req, res);
+    if (auth === undefined) return;
+    if (!auth.grant.scope.split(/[ ,]/).includes('read:org')) {
+      sendJson(res, 403, { message: 'Resource not accessible: the token lacks the read:org scope' });
+      return;
+    }
+    const all = items(effectiveGroups(ctx, auth.user, auth.grant.viaRefresh));
+    const { page, link } = paginate(ctx, query, new URL(req.url ?? '/', ctx.issuer).pathname, all);
+    sendJson(res, 200, page, link ? { link } : {});
+  };
 }
 
-/** GET /user/orgs: `[{login, id}]`. */
-export const handleGithubOrgs: Handler = async (ctx, req, res, query) => {
-  const auth = authenticateBearer(ctx, req, res);
-  if (auth === undefined) return;
-  if (needsReadOrg(auth.grant.scope)) {
-    sendJson(res, 403, { message: 'Resource not accessible: the token lacks the read:org scope' });
-    return;
-  }
-  const groups = effectiveGroups(ctx, auth.user, auth.grant.viaRefresh);
-  const orgs = groups.length ? [{ login: GITHUB_ORG, id: 1000 }] : [];
-  const { page, link } = paginate(ctx, query, new URL(req.url ?? '/', ctx.issuer).pathname, orgs);
-  sendJson(res, 200, page, link ? { link } : {});
-};
+/** GET /user/orgs: `[{login, id}]` — the one organisation, for users with any group. */
+export const handleGithubOrgs = orgListing((groups) =>
+  groups.length ? [{ login: GITHUB_ORG, id: 1000 }] : [],
+);
 
-/** GET /user/teams: one team per group, `[{slug, name, organization: {login}}]`, paginated. */
-export const handleGithubTeams: Handler = async (ctx, req, res, query) => {
-  const auth = authenticateBearer(ctx, req, res);
-  if (auth === undefined) return;
-  if (needsReadOrg(auth.grant.scope)) {
-    sendJson(res, 403, { message: 'Resource not accessible: the token lacks the read:org scope' });
-    return;
-  }
-  const teams = effectiveGroups(ctx, auth.user, auth.grant.viaRefresh).map((g, i) => ({
+/** GET /user/teams: one team per group, `[{slug, name, organization: {login}}]`. */
+export const handleGithubTeams = orgListing((groups) =>
+  groups.map((g, i) => ({
     id: 2000 + i,
     slug: g
       .toLowerCase()
@@ -105,7 +103,5 @@ export const handleGithubTeams: Handler = async (ctx, req, res, query) => {
       .replace(/^-|-$/g, ''),
     name: g,
     organization: { login: GITHUB_ORG, id: 1000 },
-  }));
-  const { page, link } = paginate(ctx, query, new URL(req.url ?? '/', ctx.issuer).pathname, teams);
-  sendJson(res, 200, page, link ? { link } : {});
-};
+  })),
+);
