@@ -12,7 +12,7 @@ import { createLogger } from '../../src/util/log.js';
 import { coordinatorSettings, type Deferred, deferred, tokenResult } from '../unit/fixtures.js';
 import { dropPrefix, openStore, requireRedis, uniquePrefix } from './helpers.js';
 
-const LEASE_MS = 300;
+const LEASE_MS = 1000;
 
 /**
  * Two replicas (two stores on one Redis, two coordinators) and a refresh that runs for many lease
