@@ -18,6 +18,7 @@ import { MemoryStore } from './store/memoryStore.js';
 import type { SessionStore } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { createLogger, type Logger } from './util/log.js';
+import { settledWithin } from './util/settledWithin.js';
 
 export interface GatewayOptions {
   clock?: Clock;
@@ -172,19 +173,6 @@ export async function createGatewayCore(
   };
 }
 
-/** True when `p` settles within `ms`. */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Wires config → gateway core → reverse-proxy front door (which also serves forward-auth). */
 export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await createGatewayCore(cfg, opts);
@@ -250,7 +238,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         // waits for them, with whatever time is left, before it closes the store.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        if (!(await requests.drain(left()))) {
+        if (!(await settledWithin(requests.idle(), left()))) {
           logger.warn(
             { inFlight: requests.active },
             'shutdown: requests still running at shutdownTimeoutSeconds; closing their connections',

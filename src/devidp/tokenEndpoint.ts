@@ -3,8 +3,10 @@
 // requests queue before they are processed — a request whose client hung up while it waited in
 // the queue is dropped unprocessed (so a replica killed mid-grant does not burn the refresh
 // token), while a client that keeps waiting gets its grant processed after the delay.
+
+import type { ServerResponse } from 'node:http';
 import { readClientForm } from './clientAuth.js';
-import { type Handler, oauthError } from './context.js';
+import { type Handler, type IdpContext, oauthError } from './context.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
@@ -63,8 +65,8 @@ export const handleToken: Handler = async (ctx, req, res) => {
  * `invalid_grant`. A client that trusts the status code takes this for a success.
  */
 function githubError(
-  ctx: Parameters<Handler>[0],
-  res: Parameters<Handler>[2],
+  ctx: IdpContext,
+  res: ServerResponse,
   grantType: string | undefined,
   error: string,
   description: string,

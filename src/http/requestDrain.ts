@@ -13,7 +13,8 @@ export class RequestDrain {
   /** Bounded by the open connections (one request at a time each; no pipelining past it). */
   private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
-  private idle: Array<() => void> = [];
+  /** Callers of idle() still waiting; woken when the last request in flight closes. */
+  private readonly waiters: Array<() => void> = [];
 
   constructor(server: Server) {
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -21,7 +22,7 @@ export class RequestDrain {
       if (this.draining) res.shouldKeepAlive = false;
       res.once('close', () => {
         this.inFlight.delete(res);
-        if (this.inFlight.size === 0) for (const wake of this.idle.splice(0)) wake();
+        if (this.inFlight.size === 0) for (const wake of this.waiters.splice(0)) wake();
       });
     });
   }
@@ -30,21 +31,14 @@ export class RequestDrain {
     return this.inFlight.size;
   }
 
-  /** Resolves true when no request is in flight, false when `timeoutMs` ran out first. */
-  drain(timeoutMs: number): Promise<boolean> {
+  /**
+   * Starts draining (`Connection: close` from now on) and resolves when no request is in flight.
+   * The caller bounds the wait; the requests left are closed with their connections.
+   */
+  idle(): Promise<void> {
     this.draining = true;
     for (const res of this.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
-    if (this.inFlight.size === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.idle = this.idle.filter((w) => w !== wake);
-        resolve(false);
-      }, timeoutMs);
-      this.idle.push(wake);
-    });
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 }

@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { BoundedTtlMap } from '../util/lru.js';
+import { settledWithin } from '../util/settledWithin.js';
 import { createClients } from './redis/connection.js';
 import { RedisKeys } from './redis/keys.js';
 import { RedisRefreshLock } from './redis/lock.js';
@@ -179,12 +180,7 @@ export class RedisStore implements SessionStore {
 
   /** Resolves once the first connection succeeded or failed (bounded); a failed start is logged, not fatal. */
   private async started(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((r) => {
-      timer = setTimeout(r, this.opts.connectWaitMs);
-    });
-    await Promise.race([this.firstContact, timeout]);
-    clearTimeout(timer);
+    await settledWithin(this.firstContact, this.opts.connectWaitMs);
     const h = this.health();
     if (!h.ok) {
       this.logger.error(
