@@ -21,12 +21,51 @@ const authzFields = {
 
 export const pathRuleSchema = z.object({
   pathPrefix: z.string().startsWith('/', 'must start with /'),
+  /**
+   * Rules match case-insensitively by default (Express, ASP.NET and IIS route `/Admin` to the
+   * `/admin` handler); `true` for an upstream that routes by exact case.
+   */
+  caseSensitive: z.boolean().default(false),
   ...authzFields,
 });
+
+/** `address/bits` (IPv4 or IPv6), or a bare address (a /32 or /128). */
+const cidr = z
+  .string()
+  .regex(/^(?:[0-9.]+|[0-9A-Fa-f:.]+)(?:\/\d{1,3})?$/, 'must be an IP address or CIDR, e.g. 10.0.0.0/8');
 
 export const configSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:4180'),
+    /** Limits that keep slow or numerous clients from holding the server (slowloris). */
+    server: z
+      .object({
+        /** Time a client has to send the whole request head. */
+        headersTimeoutSeconds: z.number().positive().max(600).default(20),
+        /** Time a client has to send the whole request, head and body (uploads included). 0 = none. */
+        requestTimeoutSeconds: z.number().min(0).max(86_400).default(300),
+        /** An idle keep-alive connection is closed after this long. */
+        keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
+        /** Open client connections at most; new sockets beyond it are refused. */
+        maxConnections: z.number().int().min(1).default(10_000),
+        /**
+         * Proxies (CIDRs) whose X-Forwarded-For is believed: the client is then the right-most
+         * address not in this list. Empty: the client is the socket's peer.
+         */
+        trustedProxies: z.array(cidr).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** How requests are passed to the upstream. */
+    proxy: z
+      .object({
+        /** Forward request headers whose name contains `_` (dropped by default, like nginx). */
+        allowUnderscoreHeaders: z.boolean().default(false),
+        /** Accept `%25` (an encoded percent) in paths; refused by default (double-encoding attacks). */
+        allowEncodedPercent: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     publicUrl: httpUrl,
     /** Where authenticated requests are proxied. Optional: forward-auth-only deployments have none. */
     upstream: httpUrl.optional(),
@@ -68,6 +107,13 @@ export const configSchema = z
          * {client_id}, {post_logout_redirect_uri} and {id_token_hint} are replaced, URL-encoded.
          */
         logoutUrl: httpUrl.optional(),
+        /** Allow a plain-http issuer off loopback (keys and the client secret then travel in clear). */
+        allowInsecureIssuer: z.boolean().default(false),
+        /**
+         * Hosts that distributed-claim endpoints (`_claim_sources`, Entra group overage) may be
+         * fetched from. Default: the issuer's host and graph.microsoft.com.
+         */
+        claimSourceHosts: z.array(z.string().min(1)).optional(),
       })
       .strict(),
     session: z
@@ -128,7 +174,19 @@ export const configSchema = z
       .object({
         ...authzFields,
         allowUnverifiedEmail: z.boolean().default(false),
+        /**
+         * What `allowedUsers` entries are compared with. Only `sub` is stable (OIDC Core §5.7);
+         * `email` counts only when verified. Default: [sub, email]; preset github: [sub, login].
+         */
+        matchUsersBy: z.array(z.enum(['sub', 'email', 'preferred_username', 'login'])).optional(),
         rules: z.array(pathRuleSchema.strict()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** Security headers added to upstream responses (off by default: the app may set its own). */
+    securityHeaders: z
+      .object({
+        enabled: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -148,6 +206,10 @@ export const configSchema = z
         attemptWindowSeconds: z.number().int().positive().default(120),
         /** Login flows (tabs) a browser may have pending at once; the oldest is dropped beyond it. */
         maxPendingFlows: z.number().int().min(1).max(50).default(10),
+        /** Pending login flows kept at most in all (every browser, every replica); the oldest go first. */
+        maxPendingFlowsTotal: z.number().int().min(100).default(50_000),
+        /** Login starts per client (IPv6: per /64) per minute, shared across replicas; 0 = no limit. */
+        rateLimitPerMinute: z.number().int().min(0).default(120),
         flowTtlSeconds: z.number().int().positive().default(600),
         /** Hosts besides publicUrl's that `rd` may point to. */
         allowedRedirectHosts: z.array(z.string()).default([]),
