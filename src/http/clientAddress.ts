@@ -1,0 +1,87 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Who the client is, for rate limits, logs and the X-Forwarded-For / X-Real-IP we send upstream.
+ *
+ * The socket's peer is the client unless it is one of `server.trustedProxies`: then the peer is a
+ * load balancer or reverse proxy we run, and the client is the right-most X-Forwarded-For entry
+ * that is *not* one of ours (everything left of it was written by the client and proves nothing).
+ * An X-Forwarded-For from an untrusted peer is never believed: anyone can send one.
+ */
+export class ClientAddressResolver {
+  private readonly trusted: BlockList;
+  readonly hasTrustedProxies: boolean;
+
+  /** `cidrs`: `10.0.0.0/8`, `fd00::/8`, or bare addresses. Assumed validated by the config schema. */
+  constructor(cidrs: readonly string[]) {
+    this.trusted = new BlockList();
+    for (const entry of cidrs) {
+      const [addr = '', bits] = entry.split('/');
+      const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) this.trusted.addAddress(addr, family);
+      else this.trusted.addSubnet(addr, Number(bits), family);
+    }
+    this.hasTrustedProxies = cidrs.length > 0;
+  }
+
+  /** Is this (socket or forwarded) address one of our own proxies? */
+  isTrusted(address: string | undefined): boolean {
+    if (!this.hasTrustedProxies || !address) return false;
+    const a = plainAddress(address);
+    const family = isIP(a);
+    if (family === 0) return false;
+    return this.trusted.check(a, family === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  /**
+   * The client's address: the peer, or — when the peer is trusted — the right-most untrusted
+   * X-Forwarded-For entry (the left-most entry when every hop is trusted).
+   */
+  resolve(peer: string | undefined, xForwardedFor: string | string[] | undefined): string {
+    const socketAddr = plainAddress(peer ?? '');
+    if (!this.isTrusted(socketAddr) || xForwardedFor === undefined) return socketAddr;
+    const hops = (Array.isArray(xForwardedFor) ? xForwardedFor.join(',') : xForwardedFor)
+      .split(',')
+      .map((h) => plainAddress(h.trim()))
+      .filter((h) => isIP(h) !== 0);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      if (!this.isTrusted(hops[i])) return hops[i]!;
+    }
+    return hops[0] ?? socketAddr;
+  }
+}
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`; `[::1]` → `::1`; zone ids dropped. */
+export function plainAddress(a: string): string {
+  let s = a.startsWith('[') && a.endsWith(']') ? a.slice(1, -1) : a;
+  const zone = s.indexOf('%');
+  if (zone !== -1) s = s.slice(0, zone);
+  if (s.toLowerCase().startsWith('::ffff:') && isIP(s.slice(7)) === 4) return s.slice(7);
+  return s;
+}
+
+/**
+ * The unit a per-client limit counts: an IPv4 address, or an IPv6 /64 (one subscriber usually
+ * holds a whole /64, so counting single IPv6 addresses would be no limit at all).
+ */
+export function rateLimitSubject(address: string): string {
+  const a = plainAddress(address);
+  if (isIP(a) !== 6) return a;
+  return `${expandIpv6(a).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address, lower-case, without leading zeros. */
+function expandIpv6(a: string): string[] {
+  let s = a.toLowerCase();
+  // An embedded IPv4 tail (`::1.2.3.4`) becomes two groups.
+  const v4 = s.match(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
+  if (v4) {
+    const [, b1, b2, b3, b4] = v4.map(Number) as [number, number, number, number, number];
+    s = `${s.slice(0, v4.index)}${((b1 << 8) | b2).toString(16)}:${((b3 << 8) | b4).toString(16)}`;
+  }
+  const [head = '', tail] = s.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : Array(8 - left.length - right.length).fill('0');
+  return [...left, ...fill, ...right].map((g) => (Number.parseInt(g, 16) || 0).toString(16));
+}
