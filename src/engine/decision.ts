@@ -12,7 +12,13 @@ export type Decision =
       /** The store key of the session that allowed it (none on skip-auth paths): binds upgraded sockets. */
       sessionKey?: string;
     }
-  | { type: 'redirect'; location: string; setCookies: string[] }
+  | {
+      type: 'redirect';
+      location: string;
+      setCookies: string[];
+      /** 302 unless said otherwise; 303 after a POST, so the browser follows with a GET. */
+      status?: 302 | 303;
+    }
   | {
       type: 'error';
       status: number;
@@ -33,6 +39,8 @@ export type Decision =
       title: string;
       message: string;
       link?: { href: string; text: string };
+      /** A POST button (no fields): the confirmation a cross-site sign-out request gets. */
+      form?: { action: string; button: string };
       setCookies: string[];
     };
 

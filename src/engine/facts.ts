@@ -15,6 +15,12 @@ export interface RequestFacts {
   secFetchMode: string | undefined;
   secFetchDest: string | undefined;
   xRequestedWith: string | undefined;
+  /** `Sec-Fetch-Site` (same-origin, same-site, cross-site, none): who initiated the request. */
+  secFetchSite: string | undefined;
+  /** `Origin`, as sent (`null` for an opaque origin). */
+  origin: string | undefined;
+  /** `Referer`, as sent. */
+  referer: string | undefined;
   clientIp: string;
   requestId: string;
 }

@@ -10,11 +10,16 @@ export interface PageContent {
   message: string;
   requestId: string;
   link?: { href: string; text: string } | undefined;
+  /** A field-less POST button; the page stays script-free. */
+  form?: { action: string; button: string } | undefined;
 }
 
 export function renderPage(p: PageContent): string {
   const link = p.link
     ? `<p><a class="button" href="${escapeHtml(p.link.href)}">${escapeHtml(p.link.text)}</a></p>`
+    : '';
+  const form = p.form
+    ? `<form method="post" action="${escapeHtml(p.form.action)}"><button class="button" type="submit">${escapeHtml(p.form.button)}</button></form>`
     : '';
   return `<!doctype html>
 <html lang="en">
@@ -27,7 +32,7 @@ body{font-family:system-ui,sans-serif;background:#f5f6f8;color:#1d2330;margin:0;
 main{background:#fff;max-width:34rem;padding:2rem 2.5rem;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08)}
 h1{font-size:1.35rem;margin-top:0}
 .status{color:#6b7280;font-size:.9rem}
-.button{display:inline-block;background:#2456d3;color:#fff;padding:.55rem 1.1rem;border-radius:6px;text-decoration:none}
+.button{display:inline-block;background:#2456d3;color:#fff;padding:.55rem 1.1rem;border-radius:6px;text-decoration:none;border:0;font:inherit;cursor:pointer}
 .rid{color:#6b7280;font-size:.8rem;word-break:break-all}
 </style>
 </head>
@@ -36,7 +41,7 @@ h1{font-size:1.35rem;margin-top:0}
 <p class="status">Error ${p.status < 400 ? '' : p.status}</p>
 <h1>${escapeHtml(p.title)}</h1>
 <p>${escapeHtml(p.message)}</p>
-${link}
+${form}${link}
 <p class="rid">Request id: <code>${escapeHtml(p.requestId)}</code></p>
 </main>
 </body>

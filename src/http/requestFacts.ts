@@ -23,6 +23,9 @@ function clientFacts(req: IncomingMessage) {
     secFetchMode: one(req.headers['sec-fetch-mode']),
     secFetchDest: one(req.headers['sec-fetch-dest']),
     xRequestedWith: one(req.headers['x-requested-with']),
+    secFetchSite: one(req.headers['sec-fetch-site']),
+    origin: one(req.headers.origin),
+    referer: one(req.headers.referer),
   };
 }
 

@@ -39,7 +39,7 @@ export function respond(
   baseHeaders(res, requestId, d.setCookies);
   switch (d.type) {
     case 'redirect':
-      res.statusCode = 302;
+      res.statusCode = d.status ?? 302;
       res.setHeader('location', d.location);
       res.setHeader('content-length', 0);
       res.end();

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import { isNavigation, type RequestFacts } from '../engine/facts.js';
-import { SIGNED_OUT_PATH } from '../engine/logout.js';
+import { LOGOUT_PATH, SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
 import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
@@ -89,7 +89,7 @@ export function createOAuth2Routes(
         );
       case '/oauth2/callback':
         return answer(await engine.callback(f, url));
-      case '/oauth2/logout':
+      case LOGOUT_PATH:
         return answer(await engine.logout(f));
       case SIGNED_OUT_PATH:
         return answer({

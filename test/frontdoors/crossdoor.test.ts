@@ -94,7 +94,11 @@ describe('one session, every front door', () => {
     }
 
     const cookie = b.cookie(nginx.url, 'gatehouse');
-    const out = await b.follow(`${caddy.url}/oauth2/logout`, { max: 1 });
+    // the user clicks the app's "Sign out" link: a same-origin GET
+    const out = await b.follow(`${caddy.url}/oauth2/logout`, {
+      max: 1,
+      first: { headers: { 'sec-fetch-site': 'same-origin' } },
+    });
     assert.equal(out[0]!.status, 302);
     assert.equal(b.cookie(nginx.url, 'gatehouse'), undefined, 'cookie cleared');
     for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl]) {
@@ -122,8 +126,8 @@ describe('one session, every front door', () => {
         'alice',
       );
     }
-    const out = await b.follow(`${appUrl}/oauth2/logout`, { max: 1 });
-    assert.equal(out[0]!.status, 302);
+    const out = await b.follow(`${appUrl}/oauth2/logout`, { max: 1, first: { method: 'POST' } });
+    assert.equal(out[0]!.status, 303);
     for (const url of [nginx.url, caddy.url, s.gwUrl]) {
       const r = await new Browser().request(`${url}/whoami`, {
         kind: 'api',

@@ -186,13 +186,32 @@ export function forwardAuthSuite(
       assert.equal(s.gw.refresh.pending, 0);
     });
 
-    it('logout through the proxy ends the session', async () => {
+    it('logout through the proxy: a cross-site GET only gets the confirmation page; its POST ends the session', async () => {
       const b = new TestBrowser();
       await loginThrough(b, s.idp, `${proxy.url}/before-logout`, 'bob');
       assert.equal((await b.request(`${proxy.url}/api/me`, { kind: 'api' })).status, 200);
       const stolen = b.cookie(proxy.url, 'gatehouse');
-      const hops = await b.follow(`${proxy.url}/oauth2/logout`);
-      assert.equal(hops[0]!.status, 302);
+      // the proxy passes the browser's Sec-Fetch-Site / Origin on to Gatehouse
+      const page = await b.request(`${proxy.url}/oauth2/logout`, {
+        headers: { 'sec-fetch-site': 'cross-site' },
+      });
+      assert.equal(page.status, 200, page.body);
+      assert.match(page.body, /<form method="post" action="\/oauth2\/logout">/);
+      assert.equal((await b.request(`${proxy.url}/api/me`, { kind: 'api' })).status, 200, 'session kept');
+      const refused = await b.request(`${proxy.url}/oauth2/logout`, {
+        method: 'POST',
+        headers: { origin: 'http://evil.example' },
+      });
+      assert.equal(refused.status, 403, refused.body);
+      assert.equal((await b.request(`${proxy.url}/api/me`, { kind: 'api' })).status, 200, 'session kept');
+      // the confirmation page's button: a same-origin POST (publicUrl is the proxy's origin)
+      const hops = await b.follow(`${proxy.url}/oauth2/logout`, {
+        first: {
+          method: 'POST',
+          headers: { 'sec-fetch-site': 'same-origin', origin: new URL(proxy.url).origin },
+        },
+      });
+      assert.equal(hops[0]!.status, 303);
       assert.equal(b.cookie(proxy.url, 'gatehouse'), undefined, 'session cookie cleared');
       assert.match(hops.at(-1)!.body, /signed out/i);
       assert.equal((await b.request(`${proxy.url}/api/me`, { kind: 'api' })).status, 401);

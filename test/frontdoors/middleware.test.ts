@@ -137,7 +137,9 @@ describe('createGatehouseMiddleware (node:http)', () => {
   it('logout through the middleware ends the session', async () => {
     const b = new TestBrowser();
     await loginThrough(b, idp, `${url}/`, 'bob');
-    const hops = await b.follow(`${url}/oauth2/logout`);
+    const hops = await b.follow(`${url}/oauth2/logout`, {
+      first: { headers: { 'sec-fetch-site': 'same-origin' } },
+    });
     assert.match(hops.at(-1)!.body, /signed out/i);
     assert.equal((await b.request(`${url}/api/me`, { kind: 'api' })).status, 401);
   });

@@ -75,15 +75,24 @@ export class TestBrowser {
     };
   }
 
-  /** Follows redirects (resolving relative Locations) up to `max` hops; returns every hop. */
+  /**
+   * Follows redirects (resolving relative Locations) up to `max` hops; returns every hop. `first`
+   * sets the method and extra headers of the first request only (a form POST, or the
+   * `Sec-Fetch-Site` a browser sends for a click on a page); every redirect is followed with a GET.
+   */
   async follow(
     url: string,
-    opts: { kind?: Kind; max?: number; rewrite?: (url: string) => string } = {},
+    opts: {
+      kind?: Kind;
+      max?: number;
+      rewrite?: (url: string) => string;
+      first?: { method?: string; headers?: Record<string, string> };
+    } = {},
   ): Promise<Reply[]> {
     const hops: Reply[] = [];
     let next: string | undefined = url;
     for (let i = 0; next && i < (opts.max ?? 10); i++) {
-      const r = await this.request(next, { kind: opts.kind ?? 'navigate' });
+      const r = await this.request(next, { kind: opts.kind ?? 'navigate', ...(i === 0 ? opts.first : {}) });
       hops.push(r);
       next = r.status >= 300 && r.status < 400 && r.location ? new URL(r.location, next).href : undefined;
       if (next && opts.rewrite) next = opts.rewrite(next);

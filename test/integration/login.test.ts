@@ -146,7 +146,10 @@ describe('login, session and proxy (memory store)', () => {
     const b = new TestBrowser();
     await login(s, b);
     const cookie = b.cookie(s.url, 'gatehouse')!;
-    const hops = await b.follow(`${s.url}/oauth2/logout`);
+    // the app's "Sign out" link: a same-origin GET (cross-site GETs: test/integration/logout.test.ts)
+    const hops = await b.follow(`${s.url}/oauth2/logout`, {
+      first: { headers: { 'sec-fetch-site': 'same-origin' } },
+    });
     assert.equal(hops[0]!.status, 302);
     const endSession = new URL(hops[0]!.location!);
     assert.equal(endSession.origin, new URL(s.idp.issuer).origin);
@@ -281,7 +284,8 @@ describe('logout at providers without an end_session_endpoint', () => {
     try {
       const b = new TestBrowser();
       await login(s, b);
-      const hops = await b.follow(`${s.url}/oauth2/logout`);
+      const hops = await b.follow(`${s.url}/oauth2/logout`, { first: { method: 'POST' } });
+      assert.equal(hops[0]!.status, 303);
       const out = new URL(hops[0]!.location!);
       assert.equal(out.origin + out.pathname, `${s.idp.issuer}/logout`);
       assert.equal(out.searchParams.get('client_id'), 'gatehouse');
@@ -300,8 +304,8 @@ describe('logout at providers without an end_session_endpoint', () => {
     try {
       const b = new TestBrowser();
       await login(s, b);
-      const r = await b.request(`${s.url}/oauth2/logout`);
-      assert.equal(r.status, 302);
+      const r = await b.request(`${s.url}/oauth2/logout`, { method: 'POST' });
+      assert.equal(r.status, 303);
       assert.equal(r.location, '/oauth2/signed-out');
     } finally {
       await s.close();
@@ -320,7 +324,7 @@ describe('logout at providers without an end_session_endpoint', () => {
     try {
       const b = new TestBrowser();
       await login(s, b);
-      const r = await b.request(`${s.url}/oauth2/logout`);
+      const r = await b.request(`${s.url}/oauth2/logout`, { headers: { 'sec-fetch-site': 'none' } });
       assert.equal(
         r.location,
         `https://login.example.com/v2/logout?client_id=gatehouse&returnTo=${encodeURIComponent(`${s.url}/oauth2/signed-out`)}`,

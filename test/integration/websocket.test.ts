@@ -119,7 +119,7 @@ describe('WebSockets end with their session', () => {
   it('logout in another request closes the open socket at once', async () => {
     await withSocket({}, async ({ s, b, ws }) => {
       await stillOpen(ws);
-      assert.equal((await b.request(`${s.url}/oauth2/logout`)).status, 302);
+      assert.equal((await b.request(`${s.url}/oauth2/logout`, { method: 'POST' })).status, 303);
       await closed(ws);
       assert.equal(s.gw.openSockets.size, 0);
       const m = (await b.request(`${s.url}/oauth2/metrics`, { kind: 'api' })).body;

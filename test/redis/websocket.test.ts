@@ -57,8 +57,11 @@ describe('WebSockets across replicas (Redis)', () => {
 
   it('logout on replica B closes the socket open on replica A', async () => {
     const { ws, cookie } = await socketOnA();
-    const out = await new TestBrowser().request(`${b.url}/oauth2/logout`, { headers: { cookie } });
-    assert.equal(out.status, 302);
+    const out = await new TestBrowser().request(`${b.url}/oauth2/logout`, {
+      method: 'POST',
+      headers: { cookie },
+    });
+    assert.equal(out.status, 303);
     await closed(ws);
     assert.equal(a.gw.openSockets.size, 0);
   });

@@ -18,6 +18,9 @@ const facts = (path: string): RequestFacts => ({
   secFetchMode: 'websocket',
   secFetchDest: undefined,
   xRequestedWith: undefined,
+  secFetchSite: undefined,
+  origin: undefined,
+  referer: undefined,
   clientIp: '127.0.0.1',
   requestId: `req-${path}`,
 });
