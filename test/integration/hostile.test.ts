@@ -1081,6 +1081,39 @@ describe('raw HTTP: request lines, framing and smuggling', () => {
     });
   });
 
+  it('every method is held to the rules (HEAD, OPTIONS preflights, WebDAV, unknown verbs)', async () => {
+    const methods = [
+      'HEAD',
+      'OPTIONS',
+      'POST',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'TRACE',
+      'PROPFIND',
+      'MKCOL',
+      'FOO',
+    ];
+    await each(methods, async (m) => {
+      for (const [who, path, want] of [
+        ['bob', '/admin/x', [403]],
+        ['anon', '/admin/x', [401]],
+        ['anon', '/x', [401]],
+      ] as const) {
+        const extra =
+          m === 'OPTIONS' ? 'Origin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\n' : '';
+        const [r] = await raw(
+          `${m} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: application/json\r\n${cookieFor(who)}${extra}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+        const v = verdict(`${m} ${path}`, who, r!, { allowReset: m === 'HEAD' });
+        assert.ok(
+          (want as readonly number[]).includes(v.status) || v.status === 400 || v.status === 405,
+          `${who} ${m} ${path} → ${v.status}`,
+        );
+      }
+    });
+  });
+
   it('pipelined requests are each decided on their own (no identity carried over)', async () => {
     const h = `Host: 127.0.0.1:${port}\r\nAccept: application/json\r\n`;
     const text =
@@ -1228,7 +1261,7 @@ describe('oversized bodies get a 413, not a reset', () => {
 });
 
 describe('after the barrage', () => {
-  it('bob and alice still have their own sessions, and the suite sent at least 150 requests', async () => {
+  it('bob and alice still have their own sessions, and the suite sent at least 150 requests', async (t) => {
     const bob = verdict('GET / (bob, final)', 'bob', await rawGet('/', 'bob'));
     assert.equal(bob.status, 200);
     assert.equal(bob.echo?.headers['x-forwarded-user'], 'bob');
@@ -1237,5 +1270,13 @@ describe('after the barrage', () => {
     assert.equal(alice.status, 200);
     assert.equal(alice.echo?.headers['x-forwarded-user'], 'alice');
     assert.ok(sent >= 150, `only ${sent} requests`);
+    t.diagnostic(`${sent} hostile requests sent`);
+    // Nothing secret was logged along the way: no session cookie, no JWT, no authorization code.
+    const jwt = /eyJ[\w-]{8,}\.eyJ[\w-]{8,}\./;
+    for (const line of s.logs) {
+      const text = JSON.stringify(line);
+      assert.ok(!text.includes(bobSession), `a log line carries bob's session cookie: ${text.slice(0, 200)}`);
+      assert.ok(!jwt.test(text), `a log line carries a JWT: ${text.slice(0, 300)}`);
+    }
   });
 });
