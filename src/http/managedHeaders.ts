@@ -91,12 +91,12 @@ export function forwardingFacts(req: IncomingMessage, resolver: ClientAddressRes
     peer,
     peerTrusted,
     trustedChain: peerTrusted ? chain : undefined,
-    client: resolver.resolve(peer, peerTrusted ? chain : undefined),
+    client: peerTrusted ? resolver.resolve(peer, chain) : peer,
   };
 }
 
 /**
- * The forwarding headers Gatehouse sends on, rebuilt from trusted data: X-Forwarded-For is the
+ * Writes the forwarding headers Gatehouse sends on into `out`, rebuilt from trusted data: X-Forwarded-For is the
  * trusted proxy's chain plus the peer (just the peer when the peer is not a trusted proxy: a
  * client's X-Forwarded-For proves nothing), X-Real-IP the resolved client, X-Forwarded-Proto
  * from publicUrl, X-Forwarded-Host the Host the request was decided on. `appendPeer: false` for
@@ -107,14 +107,13 @@ export function forwardingHeaders(
   req: IncomingMessage,
   facts: ForwardingFacts,
   secure: boolean,
+  out: Record<string, string | string[]>,
   appendPeer = true,
-): Record<string, string> {
-  const out: Record<string, string> = {};
+): void {
   const { trustedChain, peer } = facts;
   if (appendPeer) out['x-forwarded-for'] = trustedChain ? `${trustedChain}, ${peer}` : peer;
   else if (trustedChain) out['x-forwarded-for'] = trustedChain;
   if (facts.client) out['x-real-ip'] = facts.client;
   out['x-forwarded-proto'] = secure ? 'https' : 'http';
   if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
-  return out;
 }

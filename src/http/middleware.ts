@@ -152,11 +152,10 @@ export function createGatehouseMiddleware(
     const kept = stripCookies(req.headers.cookie, c.cookieNames);
     if (kept === undefined) delete req.headers.cookie;
     else req.headers.cookie = kept;
-    const ours: Record<string, string> = {
-      ...forwardingHeaders(req, forwarding, secure, false),
-      'x-request-id': requestId,
-      ...d.upstreamHeaders,
-    };
+    const ours: Record<string, string> = {};
+    forwardingHeaders(req, forwarding, secure, ours, false);
+    ours['x-request-id'] = requestId;
+    Object.assign(ours, d.upstreamHeaders);
     Object.assign(req.headers, ours);
     syncRawHeaders(req, ours);
     for (const [name, value] of responseHeaders) res.setHeader(name, value);

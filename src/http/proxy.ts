@@ -108,7 +108,7 @@ export class UpstreamProxy {
       if (name === 'authorization' && 'authorization' in extras.identityHeaders) continue;
       out[name] = value;
     }
-    Object.assign(out, forwardingHeaders(req, forwardingFacts(req, this.clientAddress), extras.secure));
+    forwardingHeaders(req, forwardingFacts(req, this.clientAddress), extras.secure, out);
     out['x-request-id'] = extras.requestId;
     for (const [k, v] of Object.entries(extras.identityHeaders)) out[k] = v;
     return out;
