@@ -5,9 +5,12 @@ import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
 import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
+import { ClientAddressResolver } from './http/clientAddress.js';
+import { managedHeadersFor } from './http/managedHeaders.js';
 import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
 import { RequestDrain } from './http/requestDrain.js';
+import { securityHeadersFor } from './http/securityHeaders.js';
 import { createGatewayServer } from './http/server.js';
 import { GatewayMetrics } from './metrics.js';
 import { OidcProvider } from './oidc/provider.js';
@@ -178,7 +181,13 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
   const core = await createGatewayCore(cfg, opts);
   const { engine, store, provider, metrics, refresh, logger, discovered } = core;
   const proxy = cfg.upstream
-    ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: core.cookieNames })
+    ? new UpstreamProxy({
+        upstream: cfg.upstream,
+        cookieNames: core.cookieNames,
+        clientAddress: new ClientAddressResolver(cfg.server.trustedProxies),
+        managedHeaders: managedHeadersFor(cfg),
+        responseHeaders: securityHeadersFor(cfg),
+      })
     : undefined;
   const openSockets = new OpenSockets({
     check: (f) => engine.check(f),
