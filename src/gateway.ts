@@ -5,6 +5,8 @@ import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
 import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
+import { BrowserCrowdWatch } from './engine/loginLimits.js';
+import { ClientAddressResolver, resolveClientsOf } from './http/clientAddress.js';
 import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
 import { RequestDrain } from './http/requestDrain.js';
@@ -54,7 +56,11 @@ export async function createStore(cfg: GatehouseConfig, clock: Clock, logger: Lo
     const { RedisStore } = await import('./store/redisStore.js');
     return RedisStore.connect(cfg, clock, logger);
   }
-  return new MemoryStore({ maxSessions: cfg.session.maxSessions, clock });
+  return new MemoryStore({
+    maxSessions: cfg.session.maxSessions,
+    maxFlows: cfg.login.maxPendingFlowsTotal,
+    clock,
+  });
 }
 
 /**
@@ -138,6 +144,7 @@ export async function createGatewayCore(
     metrics,
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
+    crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
   const discovered = provider.start();
@@ -198,6 +205,9 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     metricsEnabled: cfg.metrics.enabled,
     readiness: () => core.readiness(),
   });
+
+  // RequestFacts.clientIp: the socket's peer, or the client behind one of server.trustedProxies.
+  resolveClientsOf(server, new ClientAddressResolver(cfg.server.trustedProxies));
 
   const requests = new RequestDrain(server);
   let closing: Promise<void> | undefined;

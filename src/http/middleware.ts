@@ -7,6 +7,7 @@ import { createGatewayCore, type GatewayCore, type GatewayOptions } from '../gat
 import { IDENTITY_HEADER_NAMES, type Identity } from '../identity/identity.js';
 import { describeCause } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
+import { ClientAddressResolver, useClientAddressResolver } from './clientAddress.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { respond, sendJson } from './respond.js';
 import { createOAuth2Routes, runLogged } from './server.js';
@@ -72,6 +73,7 @@ export function createGatehouseMiddleware(
     : loadConfig({ object: config as Record<string, unknown>, env: opts.env ?? process.env });
   const { env: _env, ...gatewayOpts } = opts;
   const secure = cfg.publicUrl.startsWith('https:');
+  const clients = new ClientAddressResolver(cfg.server.trustedProxies);
   const core = createGatewayCore(cfg, gatewayOpts);
   const ready = core.then((c) => c.discovered);
   // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
@@ -105,6 +107,7 @@ export function createGatehouseMiddleware(
   ): Promise<void> {
     // Express strips a mount path from req.url; decide on the full path the client asked for.
     const raw = req.originalUrl ?? req.url ?? '/';
+    useClientAddressResolver(req, clients);
     const f = factsFromNode(req, secure, requestId, raw);
     if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
     const d = await c.engine.check(f);
