@@ -7,7 +7,7 @@ import { createGatewayCore, type GatewayCore, type GatewayOptions } from '../gat
 import type { Identity } from '../identity/identity.js';
 import { describeCause } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { ClientAddressResolver } from './clientAddress.js';
+import { ClientAddressResolver, useClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, managedHeadersFor } from './managedHeaders.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { respond, sendJson } from './respond.js';
@@ -101,6 +101,8 @@ export function createGatehouseMiddleware(
     : loadConfig({ object: config as Record<string, unknown>, env: opts.env ?? process.env });
   const { env: _env, ...gatewayOpts } = opts;
   const secure = cfg.publicUrl.startsWith('https:');
+  // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
+  const clients = new ClientAddressResolver(cfg.server.trustedProxies);
   const core = createGatewayCore(cfg, gatewayOpts);
   const ready = core.then((c) => c.discovered);
   // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
@@ -112,7 +114,6 @@ export function createGatehouseMiddleware(
     ),
   );
   const managed = managedHeadersFor(cfg);
-  const clientAddress = new ClientAddressResolver(cfg.server.trustedProxies);
   const responseHeaders = Object.entries(securityHeadersFor(cfg));
   let oauth2: ReturnType<typeof createOAuth2Routes> | undefined;
 
@@ -137,6 +138,7 @@ export function createGatehouseMiddleware(
   ): Promise<void> {
     // Express strips a mount path from req.url; decide on the full path the client asked for.
     const raw = req.originalUrl ?? req.url ?? '/';
+    useClientAddressResolver(req, clients);
     const f = factsFromNode(req, secure, requestId, raw);
     if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
     const d = await c.engine.check(f);
@@ -147,7 +149,7 @@ export function createGatehouseMiddleware(
     log.decision = 'allow';
     if (d.identity) log.user = d.identity.user;
     // Every header Gatehouse manages, in any spelling, is the client's no more (as in the proxy).
-    const forwarding = forwardingFacts(req, clientAddress);
+    const forwarding = forwardingFacts(req, clients);
     for (const name of Object.keys(req.headers)) if (managed.drops(name)) delete req.headers[name];
     const kept = stripCookies(req.headers.cookie, c.cookieNames);
     if (kept === undefined) delete req.headers.cookie;
