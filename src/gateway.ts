@@ -5,9 +5,13 @@ import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
 import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
+import { BrowserCrowdWatch } from './engine/loginLimits.js';
+import { ClientAddressResolver, resolveClientsOf } from './http/clientAddress.js';
+import { managedHeadersFor } from './http/managedHeaders.js';
 import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
 import { RequestDrain } from './http/requestDrain.js';
+import { securityHeadersFor } from './http/securityHeaders.js';
 import { createGatewayServer } from './http/server.js';
 import { GatewayMetrics } from './metrics.js';
 import { OidcProvider } from './oidc/provider.js';
@@ -54,7 +58,11 @@ export async function createStore(cfg: GatehouseConfig, clock: Clock, logger: Lo
     const { RedisStore } = await import('./store/redisStore.js');
     return RedisStore.connect(cfg, clock, logger);
   }
-  return new MemoryStore({ maxSessions: cfg.session.maxSessions, clock });
+  return new MemoryStore({
+    maxSessions: cfg.session.maxSessions,
+    maxFlows: cfg.login.maxPendingFlowsTotal,
+    clock,
+  });
 }
 
 /**
@@ -138,6 +146,7 @@ export async function createGatewayCore(
     metrics,
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
+    crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
   const discovered = provider.start();
@@ -177,8 +186,16 @@ export async function createGatewayCore(
 export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await createGatewayCore(cfg, opts);
   const { engine, store, provider, metrics, refresh, logger, discovered } = core;
+  // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
+  const clients = new ClientAddressResolver(cfg.server.trustedProxies);
   const proxy = cfg.upstream
-    ? new UpstreamProxy({ upstream: cfg.upstream, cookieNames: core.cookieNames })
+    ? new UpstreamProxy({
+        upstream: cfg.upstream,
+        cookieNames: core.cookieNames,
+        clientAddress: clients,
+        managedHeaders: managedHeadersFor(cfg),
+        responseHeaders: securityHeadersFor(cfg),
+      })
     : undefined;
   const openSockets = new OpenSockets({
     check: (f) => engine.check(f),
@@ -198,6 +215,9 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     metricsEnabled: cfg.metrics.enabled,
     readiness: () => core.readiness(),
   });
+
+  // RequestFacts.clientIp: the socket's peer, or the client behind one of server.trustedProxies.
+  resolveClientsOf(server, clients);
 
   const requests = new RequestDrain(server);
   let closing: Promise<void> | undefined;

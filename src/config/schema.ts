@@ -183,10 +183,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Security headers added to upstream responses (off by default: the app may set its own). */
+    /**
+     * Security headers added to upstream responses that do not set them themselves (reverse proxy
+     * and middleware; off by default: the app may set its own).
+     */
     securityHeaders: z
       .object({
         enabled: z.boolean().default(false),
+        /** Strict-Transport-Security, sent only when publicUrl is https; '' = never. */
+        hsts: z
+          .string()
+          .regex(
+            /^(?:max-age=\d{1,10}(?:; ?includeSubDomains)?(?:; ?preload)?)?$/,
+            'must be like "max-age=31536000; includeSubDomains", or "" for none',
+          )
+          .default('max-age=31536000'),
+        /** X-Frame-Options; '' = not sent. */
+        frameOptions: z.enum(['SAMEORIGIN', 'DENY', '']).default('SAMEORIGIN'),
+        /** X-Content-Type-Options: nosniff. */
+        noSniff: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { CookieJar } from './cookies.js';
 import type { LoginCookieCodec } from './loginCookie.js';
+import type { BrowserCrowdWatch } from './loginLimits.js';
 
 /** Everything the engine's parts share; side effects (store, IdP, clock) come in through here. */
 export interface EngineContext {
@@ -22,4 +23,6 @@ export interface EngineContext {
   /** Cookie names and flags, fixed by publicUrl's scheme (https → `__Host-`, Secure). */
   jar: CookieJar;
   loginCookies: LoginCookieCodec;
+  /** Warns once when many browsers sign in from one address (a proxy missing from server.trustedProxies). */
+  crowd: BrowserCrowdWatch;
 }

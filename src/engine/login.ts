@@ -1,16 +1,20 @@
 import * as client from 'openid-client';
 import { httpStatusOf, isUnreachable } from '../oidc/provider.js';
-import { randomToken, safeEqual } from '../util/crypto.js';
+import { randomToken } from '../util/crypto.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { EngineContext } from './context.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import type { LoginCookieState } from './loginCookie.js';
+import { loginRateLimited } from './loginLimits.js';
 import { safeReturnTo } from './returnTo.js';
 
+/** The browser's signed login cookie; a valid one is also noted by the crowd watch. */
 function loginCookieState(ctx: EngineContext, f: RequestFacts): LoginCookieState | undefined {
-  return ctx.loginCookies.decode(readCookie(f.cookieHeader, ctx.jar.login));
+  const s = ctx.loginCookies.decode(readCookie(f.cookieHeader, ctx.jar.login));
+  if (s) ctx.crowd.note(f.clientIp, s.browserId, ctx.cfg.server.trustedProxies.length > 0);
+  return s;
 }
 
 function loginCookie(ctx: EngineContext, _f: RequestFacts, s: LoginCookieState): string {
@@ -24,8 +28,8 @@ export function signInUrl(returnTo: string): string {
 
 /**
  * Starts a login flow: its own `state`, `nonce` and PKCE verifier, kept server-side (one per tab,
- * bounded per browser), and a redirect to the IdP. `userInitiated` (a click on "sign in again")
- * resets the loop counter.
+ * bounded per browser and in all), and a redirect to the IdP. `userInitiated` (a click on "sign in
+ * again") resets the loop counter. Rate-limited per client before anything is stored.
  */
 export async function beginLogin(
   ctx: EngineContext,
@@ -35,6 +39,8 @@ export async function beginLogin(
 ): Promise<Answer> {
   const nowSec = Math.floor(ctx.clock.now() / 1000);
   const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, ctx.cfg.login.allowedRedirectHosts);
+  const limited = await loginRateLimited(ctx, f, signInUrl(returnTo));
+  if (limited) return limited;
   let s = loginCookieState(ctx, f) ?? ctx.loginCookies.fresh(nowSec);
   if (userInitiated || nowSec - s.windowStartSec > ctx.cfg.login.attemptWindowSeconds) {
     s = { ...s, logins: 0, windowStartSec: nowSec };
@@ -76,23 +82,44 @@ function callbackError(
 /**
  * The redirect back from the IdP. Every failure is an error page with a "sign in again" link —
  * never an automatic redirect, so a broken provider cannot trap the browser in a loop.
+ *
+ * Only a `state` naming a pending flow of *this* browser (login cookie) is an answer to a sign-in
+ * we started. The flow is taken only when its browser matches, in one atomic step, so a callback
+ * from another browser with a leaked state cannot burn the real user's flow; and the IdP's
+ * `error`/`error_description` are shown (and logged) only for such a flow — a crafted link must
+ * not put an attacker's text on our page.
  */
 export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbackUrl: URL): Promise<Answer> {
   const q = callbackUrl.searchParams;
   const state = q.get('state');
-  const flow = state ? await ctx.sessions.store.takeFlow(state) : undefined;
+  const cookie = loginCookieState(ctx, f);
+  const taken = state && cookie ? await ctx.sessions.store.takeFlow(state, cookie.browserId) : undefined;
+  const flow = taken?.ok ? taken.flow : undefined;
   const returnTo = flow?.returnTo ?? '/';
   const idpError = q.get('error');
   if (idpError) {
+    if (!flow) {
+      const why = !cookie ? 'no_login_cookie' : !state ? 'no_state' : taken?.ok === false ? taken.reason : '';
+      ctx.logger.warn(
+        { reqId: f.requestId, reason: why },
+        'sign-in error response without a pending flow of this browser ignored (its text is not shown)',
+      );
+      return callbackError(
+        400,
+        'This sign-in response was not recognised: it does not belong to a sign-in started in this browser.',
+        returnTo,
+        'callback_invalid',
+      );
+    }
     const desc = q.get('error_description');
     ctx.logger.warn(
-      { reqId: f.requestId, error: idpError, error_description: desc },
+      { reqId: f.requestId, error: idpError.slice(0, 100), error_description: desc?.slice(0, 200) },
       'identity provider returned an error',
     );
     const denied = idpError === 'access_denied';
     return callbackError(
       denied ? 403 : 400,
-      `The identity provider did not sign you in (${idpError}${desc ? `: ${desc.slice(0, 200)}` : ''}).`,
+      `The identity provider did not sign you in (${idpError.slice(0, 100)}${desc ? `: ${desc.slice(0, 200)}` : ''}).`,
       returnTo,
       denied ? 'forbidden' : 'provider_error',
     );
@@ -105,19 +132,18 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       'callback_invalid',
     );
   }
-  if (!flow) {
+  if (!cookie || (taken?.ok === false && taken.reason === 'other_browser')) {
     return callbackError(
       400,
-      'This sign-in attempt has expired or was already completed.',
+      'This sign-in was started in a different browser or the sign-in cookie is missing.',
       returnTo,
       'state_mismatch',
     );
   }
-  const cookie = loginCookieState(ctx, f);
-  if (!cookie || !safeEqual(cookie.browserId, flow.browserId)) {
+  if (!flow) {
     return callbackError(
       400,
-      'This sign-in was started in a different browser or the sign-in cookie is missing.',
+      'This sign-in attempt has expired or was already completed.',
       returnTo,
       'state_mismatch',
     );

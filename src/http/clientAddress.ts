@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
 /**
@@ -49,6 +50,36 @@ export class ClientAddressResolver {
     }
     return hops[0] ?? socketAddr;
   }
+}
+
+const RESOLVER = Symbol('gatehouse.clientAddressResolver');
+type Tagged = IncomingMessage & { [RESOLVER]?: ClientAddressResolver };
+/** Where no front door said otherwise, no proxy is trusted: the client is the socket's peer. */
+const PEER_ONLY = new ClientAddressResolver([]);
+
+/** Tells `clientAddressOf` which proxies to trust for this request (`server.trustedProxies`). */
+export function useClientAddressResolver(req: IncomingMessage, resolver: ClientAddressResolver): void {
+  (req as Tagged)[RESOLVER] = resolver;
+}
+
+/**
+ * Every request (and upgrade) `server` receives resolves its client with `resolver`: it is
+ * attached before any other listener sees the request.
+ */
+export function resolveClientsOf(server: Server, resolver: ClientAddressResolver): void {
+  const tag = (req: IncomingMessage) => useClientAddressResolver(req, resolver);
+  server.prependListener('request', tag);
+  server.prependListener('upgrade', tag);
+}
+
+/**
+ * The client of a request (RequestFacts.clientIp): the socket's peer, or — when the peer is a
+ * trusted proxy — the right-most untrusted X-Forwarded-For entry. A forward-auth request is
+ * read the same way: the proxy asking must be trusted for its X-Forwarded-For to count.
+ */
+export function clientAddressOf(req: IncomingMessage): string {
+  const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
+  return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`; `[::1]` → `::1`; zone ids dropped. */

@@ -4,11 +4,14 @@ import type { ConfigInput, GatehouseConfig } from '../config/schema.js';
 import { stripCookies } from '../engine/cookies.js';
 import { isNavigation } from '../engine/facts.js';
 import { createGatewayCore, type GatewayCore, type GatewayOptions } from '../gateway.js';
-import { IDENTITY_HEADER_NAMES, type Identity } from '../identity/identity.js';
+import type { Identity } from '../identity/identity.js';
 import { describeCause } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
+import { ClientAddressResolver, useClientAddressResolver } from './clientAddress.js';
+import { forwardingFacts, forwardingHeaders, managedHeadersFor } from './managedHeaders.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { respond, sendJson } from './respond.js';
+import { securityHeadersFor } from './securityHeaders.js';
 import { createOAuth2Routes, runLogged } from './server.js';
 
 /** The request as the application sees it after the middleware let it through. */
@@ -52,6 +55,32 @@ function isLoaded(c: GatehouseConfig | ConfigInput): c is GatehouseConfig {
 }
 
 /**
+ * `rawHeaders` and `headersDistinct` (what Hono's and other adapters read) made to say what
+ * `req.headers` now says: a header removed there is removed here, ours replace the client's.
+ */
+function syncRawHeaders(req: IncomingMessage, ours: Record<string, string>): void {
+  const raw: string[] = [];
+  const distinct: Record<string, string[]> = {};
+  const add = (name: string, lower: string, value: string) => {
+    raw.push(name, value);
+    const list = distinct[lower];
+    if (list) list.push(value);
+    else distinct[lower] = [value];
+  };
+  const src = req.rawHeaders;
+  for (let i = 0; i + 1 < src.length; i += 2) {
+    const name = src[i]!;
+    const lower = name.toLowerCase();
+    if (lower in ours || lower === 'cookie' || !(lower in req.headers)) continue;
+    add(name, lower, src[i + 1]!);
+  }
+  if (req.headers.cookie !== undefined) add('cookie', 'cookie', req.headers.cookie);
+  for (const [name, value] of Object.entries(ours)) add(name, name, value);
+  req.rawHeaders = raw;
+  req.headersDistinct = distinct;
+}
+
+/**
  * Gatehouse as a connect/Express/node:http middleware, built on the same core (store, refresh
  * coordinator, engine) as the reverse proxy. It serves `/oauth2/*` itself; for any other path it
  * runs `engine.check` and, on allow, replaces client-sent identity headers on `req.headers` with
@@ -72,6 +101,8 @@ export function createGatehouseMiddleware(
     : loadConfig({ object: config as Record<string, unknown>, env: opts.env ?? process.env });
   const { env: _env, ...gatewayOpts } = opts;
   const secure = cfg.publicUrl.startsWith('https:');
+  // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
+  const clients = new ClientAddressResolver(cfg.server.trustedProxies);
   const core = createGatewayCore(cfg, gatewayOpts);
   const ready = core.then((c) => c.discovered);
   // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
@@ -82,6 +113,8 @@ export function createGatehouseMiddleware(
       'gatehouse middleware failed to start',
     ),
   );
+  const managed = managedHeadersFor(cfg);
+  const responseHeaders = Object.entries(securityHeadersFor(cfg));
   let oauth2: ReturnType<typeof createOAuth2Routes> | undefined;
 
   function routesFor(c: GatewayCore): ReturnType<typeof createOAuth2Routes> {
@@ -105,6 +138,7 @@ export function createGatehouseMiddleware(
   ): Promise<void> {
     // Express strips a mount path from req.url; decide on the full path the client asked for.
     const raw = req.originalUrl ?? req.url ?? '/';
+    useClientAddressResolver(req, clients);
     const f = factsFromNode(req, secure, requestId, raw);
     if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
     const d = await c.engine.check(f);
@@ -114,11 +148,19 @@ export function createGatehouseMiddleware(
     }
     log.decision = 'allow';
     if (d.identity) log.user = d.identity.user;
-    for (const name of IDENTITY_HEADER_NAMES) delete req.headers[name];
+    // Every header Gatehouse manages, in any spelling, is the client's no more (as in the proxy).
+    const forwarding = forwardingFacts(req, clients);
+    for (const name of Object.keys(req.headers)) if (managed.drops(name)) delete req.headers[name];
     const kept = stripCookies(req.headers.cookie, c.cookieNames);
     if (kept === undefined) delete req.headers.cookie;
     else req.headers.cookie = kept;
-    Object.assign(req.headers, d.upstreamHeaders);
+    const ours: Record<string, string> = {};
+    forwardingHeaders(req, forwarding, secure, ours, false);
+    ours['x-request-id'] = requestId;
+    Object.assign(ours, d.upstreamHeaders);
+    Object.assign(req.headers, ours);
+    syncRawHeaders(req, ours);
+    for (const [name, value] of responseHeaders) res.setHeader(name, value);
     req.gatehouse = d.identity;
     // The app must route on the path that was authorized (`/public/../admin` is `/admin`).
     if (req.url === raw) req.url = f.url;

@@ -2,7 +2,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
-import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
+import { describeCause } from '../util/errors.js';
+import type { ClientAddressResolver } from './clientAddress.js';
+import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -15,6 +17,10 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Node's server has already answered `100 Continue` (no checkContinue listener); the upstream
+  // hop is ours, and undici refuses a request carrying `Expect` (it answered every curl upload
+  // above 1 MiB with a 502).
+  'expect',
 ]);
 
 export interface ProxyOptions {
@@ -26,7 +32,16 @@ export interface ProxyOptions {
   /** Header/body timeouts towards the upstream, ms. */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /** `server.trustedProxies`: X-Forwarded-For and X-Real-IP are rebuilt from it. */
+  clientAddress: ClientAddressResolver;
+  /** Client headers never passed on (ours, in every spelling); default: underscore headers dropped, Authorization kept. */
+  managedHeaders?: ManagedHeaders;
+  /** `securityHeaders`: added to upstream responses that do not set them (lower-case names). */
+  responseHeaders?: Record<string, string>;
 }
+
+/** Why the upstream could not be reached, for the log (never a header value, never a token). */
+export type ForwardResult = { ok: true } | { ok: false; cause: string };
 
 export interface ProxyRequestExtras {
   /** The normalised path + query the decision was made on; forwarded instead of the raw one. */
@@ -45,12 +60,19 @@ export class UpstreamProxy {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly ownCookies: string[];
+  private readonly clientAddress: ClientAddressResolver;
+  private readonly managed: ManagedHeaders;
+  private readonly responseHeaders: Array<[string, string]>;
 
   constructor(opts: ProxyOptions) {
     const u = new URL(opts.upstream);
     this.origin = u.origin;
     this.basePath = u.pathname.replace(/\/$/, '');
     this.ownCookies = opts.cookieNames;
+    this.clientAddress = opts.clientAddress;
+    this.managed =
+      opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
+    this.responseHeaders = Object.entries(opts.responseHeaders ?? {});
     this.dispatcher = new Agent({
       connections: opts.connections ?? 256,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
@@ -59,7 +81,10 @@ export class UpstreamProxy {
     });
   }
 
-  /** Request headers for the upstream: hop-by-hop and spoofable identity headers removed, ours added. */
+  /**
+   * Request headers for the upstream: hop-by-hop headers and every header we manage (identity,
+   * forwarding, `X-Auth-Request-*`, `X-Gatehouse-*`, in any spelling) removed; ours added.
+   */
   private upstreamHeaders(
     req: IncomingMessage,
     extras: ProxyRequestExtras,
@@ -74,8 +99,7 @@ export class UpstreamProxy {
     const out: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(src)) {
       if (value === undefined) continue;
-      if (HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
-      if ((IDENTITY_HEADER_NAMES as readonly string[]).includes(name)) continue;
+      if (HOP_BY_HOP.has(name) || connectionListed.has(name) || this.managed.drops(name)) continue;
       if (name === 'cookie') {
         const kept = stripCookies(value as string, this.ownCookies);
         if (kept) out.cookie = kept;
@@ -84,18 +108,18 @@ export class UpstreamProxy {
       if (name === 'authorization' && 'authorization' in extras.identityHeaders) continue;
       out[name] = value;
     }
-    const ip = req.socket.remoteAddress ?? '';
-    const prior = src['x-forwarded-for'];
-    out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}` : ip;
-    out['x-forwarded-proto'] = extras.secure ? 'https' : 'http';
-    if (src.host) out['x-forwarded-host'] = src.host;
+    forwardingHeaders(req, forwardingFacts(req, this.clientAddress), extras.secure, out);
     out['x-request-id'] = extras.requestId;
     for (const [k, v] of Object.entries(extras.identityHeaders)) out[k] = v;
     return out;
   }
 
-  /** Returns false when the upstream could not be reached (the caller answers 502). */
-  async forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<boolean> {
+  /** `ok: false` with the cause when the upstream could not be reached (the caller logs it, answers 502). */
+  async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    extras: ProxyRequestExtras,
+  ): Promise<ForwardResult> {
     const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
     const hasBody =
       !(method === 'GET' || method === 'HEAD') ||
@@ -110,21 +134,23 @@ export class UpstreamProxy {
         headers: this.upstreamHeaders(req, extras),
         body: hasBody ? req : null,
       });
-    } catch {
-      return false;
+    } catch (err) {
+      return { ok: false, cause: describeCause(err) };
     }
     res.statusCode = upstream.statusCode;
     for (const [name, value] of Object.entries(upstream.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;
       res.setHeader(name, value);
     }
+    // securityHeaders: only where the application said nothing.
+    for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
     const body = upstream.body;
     body.on('error', () => res.destroy());
     res.on('close', () => {
       if (!res.writableFinished) body.destroy();
     });
     body.pipe(res);
-    return true;
+    return { ok: true };
   }
 
   /**

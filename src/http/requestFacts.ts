@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestFacts } from '../engine/facts.js';
 import { normalizeUrl } from '../engine/normalizePath.js';
+import { clientAddressOf } from './clientAddress.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -48,7 +49,7 @@ export function factsFromNode(
     host: req.headers.host ?? '',
     secure,
     ...clientFacts(req),
-    clientIp: req.socket.remoteAddress ?? '',
+    clientIp: clientAddressOf(req),
     requestId,
   };
 }
@@ -144,8 +145,6 @@ export function forwardedFactsFromNode(
   if (proto !== 'http' && proto !== 'https') return fail('X-Forwarded-Proto must be http or https.');
 
   const { path, url } = normalizeUrl(uri);
-  const xff = req.headers['x-forwarded-for'];
-  const lastHop = (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').pop()?.trim();
   return {
     ok: true,
     facts: {
@@ -155,7 +154,7 @@ export function forwardedFactsFromNode(
       host,
       secure,
       ...clientFacts(req),
-      clientIp: lastHop || one(req.headers['x-real-ip']) || req.socket.remoteAddress || '',
+      clientIp: clientAddressOf(req),
       requestId,
     },
   };

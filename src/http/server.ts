@@ -221,13 +221,14 @@ export function createGatewayServer(deps: ServerDeps): Server {
         requestId,
       );
     }
-    const ok = await deps.proxy.forward(req, res, {
+    const forwarded = await deps.proxy.forward(req, res, {
       url: f.url,
       identityHeaders: d.upstreamHeaders,
       requestId,
       secure,
     });
-    if (!ok) {
+    if (!forwarded.ok) {
+      deps.logger.warn({ reqId: requestId, cause: forwarded.cause }, 'upstream request failed');
       log.decision = 'upstream_unavailable';
       respond(
         res,

@@ -1,12 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { SessionRecord } from '../session/record.js';
 import type { Clock } from '../util/clock.js';
+import { safeEqual } from '../util/crypto.js';
 import { BoundedTtlMap } from '../util/lru.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth } from './types.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from './types.js';
+
+/** Rate-limit counters kept at most (one per client per window); beyond it the oldest go. */
+const MAX_COUNTERS = 100_000;
 
 export interface MemoryStoreOptions {
   maxSessions: number;
-  /** Pending login flows kept at most (across all browsers). */
+  /**
+   * Pending login flows kept at most, across all browsers (`login.maxPendingFlowsTotal`); beyond
+   * it the oldest flow is dropped. Browsers' flow lists are bounded the same way.
+   */
   maxFlows?: number;
   clock: Clock;
   /** How often expired entries are swept; the timer is unref'd. */
@@ -25,15 +32,19 @@ export class MemoryStore implements SessionStore {
   private readonly flows: BoundedTtlMap<string, LoginFlow>;
   private readonly flowsByBrowser: BoundedTtlMap<string, string[]>;
   private readonly seen: BoundedTtlMap<string, true>;
+  private readonly counters: BoundedTtlMap<string, { count: number; resetAt: number }>;
+  private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: MemoryStoreOptions) {
     const now = () => opts.clock.now();
+    this.now = now;
     this.sessions = new BoundedTtlMap(opts.maxSessions, now);
     const maxFlows = opts.maxFlows ?? 50_000;
     this.flows = new BoundedTtlMap(maxFlows, now);
     this.flowsByBrowser = new BoundedTtlMap(maxFlows, now);
     this.seen = new BoundedTtlMap(100_000, now);
+    this.counters = new BoundedTtlMap(MAX_COUNTERS, now);
     this.events.setMaxListeners(0);
     this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 30_000);
     this.sweeper.unref();
@@ -43,11 +54,17 @@ export class MemoryStore implements SessionStore {
     return this.sessions.size;
   }
 
+  /** Pending login flows and browsers with a flow list (tests, metrics); both bounded by `maxFlows`. */
+  get pendingFlows(): { flows: number; browsers: number } {
+    return { flows: this.flows.size, browsers: this.flowsByBrowser.size };
+  }
+
   sweep(): void {
     this.sessions.sweep();
     this.flows.sweep();
     this.flowsByBrowser.sweep();
     this.seen.sweep();
+    this.counters.sweep();
   }
 
   /** There is no cache in front of this store, so every read is already fresh. */
@@ -103,11 +120,21 @@ export class MemoryStore implements SessionStore {
     this.flows.set(state, flow, ttlMs);
   }
 
-  async takeFlow(state: string): Promise<LoginFlow | undefined> {
+  /** Flows are only ever `peek`ed, never `get`: insertion order stays creation order, so the oldest go first. */
+  async takeFlow(state: string, browserId: string): Promise<TakenFlow> {
     const flow = this.flows.peek(state);
-    if (!flow) return undefined;
+    if (!flow) return { ok: false, reason: 'unknown' };
+    if (!safeEqual(flow.browserId, browserId)) return { ok: false, reason: 'other_browser' };
     this.flows.delete(state);
-    return flow;
+    return { ok: true, flow };
+  }
+
+  async countHit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const t = this.now();
+    const cur = this.counters.peek(key);
+    const next = cur ? { count: cur.count + 1, resetAt: cur.resetAt } : { count: 1, resetAt: t + windowMs };
+    this.counters.set(key, next, Math.max(1, next.resetAt - t));
+    return { count: next.count, resetInMs: Math.max(0, next.resetAt - t) };
   }
 
   async markOnce(key: string, ttlMs: number): Promise<boolean> {

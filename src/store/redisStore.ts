@@ -13,7 +13,7 @@ import { createClients } from './redis/connection.js';
 import { RedisKeys } from './redis/keys.js';
 import { RedisRefreshLock } from './redis/lock.js';
 import { defineScripts, type ScriptedClient } from './redis/scripts.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth } from './types.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from './types.js';
 
 /** L1 entries at most: a 2 s window of active sessions, not the whole population. */
 const L1_MAX_ENTRIES = 10_000;
@@ -25,7 +25,12 @@ export interface RedisStoreOptions {
   cacheTtlMs: number;
   /** How long `connect` waits for the first connection before returning a not-ready store. */
   connectWaitMs: number;
+  /** Pending login flows kept at most, across every browser and replica (`login.maxPendingFlowsTotal`). */
+  maxPendingFlows?: number;
 }
+
+/** `login.maxPendingFlowsTotal`'s default, for stores opened without a whole config. */
+const DEFAULT_MAX_PENDING_FLOWS = 50_000;
 
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
@@ -45,6 +50,16 @@ function unreachable(err: unknown): boolean {
   if (typeof e.message === 'string' && /WRONGPASS|NOAUTH|NOPERM|connect ETIMEDOUT/.test(e.message))
     return true;
   return e.lastNodeError !== undefined && unreachable(e.lastNodeError); // ioredis ClusterAllFailedError
+}
+
+/** The pending-flow index names the browser too, so evicting a flow also trims that browser's list. */
+function pendingMember(state: string, browserId: string): string {
+  return `${state} ${browserId}`;
+}
+
+function splitMember(member: string): [string, string | undefined] {
+  const i = member.indexOf(' ');
+  return i === -1 ? [member, undefined] : [member.slice(0, i), member.slice(i + 1)];
 }
 
 /** A read in flight: if an invalidation for its key arrives meanwhile, its result is not cached. */
@@ -83,11 +98,15 @@ export class RedisStore implements SessionStore {
   private readonly lastError = new Map<string, number>();
 
   static async connect(cfg: GatehouseConfig, _clock: Clock, logger: Logger): Promise<SessionStore> {
-    return RedisStore.open(cfg.session, logger);
+    return RedisStore.open(cfg.session, logger, { maxPendingFlows: cfg.login.maxPendingFlowsTotal });
   }
 
   /** Builds the clients from `session.*` and waits (bounded) for the first connection. */
-  static async open(session: GatehouseConfig['session'], logger: Logger): Promise<RedisStore> {
+  static async open(
+    session: GatehouseConfig['session'],
+    logger: Logger,
+    limits: { maxPendingFlows?: number } = {},
+  ): Promise<RedisStore> {
     // Named per process so `CLIENT LIST` shows which replica holds which connection.
     const connectionName = `gatehouse-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const {
@@ -102,6 +121,7 @@ export class RedisStore implements SessionStore {
         prefix: session.redisKeyPrefix,
         cacheTtlMs: session.cacheTtlMs,
         connectWaitMs: Math.max(2000, session.redisCommandTimeoutMs * 2),
+        ...limits,
       },
       logger,
       describe,
@@ -407,24 +427,62 @@ export class RedisStore implements SessionStore {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * A flow is three writes, sent together: its key, its state in the browser's list (bounded per
+   * browser) and its member in the one index of every pending flow (bounded in all, the oldest
+   * popped). What either bound evicts is then removed everywhere, so neither the flow keys nor the
+   * browser lists can outgrow `maxPendingFlows` — a flood of cookie-less starts (a new browser id
+   * each) evicts the oldest pending flows instead of filling Redis.
+   */
   async putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    await this.call(() => this.client.set(this.keys.flow(state), JSON.stringify(flow), 'PX', ttl));
-    const evicted = await this.call(() =>
-      this.client.ghFlowAdd(this.keys.browserFlows(flow.browserId), state, ttl, Math.max(1, maxPerBrowser)),
-    );
-    if (evicted.length)
-      await Promise.all(evicted.map((s) => this.call(() => this.client.del(this.keys.flow(s)))));
+    const max = Math.max(1, this.opts.maxPendingFlows ?? DEFAULT_MAX_PENDING_FLOWS);
+    const [, overTotal, overBrowser] = await Promise.all([
+      this.call(() => this.client.set(this.keys.flow(state), JSON.stringify(flow), 'PX', ttl)),
+      this.call(() =>
+        this.client.ghFlowAdmit(this.keys.pendingFlows(), pendingMember(state, flow.browserId), ttl, max),
+      ),
+      this.call(() =>
+        this.client.ghFlowAdd(this.keys.browserFlows(flow.browserId), state, ttl, Math.max(1, maxPerBrowser)),
+      ),
+    ]);
+    const work: Array<Promise<unknown>> = [];
+    for (const member of overTotal) {
+      const [s, browserId] = splitMember(member);
+      work.push(this.call(() => this.client.del(this.keys.flow(s))));
+      if (browserId) work.push(this.call(() => this.client.lrem(this.keys.browserFlows(browserId), 0, s)));
+    }
+    for (const s of overBrowser) {
+      work.push(this.call(() => this.client.del(this.keys.flow(s))));
+      work.push(
+        this.call(() => this.client.zrem(this.keys.pendingFlows(), pendingMember(s, flow.browserId))),
+      );
+    }
+    if (work.length) await Promise.all(work);
   }
 
-  async takeFlow(state: string): Promise<LoginFlow | undefined> {
-    const raw = await this.call(() => this.client.getdel(this.keys.flow(state)));
-    if (!raw) return undefined;
+  async takeFlow(state: string, browserId: string): Promise<TakenFlow> {
+    const raw = await this.call(() => this.client.ghTakeFlow(this.keys.flow(state), browserId));
+    if (raw === 1) return { ok: false, reason: 'other_browser' };
+    if (typeof raw !== 'string') return { ok: false, reason: 'unknown' };
+    let flow: LoginFlow;
     try {
-      return JSON.parse(raw) as LoginFlow;
+      flow = JSON.parse(raw) as LoginFlow;
     } catch {
-      return undefined;
+      return { ok: false, reason: 'unknown' };
     }
+    // Housekeeping: a completed flow no longer counts against the bounds (best effort; both expire).
+    await Promise.all([
+      this.client.zrem(this.keys.pendingFlows(), pendingMember(state, browserId)),
+      this.client.lrem(this.keys.browserFlows(browserId), 0, state),
+    ]).catch((err: unknown) => this.logError('commands', err));
+    return { ok: true, flow };
+  }
+
+  async countHit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const window = Math.max(1, Math.ceil(windowMs));
+    const [count, ttl] = await this.call(() => this.client.ghHit(this.keys.rate(key), window));
+    return { count: Number(count), resetInMs: Math.max(0, Number(ttl)) };
   }
 
   async markOnce(key: string, ttlMs: number): Promise<boolean> {

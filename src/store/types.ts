@@ -12,6 +12,12 @@ export interface LoginFlow {
   createdAt: number;
 }
 
+/** `takeFlow`'s answer: the flow (now removed), or why there is none for this browser. */
+export type TakenFlow =
+  | { ok: true; flow: LoginFlow }
+  /** `unknown`: no such pending flow (never issued, expired, evicted or used); `other_browser`: kept. */
+  | { ok: false; reason: 'unknown' | 'other_browser' };
+
 /**
  * Lease-based mutual exclusion across replicas for refresh. Only distributed stores have one;
  * within a replica the refresh coordinator's single-flight map already serialises.
@@ -55,9 +61,24 @@ export interface SessionStore {
   /** Ends every session of an IdP session id and/or subject (back-channel logout). */
   deleteMatching(match: { sub?: string; sid?: string }): Promise<number>;
 
+  /**
+   * Keeps a pending flow: at most `maxPerBrowser` per browser and at most the store's total cap
+   * (`login.maxPendingFlowsTotal`) in all, the oldest dropped first beyond either bound.
+   */
   putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void>;
-  /** Atomically reads and removes a flow: a state can be used once. */
-  takeFlow(state: string): Promise<LoginFlow | undefined>;
+  /**
+   * Atomically reads and removes a flow — but only when it was started by `browserId`: a callback
+   * from another browser with a leaked state leaves the real user's flow in place. A state can be
+   * used once.
+   */
+  takeFlow(state: string, browserId: string): Promise<TakenFlow>;
+
+  /**
+   * Counts one hit on `key` in a fixed window of `windowMs` that starts at the key's first hit;
+   * shared by every replica of a distributed store. Returns the count so far (this hit included)
+   * and the time until the window ends.
+   */
+  countHit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
 
   /** Marks `key` as seen; false if it already was (replay check for logout token `jti`). */
   markOnce(key: string, ttlMs: number): Promise<boolean>;

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'callback_invalid'
   | 'state_mismatch'
   | 'login_loop'
+  | 'rate_limited'
   | 'provider_error'
   | 'provider_unavailable'
   | 'refresh_failed'

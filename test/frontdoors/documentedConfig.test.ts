@@ -21,6 +21,16 @@ describe('documented proxy configs on test ports', () => {
     assert.match(site, /\t\t\treverse_proxy 127\.0\.0\.1:30002\n/);
   });
 
+  it('the Caddy block strips underscore and dot header names before forward_auth and reverse_proxy', () => {
+    const site = caddySite({ port: 12345, gatehousePort: 30005, upstreamPort: 41234 });
+    const route = site.slice(site.indexOf('route {'));
+    const auth = route.indexOf('forward_auth');
+    for (const line of ['request_header -*_*\n', 'request_header -*.*\n']) {
+      const at = route.indexOf(line);
+      assert.ok(at !== -1 && at < auth, `${line.trim()} inside route, before forward_auth`);
+    }
+  });
+
   it('replaces whole addresses only, in one pass, and names what the document lost', () => {
     assert.equal(substitute('a:3000 a:30001 b', { 'a:3000': 'a:30001', b: 'c' }), 'a:30001 a:30001 c');
     assert.throws(() => substitute('x', { y: 'z' }), /documented config no longer contains "y"/);

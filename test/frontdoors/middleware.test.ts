@@ -16,6 +16,8 @@ import { DOOR_CONFIG, loginThrough } from './helpers.js';
 type AppEcho = {
   url: string;
   headers: Record<string, string | undefined>;
+  rawHeaders: string[];
+  headersDistinct: Record<string, string[]>;
   gatehouse: { user: string; sub: string; groups: string[] } | null;
 };
 
@@ -47,7 +49,15 @@ describe('createGatehouseMiddleware (node:http)', () => {
         appCalls++;
         const r = req as GatehouseRequest;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ url: req.url, headers: req.headers, gatehouse: r.gatehouse ?? null }));
+        res.end(
+          JSON.stringify({
+            url: req.url,
+            headers: req.headers,
+            rawHeaders: req.rawHeaders,
+            headersDistinct: req.headersDistinct,
+            gatehouse: r.gatehouse ?? null,
+          }),
+        );
       }),
     );
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
@@ -119,6 +129,85 @@ describe('createGatehouseMiddleware (node:http)', () => {
     assert.equal(pub.status, 200);
     assert.equal(echo(pub.body).gatehouse, null);
     assert.equal(echo(pub.body).headers['x-forwarded-user'], undefined);
+  });
+
+  it('managed headers in every spelling are gone from req.headers, rawHeaders and headersDistinct', async () => {
+    const smuggled = {
+      X_Forwarded_Groups: 'admins',
+      X_Forwarded_User: 'mallory',
+      'X-Forwarded_Email': 'mallory@evil.example',
+      'X.Forwarded.User': 'mallory',
+      'X-Forwarded-User': 'mallory',
+      'X-Auth-Request-User': 'mallory',
+      'X-Gatehouse-Thing': 'forged',
+      x_real_ip: '6.6.6.6',
+      'X-Real-IP': '6.6.6.6',
+      'X-Forwarded-For': '6.6.6.6',
+      my_header: 'dropped by default',
+    };
+    const b = new TestBrowser();
+    await loginThrough(b, idp, `${url}/`, 'bob');
+    for (const [path, who] of [
+      ['/me', 'bob'],
+      ['/public/x', undefined],
+    ] as const) {
+      const e = echo((await b.request(`${url}${path}`, { kind: 'api', headers: smuggled })).body);
+      assert.equal(e.gatehouse?.user, who, path);
+      const rawNames = e.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      for (const names of [Object.keys(e.headers), rawNames, Object.keys(e.headersDistinct)]) {
+        const leaked = names.filter(
+          (k) => /[^a-z0-9-]/.test(k) || k.startsWith('x-auth-request-') || k.startsWith('x-gatehouse-'),
+        );
+        assert.deepEqual(leaked, [], `${path}: ${names.join(' ')}`);
+      }
+      const rawUser = e.rawHeaders[e.rawHeaders.findIndex((n) => n.toLowerCase() === 'x-forwarded-user') + 1];
+      assert.equal(e.headers['x-forwarded-user'], who, path);
+      assert.equal(e.headersDistinct['x-forwarded-user']?.[0], who, path);
+      assert.equal(who ? rawUser : undefined, who, path);
+      assert.equal(e.headers['x-forwarded-groups'], who ? 'dev' : undefined, path);
+      // The app has the socket: the peer is not appended, and an untrusted peer's chain is not kept.
+      assert.equal(e.headers['x-forwarded-for'], undefined, path);
+      assert.equal(e.headers['x-real-ip'], '127.0.0.1', path);
+    }
+  });
+
+  it('securityHeaders: added before next(), the app may still set its own', async () => {
+    const port = await freePort();
+    const own = createGatehouseMiddleware(
+      {
+        ...DOOR_CONFIG,
+        securityHeaders: { enabled: true },
+        logging: { level: 'warn' },
+        publicUrl: `http://127.0.0.1:${port}`,
+        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+        session: { secret: TEST_SECRET },
+      },
+      { env: {}, logger: createLogger('silent') },
+    );
+    const app = createServer((req, res) =>
+      own.handler(req, res, () => {
+        if (req.url === '/public/framed') res.setHeader('x-frame-options', 'DENY');
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((r) => app.listen(port, '127.0.0.1', r));
+    try {
+      await own.ready;
+      const plain = await new TestBrowser().request(`http://127.0.0.1:${port}/public/x`, { kind: 'api' });
+      assert.equal(plain.headers['x-content-type-options'], 'nosniff');
+      assert.equal(plain.headers['x-frame-options'], 'SAMEORIGIN');
+      assert.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS on http');
+      const framed = await new TestBrowser().request(`http://127.0.0.1:${port}/public/framed`, {
+        kind: 'api',
+      });
+      assert.equal(framed.headers['x-frame-options'], 'DENY');
+    } finally {
+      await new Promise<void>((r) => {
+        app.close(() => r());
+        app.closeAllConnections();
+      });
+      await own.close();
+    }
   });
 
   it('denies with 403 (page or JSON) and hands the app the normalised path it authorized', async () => {

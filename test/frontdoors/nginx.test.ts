@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
 import { forwardAuthSuite } from './forwardAuthSuite.js';
 import { startNginx } from './helpers.js';
+import { wsgiSmugglingSuite } from './wsgiSuite.js';
 
 // nginx `auth_request` → /oauth2/auth, `error_page 401 403` → /oauth2/forward-auth, /oauth2/* proxied:
 // the server block from docs/front-doors.md, run by a real nginx binary.
@@ -25,3 +26,7 @@ forwardAuthSuite('nginx', startNginx, (ctx) => {
     assert.equal(auth.at(-1)!.status, 202);
   });
 });
+
+// nginx's own defaults (`underscores_in_headers off`, `ignore_invalid_headers on`) in front of a
+// Python WSGI application.
+wsgiSmugglingSuite('nginx', startNginx);

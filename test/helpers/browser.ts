@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 
 /**
  * A minimal cookie-keeping HTTP client that can look like a browser navigation (Node's fetch
@@ -17,6 +17,9 @@ export type Kind = 'navigate' | 'api';
 export class TestBrowser {
   /** cookie name → value, per origin (host:port). */
   readonly jar = new Map<string, Map<string, string>>();
+
+  /** `dispatcher`: e.g. an undici Agent bound to another loopback address (`localAddress`). */
+  constructor(private readonly dispatcher?: Dispatcher) {}
 
   cookies(origin: string): Map<string, string> {
     let m = this.jar.get(origin);
@@ -53,6 +56,7 @@ export class TestBrowser {
       method: (opts.method ?? 'GET') as 'GET',
       headers,
       body: opts.body ?? null,
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     const body = await res.body.text();
     const set = res.headers['set-cookie'];

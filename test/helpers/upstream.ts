@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** An upstream that echoes what reached it: method, url, headers and body size. */
+/** An upstream that echoes what reached it: method, url, headers, body size and the body's sha256. */
 export interface EchoUpstream {
   url: string;
   server: Server;
@@ -14,12 +15,22 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
   const server = createServer((req, res) => {
     state.hits++;
     let bytes = 0;
+    const sha = createHash('sha256');
     req.on('data', (c: Buffer) => {
       bytes += c.length;
+      sha.update(c);
     });
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bodyBytes: bytes }));
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          bodyBytes: bytes,
+          bodySha256: sha.digest('hex'),
+        }),
+      );
     });
   });
   server.keepAliveTimeout = 5000;

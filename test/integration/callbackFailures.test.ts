@@ -89,6 +89,59 @@ describe('callback failures end on an error page, never in a loop', () => {
     assertErrorPage(r, 400, /different browser/);
   });
 
+  it('a leaked state used from another browser does not burn the real user’s flow', async () => {
+    const victim = new TestBrowser();
+    const start = await victim.request(`${s.url}/app`);
+    const cb = (await victim.request(start.location!)).location!;
+    // The attacker has a login cookie of its own (it started a sign-in), just not the victim's.
+    const attacker = new TestBrowser();
+    assert.equal((await attacker.request(`${s.url}/elsewhere`)).status, 302);
+    assertErrorPage(await attacker.request(cb), 400, /different browser/);
+    // The victim's flow is still there: the callback completes the sign-in.
+    const done = await victim.request(cb);
+    assert.equal(done.status, 302, done.body.slice(0, 300));
+    assert.equal(done.location, '/app');
+    assert.ok(victim.cookie(s.url, 'gatehouse'), 'the victim is signed in');
+    assert.equal(attacker.cookie(s.url, 'gatehouse'), undefined, 'the attacker is not');
+  });
+
+  it('provider error text is shown only for a pending flow of this browser', async () => {
+    const bait = 'Your account is locked. Call +1-555-0100 now';
+    const crafted = (state: string | undefined) => {
+      const u = new URL(`${s.url}/oauth2/callback`);
+      u.searchParams.set('error', 'access_denied');
+      u.searchParams.set('error_description', bait);
+      if (state) u.searchParams.set('state', state);
+      return u.href;
+    };
+    // The victim has a login cookie and a pending flow; the attacker has its own flow's state.
+    const victim = new TestBrowser();
+    const victimStart = await victim.request(`${s.url}/app`);
+    const victimState = new URL(victimStart.location!).searchParams.get('state')!;
+    const attacker = new TestBrowser();
+    const attackerStart = await attacker.request(`${s.url}/app`);
+    const attackerState = new URL(attackerStart.location!).searchParams.get('state')!;
+    const logsBefore = s.logs.length;
+    for (const [what, b, state] of [
+      ['no state', victim, undefined],
+      ['a forged state', victim, 'forged-state-value'],
+      ['another browser’s state', victim, attackerState],
+      ['no login cookie', new TestBrowser(), victimState],
+    ] as const) {
+      const r = await b.request(crafted(state));
+      assertErrorPage(r, 400, /not recognised/);
+      assert.doesNotMatch(r.body, /Call \+1-555|access_denied/, `${what}: no provider text on the page`);
+    }
+    const logged = JSON.stringify(s.logs.slice(logsBefore));
+    assert.doesNotMatch(logged, /555-0100/, 'the attacker text is not logged as provider text either');
+    // The victim's own flow was not burned by the crafted links: its real error is shown.
+    const real = await victim.request(crafted(victimState));
+    assertErrorPage(real, 403, /access_denied: Your account is locked/);
+    // And the attacker's flow survived the link that named it from the victim's browser.
+    const own = await attacker.request(crafted(attackerState));
+    assertErrorPage(own, 403, /access_denied/);
+  });
+
   it('the IdP unreachable at callback time gives a 502 page', async () => {
     const b = new TestBrowser();
     const start = await b.request(`${s.url}/app`);

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { TestBrowser } from '../helpers/browser.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
@@ -47,7 +53,9 @@ describe('reverse proxy', () => {
     assert.equal(status, 200);
     assert.equal(echo.headers['x-private'], undefined);
     assert.equal(echo.headers.cookie, 'theme=dark');
-    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    // The peer (127.0.0.1) is not a trusted proxy: the client's own X-Forwarded-For proves nothing.
+    assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(echo.headers['x-real-ip'], '127.0.0.1');
     assert.equal(echo.headers['x-forwarded-host'], new URL(s.url).host);
     assert.equal(echo.headers['x-request-id'], 'trace-123');
   });
@@ -79,11 +87,61 @@ describe('reverse proxy', () => {
     assert.ok(peak - before < 128 * 1024 * 1024, `RSS grew by ${Math.round((peak - before) / 1048576)} MiB`);
   });
 
-  it('answers 502 (page for navigations, JSON for API) when the upstream is down', async () => {
+  it('a 5 MB curl upload (Expect: 100-continue) reaches the upstream byte-identical', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-upload-'));
+    try {
+      const data = randomBytes(5 * 1024 * 1024);
+      const file = join(dir, 'upload.bin');
+      writeFileSync(file, data);
+      const sha = createHash('sha256').update(data).digest('hex');
+      // curl adds `Expect: 100-continue` by itself above 1 MiB; -T (PUT) and --data-binary (POST).
+      for (const how of [
+        ['-T', file],
+        ['--data-binary', `@${file}`, '-H', 'content-type: application/octet-stream'],
+      ]) {
+        const { stdout } = await promisify(execFile)(
+          'curl',
+          [
+            '-sS',
+            '-v',
+            '-o',
+            '-',
+            '-w',
+            '\n%{http_code}',
+            '-H',
+            `cookie: ${cookieHeader()}`,
+            ...how,
+            `${s.url}/upload`,
+          ],
+          { maxBuffer: 1 << 20 },
+        ).catch((err: { stderr?: string }) => assert.fail(`curl failed: ${err.stderr}`));
+        const at = stdout.lastIndexOf('\n');
+        assert.equal(stdout.slice(at + 1), '200', `${how[0]}: ${stdout.slice(0, 300)}`);
+        const echo = JSON.parse(stdout.slice(0, at)) as {
+          bodyBytes: number;
+          bodySha256: string;
+          headers: Record<string, string>;
+        };
+        assert.equal(echo.bodyBytes, data.length, how[0]);
+        assert.equal(echo.bodySha256, sha, how[0]);
+        assert.equal(echo.headers.expect, undefined, 'the 100-continue was answered by the gateway');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 502 (page for navigations, JSON for API) when the upstream is down, and logs why', async () => {
     await s.upstream.close();
     const api = await b.request(`${s.url}/x`, { kind: 'api' });
     assert.equal(api.status, 502);
     assert.equal(api.json().error, 'upstream_unavailable');
+    const requestId = String(api.headers['x-request-id']);
+    const line = s.logs.find((l) => l.msg === 'upstream request failed' && l.reqId === requestId);
+    assert.ok(line, 'the failed upstream request is logged');
+    assert.equal(line.level, 40, 'at warn');
+    assert.match(String(line.cause), /ECONNREFUSED/);
+    assert.doesNotMatch(JSON.stringify(line), /gatehouse=|ey[\w-]{10,}\./, 'no cookie or token in the line');
     const page = await b.request(`${s.url}/x`);
     assert.equal(page.status, 502);
     assert.match(page.body, /not reachable/);

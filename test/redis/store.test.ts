@@ -3,11 +3,20 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { MemoryStore } from '../../src/store/memoryStore.js';
-import type { RedisStore } from '../../src/store/redisStore.js';
-import type { SessionStore } from '../../src/store/types.js';
+import { RedisStore } from '../../src/store/redisStore.js';
+import type { SessionStore, TakenFlow } from '../../src/store/types.js';
 import { GatehouseError } from '../../src/util/errors.js';
 import { freePort } from '../helpers/stack.js';
-import { dropPrefix, keysUnder, openStore, record, requireRedis, uniquePrefix } from './helpers.js';
+import {
+  dropPrefix,
+  keysUnder,
+  openStore,
+  record,
+  requireRedis,
+  silentLogger,
+  testConfig,
+  uniquePrefix,
+} from './helpers.js';
 
 /** Resolves when `store` has dropped `key` from its L1 cache because of an invalidation message. */
 function invalidated(store: RedisStore, key: string): Promise<void> {
@@ -169,18 +178,72 @@ describe('RedisStore (real Redis)', () => {
     assert.equal(await redis.exists(a.keys.flow('st-1')), 0, 'evicted flow deleted');
     assert.equal(await redis.exists(a.keys.flow('st-2')), 0);
     assert.equal(await redis.llen(a.keys.browserFlows('browser-1')), 3);
-    assert.equal(await b.takeFlow('st-1'), undefined);
-    assert.equal((await b.takeFlow('st-5'))?.returnTo, '/p5');
-    assert.equal(await a.takeFlow('st-5'), undefined, 'a state works once');
-    assert.equal((await b.takeFlow('st-other'))?.codeVerifier, 'v9', 'another browser is unaffected');
+    const taken = async (p: Promise<TakenFlow>) => {
+      const t = await p;
+      return t.ok ? t.flow : undefined;
+    };
+    assert.equal(await taken(b.takeFlow('st-1', 'browser-1')), undefined);
+    assert.deepEqual(
+      await b.takeFlow('st-5', 'browser-2'),
+      { ok: false, reason: 'other_browser' },
+      'another browser cannot take (or burn) it',
+    );
+    assert.equal((await taken(b.takeFlow('st-5', 'browser-1')))?.returnTo, '/p5');
+    assert.equal(await taken(a.takeFlow('st-5', 'browser-1')), undefined, 'a state works once');
+    assert.equal(
+      (await taken(b.takeFlow('st-other', 'browser-2')))?.codeVerifier,
+      'v9',
+      'another browser is unaffected',
+    );
     // Concurrent callbacks with one state: exactly one gets the flow.
     await a.putFlow('st-race', flow('browser-3', 1), 60_000, 3);
     const takes = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).takeFlow('st-race')),
+      Array.from({ length: 10 }, (_, i) => taken((i % 2 ? a : b).takeFlow('st-race', 'browser-3'))),
     );
     assert.equal(takes.filter(Boolean).length, 1);
     const ttl = await redis.pttl(a.keys.flow('st-3'));
     assert.ok(ttl > 0 && ttl <= 60_000);
+  });
+
+  it('login flows: capped in all (oldest first), evictions and completed flows leave no list entries behind', async () => {
+    const p = uniquePrefix('flowcap');
+    const capped = await RedisStore.open(testConfig({ redisKeyPrefix: p }).session, silentLogger, {
+      maxPendingFlows: 100,
+    });
+    try {
+      const f = (browserId: string, n: number) => ({
+        browserId,
+        codeVerifier: `v${n}`,
+        nonce: `n${n}`,
+        returnTo: `/p${n}`,
+        createdAt: n,
+      });
+      for (let i = 1; i <= 150; i++) await capped.putFlow(`cap-${i}`, f(`br-${i}`, i), 60_000, 3);
+      const keys = await keysUnder(redis, p);
+      assert.equal(keys.filter((k) => k.startsWith(`${p}flow:`)).length, 100);
+      assert.equal(
+        keys.filter((k) => k.startsWith(`${p}flows:`)).length,
+        100,
+        'evicted browsers’ lists went too',
+      );
+      assert.equal(await redis.zcard(capped.keys.pendingFlows()), 100);
+      assert.deepEqual(
+        await capped.takeFlow('cap-50', 'br-50'),
+        { ok: false, reason: 'unknown' },
+        'oldest went',
+      );
+      assert.equal((await capped.takeFlow('cap-51', 'br-51')).ok, true, 'the 100 newest stay');
+      assert.equal(await redis.zcard(capped.keys.pendingFlows()), 99, 'a completed flow leaves the index');
+      assert.equal(await redis.exists(capped.keys.browserFlows('br-51')), 0, 'and its browser list');
+      // Per-browser evictions leave the index too.
+      for (let i = 1; i <= 4; i++) await capped.putFlow(`one-${i}`, f('br-one', i), 60_000, 3);
+      assert.equal(await redis.zscore(capped.keys.pendingFlows(), 'one-1 br-one'), null);
+      assert.equal(await redis.llen(capped.keys.browserFlows('br-one')), 3);
+      for (const k of await keysUnder(redis, p)) assert.ok((await redis.pttl(k)) > 0, `${k} expires`);
+    } finally {
+      await capped.close();
+      await dropPrefix(redis, p);
+    }
   });
 
   it('markOnce is true once across replicas, with a TTL', async () => {
@@ -337,7 +400,7 @@ describe('RedisStore when Redis is unreachable', () => {
               3,
             ),
         ],
-        ['takeFlow', () => s.takeFlow('st')],
+        ['takeFlow', () => s.takeFlow('st', 'b')],
         ['markOnce', () => s.markOnce('j', 1000)],
         ['lock.acquire', () => s.lock.acquire('l', 1000)],
       ];

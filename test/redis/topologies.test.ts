@@ -63,9 +63,12 @@ async function exercise(a: RedisStore, b: RedisStore): Promise<void> {
 
   const flow = { browserId: 'br', codeVerifier: 'v', nonce: 'n', returnTo: '/', createdAt: 0 };
   for (const st of ['f1', 'f2', 'f3']) await a.putFlow(st, flow, 60_000, 2);
-  assert.equal(await b.takeFlow('f1'), undefined, 'evicted');
-  assert.ok(await b.takeFlow('f3'));
-  assert.equal(await a.takeFlow('f3'), undefined);
+  assert.deepEqual(await b.takeFlow('f1', 'br'), { ok: false, reason: 'unknown' }, 'evicted');
+  assert.deepEqual(await b.takeFlow('f3', 'other'), { ok: false, reason: 'other_browser' });
+  assert.equal((await b.takeFlow('f3', 'br')).ok, true);
+  assert.deepEqual(await a.takeFlow('f3', 'br'), { ok: false, reason: 'unknown' });
+  assert.equal((await a.countHit('login:192.0.2.1', 60_000)).count, 1);
+  assert.equal((await b.countHit('login:192.0.2.1', 60_000)).count, 2, 'one count across replicas');
   assert.equal(await a.markOnce('jti:1', 60_000), true);
   assert.equal(await b.markOnce('jti:1', 60_000), false);
 

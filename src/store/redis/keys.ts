@@ -2,7 +2,8 @@
  * Every key the Redis store writes, under one prefix. Each key carries a `{...}` hash tag around
  * its variable part so that, in Redis Cluster, a key's slot is chosen by what it is about and
  * every Lua script (all of them are single-key) stays on one node. Operations that span several
- * keys (a session and its index entries, a flow and its browser list) are separate commands.
+ * keys (a session and its index entries, a flow, its browser list and the pending-flow index) are
+ * separate commands.
  *
  * Layout (P = `session.redisKeyPrefix`):
  *   P s:{<storeKey>}      hash  v=version d=record JSON l=lastSeenAt (touch) u=sub i=sid   PX = session TTL
@@ -10,6 +11,9 @@
  *   P sid:{<sid>}         zset  storeKey → expiry (ms); back-channel logout by IdP session id
  *   P flow:{<state>}      string  login flow JSON                                         PX = flow TTL
  *   P flows:{<browserId>} list  the browser's pending states, oldest first (bounded)
+ *   P pending:{flows}     zset  "<state> <browserId>" → created (ms): every pending flow, capped
+ *                               at login.maxPendingFlowsTotal (the oldest evicted)  PX = flow TTL
+ *   P rate:{<key>}        string  hit counter of a rate-limit window                     PX = window
  *   P once:{<key>}        string  replay marker (logout token jti)                         PX
  *   P lock:{<name>}       string  refresh lease holder's random token                      PX = lease
  * Channels: P invalidate (message: storeKey), P released (message: lock name).
@@ -41,6 +45,15 @@ export class RedisKeys {
 
   browserFlows(browserId: string): string {
     return `${this.prefix}flows:{${browserId}}`;
+  }
+
+  /** One key for every pending flow of every replica: the total cap is enforced on it. */
+  pendingFlows(): string {
+    return `${this.prefix}pending:{flows}`;
+  }
+
+  rate(key: string): string {
+    return `${this.prefix}rate:{${key}}`;
   }
 
   once(key: string): string {

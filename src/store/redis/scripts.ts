@@ -88,6 +88,58 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return evicted
 `;
 
+/**
+ * Admits a flow into the index of every pending flow and enforces the total cap: members older
+ * than the flow TTL are pruned (their flow keys have expired), and beyond `max` the oldest are
+ * popped. KEYS[1] zset. ARGV: 1 member ("<state> <browserId>"), 2 ttl ms, 3 max.
+ * Returns the evicted members; the caller deletes their flow keys and browser-list entries.
+ */
+export const FLOW_ADMIT = `${NOW}
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%.0f', now - ttl))
+redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[1])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+local evicted = {}
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return evicted
+`;
+
+/**
+ * Takes a flow only for the browser that started it (a leaked state used elsewhere burns nothing).
+ * KEYS[1] flow string. ARGV: 1 browserId. Returns the flow JSON (now deleted), 0 when there is no
+ * such flow (an unreadable one is deleted), 1 when it belongs to another browser (kept).
+ */
+export const TAKE_FLOW = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ok, f = pcall(cjson.decode, v)
+if (not ok) or type(f) ~= 'table' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if f['browserId'] ~= ARGV[1] then return 1 end
+redis.call('DEL', KEYS[1])
+return v
+`;
+
+/**
+ * One hit in a fixed rate-limit window that starts at the first hit. KEYS[1] counter.
+ * ARGV: 1 window ms. Returns {count, ms until the window ends}.
+ */
+export const HIT = `
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`;
+
 /** Releases a lease only if `token` still owns it, then wakes the waiters. KEYS[1] lock. ARGV: token, channel, name. */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -116,6 +168,9 @@ export interface StoreScripts {
   ghDelete(key: string, ...args: Arg[]): Promise<number>;
   ghIndexAdd(key: string, ...args: Arg[]): Promise<number>;
   ghFlowAdd(key: string, ...args: Arg[]): Promise<string[]>;
+  ghFlowAdmit(key: string, ...args: Arg[]): Promise<string[]>;
+  ghTakeFlow(key: string, ...args: Arg[]): Promise<string | number>;
+  ghHit(key: string, ...args: Arg[]): Promise<[number, number]>;
   ghRelease(key: string, ...args: Arg[]): Promise<number>;
   ghRenew(key: string, ...args: Arg[]): Promise<number>;
 }
@@ -129,6 +184,9 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
     ['ghDelete', DELETE],
     ['ghIndexAdd', INDEX_ADD],
     ['ghFlowAdd', FLOW_ADD],
+    ['ghFlowAdmit', FLOW_ADMIT],
+    ['ghTakeFlow', TAKE_FLOW],
+    ['ghHit', HIT],
     ['ghRelease', RELEASE],
     ['ghRenew', RENEW],
   ];

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestBrowser } from '../helpers/browser.js';
+import { freePort } from '../helpers/stack.js';
+import { startWsgiUpstream, type WsgiEnviron, type WsgiUpstream } from '../helpers/wsgi.js';
+import { type DoorStack, loginThrough, type ProxyProcess, startDoorStack } from './helpers.js';
+
+/** Spellings a WSGI/PHP/CGI application reads as the identity and forwarding headers. */
+export const SMUGGLED = {
+  X_Forwarded_Groups: 'admins',
+  X_Forwarded_User: 'mallory',
+  'X-Forwarded_Email': 'mallory@evil.example',
+  'X.Forwarded.Preferred.Username': 'mallory',
+  X_Forwarded_Access_Token: 'forged',
+  x_real_ip: '6.6.6.6',
+  X_Forwarded_Host: 'evil.example',
+};
+
+const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN)$/;
+
+/**
+ * The documented proxy configuration in front of a real Python WSGI application (wsgiref): a
+ * client's underscore/dot spellings of the identity headers must change nothing it sees.
+ */
+export function wsgiSmugglingSuite(
+  name: string,
+  start: (o: { port: number; gatehousePort: number; upstreamPort: number }) => Promise<ProxyProcess>,
+): void {
+  describe(`${name} in front of a WSGI application: smuggled header spellings`, () => {
+    let s: DoorStack;
+    let wsgi: WsgiUpstream;
+    let proxy: ProxyProcess;
+    before(async () => {
+      const port = await freePort();
+      s = await startDoorStack(port);
+      wsgi = await startWsgiUpstream();
+      proxy = await start({ port, gatehousePort: s.gwPort, upstreamPort: wsgi.port });
+    });
+    after(async () => {
+      await proxy?.stop();
+      await wsgi?.close();
+      await s?.close();
+    });
+
+    const environOf = (body: string): WsgiEnviron => {
+      try {
+        return JSON.parse(body) as WsgiEnviron;
+      } catch {
+        throw new Error(`not the WSGI app's answer: ${body.slice(0, 300)}\n${proxy.output().slice(-2000)}`);
+      }
+    };
+
+    it('bob (group dev) stays bob in dev', async () => {
+      const b = new TestBrowser();
+      const hops = await loginThrough(b, s.idp, `${proxy.url}/signed-in`, 'bob');
+      assert.equal(hops.at(-1)!.status, 200, `login through ${name}: ${proxy.output()}`);
+      const r = await b.request(`${proxy.url}/whoami`, { kind: 'api', headers: SMUGGLED });
+      assert.equal(r.status, 200, r.body);
+      const env = environOf(r.body);
+      assert.equal(env.HTTP_X_FORWARDED_USER, 'bob', JSON.stringify(env));
+      assert.equal(env.HTTP_X_FORWARDED_GROUPS, 'dev', JSON.stringify(env));
+      assert.equal(env.HTTP_X_FORWARDED_EMAIL, 'bob@example.com');
+      assert.equal(env.HTTP_X_FORWARDED_PREFERRED_USERNAME, 'bob');
+      assert.match(env.HTTP_X_FORWARDED_ACCESS_TOKEN ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+      assert.equal(env.HTTP_X_REAL_IP, undefined);
+      // the proxy's own (Caddy sets it, the documented nginx block does not), never the client's
+      assert.notEqual(env.HTTP_X_FORWARDED_HOST, SMUGGLED.X_Forwarded_Host);
+      assert.ok([undefined, new URL(proxy.url).host].includes(env.HTTP_X_FORWARDED_HOST));
+      // and /admin stays closed to him
+      assert.equal((await b.request(`${proxy.url}/admin`, { kind: 'api', headers: SMUGGLED })).status, 403);
+    });
+
+    it('an anonymous client on a skipAuth path gets no identity', async () => {
+      const r = await new TestBrowser().request(`${proxy.url}/public/page`, {
+        kind: 'api',
+        headers: SMUGGLED,
+      });
+      assert.equal(r.status, 200, r.body);
+      const env = environOf(r.body);
+      assert.deepEqual(
+        Object.keys(env).filter((k) => IDENTITY.test(k) && env[k] !== ''),
+        [],
+        JSON.stringify(env),
+      );
+    });
+  });
+}
