@@ -288,11 +288,8 @@ async function each<T>(items: readonly T[], fn: (x: T) => Promise<void>): Promis
       fails.push((e instanceof Error ? e.message : String(e)).replace(/\n\s*\+ actual[\s\S]*/, ''));
     }
   }
-  assert.equal(
-    fails.length,
-    0,
-    `${fails.length} of ${items.length} failed:\n  ${fails.slice(0, 60).join('\n  ')}`,
-  );
+  if (fails.length)
+    assert.fail(`${fails.length} of ${items.length} failed:\n  ${fails.slice(0, 60).join('\n  ')}`);
 }
 
 // ---------------------------------------------------------------- clients
@@ -550,7 +547,7 @@ describe('identity headers cannot be smuggled (underscore, case and dash spellin
     await each(['bob', 'alice', 'anon'] as const, async (who) => {
       const path = who === 'anon' ? '/public/all' : '/all';
       verdict(`GET ${path} with every spelling`, who, await rawGet(path, who, lines));
-      const conn = 'Connection: keep-alive, X-Forwarded-User, X-Forwarded-Groups\r\n';
+      const conn = 'Connection: close, X-Forwarded-User, X-Forwarded-Groups\r\n';
       const r = (await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\n${cookieFor(who)}${conn}${lines}\r\n`))[0]!;
       verdict(`GET ${path} with Connection naming identity headers`, who, r);
     });
