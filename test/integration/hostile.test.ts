@@ -619,6 +619,44 @@ describe('forwarding headers are rebuilt from the socket (X-Forwarded-For/-Host/
   });
 });
 
+describe('request-target and forwarding override headers never reach the upstream from the client (FINDINGS F6, F7)', () => {
+  // Upstreams that route on these (Symfony's old X-Original-URL/X-Rewrite-URL, IIS URL Rewrite,
+  // Zend) or build URLs and client addresses from them (RFC 7239 Forwarded in Spring, Jetty,
+  // Undertow, Quarkus; X-Forwarded-Prefix/-Port/-Ssl/-Scheme in Spring and Rack) would otherwise
+  // serve /admin on a request authorized as /x, or believe a client-chosen address or scheme.
+  const overrides: Array<[string, string]> = [
+    ['X-Original-URL', '/admin'],
+    ['X-Rewrite-URL', '/admin'],
+    ['X-Original-URI', '/admin'],
+    ['X-Forwarded-Uri', '/admin'],
+    ['X-Forwarded-Prefix', `/${MARK}`],
+    ['X-Forwarded-Port', '6666'],
+    ['X-Forwarded-Server', `${MARK}.example`],
+    ['X-Forwarded-Ssl', `on-${MARK}`],
+    ['X-Forwarded-Scheme', `https-${MARK}`],
+    ['Forwarded', `for=${MARK_IP};proto=https;host=${MARK}.example`],
+  ];
+  for (const who of ['bob', 'anon'] as const) {
+    it(`${who}: none of ${overrides.length} override headers is forwarded`, async () => {
+      const path = who === 'anon' ? '/public/x' : '/x';
+      await each(overrides, async ([name, value]) => {
+        const v = verdict(
+          `GET ${path} with ${name}: ${value}`,
+          who,
+          await rawGet(path, who, `${name}: ${value}\r\n`),
+        );
+        assert.equal(v.status, 200);
+        const seen = v.echo!.headers[name.toLowerCase()];
+        assert.equal(
+          seen,
+          undefined,
+          `GET ${path} with ${name}: ${value} → upstream saw ${name}: ${String(seen)}`,
+        );
+      });
+    });
+  }
+});
+
 describe('a restricted path stays restricted in every spelling (case, encoding, dots, slashes, ;params, %2F)', () => {
   const generated = generatedAdminSpellings(40, SEED);
   const all = [...FIXED_ADMIN, ...caseFlips('/admin/panel', 8, SEED + 1), ...generated];
