@@ -10,9 +10,28 @@ import { type ClientAddressResolver, plainAddress } from './clientAddress.js';
  * `HTTP_X_FORWARDED_USER` (oauth2-proxy CVE-2025-64484, Traefik GHSA-x677-9fxg-v5c5).
  */
 const REBUILT = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'x-request-id'];
-const MANAGED = new Set<string>([...IDENTITY_HEADER_NAMES, ...REBUILT]);
-/** Whole families we own: any name under these prefixes is ours. */
-const MANAGED_PREFIXES = ['x-auth-request-', 'x-gatehouse-'];
+/**
+ * Headers that tell an upstream "the request was really for another URL, scheme, host or client":
+ * Symfony/Laminas/IIS honour `X-Original-URL`/`X-Rewrite-URL` over the request line (authorized as
+ * `/x`, served as `/admin`); Spring, Jetty, Undertow and Quarkus read RFC 7239 `Forwarded`. We
+ * authorize the request line we forward, and rebuild forwarding data ourselves, so a client's
+ * copy of any of these would only let it pick what the upstream believes.
+ */
+const OVERRIDES = [
+  'forwarded',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-original-host',
+  'x-host',
+];
+const MANAGED = new Set<string>([...IDENTITY_HEADER_NAMES, ...REBUILT, ...OVERRIDES]);
+/**
+ * Whole families we own: any name under these prefixes is ours. `x-forwarded-` covers the ones
+ * not rebuilt (`-Port`, `-Prefix`, `-Server`, `-Ssl`, `-Scheme`, `-Uri`, `-Method`): no trusted
+ * hop wrote them for this upstream.
+ */
+const MANAGED_PREFIXES = ['x-forwarded-', 'x-auth-request-', 'x-gatehouse-'];
 
 /**
  * Characters besides letters, digits and `-` that HTTP allows in a header name; CGI-style

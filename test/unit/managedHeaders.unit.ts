@@ -27,6 +27,21 @@ describe('ManagedHeaders.drops', () => {
       'x_auth_request_anything',
       'x-gatehouse-whatever',
       'x-gatehouse_whatever',
+      // request-target and forwarding overrides: authorized as one URL, served as another
+      'x-original-url',
+      'x_rewrite_url',
+      'x-original-uri',
+      'x-forwarded-uri',
+      'x-forwarded-method',
+      'forwarded',
+      'x-forwarded-port',
+      'x-forwarded-prefix',
+      'x-forwarded-server',
+      'x-forwarded-ssl',
+      'x-forwarded-scheme',
+      'x-forwarded-other',
+      'x-original-host',
+      'x-host',
     ]) {
       assert.equal(strict.drops(name), true, name);
       assert.equal(lax.drops(name), true, name);
@@ -37,7 +52,7 @@ describe('ManagedHeaders.drops', () => {
     assert.equal(strict.drops('my_header'), true);
     assert.equal(strict.drops('my.header'), true);
     assert.equal(lax.drops('my_header'), false);
-    for (const name of ['accept', 'x-forwarded-other', 'x-auth-requester', 'content-type', 'cookie']) {
+    for (const name of ['accept', 'x-forwardedness', 'x-auth-requester', 'content-type', 'cookie']) {
       assert.equal(strict.drops(name), false, name);
       assert.equal(lax.drops(name), false, name);
     }
