@@ -1,45 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
-import { type RawReply, rawRequest } from '../helpers/raw.js';
+import { ADMIN_SPELLINGS, assertRefused } from '../helpers/paths.js';
+import { rawRequest } from '../helpers/raw.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
+
+const API = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' };
 
 /**
  * Every spelling of a denied path stays denied (403) or is refused (400), written raw to the
  * socket so `#` and `\` really reach the gateway. Policy: `/admin` needs the group `admins`,
  * `/public` is open; bob is in `dev` only.
  */
-export const ADMIN_SPELLINGS = [
-  '/admin',
-  '/admin#x',
-  '/Admin',
-  '/ADMIN',
-  '/%41dmin',
-  '/%61dmin',
-  '/admin%23',
-  '/ad%6din',
-  '/admin/',
-  '//admin',
-  '/public/../admin',
-  '/public/..%2fadmin',
-  '/public%2f..%2fadmin',
-  '/admin%252f',
-  '/%252e%252e/admin',
-  '/public\\..\\admin',
-  '/public%5c..%5cadmin',
-];
-
-/** 400 with a reason and a request id, as JSON for an API call. */
-export function assertRefused(r: RawReply, what: string): void {
-  assert.equal(r.status, 400, `${what}: ${r.status} ${r.body}`);
-  const body = r.json<{ error: string; reason: string; requestId: string }>();
-  assert.equal(body.error, 'bad_request', what);
-  assert.ok(body.reason.length > 10, what);
-  assert.equal(body.requestId, r.headers['x-request-id'], what);
-}
-
-const API = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' };
-
 describe('paths: every spelling of a denied path is denied or refused (reverse proxy, raw sockets)', () => {
   let s: Stack;
   let bobCookie: string;
