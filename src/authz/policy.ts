@@ -10,7 +10,13 @@ export interface AccessRule {
 
 export interface AuthorizationPolicy extends AccessRule {
   allowUnverifiedEmail: boolean;
-  rules: Array<AccessRule & { pathPrefix: string }>;
+  rules: Array<
+    AccessRule & {
+      pathPrefix: string;
+      /** Match the prefix by exact case; by default `/admin` also covers `/Admin` (as Express routes). */
+      caseSensitive?: boolean;
+    }
+  >;
 }
 
 export type AuthzResult = { ok: true } | { ok: false; reason: string };
@@ -46,19 +52,51 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
   return OK;
 }
 
-/** Path-prefix matching on segment boundaries: `/admin` covers `/admin` and `/admin/x`, not `/administrator`. */
-function hasPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/' || prefix === '') return true;
-  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  return path === p || path.startsWith(`${p}/`) || (prefix.endsWith('/') && path.startsWith(prefix));
+const SLASH = 0x2f;
+
+/** The first `n` characters of `a` and `b` agree (ASCII letters in either case when `ignoreCase`). */
+function sameStart(a: string, b: string, n: number, ignoreCase: boolean): boolean {
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (!ignoreCase) return false;
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 /**
- * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix` — the
- * safe reading for exemptions such as skipAuth.
+ * Path-prefix matching on segment boundaries: `/admin` (or `/admin/`) covers `/admin` and
+ * `/admin/x`, not `/administrator`. No allocation: this runs for every rule on every request.
+ */
+function hasPrefix(path: string, prefix: string, ignoreCase = false): boolean {
+  let n = prefix.length;
+  if (n > 0 && prefix.charCodeAt(n - 1) === SLASH) n--;
+  if (n === 0) return true;
+  if (path.length < n || !sameStart(path, prefix, n, ignoreCase)) return false;
+  return path.length === n || path.charCodeAt(n) === SLASH;
+}
+
+/**
+ * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix`, by
+ * exact case — the safe reading for exemptions such as skipAuth (`/public` does not open
+ * `/PUBLIC/x`, which a case-insensitive upstream may route elsewhere).
  */
 export function pathHasPrefix(path: string, prefix: string): boolean {
   return pathReadings(path).every((p) => hasPrefix(p, prefix));
+}
+
+/**
+ * True when *any* reading of `path` is under a rule's prefix — the safe reading for
+ * restrictions. Case-insensitive (ASCII) unless the rule says `caseSensitive: true`, because
+ * Express, ASP.NET and IIS route `/ADMIN` to the `/admin` handler.
+ */
+export function ruleCovers(readings: readonly string[], prefix: string, caseSensitive = false): boolean {
+  for (const p of readings) if (hasPrefix(p, prefix, !caseSensitive)) return true;
+  return false;
 }
 
 export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: string): AuthzResult {
@@ -69,9 +107,10 @@ export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: st
   const global = checkRule(id, policy, 'to use this application');
   if (!global.ok) return global;
   // Every matching rule must pass, so a broad rule cannot widen a narrower one.
-  // A rule applies when any reading of the path falls under it (the strict side for restrictions).
+  // A rule applies when any reading of the path falls under it, in any case unless the rule is
+  // case-sensitive (the strict side for restrictions).
   for (const rule of policy.rules) {
-    if (readings.some((p) => hasPrefix(p, rule.pathPrefix))) {
+    if (ruleCovers(readings, rule.pathPrefix, rule.caseSensitive)) {
       const r = checkRule(id, rule, `on ${rule.pathPrefix}`);
       if (!r.ok) return r;
     }

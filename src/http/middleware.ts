@@ -139,7 +139,13 @@ export function createGatehouseMiddleware(
     // Express strips a mount path from req.url; decide on the full path the client asked for.
     const raw = req.originalUrl ?? req.url ?? '/';
     useClientAddressResolver(req, clients);
-    const f = factsFromNode(req, secure, requestId, raw);
+    const built = factsFromNode(req, secure, requestId, raw, cfg.proxy);
+    const f = built.facts;
+    // A target the gateway and the app could read differently is refused before any routing.
+    if (!built.ok) {
+      log.decision = built.refusal.code;
+      return respond(res, built.refusal, isNavigation(f) ? 'page' : 'json', requestId);
+    }
     if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
     const d = await c.engine.check(f);
     if (d.type !== 'allow') {

@@ -134,7 +134,14 @@ export function createOAuth2Routes(
       case AUTH_REQUEST_PATH:
       case FORWARD_AUTH_PATH: {
         const style = f.path === AUTH_REQUEST_PATH ? 'auth-request' : 'forward-auth';
-        await handleForwardAuth({ engine, secure }, style, req, res, requestId, log);
+        await handleForwardAuth(
+          { engine, secure, target: engine.ctx.cfg.proxy },
+          style,
+          req,
+          res,
+          requestId,
+          log,
+        );
         return true;
       }
     }
@@ -189,8 +196,14 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const oauth2 = createOAuth2Routes(deps);
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: RequestLog) {
-    const f = factsFromNode(req, secure, requestId);
+    const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
+    const f = built.facts;
     const audience: Audience = isNavigation(f) ? 'page' : 'json';
+    // A target the gateway and the app could read differently is refused before any routing.
+    if (!built.ok) {
+      log.decision = built.refusal.code;
+      return respond(res, built.refusal, audience, requestId);
+    }
     if (f.path.startsWith('/oauth2/') && (await oauth2(req, res, f, log))) return;
     if (f.path === '/healthz') {
       log.decision = 'health';
@@ -253,8 +266,9 @@ export function createGatewayServer(deps: ServerDeps): Server {
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
     const requestId = requestIdOf(req);
-    const f = { ...factsFromNode(req, secure, requestId), secFetchMode: 'websocket', accept: undefined };
-    const d = await engine.check(f);
+    const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
+    const f = { ...built.facts, secFetchMode: 'websocket', accept: undefined };
+    const d: Decision = built.ok ? await engine.check(f) : built.refusal;
     let status = 101;
     let decision = 'allow';
     if (d.type !== 'allow') {

@@ -17,7 +17,7 @@ function policy(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
 
 function rule(
   pathPrefix: string,
-  r: Partial<AuthorizationPolicy> = {},
+  r: Partial<AuthorizationPolicy['rules'][number]> = {},
 ): AuthorizationPolicy['rules'][number] {
   return { pathPrefix, allowedEmailDomains: [], allowedUsers: [], allowedGroups: [], allowedRoles: [], ...r };
 }
@@ -231,6 +231,67 @@ describe('pathHasPrefix', () => {
     ['/public/./x', '/public', true],
     ['//public/x', '/public', true],
     ['/%70ublic', '/public', true],
+  ];
+  for (const [path, prefix, want] of cases) {
+    test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
+      assert.equal(pathHasPrefix(path, prefix), want);
+    });
+  }
+});
+
+describe('authorize: rules match in any case unless caseSensitive (restrictions broadly)', () => {
+  // Express, ASP.NET and IIS route /ADMIN to the /admin handler: a case-sensitive deny rule
+  // would be a bypass there.
+  const p = policy({ rules: [rule('/admin', { allowedGroups: ['admins'] })] });
+  for (const path of ['/Admin', '/ADMIN', '/aDmIn/users', '/%41dmin', '/%61dmin', '/ad%6Din', '/ADMIN/']) {
+    test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
+      assert.equal(authorize(p, alice, path).ok, false);
+      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, path).ok, true);
+    });
+  }
+
+  test('a rule written in upper case covers the lower-case path too', () => {
+    const upper = policy({ rules: [rule('/Admin/', { allowedGroups: ['admins'] })] });
+    assert.ok(!allowed(upper, alice, '/admin/x'));
+    assert.ok(!allowed(upper, alice, '/admin'));
+    assert.ok(allowed(upper, alice, '/administrator'));
+  });
+
+  test('segment boundaries still hold in any case', () => {
+    assert.ok(allowed(p, alice, '/ADMINISTRATOR'));
+    assert.ok(allowed(p, alice, '/Admins'));
+  });
+
+  test('caseSensitive: true matches the exact case only (for apps that route by exact case)', () => {
+    const exact = policy({ rules: [rule('/admin', { allowedGroups: ['admins'], caseSensitive: true })] });
+    assert.ok(!allowed(exact, alice, '/admin'));
+    assert.ok(!allowed(exact, alice, '/admin/x'));
+    assert.ok(!allowed(exact, alice, '/%61dmin'), 'an encoded unreserved character is still the same path');
+    assert.ok(allowed(exact, alice, '/Admin'));
+    assert.ok(allowed(exact, alice, '/ADMIN/x'));
+  });
+
+  test('caseSensitive: false is the default', () => {
+    const explicit = policy({ rules: [rule('/admin', { allowedGroups: ['admins'], caseSensitive: false })] });
+    assert.ok(!allowed(explicit, alice, '/ADMIN'));
+  });
+
+  test('escapes are compared as normalised, not case-folded into other characters', () => {
+    const enc = policy({ rules: [rule('/caf%C3%A9', { allowedGroups: ['admins'] })] });
+    assert.ok(!allowed(enc, alice, '/caf%c3%a9'));
+    assert.ok(!allowed(enc, alice, '/CAF%C3%A9/menu'));
+  });
+});
+
+describe('pathHasPrefix: exemptions match the exact case only (exemptions narrowly)', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['/public/x', '/public', true],
+    ['/%70ublic/x', '/public', true],
+    ['/PUBLIC/x', '/public', false],
+    ['/Public', '/public', false],
+    ['/public/X', '/public', true],
+    ['/Public/x', '/Public', true],
+    ['/public/x', '/Public', false],
   ];
   for (const [path, prefix, want] of cases) {
     test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
