@@ -16,7 +16,7 @@ import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwa
 import type { OpenSockets } from './openSockets.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
-import { type Audience, respond, sendJson } from './respond.js';
+import { type Audience, RAW_SECURITY_HEADERS, respond, sendJson } from './respond.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware). */
 export interface FrontDoorDeps {
@@ -42,16 +42,21 @@ export interface RequestLog {
   decision?: string;
 }
 
-/** Reads a small form body; undefined when it exceeds `limit` bytes. */
+/**
+ * Reads a small form body; undefined as soon as it exceeds `limit` bytes. The rest is then read
+ * and discarded, never kept (the caller answers 413 with `Connection: close`): destroying the
+ * socket instead would reset it, and the client would never see the answer.
+ */
 function readSmallBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
+      if (size > limit) return;
       size += c.length;
       if (size > limit) {
+        chunks.length = 0;
         resolve(undefined);
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -114,7 +119,15 @@ export function createOAuth2Routes(
         }
         const body = await readSmallBody(req, 64 * 1024);
         if (body === undefined) {
-          sendJson(res, 413, { error: 'invalid_request', error_description: 'body too large' }, requestId);
+          log.decision = 'body_too_large';
+          // Stop reading this request: the connection ends with the answer.
+          res.setHeader('connection', 'close');
+          sendJson(
+            res,
+            413,
+            { error: 'invalid_request', error_description: 'body larger than 64 KiB' },
+            requestId,
+          );
           return true;
         }
         log.decision = 'backchannel_logout';
@@ -315,6 +328,6 @@ function rawAnswer(socket: Duplex, status: number, body: unknown, requestId: str
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\n${RAW_SECURITY_HEADERS}connection: close\r\n\r\n${text}`,
   );
 }
