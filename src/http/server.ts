@@ -17,6 +17,7 @@ import type { OpenSockets } from './openSockets.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { type Audience, RAW_SECURITY_HEADERS, respond, sendJson } from './respond.js';
+import { capConnections, type ServerLimits, serverOptions, throttled } from './serverLimits.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware). */
 export interface FrontDoorDeps {
@@ -24,8 +25,6 @@ export interface FrontDoorDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   publicUrl: string;
-  /** Serves Prometheus metrics at /oauth2/metrics to loopback clients. */
-  metricsEnabled: boolean;
 }
 
 export interface ServerDeps extends FrontDoorDeps {
@@ -34,6 +33,8 @@ export interface ServerDeps extends FrontDoorDeps {
   openSockets?: OpenSockets;
   /** Readiness: provider discovered and store healthy. */
   readiness: () => { ok: boolean; reasons: string[] };
+  /** Timeouts and the connection cap (`server.*`). */
+  limits: ServerLimits;
 }
 
 /** Per-request log fields, filled in by whoever answers. */
@@ -64,14 +65,11 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string | un
   });
 }
 
-function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
-}
-
 /**
  * Serves the /oauth2/* routes shared by every front door (login, callback, logout, userinfo,
- * back-channel logout, metrics, and the forward-auth endpoints). Resolves false for any other
- * path, which is then authenticated and authorized like an application path.
+ * back-channel logout, and the forward-auth endpoints). `/oauth2/` is Gatehouse's namespace: any
+ * other path under it is answered 404 here and never reaches the application (metrics included:
+ * they have a listener of their own, `metrics.listen`). Resolves false only for paths outside it.
  */
 export function createOAuth2Routes(
   deps: FrontDoorDeps,
@@ -134,14 +132,6 @@ export function createOAuth2Routes(
         respond(res, await engine.backchannelLogout(f, new URLSearchParams(body)), 'json', requestId);
         return true;
       }
-      case '/oauth2/metrics':
-        if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
-          res.setHeader('content-type', deps.metrics.registry.contentType);
-          res.end(await deps.metrics.registry.metrics());
-          log.decision = 'metrics';
-          return true;
-        }
-        return false;
       // Forward-auth front door (nginx auth_request; Traefik forwardAuth, Caddy forward_auth): the
       // request being authorized is the one the proxy describes in X-Forwarded-*; see forwardAuth.ts.
       case AUTH_REQUEST_PATH:
@@ -151,7 +141,25 @@ export function createOAuth2Routes(
         return true;
       }
     }
-    return false;
+    if (!f.path.startsWith('/oauth2/')) return false;
+    answer(
+      audience === 'page'
+        ? {
+            type: 'page',
+            status: 404,
+            title: 'Not found',
+            message: 'There is no such page.',
+            setCookies: [],
+          }
+        : {
+            type: 'json',
+            status: 404,
+            body: { error: 'not_found', reason: 'no such Gatehouse endpoint', requestId },
+            setCookies: [],
+          },
+    );
+    log.decision = 'not_found';
+    return true;
   };
 }
 
@@ -310,9 +318,19 @@ export function createGatewayServer(deps: ServerDeps): Server {
     );
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
+  const server = createServer(serverOptions(deps.limits), (req, res) =>
     runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
   );
+  const logRefused = throttled(10_000, (refused) =>
+    deps.logger.warn(
+      { refused, maxConnections: deps.limits.maxConnections },
+      'connections refused (503): server.maxConnections reached',
+    ),
+  );
+  capConnections(server, deps.limits.maxConnections, () => {
+    deps.metrics.connectionsRefused.inc();
+    logRefused();
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     handleUpgrade(req, socket, head).catch((err) => {
