@@ -31,6 +31,11 @@ export class GatewayMetrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'gatehouse_connections_refused_total',
+    help: 'Client connections refused because server.maxConnections were open',
+    registers: [this.registry],
+  });
   readonly tokenLatency = new Histogram({
     name: 'gatehouse_idp_token_seconds',
     help: 'Latency of IdP token endpoint calls',

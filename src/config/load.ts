@@ -185,6 +185,11 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
     const v = getPath(raw, path);
     if (v !== undefined) setPath(raw, path, resolveSecret(path, v, env, problems));
   }
+  if (getPath(raw, 'metrics.enabled') !== undefined || env.GATEHOUSE_METRICS_ENABLED !== undefined) {
+    problems.push(
+      'metrics.enabled: removed — metrics are no longer served on the public port; set metrics.listen to an address of their own (e.g. 0.0.0.0:9464, env GATEHOUSE_METRICS_LISTEN) to turn them on, and remove metrics.enabled (GATEHOUSE_METRICS_ENABLED); without metrics.listen metrics are off',
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const result = configSchema.safeParse(raw);
@@ -240,6 +245,17 @@ function checkCrossFields(cfg: GatehouseConfig): void {
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(
       `refresh.lockLeaseSeconds: must be longer than provider.timeoutSeconds (${cfg.provider.timeoutSeconds}); a lease shorter than a slow grant lets two replicas spend one refresh token`,
+    );
+  }
+  const { headersTimeoutSeconds: headers, requestTimeoutSeconds: request } = cfg.server;
+  if (request > 0 && headers > request) {
+    problems.push(
+      `server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds (${request}): the request timeout covers the head too — raise requestTimeoutSeconds or lower headersTimeoutSeconds`,
+    );
+  }
+  if (cfg.metrics.listen !== undefined && cfg.metrics.listen === cfg.listen && !cfg.listen.endsWith(':0')) {
+    problems.push(
+      `metrics.listen: must differ from listen (${cfg.listen}): metrics have an address of their own, never the public port (e.g. 0.0.0.0:9464)`,
     );
   }
   const pub = new URL(cfg.publicUrl);
