@@ -63,7 +63,12 @@ export function respond(
       send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(d.body));
       return;
     case 'page':
-      res.setHeader('content-security-policy', PAGE_CSP);
+      res.setHeader(
+        'content-security-policy',
+        d.form?.redirectsTo?.length ? `${PAGE_CSP} ${d.form.redirectsTo.join(' ')}` : PAGE_CSP,
+      );
+      // A form's POST must carry our Origin (not `null`) for browsers without fetch metadata.
+      if (d.form) res.setHeader('referrer-policy', 'same-origin');
       send(res, d.status, 'text/html; charset=utf-8', renderPage({ ...d, requestId }));
       return;
     case 'error': {
