@@ -152,4 +152,18 @@ describe('stored records are authenticated (real Redis, redis-cli HSET)', () => 
     assert.equal((await as(cookies.alice, '/admin', 'navigate')).status, 302);
     assert.equal(await rejected('unsigned'), 2);
   });
+
+  it('a record that is not JSON, or not an object, is no session (malformed), never a 500', async () => {
+    let n = 0;
+    for (const junk of ['not json {', 'null', '5', '[]', '"x"', '{}']) {
+      await overwrite(keys.alice, junk);
+      const api = await as(cookies.alice, '/admin', 'api');
+      assert.equal(api.status, 401, `${junk}: ${api.status} ${api.body}`);
+      n++;
+    }
+    assert.equal(await rejected('malformed'), n);
+    const logged = s.logs.filter((l) => l.reason === 'malformed');
+    assert.ok(logged.length >= 1);
+    assert.ok(!JSON.stringify(logged).includes('not json'), 'no content in the log');
+  });
 });
