@@ -23,6 +23,7 @@ const cfg = loadConfig({
       store: storeKind,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       redisKeyPrefix: prefix,
+      maxAgeSeconds: 120, // what the run leaves in Redis expires soon after
     },
     authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
   },
@@ -108,4 +109,5 @@ if (stored?.mac) {
     `uncached read (${json.length} bytes of record JSON): JSON.parse ${parse.toFixed(1)} µs (the store's, as before) + MAC verify ${verify.toFixed(1)} µs (new)`,
   );
 }
+await core.store.delete(key);
 await core.close(1000);
