@@ -117,6 +117,7 @@ export async function createGatewayCore(
       claims: cfg.provider,
     },
     clock,
+    { logger, metrics },
   );
   const provider = new OidcProvider(cfg, { clock, logger });
   const refreshSettings: RefreshSettings = {

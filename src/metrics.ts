@@ -43,6 +43,12 @@ export class GatewayMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly recordsRejected = new Counter({
+    name: 'gatehouse_session_records_rejected_total',
+    help: 'Session reads answered "no session" because the stored record failed verification (reason: invalid = edited or copied from another session, unsigned = no MAC (written before the upgrade), unknown_key = signed with a secret no longer configured, malformed)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
   constructor(defaultMetrics = false) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
