@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
+import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -236,6 +237,8 @@ function checkCrossFields(cfg: GatehouseConfig): void {
       );
     }
   }
+  const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
+  if (insecure) problems.push(insecure);
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(

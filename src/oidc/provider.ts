@@ -7,6 +7,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { resolveDistributedClaims } from './distributedClaims.js';
 import { GithubIdentity, githubEndpoints, githubTokenFetch } from './github.js';
 import { IdTokenSignatureVerifier } from './idTokenSignature.js';
+import { endpointDowngrades, usesInsecureIssuer } from './insecureTransport.js';
 import { logoutTarget, type OfflineAccessPlan, planOfflineAccess } from './presets.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
 
@@ -138,6 +139,13 @@ export class OidcProvider {
 
   /** Starts discovery; resolves on the first success, retries with capped backoff forever. */
   start(): Promise<void> {
+    const p = this.cfg.provider;
+    if (usesInsecureIssuer(p.issuer, p.allowInsecureIssuer)) {
+      this.deps.logger.warn(
+        { issuer: p.issuer },
+        'provider.allowInsecureIssuer: the issuer is plain http off loopback — the client secret, tokens and signing keys cross the network in clear; use https',
+      );
+    }
     return new Promise((resolve) => {
       let attempt = 0;
       const tryOnce = async () => {
@@ -187,6 +195,12 @@ export class OidcProvider {
       },
     );
     const server = conf.serverMetadata();
+    // No silent downgrade: an https issuer whose discovery names http endpoints (jwks_uri is
+    // fetched by jose, which has no https guard of its own) is refused, and discovery retried.
+    const downgrades = endpointDowngrades(p.issuer, server as Record<string, unknown>, p.allowInsecureIssuer);
+    if (downgrades.length) {
+      throw new Error(`the provider's discovery document is refused: ${downgrades.join('; ')}`);
+    }
     if (p.idTokenSigningAlgs.length) {
       // openid-client checks one expected alg; from the allow-list, pick the first the IdP offers.
       const offered = server.id_token_signing_alg_values_supported ?? ['RS256'];
