@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { identityMatchWarnings } from './authz/identityWarnings.js';
 import type { GatehouseConfig } from './config/schema.js';
 import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
@@ -140,6 +141,9 @@ export async function createGatewayCore(
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
   };
   const engine = new Engine(ctx);
+  for (const warning of identityMatchWarnings(cfg.authorization, cfg.provider.preset)) {
+    logger.warn({ config: 'authorization' }, warning);
+  }
   const discovered = provider.start();
   return {
     cfg,

@@ -87,6 +87,9 @@ export function identityClaims(
     preferred_username: user.username,
     ...roleClaims(ctx, user),
   };
+  // Entra ID sends `email` with no `email_verified`, and a tenant admin can set any address:
+  // the nOAuth takeover of apps that trust it.
+  if (ctx.profiles.has('no-email-verified')) delete claims.email_verified;
   if (ctx.profiles.has('no-groups-claim')) return claims;
   const groups = effectiveGroups(ctx, user, viaRefresh);
   const userinfoGroups = ctx.profiles.has('userinfo-groups');

@@ -269,6 +269,41 @@ describe('loadConfig: missing and invalid keys', () => {
     );
   });
 
+  test('authorization.matchUsersBy: [sub, email] by default, [sub, login] with preset github; login only with github', () => {
+    assert.deepEqual(loadConfig({ object: base(), env: {} }).authorization.matchUsersBy, ['sub', 'email']);
+    const github = {
+      ...base(),
+      provider: {
+        ...(base().provider as object),
+        preset: 'github',
+        issuer: 'https://github.com',
+        scopes: [],
+      },
+    };
+    assert.deepEqual(loadConfig({ object: github, env: {} }).authorization.matchUsersBy, ['sub', 'login']);
+    const chosen = { ...base(), authorization: { matchUsersBy: ['sub', 'email', 'preferred_username'] } };
+    assert.deepEqual(loadConfig({ object: chosen, env: {} }).authorization.matchUsersBy, [
+      'sub',
+      'email',
+      'preferred_username',
+    ]);
+    const login = { ...base(), authorization: { matchUsersBy: ['sub', 'login'] } };
+    oneProblem(
+      { object: login, env: {} },
+      'authorization.matchUsersBy',
+      'preset: github',
+      'preferred_username',
+    );
+    oneProblem(
+      { object: { ...base(), authorization: { matchUsersBy: [] } }, env: {} },
+      'authorization.matchUsersBy',
+    );
+    oneProblem(
+      { object: { ...base(), authorization: { matchUsersBy: ['name'] } }, env: {} },
+      'authorization.matchUsersBy',
+    );
+  });
+
   test('non-http URLs are refused', () => {
     oneProblem({ object: { ...base(), publicUrl: 'ftp://example.com' }, env: {} }, 'publicUrl', 'http');
     oneProblem({ object: { ...base(), upstream: 'not a url' }, env: {} }, 'upstream');
