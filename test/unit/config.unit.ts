@@ -88,6 +88,7 @@ describe('loadConfig: defaults', () => {
       allowedGroups: [],
       allowedRoles: [],
       allowUnverifiedEmail: false,
+      matchUsersBy: ['sub', 'email'],
       rules: [],
     });
     assert.equal(cfg.headers.passAccessToken, false);
