@@ -51,7 +51,14 @@ function plainGroupClaims(ctx: IdpContext, groups: string[]): Record<string, unk
 function overageClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
   return {
     _claim_names: { groups: 'src1' },
-    _claim_sources: { src1: { endpoint: `${ctx.issuer}/groups/${encodeURIComponent(user.sub)}` } },
+    _claim_sources: {
+      src1: {
+        endpoint: (ctx.options.claimSourceEndpoint ?? `${ctx.issuer}/groups/{sub}`).replace(
+          '{sub}',
+          encodeURIComponent(user.sub),
+        ),
+      },
+    },
   };
 }
 
