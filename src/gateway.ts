@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { identityMatchWarnings } from './authz/identityWarnings.js';
 import type { GatehouseConfig } from './config/schema.js';
 import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
@@ -156,6 +157,9 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
+  for (const warning of identityMatchWarnings(cfg.authorization, cfg.provider.preset)) {
+    logger.warn({ config: 'authorization' }, warning);
+  }
   const discovered = provider.start();
   return {
     cfg,

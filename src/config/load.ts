@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { defaultMatchUsersBy } from '../authz/policy.js';
 import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
+import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -217,6 +219,7 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
   }
   const cfg = result.data;
   checkCrossFields(cfg);
+  cfg.authorization.matchUsersBy ??= defaultMatchUsersBy(cfg.provider.preset);
   return cfg;
 }
 
@@ -241,6 +244,18 @@ function checkCrossFields(cfg: GatehouseConfig): void {
       );
     }
   }
+  if (cfg.provider.preset !== 'github' && cfg.authorization.matchUsersBy?.includes('login')) {
+    problems.push(
+      'authorization.matchUsersBy: "login" is the GitHub login (provider.preset: github) — use preferred_username for other providers, knowing it is neither unique nor stable',
+    );
+  }
+  if (cfg.authorization.matchUsersBy?.length === 0) {
+    problems.push(
+      'authorization.matchUsersBy: must name at least one of sub, email, preferred_username, login',
+    );
+  }
+  const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
+  if (insecure) problems.push(insecure);
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(

@@ -68,19 +68,64 @@ describe('authorize: global lists', () => {
     assert.match(reasonOf(policy({ allowedEmailDomains: ['example.com'] }), noEmail), /email domain/);
   });
 
-  test('users match user, email, preferred username or sub', () => {
+  // Changed on purpose (issue 8, item 12): allowedUsers used to match the display user, any
+  // e-mail and preferred_username too; only iss+sub are stable (OIDC Core §5.7).
+  test('users match sub and a verified email by default, never the username', () => {
     const id: Identity = {
       sub: 'sub-1',
       user: 'the-user',
       email: 'mail@example.com',
+      emailVerified: true,
       preferredUsername: 'pref',
       groups: [],
       roles: [],
     };
-    for (const u of ['the-user', 'mail@example.com', 'pref', 'sub-1']) {
+    for (const u of ['mail@example.com', 'sub-1']) {
       assert.ok(allowed(policy({ allowedUsers: [u] }), id), u);
     }
-    assert.match(reasonOf(policy({ allowedUsers: ['someone-else'] }), id), /not on the list/);
+    for (const u of ['the-user', 'pref', 'someone-else']) {
+      assert.match(reasonOf(policy({ allowedUsers: [u] }), id), /not on the list/, u);
+    }
+  });
+
+  test('an unverified or unconfirmed address never matches allowedUsers (nOAuth)', () => {
+    const base: Identity = { sub: 's', user: 'u', email: 'boss@example.com', groups: [], roles: [] };
+    const p = policy({ allowedUsers: ['boss@example.com'] });
+    assert.ok(!allowed(p, base), 'no email_verified claim');
+    assert.ok(!allowed(p, { ...base, emailVerified: false }), 'email_verified: false');
+    assert.ok(allowed(p, { ...base, emailVerified: true }));
+    assert.ok(
+      allowed(policy({ allowedUsers: ['boss@example.com'], allowUnverifiedEmail: true }), base),
+      'allowUnverifiedEmail is the explicit escape hatch',
+    );
+  });
+
+  test('matchUsersBy chooses the identifiers', () => {
+    const id: Identity = {
+      sub: 'sub-1',
+      user: 'pref',
+      email: 'mail@example.com',
+      emailVerified: true,
+      preferredUsername: 'pref',
+      groups: [],
+      roles: [],
+    };
+    const withName = (u: string) =>
+      policy({ allowedUsers: [u], matchUsersBy: ['sub', 'email', 'preferred_username'] });
+    assert.ok(allowed(withName('pref'), id));
+    const subOnly = (u: string) => policy({ allowedUsers: [u], matchUsersBy: ['sub'] });
+    assert.ok(allowed(subOnly('sub-1'), id));
+    assert.ok(!allowed(subOnly('mail@example.com'), id));
+    assert.ok(!allowed(subOnly('pref'), id));
+    // 'login' is GitHub's login, which the GitHub identity carries as preferred_username.
+    assert.ok(allowed(policy({ allowedUsers: ['pref'], matchUsersBy: ['sub', 'login'] }), id));
+    // Path rules use the same setting.
+    const ruled = policy({
+      matchUsersBy: ['sub'],
+      rules: [rule('/admin', { allowedUsers: ['pref', 'mail@example.com'] })],
+    });
+    assert.ok(!allowed(ruled, id, '/admin'));
+    assert.ok(allowed(ruled, { ...id, sub: 'pref' }, '/admin'));
   });
 
   test('groups: any of', () => {
@@ -119,6 +164,26 @@ describe('authorize: unverified email', () => {
   test('an absent email_verified claim is not a refusal', () => {
     const { emailVerified: _v, ...id } = alice;
     assert.ok(allowed(policy(), id));
+  });
+
+  test('a domain rule needs email_verified: true — an absent claim is not enough (nOAuth)', () => {
+    const { emailVerified: _v, ...unconfirmed } = alice;
+    const p = policy({ allowedEmailDomains: ['example.com'] });
+    assert.match(reasonOf(p, unconfirmed), /not verified by the identity provider/);
+    const ruled = policy({ rules: [rule('/admin', { allowedEmailDomains: ['example.com'] })] });
+    assert.ok(!allowed(ruled, unconfirmed, '/admin'));
+    assert.ok(allowed(ruled, alice, '/admin'));
+  });
+
+  test('allowUnverifiedEmail lets an unverified address match a domain rule', () => {
+    const p = policy({ allowedEmailDomains: ['example.com'], allowUnverifiedEmail: true });
+    assert.ok(allowed(p, { ...alice, emailVerified: false }));
+    const { emailVerified: _v, ...unconfirmed } = alice;
+    assert.ok(allowed(p, unconfirmed));
+  });
+
+  test('an address without @ has no domain', () => {
+    assert.ok(!allowed(policy({ allowedEmailDomains: ['example.com'] }), { ...alice, email: 'example.com' }));
   });
 
   test('the check runs before the domain list', () => {
