@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { identityMatchWarnings } from './authz/identityWarnings.js';
 import type { GatehouseConfig } from './config/schema.js';
 import type { EngineContext } from './engine/context.js';
 import { cookieNames } from './engine/cookies.js';
@@ -7,7 +7,9 @@ import { Engine } from './engine/engine.js';
 import { LoginCookieCodec } from './engine/loginCookie.js';
 import { BrowserCrowdWatch } from './engine/loginLimits.js';
 import { ClientAddressResolver, resolveClientsOf } from './http/clientAddress.js';
+import { listenOn } from './http/listen.js';
 import { managedHeadersFor } from './http/managedHeaders.js';
+import { type MetricsListener, startMetricsListener } from './http/metricsServer.js';
 import { OpenSockets } from './http/openSockets.js';
 import { UpstreamProxy } from './http/proxy.js';
 import { RequestDrain } from './http/requestDrain.js';
@@ -43,7 +45,12 @@ export interface Gateway {
   readonly openSockets: OpenSockets;
   /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
   readonly discovered: Promise<void>;
-  /** Resolves once listening; `url` is then the bound address. */
+  /**
+   * The metrics listener's URL (`metrics.listen`) once `listen()` resolved; undefined when
+   * metrics are off.
+   */
+  readonly metricsUrl: string | undefined;
+  /** Resolves with the bound public URL once listening (and the metrics listener too, when set). */
   listen(): Promise<string>;
   /**
    * Graceful shutdown: stops accepting, closes WebSockets (clients reconnect elsewhere), lets the
@@ -111,6 +118,7 @@ export async function createGatewayCore(
       claims: cfg.provider,
     },
     clock,
+    { logger, metrics },
   );
   const provider = new OidcProvider(cfg, { clock, logger });
   const refreshSettings: RefreshSettings = {
@@ -149,6 +157,9 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
+  for (const warning of identityMatchWarnings(cfg.authorization, cfg.provider.preset)) {
+    logger.warn({ config: 'authorization' }, warning);
+  }
   const discovered = provider.start();
   return {
     cfg,
@@ -212,9 +223,10 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     logger,
     metrics,
     publicUrl: cfg.publicUrl,
-    metricsEnabled: cfg.metrics.enabled,
     readiness: () => core.readiness(),
+    limits: cfg.server,
   });
+  let metricsListener: MetricsListener | undefined;
 
   // RequestFacts.clientIp: the socket's peer, or the client behind one of server.trustedProxies.
   resolveClientsOf(server, clients);
@@ -232,19 +244,21 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     refresh,
     openSockets,
     discovered,
-    listen() {
-      const i = cfg.listen.lastIndexOf(':');
-      const host = cfg.listen.slice(0, i).replace(/^\[|\]$/g, '');
-      const port = Number(cfg.listen.slice(i + 1));
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const a = server.address() as AddressInfo;
-          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-          resolve(`http://${h}:${a.port}`);
-        });
-      });
+    get metricsUrl() {
+      return metricsListener?.url;
+    },
+    async listen() {
+      // Metrics first: a taken metrics port fails the start before the public port opens.
+      if (cfg.metrics.listen !== undefined && !metricsListener) {
+        metricsListener = await startMetricsListener(cfg.metrics.listen, metrics.registry, logger);
+      }
+      try {
+        return await listenOn(server, cfg.listen);
+      } catch (err) {
+        await metricsListener?.close();
+        metricsListener = undefined;
+        throw err;
+      }
     },
     close() {
       closing ??= (async () => {
@@ -253,6 +267,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         const left = () => Math.max(0, deadline - performance.now());
         provider.stop();
         openSockets.close();
+        const metricsClosed = metricsListener?.close();
         // Stop accepting, let the requests in flight finish (bounded), then close what is left.
         // Refreshes under way (background ones included) run to completion meanwhile; core.close
         // waits for them, with whatever time is left, before it closes the store.
@@ -266,6 +281,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         }
         server.closeAllConnections();
         await settledWithin(closed, left());
+        if (metricsClosed) await settledWithin(metricsClosed, left());
         // Upstream requests whose client is gone would otherwise hold the pool until undici's
         // own timeouts (60 s).
         if (proxy && !(await settledWithin(proxy.close(), left()))) await proxy.destroy();

@@ -31,11 +31,22 @@ export class GatewayMetrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'gatehouse_connections_refused_total',
+    help: 'Client connections refused because server.maxConnections were open',
+    registers: [this.registry],
+  });
   readonly tokenLatency = new Histogram({
     name: 'gatehouse_idp_token_seconds',
     help: 'Latency of IdP token endpoint calls',
     labelNames: ['grant'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly recordsRejected = new Counter({
+    name: 'gatehouse_session_records_rejected_total',
+    help: 'Session reads answered "no session" because the stored record failed verification (reason: invalid = edited or copied from another session, unsigned = no MAC (written before the upgrade), unknown_key = signed with a secret no longer configured, malformed)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 

@@ -8,29 +8,105 @@ export interface AccessRule {
   allowedRoles: string[];
 }
 
+/**
+ * What an `allowedUsers` entry is compared with. Only `sub` is stable (OIDC Core §5.7); `email`
+ * counts only when the provider says it is verified; `preferred_username` is neither unique nor
+ * stable; `login` is GitHub's login (preset github, where it is the preferred username).
+ */
+export type UserMatchField = 'sub' | 'email' | 'preferred_username' | 'login';
+
+/** `authorization.matchUsersBy` when unset: GitHub matches logins (as documented), others e-mail. */
+export function defaultMatchUsersBy(preset: string): UserMatchField[] {
+  return preset === 'github' ? ['sub', 'login'] : ['sub', 'email'];
+}
+
 export interface AuthorizationPolicy extends AccessRule {
+  /** Also lets an unverified address match `allowedUsers`/`allowedEmailDomains` (escape hatch). */
   allowUnverifiedEmail: boolean;
-  rules: Array<AccessRule & { pathPrefix: string }>;
+  /** Default `[sub, email]` (the loader resolves the preset's default). */
+  matchUsersBy?: readonly UserMatchField[] | undefined;
+  rules: Array<
+    AccessRule & {
+      pathPrefix: string;
+      /** Match the prefix by exact case; by default `/admin` also covers `/Admin` (as Express routes). */
+      caseSensitive?: boolean;
+    }
+  >;
 }
 
 export type AuthzResult = { ok: true } | { ok: false; reason: string };
 
 const OK: AuthzResult = { ok: true };
 
+/** A rule's identity lists, prepared once per policy so checkRule allocates nothing. */
+interface CompiledRule {
+  users: ReadonlySet<string>;
+  domains: ReadonlySet<string>;
+  bySub: boolean;
+  byEmail: boolean;
+  byUsername: boolean;
+  trustUnverifiedEmail: boolean;
+}
+
+const compiledRules = new WeakMap<AccessRule, CompiledRule>();
+
+function compileRule(
+  rule: AccessRule,
+  policy: Pick<AuthorizationPolicy, 'allowUnverifiedEmail' | 'matchUsersBy'>,
+): CompiledRule {
+  const by = policy.matchUsersBy ?? defaultMatchUsersBy('generic');
+  const c: CompiledRule = {
+    users: new Set(rule.allowedUsers),
+    domains: new Set(rule.allowedEmailDomains.map((d) => d.toLowerCase())),
+    bySub: by.includes('sub'),
+    byEmail: by.includes('email'),
+    byUsername: by.includes('preferred_username') || by.includes('login'),
+    trustUnverifiedEmail: policy.allowUnverifiedEmail,
+  };
+  compiledRules.set(rule, c);
+  return c;
+}
+
+/** Prepares the policy and all its rules (once; the configuration object is the key). */
+function compilePolicy(policy: AuthorizationPolicy): void {
+  compileRule(policy, policy);
+  for (const rule of policy.rules) compileRule(rule, policy);
+}
+
+/** An address counts only when the provider vouches for it (the nOAuth takeover, OIDC Core §5.7). */
+function trustedEmail(id: Identity, c: CompiledRule): string | undefined {
+  return id.email !== undefined && (id.emailVerified === true || c.trustUnverifiedEmail)
+    ? id.email
+    : undefined;
+}
+
 /**
  * One rule: each non-empty list is a requirement (AND across lists); within a list any match is
- * enough (OR). An empty rule allows every authenticated user.
+ * enough (OR). An empty rule allows every authenticated user. Identities match only by stable or
+ * verified identifiers: `sub`, a verified e-mail, and a username only where `matchUsersBy` says so.
  */
 function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
-  if (rule.allowedEmailDomains.length) {
-    const domain = id.email?.split('@').pop()?.toLowerCase();
-    if (!domain || !rule.allowedEmailDomains.some((d) => d.toLowerCase() === domain)) {
-      return { ok: false, reason: `your email domain is not allowed ${what}` };
+  const c = compiledRules.get(rule) ?? compileRule(rule, { allowUnverifiedEmail: false });
+  if (c.domains.size) {
+    const email = trustedEmail(id, c);
+    const at = email === undefined ? -1 : email.lastIndexOf('@');
+    if (email === undefined || at < 0 || !c.domains.has(email.slice(at + 1).toLowerCase())) {
+      return {
+        ok: false,
+        reason:
+          id.email !== undefined && email === undefined
+            ? `your email address is not verified by the identity provider, so it cannot grant access ${what}`
+            : `your email domain is not allowed ${what}`,
+      };
     }
   }
-  if (rule.allowedUsers.length) {
-    const names = [id.user, id.email, id.preferredUsername, id.sub].filter(Boolean);
-    if (!rule.allowedUsers.some((u) => names.includes(u))) {
+  if (c.users.size) {
+    const email = c.byEmail ? trustedEmail(id, c) : undefined;
+    const matched =
+      (c.bySub && c.users.has(id.sub)) ||
+      (email !== undefined && c.users.has(email)) ||
+      (c.byUsername && id.preferredUsername !== undefined && c.users.has(id.preferredUsername));
+    if (!matched) {
       return { ok: false, reason: `your account is not on the list of users allowed ${what}` };
     }
   }
@@ -46,22 +122,55 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
   return OK;
 }
 
-/** Path-prefix matching on segment boundaries: `/admin` covers `/admin` and `/admin/x`, not `/administrator`. */
-function hasPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/' || prefix === '') return true;
-  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  return path === p || path.startsWith(`${p}/`) || (prefix.endsWith('/') && path.startsWith(prefix));
+const SLASH = 0x2f;
+
+/** The first `n` characters of `a` and `b` agree (ASCII letters in either case when `ignoreCase`). */
+function sameStart(a: string, b: string, n: number, ignoreCase: boolean): boolean {
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (!ignoreCase) return false;
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 /**
- * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix` — the
- * safe reading for exemptions such as skipAuth.
+ * Path-prefix matching on segment boundaries: `/admin` (or `/admin/`) covers `/admin` and
+ * `/admin/x`, not `/administrator`. No allocation: this runs for every rule on every request.
+ */
+function hasPrefix(path: string, prefix: string, ignoreCase = false): boolean {
+  let n = prefix.length;
+  if (n > 0 && prefix.charCodeAt(n - 1) === SLASH) n--;
+  if (n === 0) return true;
+  if (path.length < n || !sameStart(path, prefix, n, ignoreCase)) return false;
+  return path.length === n || path.charCodeAt(n) === SLASH;
+}
+
+/**
+ * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix`, by
+ * exact case — the safe reading for exemptions such as skipAuth (`/public` does not open
+ * `/PUBLIC/x`, which a case-insensitive upstream may route elsewhere).
  */
 export function pathHasPrefix(path: string, prefix: string): boolean {
   return pathReadings(path).every((p) => hasPrefix(p, prefix));
 }
 
+/**
+ * True when *any* reading of `path` is under a rule's prefix — the safe reading for
+ * restrictions. Case-insensitive (ASCII) unless the rule says `caseSensitive: true`, because
+ * Express, ASP.NET and IIS route `/ADMIN` to the `/admin` handler.
+ */
+export function ruleCovers(readings: readonly string[], prefix: string, caseSensitive = false): boolean {
+  for (const p of readings) if (hasPrefix(p, prefix, !caseSensitive)) return true;
+  return false;
+}
+
 export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: string): AuthzResult {
+  if (!compiledRules.has(policy)) compilePolicy(policy);
   const readings = pathReadings(rawPath);
   if (id.email && id.emailVerified === false && !policy.allowUnverifiedEmail) {
     return { ok: false, reason: 'your email address is not verified with the identity provider' };
@@ -69,9 +178,10 @@ export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: st
   const global = checkRule(id, policy, 'to use this application');
   if (!global.ok) return global;
   // Every matching rule must pass, so a broad rule cannot widen a narrower one.
-  // A rule applies when any reading of the path falls under it (the strict side for restrictions).
+  // A rule applies when any reading of the path falls under it, in any case unless the rule is
+  // case-sensitive (the strict side for restrictions).
   for (const rule of policy.rules) {
-    if (readings.some((p) => hasPrefix(p, rule.pathPrefix))) {
+    if (ruleCovers(readings, rule.pathPrefix, rule.caseSensitive)) {
       const r = checkRule(id, rule, `on ${rule.pathPrefix}`);
       if (!r.ok) return r;
     }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { defaultMatchUsersBy } from '../authz/policy.js';
 import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
+import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -185,6 +187,11 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
     const v = getPath(raw, path);
     if (v !== undefined) setPath(raw, path, resolveSecret(path, v, env, problems));
   }
+  if (getPath(raw, 'metrics.enabled') !== undefined || env.GATEHOUSE_METRICS_ENABLED !== undefined) {
+    problems.push(
+      'metrics.enabled: removed — metrics are no longer served on the public port; set metrics.listen to an address of their own (e.g. 0.0.0.0:9464, env GATEHOUSE_METRICS_LISTEN) to turn them on, and remove metrics.enabled (GATEHOUSE_METRICS_ENABLED); without metrics.listen metrics are off',
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const result = configSchema.safeParse(raw);
@@ -212,6 +219,7 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
   }
   const cfg = result.data;
   checkCrossFields(cfg);
+  cfg.authorization.matchUsersBy ??= defaultMatchUsersBy(cfg.provider.preset);
   return cfg;
 }
 
@@ -236,10 +244,33 @@ function checkCrossFields(cfg: GatehouseConfig): void {
       );
     }
   }
+  if (cfg.provider.preset !== 'github' && cfg.authorization.matchUsersBy?.includes('login')) {
+    problems.push(
+      'authorization.matchUsersBy: "login" is the GitHub login (provider.preset: github) — use preferred_username for other providers, knowing it is neither unique nor stable',
+    );
+  }
+  if (cfg.authorization.matchUsersBy?.length === 0) {
+    problems.push(
+      'authorization.matchUsersBy: must name at least one of sub, email, preferred_username, login',
+    );
+  }
+  const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
+  if (insecure) problems.push(insecure);
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(
       `refresh.lockLeaseSeconds: must be longer than provider.timeoutSeconds (${cfg.provider.timeoutSeconds}); a lease shorter than a slow grant lets two replicas spend one refresh token`,
+    );
+  }
+  const { headersTimeoutSeconds: headers, requestTimeoutSeconds: request } = cfg.server;
+  if (request > 0 && headers > request) {
+    problems.push(
+      `server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds (${request}): the request timeout covers the head too — raise requestTimeoutSeconds or lower headersTimeoutSeconds`,
+    );
+  }
+  if (cfg.metrics.listen !== undefined && cfg.metrics.listen === cfg.listen && !cfg.listen.endsWith(':0')) {
+    problems.push(
+      `metrics.listen: must differ from listen (${cfg.listen}): metrics have an address of their own, never the public port (e.g. 0.0.0.0:9464)`,
     );
   }
   const pub = new URL(cfg.publicUrl);

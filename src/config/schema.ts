@@ -40,13 +40,19 @@ export const configSchema = z
     /** Limits that keep slow or numerous clients from holding the server (slowloris). */
     server: z
       .object({
-        /** Time a client has to send the whole request head. */
+        /** Time a client has to send the whole request head (at most requestTimeoutSeconds). */
         headersTimeoutSeconds: z.number().positive().max(600).default(20),
-        /** Time a client has to send the whole request, head and body (uploads included). 0 = none. */
+        /**
+         * Time a client has to send the whole request, head and body (uploads included: a slower
+         * upload needs a larger value). 0 = none. Upgraded WebSockets are exempt.
+         */
         requestTimeoutSeconds: z.number().min(0).max(86_400).default(300),
         /** An idle keep-alive connection is closed after this long. */
         keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
-        /** Open client connections at most; new sockets beyond it are refused. */
+        /**
+         * Open client connections at most (WebSockets included); a socket beyond it gets a
+         * `503` with `Connection: close` and is closed.
+         */
         maxConnections: z.number().int().min(1).default(10_000),
         /**
          * Proxies (CIDRs) whose X-Forwarded-For is believed: the client is then the right-most
@@ -244,7 +250,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     metrics: z
-      .object({ enabled: z.boolean().default(true) })
+      .object({
+        /**
+         * HOST:PORT of a listener of their own for Prometheus (`GET /metrics`), e.g.
+         * `0.0.0.0:9464`. Unset: metrics are off. Never served on the public port.
+         */
+        listen: hostPort.optional(),
+      })
       .strict()
       .prefault({}),
   })

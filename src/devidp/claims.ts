@@ -51,7 +51,14 @@ function plainGroupClaims(ctx: IdpContext, groups: string[]): Record<string, unk
 function overageClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
   return {
     _claim_names: { groups: 'src1' },
-    _claim_sources: { src1: { endpoint: `${ctx.issuer}/groups/${encodeURIComponent(user.sub)}` } },
+    _claim_sources: {
+      src1: {
+        endpoint: (ctx.options.claimSourceEndpoint ?? `${ctx.issuer}/groups/{sub}`).replace(
+          '{sub}',
+          encodeURIComponent(user.sub),
+        ),
+      },
+    },
   };
 }
 
@@ -87,6 +94,9 @@ export function identityClaims(
     preferred_username: user.username,
     ...roleClaims(ctx, user),
   };
+  // Entra ID sends `email` with no `email_verified`, and a tenant admin can set any address:
+  // the nOAuth takeover of apps that trust it.
+  if (ctx.profiles.has('no-email-verified')) delete claims.email_verified;
   if (ctx.profiles.has('no-groups-claim')) return claims;
   const groups = effectiveGroups(ctx, user, viaRefresh);
   const userinfoGroups = ctx.profiles.has('userinfo-groups');

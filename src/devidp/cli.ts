@@ -1,6 +1,7 @@
 // `gatehouse dev-idp ...`. Prints one line on start (scripts wait for it to learn the issuer)
 // and stops cleanly on SIGINT/SIGTERM. Flag errors exit 2, like other Unix tools' usage errors.
 import { parseArgs } from 'node:util';
+import { isLoopbackAddress } from './http.js';
 import { PROFILE_INFO } from './profiles.js';
 import { startDevIdp } from './server.js';
 import type { DevIdp, DevIdpOptions } from './types.js';
@@ -145,6 +146,26 @@ const processIo: CliIo = {
     }),
 };
 
+/** The client secret every copy of the dev IdP accepts unless --client-secret says otherwise. */
+const DEFAULT_CLIENT_SECRET = 'gatehouse-dev-secret';
+
+/**
+ * A warning for a dev IdP reachable from other hosts with the well-known default secret: anyone
+ * who can reach the port can then run the code flow as a confidential client and get tokens.
+ */
+export function exposureWarning(o: DevIdpOptions): string | undefined {
+  const host = (o.host ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+  const loopback = host.toLowerCase() === 'localhost' || isLoopbackAddress(host);
+  if (loopback || (o.clientSecret !== undefined && o.clientSecret !== DEFAULT_CLIENT_SECRET))
+    return undefined;
+  return (
+    `gatehouse dev-idp: WARNING: listening on ${host}, which is not a loopback address, with the ` +
+    `well-known default client secret "${DEFAULT_CLIENT_SECRET}": anyone who can reach this port can ` +
+    'get tokens for its users. Use --host 127.0.0.1, or set --client-secret to a secret of your own. ' +
+    'The dev IdP is for development and tests, never for production.\n'
+  );
+}
+
 export async function runDevIdpCli(argv: string[], io: CliIo = processIo): Promise<void> {
   const fail = (message: string, code: number): void => {
     io.err(`gatehouse dev-idp: ${message}\n`);
@@ -169,6 +190,8 @@ export async function runDevIdpCli(argv: string[], io: CliIo = processIo): Promi
     if (flag !== undefined) return fail(`${flag}: ${message}`, 2);
     return fail(`cannot start: ${message}`, 1); // e.g. EADDRINUSE
   }
+  const warning = exposureWarning(parsed.options);
+  if (warning) io.err(warning); // even with --quiet: it is about who can reach this IdP
   // Registered before the start line is printed, so a supervisor that signals as soon as it
   // reads the line never hits the default (abrupt) signal behaviour.
   const stopped = io.waitForStop();

@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   redirectUris: readonly string[] | undefined;
   postLogoutRedirectUris: readonly string[] | undefined;
   backchannelLogoutUri: string | undefined;
+  claimSourceEndpoint: string | undefined;
   tokenDelayMs: number;
   quiet: boolean;
 }
@@ -86,6 +87,10 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
       opts.backchannelLogoutUri === undefined
         ? undefined
         : absoluteUrl('backchannelLogoutUri', opts.backchannelLogoutUri),
+    claimSourceEndpoint:
+      opts.claimSourceEndpoint === undefined
+        ? undefined
+        : absoluteUrl('claimSourceEndpoint', opts.claimSourceEndpoint),
     tokenDelayMs,
     quiet: opts.quiet ?? false,
   };

@@ -21,6 +21,11 @@ const PROFILES = [
   { name: 'userinfo-groups', kind: 'claims', summary: 'groups only in userinfo, not in the ID token' },
   { name: 'userinfo-sub-mismatch', kind: 'claims', summary: 'userinfo answers another sub' },
   {
+    name: 'no-email-verified',
+    kind: 'claims',
+    summary: 'email without email_verified (Entra ID: an address nobody verified)',
+  },
+  {
     name: 'short-expiry',
     kind: 'refresh',
     summary: 'access and ID tokens live 10 s unless TTL flags say otherwise',

@@ -38,6 +38,12 @@ export interface DevIdpOptions {
   postLogoutRedirectUris?: string[];
   /** Where back-channel logout tokens are POSTed. */
   backchannelLogoutUri?: string;
+  /**
+   * The `_claim_sources` endpoint named under azure-group-overage, `{sub}` replaced by the
+   * URL-encoded subject; default `<issuer>/groups/{sub}`. Lets a test point a token at a
+   * claim source elsewhere (another host, a redirector, a hostile server).
+   */
+  claimSourceEndpoint?: string;
   /** Delay of each token response under token-endpoint-slow; default 2000. */
   tokenDelayMs?: number;
   /** No console output. */

@@ -52,7 +52,9 @@ export const handleUserinfo: Handler = async (ctx, req, res) => {
 };
 
 /**
- * The claim source named by azure-group-overage. Answers GET (OIDC distributed claims shape,
+ * The claim source named by azure-group-overage. With `Accept: application/jwt` it answers a JWT
+ * signed with the IdP's key (`groups`, `sub`, `iss`), as OIDC Core §5.6.2 has claims providers
+ * do. Otherwise it answers GET (OIDC distributed claims shape,
  * `groups`) and POST (Graph getMemberObjects shape, `value`) with both members, so a gateway
  * written against either works. Real Graph returns object ids; names keep test rules readable.
  */
@@ -71,5 +73,20 @@ export const handleGroups: Handler = async (ctx, req, res) => {
     return;
   }
   const groups = effectiveGroups(ctx, auth.user, auth.grant.viaRefresh);
+  if (/\bapplication\/jwt\b/i.test(req.headers.accept ?? '')) {
+    // OIDC Core §5.6.2: a claims provider answers with a JWT it signs (here: the IdP's own key).
+    const now = Math.floor(ctx.now() / 1000);
+    const jwt = await ctx.keys.sign(
+      { iss: ctx.issuer, sub: auth.user.sub, aud: ctx.options.clientId, iat: now, exp: now + 300, groups },
+      { typ: 'JWT' },
+    );
+    res.writeHead(200, {
+      'content-type': 'application/jwt',
+      'content-length': Buffer.byteLength(jwt),
+      'cache-control': 'no-store',
+    });
+    res.end(jwt);
+    return;
+  }
   sendJson(res, 200, { groups, value: groups });
 };

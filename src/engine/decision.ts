@@ -40,7 +40,12 @@ export type Decision =
       message: string;
       link?: { href: string; text: string };
       /** A POST button (no fields): the confirmation a cross-site sign-out request gets. */
-      form?: { action: string; button: string };
+      form?: {
+        action: string;
+        button: string;
+        /** Origins the submit's answer redirects to (CSP form-action covers redirects too). */
+        redirectsTo?: string[];
+      };
       setCookies: string[];
     };
 

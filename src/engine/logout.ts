@@ -37,14 +37,25 @@ function originOf(url: string): string | undefined {
   }
 }
 
-/** The script-free page with a POST button that any sign-out request we will not act on gets. */
-function confirmation(status: 200 | 403, message: string): Answer {
+/**
+ * The script-free page with a POST button that any sign-out request we will not act on gets.
+ * Browsers apply CSP `form-action` to the redirects that follow a submit too, so the provider's
+ * logout origin (where the POST's answer sends the browser) is named as a form target.
+ */
+function confirmation(ctx: EngineContext, status: 200 | 403, message: string): Answer {
+  const providerLogout = originOf(
+    ctx.provider.endSessionUrl(undefined, new URL(SIGNED_OUT_PATH, ctx.cfg.publicUrl).href) ?? '',
+  );
   return {
     type: 'page',
     status,
     title: 'Sign out?',
     message,
-    form: { action: LOGOUT_PATH, button: 'Sign out' },
+    form: {
+      action: LOGOUT_PATH,
+      button: 'Sign out',
+      ...(providerLogout ? { redirectsTo: [providerLogout] } : {}),
+    },
     setCookies: [],
   };
 }
@@ -66,8 +77,9 @@ export async function logout(ctx: EngineContext, f: RequestFacts): Promise<Answe
       'logout not from this site: confirmation page, session kept',
     );
     return safe
-      ? confirmation(200, 'To end your session, select Sign out.')
+      ? confirmation(ctx, 200, 'To end your session, select Sign out.')
       : confirmation(
+          ctx,
           403,
           'This sign-out request came from another site, so your session was kept. To end it, select Sign out.',
         );

@@ -6,14 +6,16 @@
  *   (notably `%2F`) stay encoded, upper-cased;
  * - runs of slashes collapse to one;
  * - dot segments are resolved (RFC 3986 §5.2.4) and can never climb above the root.
+ * A backslash is not a separator here: paths containing one (or `%5C`, `#`, `%25`) are refused
+ * before they get this far (see refuseTarget in requestTarget.ts).
  * The fast path returns already-canonical paths untouched (no allocation on the hot path).
  */
-const NEEDS_WORK = /%|\/\/|\/\.\.?(\/|$)|\\/;
+const NEEDS_WORK = /%|\/\/|\/\.\.?(\/|$)/;
 
 export function normalizePath(path: string): string {
   if (!path.startsWith('/')) path = `/${path}`;
   if (!NEEDS_WORK.test(path)) return path;
-  const decoded = path.replace(/\\/g, '/').replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
+  const decoded = path.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
     const ch = String.fromCharCode(Number.parseInt(hex, 16));
     return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
   });
@@ -41,22 +43,28 @@ export function normalizeUrl(url: string): { path: string; url: string } {
   return { path, url: q === -1 ? path : path + url.slice(q) };
 }
 
-const AMBIGUOUS = /;|%2f|%5c/i;
+const AMBIGUOUS = /[;\\]|%(?:2f|5c|23|25)/i;
 
 /**
  * The ways an upstream might read a path. Besides the canonical form, servers such as Tomcat,
  * Jetty and Spring drop `;params` from segments (so `/public/..;/admin` is `/admin`), and some
- * (gunicorn, older Go) decode `%2F` before routing (so `/admin%2Fusers` is `/admin/users`).
+ * (gunicorn, older Go) decode `%2F` before routing (so `/admin%2Fusers` is `/admin/users`); a
+ * server that decodes before it parses ends the path at an encoded `#` (`/admin%23x` is
+ * `/admin`), and one that decodes twice reads `%252F` as `/` (only reachable with
+ * `proxy.allowEncodedPercent`; `\` and `%5C` are refused before, but read as `/` here too).
  * Decisions must hold under every reading: a skip-auth prefix only applies if every reading is
  * under it, a rule applies if any reading is. Usually this is just `[path]`.
  */
 export function pathReadings(path: string): string[] {
   const canonical = normalizePath(path);
   if (!AMBIGUOUS.test(canonical)) return [canonical];
+  // Escapes in `canonical` are upper-case (normalizePath).
+  let s = canonical.includes('%25') ? normalizePath(canonical.replace(/%25/g, '%')) : canonical;
+  const hash = s.indexOf('%23');
+  if (hash !== -1) s = s.slice(0, hash);
   const lenient = normalizePath(
-    canonical
-      .replace(/%2f/gi, '/')
-      .replace(/%5c/gi, '/')
+    s
+      .replace(/%2F|%5C|\\/g, '/')
       .split('/')
       .map((seg) => {
         const semi = seg.indexOf(';');

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import { isNavigation, type RequestFacts } from '../engine/facts.js';
+import type { TargetRules } from '../engine/requestTarget.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
 import { forwardedFactsFromNode } from './requestFacts.js';
 import { type Audience, respond } from './respond.js';
@@ -23,6 +24,8 @@ export interface ForwardAuthDeps {
   engine: Engine;
   /** Cookie `Secure`/name choice, from publicUrl (as for every other request). */
   secure: boolean;
+  /** `proxy.allowEncodedPercent`, for the described target as for any other. */
+  target?: TargetRules;
 }
 
 /**
@@ -50,13 +53,23 @@ export async function handleForwardAuth(
   requestId: string,
   log: { user?: string; decision?: string },
 ): Promise<void> {
-  const built = forwardedFactsFromNode(req, deps.secure, requestId, deps.secure ? 'https' : 'http');
+  const built = forwardedFactsFromNode(
+    req,
+    deps.secure,
+    requestId,
+    deps.secure ? 'https' : 'http',
+    deps.target,
+  );
   if (!built.ok) {
     log.decision = 'forward_auth_bad_request';
+    // A refused target (`#`, backslash, `%25`) is answered like the request it describes; a
+    // malformed description is the proxy's mistake and gets JSON.
+    const audience: Audience =
+      style === 'forward-auth' && built.facts && isNavigation(built.facts) ? 'page' : 'json';
     return respond(
       res,
       { type: 'error', status: 400, code: 'bad_request', reason: built.reason, setCookies: [] },
-      'json',
+      audience,
       requestId,
     );
   }

@@ -9,6 +9,7 @@ import { describeCause } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { ClientAddressResolver, useClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, managedHeadersFor } from './managedHeaders.js';
+import { type MetricsListener, startMetricsListener } from './metricsServer.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { respond, sendJson } from './respond.js';
 import { securityHeadersFor } from './securityHeaders.js';
@@ -27,9 +28,14 @@ export type NextFunction = (err?: unknown) => void;
 export interface GatehouseMiddleware {
   /** connect/Express-compatible `(req, res, next)`. */
   handler(req: IncomingMessage, res: ServerResponse, next: NextFunction): void;
-  /** Resolves once the store is connected and OIDC discovery succeeded; rejects if start-up failed. */
+  /**
+   * Resolves once the store is connected, OIDC discovery succeeded and (with `metrics.listen`)
+   * the metrics listener listens; rejects if start-up failed.
+   */
   readonly ready: Promise<void>;
-  /** Stops discovery retries and closes the session store. */
+  /** The metrics listener's URL once listening (`metrics.listen` set); undefined otherwise. */
+  readonly metricsUrl: string | undefined;
+  /** Stops discovery retries, closes the metrics listener and the session store. */
   close(): Promise<void>;
 }
 
@@ -50,7 +56,10 @@ function isLoaded(c: GatehouseConfig | ConfigInput): c is GatehouseConfig {
     typeof x.headers?.maxGroupsHeaderBytes === 'number' &&
     Array.isArray(x.authorization?.rules) &&
     typeof x.logging?.level === 'string' &&
-    typeof x.metrics?.enabled === 'boolean'
+    typeof x.server?.headersTimeoutSeconds === 'number' &&
+    typeof x.metrics === 'object' &&
+    // a removed key: let loadConfig name the fix
+    !('enabled' in x.metrics)
   );
 }
 
@@ -104,7 +113,25 @@ export function createGatehouseMiddleware(
   // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
   const clients = new ClientAddressResolver(cfg.server.trustedProxies);
   const core = createGatewayCore(cfg, gatewayOpts);
-  const ready = core.then((c) => c.discovered);
+  // The same metrics listener as the reverse proxy's (the middleware does not own the app's
+  // server, and metrics never share its port).
+  let metricsListener: MetricsListener | undefined;
+  const metricsStarted = core.then(
+    async (c) => {
+      if (cfg.metrics.listen === undefined) return;
+      metricsListener = await startMetricsListener(cfg.metrics.listen, c.metrics.registry, c.logger);
+    },
+    () => {}, // a core that failed to start is reported below and by `ready`
+  );
+  metricsStarted.catch((err) =>
+    (opts.logger ?? createLogger(cfg.logging.level)).error(
+      { err: describeCause(err), listen: cfg.metrics.listen },
+      'gatehouse metrics listener failed to start',
+    ),
+  );
+  const ready = core.then(async (c) => {
+    await Promise.all([c.discovered, metricsStarted]);
+  });
   // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
   ready.catch(() => {});
   core.catch((err) =>
@@ -123,7 +150,6 @@ export function createGatehouseMiddleware(
       logger: c.logger,
       metrics: c.metrics,
       publicUrl: cfg.publicUrl,
-      metricsEnabled: cfg.metrics.enabled,
     });
     return oauth2;
   }
@@ -139,7 +165,13 @@ export function createGatehouseMiddleware(
     // Express strips a mount path from req.url; decide on the full path the client asked for.
     const raw = req.originalUrl ?? req.url ?? '/';
     useClientAddressResolver(req, clients);
-    const f = factsFromNode(req, secure, requestId, raw);
+    const built = factsFromNode(req, secure, requestId, raw, cfg.proxy);
+    const f = built.facts;
+    // A target the gateway and the app could read differently is refused before any routing.
+    if (!built.ok) {
+      log.decision = built.refusal.code;
+      return respond(res, built.refusal, isNavigation(f) ? 'page' : 'json', requestId);
+    }
     if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
     const d = await c.engine.check(f);
     if (d.type !== 'allow') {
@@ -170,6 +202,9 @@ export function createGatehouseMiddleware(
 
   return {
     ready,
+    get metricsUrl() {
+      return metricsListener?.url;
+    },
     handler(req, res, next) {
       core.then(
         (c) => runLogged(c, req, res, (requestId, log) => handle(c, req, res, next, requestId, log)),
@@ -190,6 +225,8 @@ export function createGatehouseMiddleware(
       } catch {
         return;
       }
+      await metricsStarted.catch(() => {});
+      await metricsListener?.close();
       await c.close();
     },
   };

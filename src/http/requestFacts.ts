@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { ErrorDecision } from '../engine/decision.js';
 import type { RequestFacts } from '../engine/facts.js';
 import { normalizeUrl } from '../engine/normalizePath.js';
+import {
+  refuseTarget,
+  STRICT_TARGET,
+  TARGET_REFUSAL_REASONS,
+  type TargetRules,
+  targetRefusal,
+} from '../engine/requestTarget.js';
 import { clientAddressOf } from './clientAddress.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -31,18 +39,29 @@ function clientFacts(req: IncomingMessage) {
 }
 
 /**
+ * The facts of a request, or the 400 that refuses its target (`#`, a backslash, `%25`: see
+ * refuseTarget). `facts` is there either way, so the refusal is shaped (page or JSON) like any
+ * other answer; a refused request must be answered before any routing.
+ */
+export type NodeFacts =
+  | { ok: true; facts: RequestFacts }
+  | { ok: false; facts: RequestFacts; refusal: ErrorDecision };
+
+/**
  * Builds engine facts from a node:http request. `secure` comes from publicUrl, never from a header.
- * `rawUrl` overrides `req.url` (a middleware mounted under a prefix sees a shortened `req.url`).
+ * `rawUrl` overrides `req.url` (a middleware mounted under a prefix sees a shortened `req.url`);
+ * `target` is `proxy.allowEncodedPercent`.
  */
 export function factsFromNode(
   req: IncomingMessage,
   secure: boolean,
   requestId: string,
   rawUrl: string = req.url ?? '/',
-): RequestFacts {
+  target: TargetRules = STRICT_TARGET,
+): NodeFacts {
   // Decide on, and forward, one canonical path (see normalizePath).
   const { path, url } = normalizeUrl(rawUrl);
-  return {
+  const facts: RequestFacts = {
     method: req.method ?? 'GET',
     path,
     url,
@@ -52,6 +71,8 @@ export function factsFromNode(
     clientIp: clientAddressOf(req),
     requestId,
   };
+  const refused = refuseTarget(rawUrl, target);
+  return refused ? { ok: false, facts, refusal: targetRefusal(refused) } : { ok: true, facts };
 }
 
 export type ForwardedFacts =
@@ -60,6 +81,8 @@ export type ForwardedFacts =
       ok: false;
       /** Safe to show: which forwarded header is missing or malformed. */
       reason: string;
+      /** Present when only the described target was refused (`#`, backslash, `%25`). */
+      facts?: RequestFacts;
     };
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are refused in a request target
@@ -92,7 +115,8 @@ function firstOfList(v: string): string {
  *
  * The path decides authorization, so it must not be ambiguous: when both URI headers are present
  * they must agree (a client behind Caddy or Traefik can add an `X-Original-URI` of its own, and a
- * client behind nginx an `X-Forwarded-Uri`), and none may be sent twice.
+ * client behind nginx an `X-Forwarded-Uri`), and none may be sent twice; a `#`, a backslash or
+ * `%25` in it is refused as it is for a request to the gateway itself (see refuseTarget).
  *
  * `facts.url` is the absolute original URL (`proto://host/path?query`, path normalised), so the
  * login return URL goes through the same open-redirect check (`safeReturnTo`) as `rd`.
@@ -102,6 +126,7 @@ export function forwardedFactsFromNode(
   secure: boolean,
   requestId: string,
   defaultProto: 'http' | 'https',
+  target: TargetRules = STRICT_TARGET,
 ): ForwardedFacts {
   const fail = (reason: string): ForwardedFacts => ({ ok: false, reason });
   const values: Record<string, string | undefined> = {};
@@ -145,17 +170,21 @@ export function forwardedFactsFromNode(
   if (proto !== 'http' && proto !== 'https') return fail('X-Forwarded-Proto must be http or https.');
 
   const { path, url } = normalizeUrl(uri);
-  return {
-    ok: true,
-    facts: {
-      method: method.toUpperCase(),
-      path,
-      url: `${proto}://${host}${url}`,
-      host,
-      secure,
-      ...clientFacts(req),
-      clientIp: clientAddressOf(req),
-      requestId,
-    },
+  const facts: RequestFacts = {
+    method: method.toUpperCase(),
+    path,
+    url: `${proto}://${host}${url}`,
+    host,
+    secure,
+    ...clientFacts(req),
+    clientIp: clientAddressOf(req),
+    requestId,
   };
+  // The same refusal as for a request to the gateway itself (see factsFromNode).
+  const refused = refuseTarget(uri, target);
+  if (refused) {
+    const header = original !== undefined ? 'X-Original-URI' : 'X-Forwarded-Uri';
+    return { ok: false, reason: `${header}: ${TARGET_REFUSAL_REASONS[refused]}`, facts };
+  }
+  return { ok: true, facts };
 }

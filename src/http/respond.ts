@@ -5,9 +5,24 @@ import { renderPage, TITLES } from './pages.js';
 /** How an answer is shaped: HTML pages for browsers navigating, JSON for everything else. */
 export type Audience = 'page' | 'json';
 
+/**
+ * Security headers of every answer Gatehouse writes itself (pages, JSON, redirects; never on
+ * proxied upstream responses): never framed (clickjacking), never content-sniffed, and no
+ * `Referer` with a query (state, codes) leaves a Gatehouse page. Pages add what they need.
+ */
+const ANSWER_CSP = "default-src 'none'; frame-ancestors 'none'";
+/** Pages: inline styles only, no script; forms (the logout confirmation) post to us only. */
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+/** The same headers as raw header lines, for answers written straight to a socket. */
+export const RAW_SECURITY_HEADERS = `content-security-policy: ${ANSWER_CSP}\r\nx-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n`;
+
 function baseHeaders(res: ServerResponse, requestId: string, setCookies: string[]): void {
   res.setHeader('cache-control', 'no-store');
   res.setHeader('x-request-id', requestId);
+  res.setHeader('content-security-policy', ANSWER_CSP);
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('referrer-policy', 'no-referrer');
   if (setCookies.length) res.setHeader('set-cookie', setCookies);
 }
 
@@ -48,7 +63,12 @@ export function respond(
       send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(d.body));
       return;
     case 'page':
-      res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      res.setHeader(
+        'content-security-policy',
+        d.form?.redirectsTo?.length ? `${PAGE_CSP} ${d.form.redirectsTo.join(' ')}` : PAGE_CSP,
+      );
+      // A form's POST must carry our Origin (not `null`) for browsers without fetch metadata.
+      if (d.form) res.setHeader('referrer-policy', 'same-origin');
       send(res, d.status, 'text/html; charset=utf-8', renderPage({ ...d, requestId }));
       return;
     case 'error': {
@@ -65,7 +85,7 @@ export function respond(
         send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(body));
         return;
       }
-      res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      res.setHeader('content-security-policy', PAGE_CSP);
       const link = d.signInUrl
         ? { href: d.signInUrl, text: d.status === 403 ? 'Sign in as someone else' : 'Sign in again' }
         : d.status >= 500

@@ -16,7 +16,8 @@ import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwa
 import type { OpenSockets } from './openSockets.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
-import { type Audience, respond, sendJson } from './respond.js';
+import { type Audience, RAW_SECURITY_HEADERS, respond, sendJson } from './respond.js';
+import { capConnections, type ServerLimits, serverOptions, throttled } from './serverLimits.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware). */
 export interface FrontDoorDeps {
@@ -24,8 +25,6 @@ export interface FrontDoorDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   publicUrl: string;
-  /** Serves Prometheus metrics at /oauth2/metrics to loopback clients. */
-  metricsEnabled: boolean;
 }
 
 export interface ServerDeps extends FrontDoorDeps {
@@ -34,6 +33,8 @@ export interface ServerDeps extends FrontDoorDeps {
   openSockets?: OpenSockets;
   /** Readiness: provider discovered and store healthy. */
   readiness: () => { ok: boolean; reasons: string[] };
+  /** Timeouts and the connection cap (`server.*`). */
+  limits: ServerLimits;
 }
 
 /** Per-request log fields, filled in by whoever answers. */
@@ -42,16 +43,21 @@ export interface RequestLog {
   decision?: string;
 }
 
-/** Reads a small form body; undefined when it exceeds `limit` bytes. */
+/**
+ * Reads a small form body; undefined as soon as it exceeds `limit` bytes. The rest is then read
+ * and discarded, never kept (the caller answers 413 with `Connection: close`): destroying the
+ * socket instead would reset it, and the client would never see the answer.
+ */
 function readSmallBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
+      if (size > limit) return;
       size += c.length;
       if (size > limit) {
+        chunks.length = 0;
         resolve(undefined);
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -59,14 +65,11 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string | un
   });
 }
 
-function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
-}
-
 /**
  * Serves the /oauth2/* routes shared by every front door (login, callback, logout, userinfo,
- * back-channel logout, metrics, and the forward-auth endpoints). Resolves false for any other
- * path, which is then authenticated and authorized like an application path.
+ * back-channel logout, and the forward-auth endpoints). `/oauth2/` is Gatehouse's namespace: any
+ * other path under it is answered 404 here and never reaches the application (metrics included:
+ * they have a listener of their own, `metrics.listen`). Resolves false only for paths outside it.
  */
 export function createOAuth2Routes(
   deps: FrontDoorDeps,
@@ -114,31 +117,56 @@ export function createOAuth2Routes(
         }
         const body = await readSmallBody(req, 64 * 1024);
         if (body === undefined) {
-          sendJson(res, 413, { error: 'invalid_request', error_description: 'body too large' }, requestId);
+          log.decision = 'body_too_large';
+          // Stop reading this request: the connection ends with the answer.
+          res.setHeader('connection', 'close');
+          sendJson(
+            res,
+            413,
+            { error: 'invalid_request', error_description: 'body larger than 64 KiB' },
+            requestId,
+          );
           return true;
         }
         log.decision = 'backchannel_logout';
         respond(res, await engine.backchannelLogout(f, new URLSearchParams(body)), 'json', requestId);
         return true;
       }
-      case '/oauth2/metrics':
-        if (deps.metricsEnabled && isLoopback(req.socket.remoteAddress)) {
-          res.setHeader('content-type', deps.metrics.registry.contentType);
-          res.end(await deps.metrics.registry.metrics());
-          log.decision = 'metrics';
-          return true;
-        }
-        return false;
       // Forward-auth front door (nginx auth_request; Traefik forwardAuth, Caddy forward_auth): the
       // request being authorized is the one the proxy describes in X-Forwarded-*; see forwardAuth.ts.
       case AUTH_REQUEST_PATH:
       case FORWARD_AUTH_PATH: {
         const style = f.path === AUTH_REQUEST_PATH ? 'auth-request' : 'forward-auth';
-        await handleForwardAuth({ engine, secure }, style, req, res, requestId, log);
+        await handleForwardAuth(
+          { engine, secure, target: engine.ctx.cfg.proxy },
+          style,
+          req,
+          res,
+          requestId,
+          log,
+        );
         return true;
       }
     }
-    return false;
+    if (!f.path.startsWith('/oauth2/')) return false;
+    answer(
+      audience === 'page'
+        ? {
+            type: 'page',
+            status: 404,
+            title: 'Not found',
+            message: 'There is no such page.',
+            setCookies: [],
+          }
+        : {
+            type: 'json',
+            status: 404,
+            body: { error: 'not_found', reason: 'no such Gatehouse endpoint', requestId },
+            setCookies: [],
+          },
+    );
+    log.decision = 'not_found';
+    return true;
   };
 }
 
@@ -189,8 +217,14 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const oauth2 = createOAuth2Routes(deps);
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: RequestLog) {
-    const f = factsFromNode(req, secure, requestId);
+    const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
+    const f = built.facts;
     const audience: Audience = isNavigation(f) ? 'page' : 'json';
+    // A target the gateway and the app could read differently is refused before any routing.
+    if (!built.ok) {
+      log.decision = built.refusal.code;
+      return respond(res, built.refusal, audience, requestId);
+    }
     if (f.path.startsWith('/oauth2/') && (await oauth2(req, res, f, log))) return;
     if (f.path === '/healthz') {
       log.decision = 'health';
@@ -253,8 +287,9 @@ export function createGatewayServer(deps: ServerDeps): Server {
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
     const requestId = requestIdOf(req);
-    const f = { ...factsFromNode(req, secure, requestId), secFetchMode: 'websocket', accept: undefined };
-    const d = await engine.check(f);
+    const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
+    const f = { ...built.facts, secFetchMode: 'websocket', accept: undefined };
+    const d: Decision = built.ok ? await engine.check(f) : built.refusal;
     let status = 101;
     let decision = 'allow';
     if (d.type !== 'allow') {
@@ -298,9 +333,19 @@ export function createGatewayServer(deps: ServerDeps): Server {
     );
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
+  const server = createServer(serverOptions(deps.limits), (req, res) =>
     runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
   );
+  const logRefused = throttled(10_000, (refused) =>
+    deps.logger.warn(
+      { refused, maxConnections: deps.limits.maxConnections },
+      'connections refused (503): server.maxConnections reached',
+    ),
+  );
+  capConnections(server, deps.limits.maxConnections, () => {
+    deps.metrics.connectionsRefused.inc();
+    logRefused();
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     handleUpgrade(req, socket, head).catch((err) => {
@@ -316,6 +361,6 @@ function rawAnswer(socket: Duplex, status: number, body: unknown, requestId: str
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\n${RAW_SECURITY_HEADERS}connection: close\r\n\r\n${text}`,
   );
 }

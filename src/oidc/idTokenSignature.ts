@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
 
 /**
  * Verifies ID token signatures with jose against the provider's JWKS. openid-client validates
@@ -39,14 +39,21 @@ export class IdTokenSignatureVerifier {
   }
 
   async verify(idToken: string): Promise<void> {
+    await this.verifyJwt(idToken);
+  }
+
+  /**
+   * Any JWT the provider signed (ID tokens, distributed-claim answers): the signature against
+   * the same JWKS cache and algorithms, `exp`/`nbf` with the clock tolerance; returns the payload.
+   */
+  async verifyJwt(jwt: string): Promise<JWTPayload> {
     const opts = { algorithms: this.algorithms, clockTolerance: this.clockToleranceSec };
     try {
-      await jwtVerify(idToken, this.jwks, opts);
+      return (await jwtVerify(jwt, this.jwks, opts)).payload;
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey && this.mayForceReload()) {
         await this.jwks.reload();
-        await jwtVerify(idToken, this.jwks, opts);
-        return;
+        return (await jwtVerify(jwt, this.jwks, opts)).payload;
       }
       throw err;
     }

@@ -4,9 +4,10 @@ import type { Clock } from '../util/clock.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
-import { resolveDistributedClaims } from './distributedClaims.js';
+import { ClaimSourceError, resolveDistributedClaims } from './distributedClaims.js';
 import { GithubIdentity, githubEndpoints, githubTokenFetch } from './github.js';
 import { IdTokenSignatureVerifier } from './idTokenSignature.js';
+import { endpointDowngrades, usesInsecureIssuer } from './insecureTransport.js';
 import { logoutTarget, type OfflineAccessPlan, planOfflineAccess } from './presets.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
 
@@ -138,6 +139,13 @@ export class OidcProvider {
 
   /** Starts discovery; resolves on the first success, retries with capped backoff forever. */
   start(): Promise<void> {
+    const p = this.cfg.provider;
+    if (usesInsecureIssuer(p.issuer, p.allowInsecureIssuer)) {
+      this.deps.logger.warn(
+        { issuer: p.issuer },
+        'provider.allowInsecureIssuer: the issuer is plain http off loopback — the client secret, tokens and signing keys cross the network in clear; use https',
+      );
+    }
     return new Promise((resolve) => {
       let attempt = 0;
       const tryOnce = async () => {
@@ -187,6 +195,12 @@ export class OidcProvider {
       },
     );
     const server = conf.serverMetadata();
+    // No silent downgrade: an https issuer whose discovery names http endpoints (jwks_uri is
+    // fetched by jose, which has no https guard of its own) is refused, and discovery retried.
+    const downgrades = endpointDowngrades(p.issuer, server as Record<string, unknown>, p.allowInsecureIssuer);
+    if (downgrades.length) {
+      throw new Error(`the provider's discovery document is refused: ${downgrades.join('; ')}`);
+    }
     if (p.idTokenSigningAlgs.length) {
       // openid-client checks one expected alg; from the allow-list, pick the first the IdP offers.
       const offered = server.id_token_signing_alg_values_supported ?? ['RS256'];
@@ -301,7 +315,7 @@ export class OidcProvider {
     const idClaims = res.claims() as Record<string, unknown> | undefined;
     if (!idClaims || !res.id_token) throw new Error('the token response carried no ID token');
     await this.signatures!.verify(res.id_token);
-    const claims = await this.enrichClaims(conf, res.access_token, idClaims);
+    const claims = await this.enrichClaims(conf, res.access_token, idClaims, 'login');
     if (!res.refresh_token) this.warnNoRefreshToken();
     return this.toResult(now, res, claims, undefined);
   }
@@ -376,9 +390,9 @@ export class OidcProvider {
     previousClaims: Record<string, unknown> | undefined,
   ): Promise<Record<string, unknown> | undefined> {
     if (this.github) return this.github.claims(res.access_token);
-    if (idClaims) return this.enrichClaims(conf, res.access_token, idClaims);
+    if (idClaims) return this.enrichClaims(conf, res.access_token, idClaims, 'refresh');
     if (this.cfg.provider.useUserinfo && previousClaims) {
-      return this.enrichClaims(conf, res.access_token, previousClaims);
+      return this.enrichClaims(conf, res.access_token, previousClaims, 'refresh');
     }
     return undefined;
   }
@@ -415,11 +429,18 @@ export class OidcProvider {
     };
   }
 
-  /** Userinfo (must agree on `sub`) and distributed group claims (Azure overage). */
+  /**
+   * Userinfo (must agree on `sub`) and distributed group claims (Entra overage). A claim source
+   * that is refused or fails (see distributedClaims.ts) is logged at warn with the reason: at
+   * login the user signs in without those groups (group rules then deny: fail closed); at a
+   * refresh the error propagates, so the session keeps the identity it has (as when userinfo
+   * fails) instead of dropping groups over a network hiccup.
+   */
   private async enrichClaims(
     conf: client.Configuration,
     accessToken: string,
     idClaims: Record<string, unknown>,
+    phase: 'login' | 'refresh',
   ): Promise<Record<string, unknown>> {
     let claims = idClaims;
     if (this.cfg.provider.useUserinfo) {
@@ -428,11 +449,26 @@ export class OidcProvider {
       const info = await this.limiter.run(() => client.fetchUserInfo(conf, accessToken, sub));
       claims = { ...idClaims, ...info };
     }
-    return resolveDistributedClaims(claims, this.cfg.provider.groupsClaim, accessToken, {
-      issuer: this.cfg.provider.issuer,
-      timeoutMs: this.cfg.provider.timeoutSeconds * 1000,
-      run: (fn) => this.limiter.run(fn),
-    });
+    const p = this.cfg.provider;
+    try {
+      return await resolveDistributedClaims(claims, p.groupsClaim, accessToken, {
+        issuer: p.issuer,
+        allowedHosts: p.claimSourceHosts,
+        timeoutMs: p.timeoutSeconds * 1000,
+        run: (fn) => this.limiter.run(fn),
+        verifyJwt: (jwt) => this.signatures!.verifyJwt(jwt),
+      });
+    } catch (err) {
+      if (!(err instanceof ClaimSourceError)) throw err;
+      this.deps.logger.warn(
+        { claim: p.groupsClaim, source: err.source, reason: err.message, phase },
+        phase === 'login'
+          ? `distributed claim source refused: ${err.message}; signing in without ${p.groupsClaim}`
+          : `distributed claim source refused: ${err.message}; keeping the session's identity`,
+      );
+      if (phase === 'refresh') throw err;
+      return claims;
+    }
   }
 
   /** Where logout sends the browser at the provider (see `logoutTarget`), or undefined. */

@@ -10,6 +10,7 @@ export interface TokenSet {
 /**
  * What the store holds for one session. Everything the hot path needs (identity, expiry) is
  * plain and precomputed; tokens are sealed and only opened to refresh or to forward them.
+ * Every field but `lastSeenAt` is covered by `mac` (see RecordMac), bound to the store key.
  */
 export interface SessionRecord {
   /** Incremented on every write; writes are compare-and-set on it. */
@@ -18,7 +19,7 @@ export interface SessionRecord {
   /** The IdP's session id (`sid`), for back-channel logout. */
   sid?: string;
   identity: Identity;
-  /** Sealed JSON of TokenSet. */
+  /** Sealed JSON of TokenSet (AES-256-GCM, the store key as associated data). */
   tokens: string;
   hasRefreshToken: boolean;
   /** When the access token expires (ms since epoch). */
@@ -33,6 +34,11 @@ export interface SessionRecord {
   expiresAt: number;
   /** Set after a transient refresh failure: no new attempt before this time. */
   refreshRetryAt?: number;
+  /**
+   * HMAC over the record (all but `lastSeenAt`) and its store key, set by the session layer on
+   * every write; a record without a valid one is treated as no session.
+   */
+  mac?: string;
 }
 
 /** Store TTL: the record must live until the later of its absolute end and, with idle timeout, idle end. */

@@ -1,9 +1,13 @@
 import { type ClaimMapping, extractIdentity, type Identity } from '../identity/identity.js';
+import type { GatewayMetrics } from '../metrics.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
 import type { SessionStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { AuthenticatedStore } from './authenticatedStore.js';
 import { SessionIdCodec } from './cookieCodec.js';
 import { recordTtlMs, type SessionRecord, type TokenSet } from './record.js';
+import { RecordMac } from './recordMac.js';
 import { TokenSealer } from './tokenSealer.js';
 
 export interface SessionSettings {
@@ -13,23 +17,45 @@ export interface SessionSettings {
   claims: ClaimMapping;
 }
 
+/** Where refused (edited, swapped, unsigned) records are reported. */
+export interface SessionObservers {
+  logger?: Logger;
+  metrics?: GatewayMetrics;
+}
+
 /**
  * Creating, reading and rewriting session records: the one place that knows how a token result
  * becomes a record, how tokens are sealed, and how long a record lives in the store.
+ *
+ * `store` is the given store behind `AuthenticatedStore`: every record read through it has been
+ * verified (MAC over its content and store key), every record written through it is signed. All
+ * record reads and writes of the engine, the refresh coordinator and logout go through it.
  */
 export class SessionService {
   readonly codec: SessionIdCodec;
+  readonly store: AuthenticatedStore;
   private readonly sealer: TokenSealer;
   /** Opened token sets, cached per record object so forwarding tokens costs no decryption per request. */
   private readonly opened = new WeakMap<SessionRecord, TokenSet>();
 
   constructor(
-    readonly store: SessionStore,
+    store: SessionStore,
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
+    observers: SessionObservers = {},
   ) {
     this.codec = new SessionIdCodec(settings.secrets);
     this.sealer = new TokenSealer(settings.secrets);
+    const { logger, metrics } = observers;
+    this.store = new AuthenticatedStore(store, new RecordMac(settings.secrets), {
+      firstSeen: (key, reason) =>
+        // Never the record's content: only which session (a key prefix) and why.
+        logger?.warn(
+          { session: key.slice(0, 12), reason },
+          'session record failed verification (edited, copied from another session, or written before records were authenticated); treated as no session',
+        ),
+      refused: (reason) => metrics?.recordsRejected.inc({ reason }),
+    });
   }
 
   get idleTimeoutMs(): number {
@@ -40,13 +66,24 @@ export class SessionService {
     return extractIdentity(claims, this.settings.claims);
   }
 
+  /**
+   * The tokens of a record read or written through `store` (opened with its store key as
+   * associated data). Throws for a record the session layer has not authenticated.
+   */
   tokens(rec: SessionRecord): TokenSet {
     let t = this.opened.get(rec);
     if (!t) {
-      t = JSON.parse(this.sealer.open(rec.tokens)) as TokenSet;
+      t = JSON.parse(this.sealer.open(rec.tokens, this.keyOf(rec))) as TokenSet;
       this.opened.set(rec, t);
     }
     return t;
+  }
+
+  private keyOf(rec: SessionRecord): string {
+    const key = this.store.keyOf(rec);
+    if (key === undefined)
+      throw new Error('session record was not read or written through the session layer');
+    return key;
   }
 
   /** A brand-new session (new id on every login: no fixation). */
@@ -61,7 +98,7 @@ export class SessionService {
       version: 1,
       sub: identity.sub,
       identity,
-      tokens: this.sealer.seal(JSON.stringify(result.tokens)),
+      tokens: this.sealer.seal(JSON.stringify(result.tokens), storeKey),
       hasRefreshToken: result.tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,
@@ -75,7 +112,10 @@ export class SessionService {
     return { cookieValue, key: storeKey, record };
   }
 
-  /** The record after a successful refresh: new tokens, identity re-extracted when claims came back. */
+  /**
+   * The record after a successful refresh: new tokens, identity re-extracted when claims came back.
+   * `prev` must come from `store` (its store key seals the new tokens); write it back through `store`.
+   */
   refreshed(prev: SessionRecord, result: TokenResult): SessionRecord {
     const now = this.clock.now();
     const identity = result.claims ? this.identityFrom({ ...result.claims, sub: prev.sub }) : prev.identity;
@@ -89,7 +129,7 @@ export class SessionService {
       ...prev,
       version: prev.version + 1,
       identity,
-      tokens: this.sealer.seal(JSON.stringify(tokens)),
+      tokens: this.sealer.seal(JSON.stringify(tokens), this.keyOf(prev)),
       hasRefreshToken: tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,

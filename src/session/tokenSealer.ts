@@ -2,8 +2,10 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deriveKey } from '../util/crypto.js';
 
 /**
- * AES-256-GCM for tokens at rest. Output: `v1.<keyIndexHash>.<iv>.<ciphertext+tag>` (base64url).
- * The key id lets a rotated secret still open records written before the rotation.
+ * AES-256-GCM for tokens at rest. Output: `v2.<keyIdHash>.<iv>.<ciphertext+tag>` (base64url).
+ * The key id lets a rotated secret still open records written before the rotation. The caller's
+ * associated data (the record's store key) is bound into the GCM tag, so a blob copied into another
+ * record does not open there. `v1` blobs (sealed without associated data) are refused.
  */
 export class TokenSealer {
   private readonly keys: Array<{ id: string; key: Buffer }>;
@@ -15,22 +17,25 @@ export class TokenSealer {
     }));
   }
 
-  seal(plain: string): string {
+  seal(plain: string, aad: string): string {
     const { id, key } = this.keys[0]!;
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', key, iv);
+    c.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final(), c.getAuthTag()]);
-    return `v1.${id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
+    return `v2.${id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
-  /** Throws when the value was not sealed by one of our keys (tampered or unknown key). */
-  open(sealed: string): string {
+  /** Throws when the value was not sealed by one of our keys with this `aad` (tampered, moved, unknown key). */
+  open(sealed: string, aad: string): string {
     const [v, id, ivS, bodyS] = sealed.split('.');
-    if (v !== 'v1' || !id || !ivS || !bodyS) throw new Error('sealed value has an unknown format');
+    if (v !== 'v2' || !id || !ivS || !bodyS) throw new Error('sealed value has an unknown format');
     const entry = this.keys.find((k) => k.id === id);
     if (!entry) throw new Error('sealed with a key that is no longer configured');
     const body = Buffer.from(bodyS, 'base64url');
+    if (body.length < 16) throw new Error('sealed value is truncated');
     const d = createDecipheriv('aes-256-gcm', entry.key, Buffer.from(ivS, 'base64url'));
+    d.setAAD(Buffer.from(aad, 'utf8'));
     d.setAuthTag(body.subarray(body.length - 16));
     return Buffer.concat([d.update(body.subarray(0, body.length - 16)), d.final()]).toString('utf8');
   }

@@ -284,7 +284,7 @@ export class RedisStore implements SessionStore {
       const hit = this.l1.get(key);
       if (hit) return hit;
     }
-    if (!cacheable) return this.parse(key, await this.read(key));
+    if (!cacheable) return this.parse(await this.read(key));
     // Track the read: an invalidation arriving before its answer spoils it for caching.
     const mark: PendingRead = { stale: false };
     let set = this.reads.get(key);
@@ -300,7 +300,7 @@ export class RedisStore implements SessionStore {
       set.delete(mark);
       if (!set.size) this.reads.delete(key);
     }
-    const rec = this.parse(key, raw);
+    const rec = this.parse(raw);
     if (rec && this.cacheOn && !mark.stale) this.l1.set(key, rec, this.opts.cacheTtlMs);
     return rec;
   }
@@ -310,19 +310,22 @@ export class RedisStore implements SessionStore {
     return this.call(() => this.client.hmget(this.keys.session(key), 'd', 'l'));
   }
 
-  private parse(key: string, raw: Array<string | null>): SessionRecord | undefined {
+  /**
+   * The record as the writer serialised it (JSON.parse keeps key order, so the session layer's MAC
+   * check sees the writer's bytes). This store does not judge records: a `d` that is not a JSON
+   * object comes back as an empty object, which the session layer refuses as malformed (counted and
+   * logged there, without the content). Only `lastSeenAt`, outside the MAC, is merged with `l`.
+   */
+  private parse(raw: Array<string | null>): SessionRecord | undefined {
     const [d, l] = raw;
     if (!d) return undefined;
     let rec: SessionRecord;
     try {
       rec = JSON.parse(d) as SessionRecord;
-    } catch (err) {
-      this.logger.error(
-        { session: key.slice(0, 12), err: describeCause(err) },
-        'session store (redis): unreadable record ignored',
-      );
-      return undefined;
+    } catch {
+      return {} as SessionRecord;
     }
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return {} as SessionRecord;
     // A touch moves only `l`: the record's own lastSeenAt may be older.
     const touched = l ? Number(l) : 0;
     if (touched > rec.lastSeenAt) rec.lastSeenAt = touched;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type CliIo, parseDevIdpArgs, runDevIdpCli } from '../../src/devidp/cli.js';
+import { type CliIo, exposureWarning, parseDevIdpArgs, runDevIdpCli } from '../../src/devidp/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -92,6 +92,30 @@ describe('dev-idp CLI', { concurrency: true }, () => {
     assert.equal(io.exitCode, undefined);
     assert.match(io.err, /SIGINT received/);
     await assert.rejects(fetch(`${m[1]}/jwks`), 'the server must be closed');
+  });
+
+  it('warns on stderr when it listens off loopback with the default client secret', async () => {
+    const { io, cli } = fakeIo();
+    const done = runDevIdpCli(['--host', '0.0.0.0', '--port', '0', '--quiet'], cli);
+    const line = await io.startLine;
+    assert.match(io.err, /WARNING: listening on 0\.0\.0\.0, which is not a loopback address/);
+    assert.match(io.err, /default client secret "gatehouse-dev-secret"/);
+    assert.match(io.err, /--client-secret/);
+    assert.doesNotMatch(line, /WARNING/, 'stdout keeps the one start line scripts wait for');
+    io.signal('SIGTERM');
+    await done;
+  });
+
+  it('no warning on loopback, or with a secret of your own', () => {
+    assert.equal(exposureWarning({}), undefined);
+    for (const host of ['127.0.0.1', '127.5.0.1', '::1', '[::1]', 'localhost']) {
+      assert.equal(exposureWarning({ host }), undefined, host);
+    }
+    assert.equal(exposureWarning({ host: '0.0.0.0', clientSecret: 'a-secret-of-my-own' }), undefined);
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'idp.example.com']) {
+      assert.match(exposureWarning({ host }) ?? '', /WARNING/, host);
+      assert.match(exposureWarning({ host, clientSecret: 'gatehouse-dev-secret' }) ?? '', /WARNING/, host);
+    }
   });
 
   it('exits 2 naming the flag on bad values', async () => {

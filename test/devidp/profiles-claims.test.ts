@@ -100,6 +100,13 @@ describe('claim-shape profiles', () => {
     assert.deepEqual(info.groups, ['admins', 'dev']);
   });
 
+  it('no-email-verified: email without email_verified, in the ID token and userinfo', async () => {
+    const { id, info } = await claimsFor(['no-email-verified']);
+    assert.equal(id.email, 'alice@example.com');
+    assert.equal('email_verified' in id, false);
+    assert.equal('email_verified' in info, false);
+  });
+
   it('userinfo-sub-mismatch: userinfo answers another sub, which openid-client rejects', async () => {
     const { id, info, tokens } = await claimsFor(['userinfo-sub-mismatch']);
     assert.notEqual(info.sub, id.sub);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { ADMIN_SPELLINGS } from '../helpers/paths.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 import { DOOR_CONFIG } from './helpers.js';
 
@@ -37,6 +38,12 @@ describe('forward-auth endpoints (contract)', () => {
       'x-forwarded-proto': 'http',
       ...extra,
     };
+  }
+
+  /** `described`, with the URI in the one header `name` (as nginx or as Caddy/Traefik send it). */
+  function describedIn(name: string, uri: string): Record<string, string> {
+    const { 'x-original-uri': _o, ...rest } = described(uri);
+    return { ...rest, [name]: uri };
   }
 
   it('allow: 202 on /oauth2/auth, 200 on /oauth2/forward-auth, identity headers, no body', async () => {
@@ -125,6 +132,62 @@ describe('forward-auth endpoints (contract)', () => {
       headers: described('/public/../admin'),
     });
     assert.equal(ok.status, 202);
+  });
+
+  it('every spelling of /admin in X-Original-URI or X-Forwarded-Uri is 403 or 400 for bob, on both endpoints', async () => {
+    for (const header of ['x-original-uri', 'x-forwarded-uri']) {
+      for (const path of ['/oauth2/auth', '/oauth2/forward-auth']) {
+        for (const uri of ADMIN_SPELLINGS) {
+          const r = await bob.request(`${s.url}${path}`, { kind: 'api', headers: describedIn(header, uri) });
+          const what = `${path} ${header}: ${uri}`;
+          assert.ok(r.status === 403 || r.status === 400, `${what}: ${r.status} ${r.body}`);
+          const body = r.json<{ error: string; reason: string; requestId: string }>();
+          assert.equal(body.error, r.status === 400 ? 'bad_request' : 'forbidden', what);
+          assert.equal(body.requestId, r.headers['x-request-id'], what);
+        }
+      }
+    }
+  });
+
+  it('a forwarded #, backslash or %25 is a 400 naming the header; other case and escapes are 403', async () => {
+    for (const uri of ['/admin#x', '/public\\..\\admin', '/public%5C..%5Cadmin', '/%252e%252e/admin']) {
+      for (const header of ['x-original-uri', 'x-forwarded-uri']) {
+        const r = await bob.request(`${s.url}/oauth2/auth`, {
+          kind: 'api',
+          headers: describedIn(header, uri),
+        });
+        assert.equal(r.status, 400, `${header}: ${uri}: ${r.body}`);
+        assert.match(
+          r.json<{ reason: string }>().reason,
+          header === 'x-original-uri' ? /^X-Original-URI: / : /^X-Forwarded-Uri: /,
+        );
+      }
+    }
+    for (const uri of ['/Admin', '/ADMIN/x', '/%41dmin', '/admin%23']) {
+      const r = await bob.request(`${s.url}/oauth2/auth`, { kind: 'api', headers: described(uri) });
+      assert.equal(r.status, 403, `${uri}: ${r.body}`);
+    }
+    // /oauth2/forward-auth answers a navigation with the 400 page
+    const page = await bob.request(`${s.url}/oauth2/forward-auth`, { headers: described('/admin#x') });
+    assert.equal(page.status, 400);
+    assert.match(String(page.headers['content-type']), /text\/html/);
+  });
+
+  it('skipAuth opens only the exact case through forward-auth: /PUBLIC/x needs a login', async () => {
+    const anon = new TestBrowser();
+    const upper = await anon.request(`${s.url}/oauth2/auth`, {
+      kind: 'api',
+      headers: described('/PUBLIC/x'),
+    });
+    assert.equal(upper.status, 401, upper.body);
+    const open = await anon.request(`${s.url}/oauth2/auth`, { kind: 'api', headers: described('/public/x') });
+    assert.equal(open.status, 202, open.body);
+    // the query is not a path
+    const q = await alice.request(`${s.url}/oauth2/auth`, {
+      kind: 'api',
+      headers: described('/search?q=100%25'),
+    });
+    assert.equal(q.status, 202, q.body);
   });
 
   it('denied: 403 JSON on /oauth2/auth; page or JSON on /oauth2/forward-auth by request kind', async () => {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { ADMIN_SPELLINGS } from '../helpers/paths.js';
+import { rawRequest } from '../helpers/raw.js';
 import { freePort } from '../helpers/stack.js';
 import { type DoorStack, echoOf, loginThrough, type ProxyProcess, startDoorStack } from './helpers.js';
 
@@ -167,6 +169,30 @@ export function forwardAuthSuite(
         assert.equal(r.status, 403, `${h}: ${r.body}`);
       }
       assert.equal(s.upstream.hits, hits, 'nothing reached the upstream');
+    });
+
+    it('every spelling of /admin, raw on the socket, is 403 or 400 for bob (never 200, never 500)', async () => {
+      const b = await signedIn('bob');
+      const api = {
+        Accept: 'application/json',
+        'Sec-Fetch-Mode': 'cors',
+        Cookie: `gatehouse=${b.cookie(proxy.url, 'gatehouse')}`,
+      };
+      const hits = s.upstream.hits;
+      const seen: string[] = [];
+      for (const target of ADMIN_SPELLINGS) {
+        const r = await rawRequest(proxy.url, target, api);
+        seen.push(`${target} → ${r.status}`);
+        assert.ok(
+          r.status === 403 || r.status === 400,
+          `${target}: ${r.status} ${r.body}\n${seen.join('\n')}`,
+        );
+      }
+      assert.equal(s.upstream.hits, hits, `nothing reached the upstream:\n${seen.join('\n')}`);
+      // skipAuth opens only the exact case
+      const anon = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' };
+      assert.equal((await rawRequest(proxy.url, '/PUBLIC/x', anon)).status, 401);
+      assert.equal((await rawRequest(proxy.url, '/public/x', anon)).status, 200);
     });
 
     it('refresh through the proxy: a herd at token expiry makes one grant and every request succeeds', async () => {

@@ -10,6 +10,8 @@ import {
 } from '../../src/index.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { ADMIN_SPELLINGS, assertRefused } from '../helpers/paths.js';
+import { rawRequest } from '../helpers/raw.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { DOOR_CONFIG, loginThrough } from './helpers.js';
 
@@ -221,6 +223,37 @@ describe('createGatehouseMiddleware (node:http)', () => {
     assert.equal(appCalls, calls, 'next() was never called');
     const ok = await b.request(`${url}/docs/./guide//intro?q=1`, { kind: 'api' });
     assert.equal(echo(ok.body).url, '/docs/guide/intro?q=1');
+  });
+
+  it('every spelling of /admin (raw on the socket) is 403 or 400 for bob, and next() is never called', async () => {
+    const b = new TestBrowser();
+    await loginThrough(b, idp, `${url}/`, 'bob');
+    const api = {
+      Accept: 'application/json',
+      'Sec-Fetch-Mode': 'cors',
+      Cookie: `gatehouse=${b.cookie(url, 'gatehouse')}`,
+    };
+    const calls = appCalls;
+    for (const target of ADMIN_SPELLINGS) {
+      const r = await rawRequest(url, target, api);
+      assert.ok(r.status === 403 || r.status === 400, `${target}: ${r.status} ${r.body}`);
+      if (r.status === 400) assertRefused(r, target);
+    }
+    for (const target of ['/admin#x', '/public\\..\\admin', '/public%5c..%5cadmin', '/admin%252f']) {
+      assertRefused(await rawRequest(url, target, api), target);
+    }
+    for (const target of ['/Admin', '/ADMIN', '/%41dmin']) {
+      assert.equal((await rawRequest(url, target, api)).status, 403, target);
+    }
+    // refused before the middleware's own routes too
+    assertRefused(await rawRequest(url, '/oauth2/\\metrics', api), '/oauth2/\\metrics');
+    assert.equal(appCalls, calls, 'next() was never called');
+    // skipAuth opens only the exact case
+    const anon = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' };
+    assert.equal((await rawRequest(url, '/PUBLIC/x', anon)).status, 401);
+    const pub = await rawRequest(url, '/public/x?q=%25', anon);
+    assert.equal(pub.status, 200);
+    assert.equal(echo(pub.body).url, '/public/x?q=%25');
   });
 
   it('logout through the middleware ends the session', async () => {

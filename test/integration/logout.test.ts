@@ -216,6 +216,13 @@ describe('logout is CSRF-safe (raw headers)', () => {
     assert.equal(again.headers['cache-control'], 'no-store');
     assert.match(String(again.headers['content-security-policy']), /default-src 'none'/);
     assert.doesNotMatch(String(again.headers['content-security-policy']), /script-src/);
+    // The submit's answer redirects to the provider's logout: CSP form-action covers redirects.
+    assert.match(
+      String(again.headers['content-security-policy']),
+      new RegExp(`form-action 'self' ${new URL(s.idp.issuer).origin.replace(/[.]/g, '\\.')}`),
+    );
+    // Old browsers without fetch metadata send `Origin: null` from a no-referrer page.
+    assert.equal(again.headers['referrer-policy'], 'same-origin');
   });
 
   it("the confirmation page's button (a same-origin POST) ends the session and follows to the signed-out page", async () => {

@@ -56,6 +56,64 @@ describe('start-up', () => {
     assert.match(r.stderr, /unknown key authorisation/);
   });
 
+  it('a plain-http issuer off loopback exits 78 naming provider.issuer and provider.allowInsecureIssuer', async () => {
+    const file = join(dir, 'insecure-issuer.yaml');
+    const lines = (extra: string[]) =>
+      [
+        'publicUrl: http://127.0.0.1:4180',
+        'upstream: http://127.0.0.1:9',
+        'provider:',
+        '  issuer: http://idp.example.com',
+        '  clientId: gatehouse',
+        '  clientSecret: gatehouse-dev-secret',
+        ...extra,
+        'session:',
+        `  secret: ${TEST_SECRET}`,
+      ].join('\n');
+    writeFileSync(file, lines([]));
+    const r = await runServe(['serve', '--config', file]);
+    assert.equal(r.code, 78);
+    assert.match(
+      r.stderr,
+      /provider\.issuer: http:\/\/idp\.example\.com is plain http on a non-loopback host/,
+    );
+    assert.match(r.stderr, /use the https issuer URL, or set provider\.allowInsecureIssuer: true/);
+  });
+
+  it('allowInsecureIssuer: true lets a plain-http issuer through with a warning at start', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const cfg = loadConfig({
+      env: {},
+      object: {
+        listen: '127.0.0.1:0',
+        publicUrl: 'http://127.0.0.1:4180',
+        upstream: 'http://127.0.0.1:9',
+        provider: {
+          issuer: 'http://idp.invalid',
+          clientId: 'gatehouse',
+          clientSecret: 'gatehouse-dev-secret',
+          allowInsecureIssuer: true,
+        },
+        session: { secret: TEST_SECRET },
+      },
+    });
+    const gw = await createGateway(cfg, { logger: createLogger('info', sink) });
+    try {
+      const warning = logs.find((l) => /provider\.allowInsecureIssuer/.test(String(l.msg)));
+      assert.ok(warning, JSON.stringify(logs));
+      assert.equal(warning.level, 40, 'a warning');
+      assert.match(String(warning.msg), /in clear/);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('env overrides and env:/file: secret references are applied', async () => {
     const secretFile = join(dir, 'client-secret');
     writeFileSync(secretFile, 'from-a-file\n');

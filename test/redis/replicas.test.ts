@@ -90,7 +90,7 @@ describe('three replicas, one Redis', () => {
     const cookie = browser.cookie(urls()[0]!, 'gatehouse');
     const key = sessions.codec.open(cookie);
     assert.ok(key, 'session cookie present and valid');
-    const rec = await store.get(key, { fresh: true });
+    const rec = await sessions.store.get(key, { fresh: true }); // verified, as a replica reads it
     assert.ok(rec, 'record in Redis');
     return sessions.tokens(rec);
   };

@@ -60,8 +60,8 @@ describe('refresh', () => {
         assert.equal(s.gw.refresh.pending, 0, 'the in-flight map is empty when idle');
       }
       assert.equal((await b.request(`${s.url}/still-valid`, { kind: 'api' })).status, 200);
-      // the counters are exported for Prometheus
-      const metrics = (await b.request(`${s.url}/oauth2/metrics`, { kind: 'api' })).body;
+      // the counters are exported for Prometheus (on the metrics listener, never the public port)
+      const metrics = await s.gw.metrics.registry.metrics();
       assert.match(metrics, /gatehouse_refresh_total\{result="ok"\} 2/);
       const coalesced = Number(/gatehouse_refresh_coalesced_total (\d+)/.exec(metrics)?.[1]);
       // (requests that arrive after the grant find a fresh token and need no coalescing)

@@ -17,7 +17,7 @@ function policy(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
 
 function rule(
   pathPrefix: string,
-  r: Partial<AuthorizationPolicy> = {},
+  r: Partial<AuthorizationPolicy['rules'][number]> = {},
 ): AuthorizationPolicy['rules'][number] {
   return { pathPrefix, allowedEmailDomains: [], allowedUsers: [], allowedGroups: [], allowedRoles: [], ...r };
 }
@@ -68,19 +68,64 @@ describe('authorize: global lists', () => {
     assert.match(reasonOf(policy({ allowedEmailDomains: ['example.com'] }), noEmail), /email domain/);
   });
 
-  test('users match user, email, preferred username or sub', () => {
+  // Changed on purpose (issue 8, item 12): allowedUsers used to match the display user, any
+  // e-mail and preferred_username too; only iss+sub are stable (OIDC Core §5.7).
+  test('users match sub and a verified email by default, never the username', () => {
     const id: Identity = {
       sub: 'sub-1',
       user: 'the-user',
       email: 'mail@example.com',
+      emailVerified: true,
       preferredUsername: 'pref',
       groups: [],
       roles: [],
     };
-    for (const u of ['the-user', 'mail@example.com', 'pref', 'sub-1']) {
+    for (const u of ['mail@example.com', 'sub-1']) {
       assert.ok(allowed(policy({ allowedUsers: [u] }), id), u);
     }
-    assert.match(reasonOf(policy({ allowedUsers: ['someone-else'] }), id), /not on the list/);
+    for (const u of ['the-user', 'pref', 'someone-else']) {
+      assert.match(reasonOf(policy({ allowedUsers: [u] }), id), /not on the list/, u);
+    }
+  });
+
+  test('an unverified or unconfirmed address never matches allowedUsers (nOAuth)', () => {
+    const base: Identity = { sub: 's', user: 'u', email: 'boss@example.com', groups: [], roles: [] };
+    const p = policy({ allowedUsers: ['boss@example.com'] });
+    assert.ok(!allowed(p, base), 'no email_verified claim');
+    assert.ok(!allowed(p, { ...base, emailVerified: false }), 'email_verified: false');
+    assert.ok(allowed(p, { ...base, emailVerified: true }));
+    assert.ok(
+      allowed(policy({ allowedUsers: ['boss@example.com'], allowUnverifiedEmail: true }), base),
+      'allowUnverifiedEmail is the explicit escape hatch',
+    );
+  });
+
+  test('matchUsersBy chooses the identifiers', () => {
+    const id: Identity = {
+      sub: 'sub-1',
+      user: 'pref',
+      email: 'mail@example.com',
+      emailVerified: true,
+      preferredUsername: 'pref',
+      groups: [],
+      roles: [],
+    };
+    const withName = (u: string) =>
+      policy({ allowedUsers: [u], matchUsersBy: ['sub', 'email', 'preferred_username'] });
+    assert.ok(allowed(withName('pref'), id));
+    const subOnly = (u: string) => policy({ allowedUsers: [u], matchUsersBy: ['sub'] });
+    assert.ok(allowed(subOnly('sub-1'), id));
+    assert.ok(!allowed(subOnly('mail@example.com'), id));
+    assert.ok(!allowed(subOnly('pref'), id));
+    // 'login' is GitHub's login, which the GitHub identity carries as preferred_username.
+    assert.ok(allowed(policy({ allowedUsers: ['pref'], matchUsersBy: ['sub', 'login'] }), id));
+    // Path rules use the same setting.
+    const ruled = policy({
+      matchUsersBy: ['sub'],
+      rules: [rule('/admin', { allowedUsers: ['pref', 'mail@example.com'] })],
+    });
+    assert.ok(!allowed(ruled, id, '/admin'));
+    assert.ok(allowed(ruled, { ...id, sub: 'pref' }, '/admin'));
   });
 
   test('groups: any of', () => {
@@ -119,6 +164,26 @@ describe('authorize: unverified email', () => {
   test('an absent email_verified claim is not a refusal', () => {
     const { emailVerified: _v, ...id } = alice;
     assert.ok(allowed(policy(), id));
+  });
+
+  test('a domain rule needs email_verified: true — an absent claim is not enough (nOAuth)', () => {
+    const { emailVerified: _v, ...unconfirmed } = alice;
+    const p = policy({ allowedEmailDomains: ['example.com'] });
+    assert.match(reasonOf(p, unconfirmed), /not verified by the identity provider/);
+    const ruled = policy({ rules: [rule('/admin', { allowedEmailDomains: ['example.com'] })] });
+    assert.ok(!allowed(ruled, unconfirmed, '/admin'));
+    assert.ok(allowed(ruled, alice, '/admin'));
+  });
+
+  test('allowUnverifiedEmail lets an unverified address match a domain rule', () => {
+    const p = policy({ allowedEmailDomains: ['example.com'], allowUnverifiedEmail: true });
+    assert.ok(allowed(p, { ...alice, emailVerified: false }));
+    const { emailVerified: _v, ...unconfirmed } = alice;
+    assert.ok(allowed(p, unconfirmed));
+  });
+
+  test('an address without @ has no domain', () => {
+    assert.ok(!allowed(policy({ allowedEmailDomains: ['example.com'] }), { ...alice, email: 'example.com' }));
   });
 
   test('the check runs before the domain list', () => {
@@ -231,6 +296,67 @@ describe('pathHasPrefix', () => {
     ['/public/./x', '/public', true],
     ['//public/x', '/public', true],
     ['/%70ublic', '/public', true],
+  ];
+  for (const [path, prefix, want] of cases) {
+    test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
+      assert.equal(pathHasPrefix(path, prefix), want);
+    });
+  }
+});
+
+describe('authorize: rules match in any case unless caseSensitive (restrictions broadly)', () => {
+  // Express, ASP.NET and IIS route /ADMIN to the /admin handler: a case-sensitive deny rule
+  // would be a bypass there.
+  const p = policy({ rules: [rule('/admin', { allowedGroups: ['admins'] })] });
+  for (const path of ['/Admin', '/ADMIN', '/aDmIn/users', '/%41dmin', '/%61dmin', '/ad%6Din', '/ADMIN/']) {
+    test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
+      assert.equal(authorize(p, alice, path).ok, false);
+      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, path).ok, true);
+    });
+  }
+
+  test('a rule written in upper case covers the lower-case path too', () => {
+    const upper = policy({ rules: [rule('/Admin/', { allowedGroups: ['admins'] })] });
+    assert.ok(!allowed(upper, alice, '/admin/x'));
+    assert.ok(!allowed(upper, alice, '/admin'));
+    assert.ok(allowed(upper, alice, '/administrator'));
+  });
+
+  test('segment boundaries still hold in any case', () => {
+    assert.ok(allowed(p, alice, '/ADMINISTRATOR'));
+    assert.ok(allowed(p, alice, '/Admins'));
+  });
+
+  test('caseSensitive: true matches the exact case only (for apps that route by exact case)', () => {
+    const exact = policy({ rules: [rule('/admin', { allowedGroups: ['admins'], caseSensitive: true })] });
+    assert.ok(!allowed(exact, alice, '/admin'));
+    assert.ok(!allowed(exact, alice, '/admin/x'));
+    assert.ok(!allowed(exact, alice, '/%61dmin'), 'an encoded unreserved character is still the same path');
+    assert.ok(allowed(exact, alice, '/Admin'));
+    assert.ok(allowed(exact, alice, '/ADMIN/x'));
+  });
+
+  test('caseSensitive: false is the default', () => {
+    const explicit = policy({ rules: [rule('/admin', { allowedGroups: ['admins'], caseSensitive: false })] });
+    assert.ok(!allowed(explicit, alice, '/ADMIN'));
+  });
+
+  test('escapes are compared as normalised, not case-folded into other characters', () => {
+    const enc = policy({ rules: [rule('/caf%C3%A9', { allowedGroups: ['admins'] })] });
+    assert.ok(!allowed(enc, alice, '/caf%c3%a9'));
+    assert.ok(!allowed(enc, alice, '/CAF%C3%A9/menu'));
+  });
+});
+
+describe('pathHasPrefix: exemptions match the exact case only (exemptions narrowly)', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['/public/x', '/public', true],
+    ['/%70ublic/x', '/public', true],
+    ['/PUBLIC/x', '/public', false],
+    ['/Public', '/public', false],
+    ['/public/X', '/public', true],
+    ['/Public/x', '/Public', true],
+    ['/public/x', '/Public', false],
   ];
   for (const [path, prefix, want] of cases) {
     test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {

@@ -88,6 +88,7 @@ describe('loadConfig: defaults', () => {
       allowedGroups: [],
       allowedRoles: [],
       allowUnverifiedEmail: false,
+      matchUsersBy: ['sub', 'email'],
       rules: [],
     });
     assert.equal(cfg.headers.passAccessToken, false);
@@ -232,6 +233,76 @@ describe('loadConfig: missing and invalid keys', () => {
 
   test('publicUrl must be an origin without a path', () => {
     oneProblem({ object: { ...base(), publicUrl: 'https://auth.example.com/app' }, env: {} }, 'publicUrl');
+  });
+
+  test('a plain-http issuer off loopback is refused, naming the key and the fix', () => {
+    const provider = (extra: Record<string, unknown>) => ({
+      ...base(),
+      provider: { ...(base().provider as object), ...extra },
+    });
+    for (const issuer of [
+      'http://idp.example.com',
+      'http://10.0.0.5:8080',
+      'http://[fe80::1]',
+      'http://128.0.0.1',
+    ]) {
+      const line = oneProblem({ object: provider({ issuer }), env: {} }, 'provider.issuer', 'https');
+      assert.match(line, /provider\.allowInsecureIssuer: true/);
+    }
+    for (const issuer of [
+      'http://127.0.0.1:9000',
+      'http://127.8.9.10',
+      'http://localhost:9000',
+      'http://[::1]:9000',
+    ]) {
+      assert.equal(loadConfig({ object: provider({ issuer }), env: {} }).provider.issuer, issuer, issuer);
+    }
+    const explicit = loadConfig({
+      object: provider({ issuer: 'http://idp.example.com', allowInsecureIssuer: true }),
+      env: {},
+    });
+    assert.equal(explicit.provider.allowInsecureIssuer, true);
+    assert.ok(loadConfig({ object: provider({ issuer: 'https://idp.example.com' }), env: {} }));
+    // The GitHub preset (GitHub Enterprise Server at an http URL) follows the same rule.
+    oneProblem(
+      { object: provider({ preset: 'github', issuer: 'http://ghe.example.com', scopes: [] }), env: {} },
+      'provider.issuer',
+    );
+  });
+
+  test('authorization.matchUsersBy: [sub, email] by default, [sub, login] with preset github; login only with github', () => {
+    assert.deepEqual(loadConfig({ object: base(), env: {} }).authorization.matchUsersBy, ['sub', 'email']);
+    const github = {
+      ...base(),
+      provider: {
+        ...(base().provider as object),
+        preset: 'github',
+        issuer: 'https://github.com',
+        scopes: [],
+      },
+    };
+    assert.deepEqual(loadConfig({ object: github, env: {} }).authorization.matchUsersBy, ['sub', 'login']);
+    const chosen = { ...base(), authorization: { matchUsersBy: ['sub', 'email', 'preferred_username'] } };
+    assert.deepEqual(loadConfig({ object: chosen, env: {} }).authorization.matchUsersBy, [
+      'sub',
+      'email',
+      'preferred_username',
+    ]);
+    const login = { ...base(), authorization: { matchUsersBy: ['sub', 'login'] } };
+    oneProblem(
+      { object: login, env: {} },
+      'authorization.matchUsersBy',
+      'preset: github',
+      'preferred_username',
+    );
+    oneProblem(
+      { object: { ...base(), authorization: { matchUsersBy: [] } }, env: {} },
+      'authorization.matchUsersBy',
+    );
+    oneProblem(
+      { object: { ...base(), authorization: { matchUsersBy: ['name'] } }, env: {} },
+      'authorization.matchUsersBy',
+    );
   });
 
   test('non-http URLs are refused', () => {

@@ -307,7 +307,7 @@ describe('RefreshCoordinator: results', () => {
       record,
       tokenResult({ now: h.clock.now(), accessToken: 'at-other', refreshToken: 'rt-other' }),
     );
-    assert.ok(await h.store.put(key, theirs, h.sessions.ttl(theirs), record.version));
+    assert.ok(await h.sessions.store.put(key, theirs, h.sessions.ttl(theirs), record.version));
     h.refresher.last.reject(new TokenEndpointError('terminal', 'invalid_grant', 'reused', 400, undefined));
     const rec = expectOk(await p);
     assert.equal(rec.version, theirs.version);
@@ -540,7 +540,7 @@ describe('RefreshCoordinator: results', () => {
     await settle();
     // Some other writer bumps the version (still expired, so not a renewal).
     const bumped = { ...record, version: record.version + 1, lastSeenAt: h.clock.now() };
-    assert.ok(await h.store.put(key, bumped, h.sessions.ttl(bumped), record.version));
+    assert.ok(await h.sessions.store.put(key, bumped, h.sessions.ttl(bumped), record.version));
     h.refresher.last.resolve(tokenResult({ now: h.clock.now(), accessToken: 'at-2', refreshToken: 'rt-2' }));
     const rec = expectOk(await p);
     assert.equal(rec.version, 3);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { isNavigation, type RequestFacts } from '../../src/engine/facts.js';
+import {
+  refuseTarget,
+  STRICT_TARGET,
+  type TargetRefusal,
+  targetRefusal,
+} from '../../src/engine/requestTarget.js';
+import { factsFromNode, forwardedFactsFromNode } from '../../src/http/requestFacts.js';
 
 function facts(over: Partial<RequestFacts> = {}): RequestFacts {
   return {
@@ -73,5 +82,140 @@ describe('isNavigation', () => {
   test('HEAD behaves like GET', () => {
     assert.equal(isNavigation(facts({ method: 'HEAD', accept: BROWSER_ACCEPT })), true);
     assert.equal(isNavigation(facts({ method: 'HEAD', secFetchMode: 'cors' })), false);
+  });
+});
+
+describe('refuseTarget: targets the gateway and the app could read differently', () => {
+  const refused: Array<[string, TargetRefusal]> = [
+    ['/admin#x', 'fragment'],
+    ['/admin#', 'fragment'],
+    ['/#/admin', 'fragment'],
+    ['/x?q=1#frag', 'fragment'],
+    ['/x?q=#', 'fragment'],
+    ['/public\\..\\admin', 'backslash'],
+    ['/\\admin', 'backslash'],
+    ['/public%5c..%5cadmin', 'backslash'],
+    ['/public%5C..%5Cadmin', 'backslash'],
+    ['/admin%252f', 'encoded_percent'],
+    ['/%252e%252e/admin', 'encoded_percent'],
+    ['/%252E%252E/admin', 'encoded_percent'],
+    ['/a%255cb', 'encoded_percent'],
+    ['/a%25', 'encoded_percent'],
+    ['/a%25?q=1', 'encoded_percent'],
+  ];
+  for (const [target, why] of refused) {
+    test(`${JSON.stringify(target)} → ${why}`, () => {
+      assert.equal(refuseTarget(target), why);
+      assert.equal(refuseTarget(target, STRICT_TARGET), why);
+    });
+  }
+
+  const fine = [
+    '/',
+    '/admin',
+    '/Admin',
+    '/%41dmin',
+    '/admin%23',
+    '/admin%2Fusers',
+    '/caf%C3%A9',
+    '/search?q=%25',
+    '/search?q=100%25&x=%252f',
+    '/search?path=a\\b',
+    '/search?q=%5c',
+    '/public/../admin',
+  ];
+  for (const target of fine) {
+    test(`${JSON.stringify(target)} is accepted`, () => {
+      assert.equal(refuseTarget(target), undefined);
+    });
+  }
+
+  test('proxy.allowEncodedPercent accepts %25 in the path, never # or a backslash', () => {
+    const lenient = { allowEncodedPercent: true };
+    assert.equal(refuseTarget('/admin%252f', lenient), undefined);
+    assert.equal(refuseTarget('/%252e%252e/admin', lenient), undefined);
+    assert.equal(refuseTarget('/a%25#x', lenient), 'fragment');
+    assert.equal(refuseTarget('/a%255c\\', lenient), 'backslash');
+    assert.equal(refuseTarget('/a%5c', lenient), 'backslash');
+  });
+
+  test('the refusal is a 400 bad_request decision with a reason that does not echo the target', () => {
+    for (const why of ['fragment', 'backslash', 'encoded_percent'] as const) {
+      const d = targetRefusal(why);
+      assert.equal(d.type, 'error');
+      assert.equal(d.status, 400);
+      assert.equal(d.code, 'bad_request');
+      assert.ok(d.reason.length > 20);
+      assert.deepEqual(d.setCookies, []);
+    }
+  });
+});
+
+/** A request as node:http hands it over (no socket I/O happens). */
+function incoming(url: string, headers: Record<string, string> = {}): IncomingMessage {
+  const req = new IncomingMessage(new Socket());
+  req.url = url;
+  req.method = 'GET';
+  const all = { host: 'gw.example', ...headers };
+  req.headers = all;
+  req.headersDistinct = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, [v]]));
+  return req;
+}
+
+describe('factsFromNode: every front door refuses a bad target before routing', () => {
+  for (const target of ['/admin#x', '/oauth2/\\metrics', '/healthz#', '/oauth2/start%5c', '/a%252f']) {
+    test(`${JSON.stringify(target)} is refused with a 400 decision`, () => {
+      const built = factsFromNode(incoming(target), false, 'r1');
+      assert.equal(built.ok, false);
+      assert.equal(!built.ok && built.refusal.status, 400);
+      assert.equal(built.facts.requestId, 'r1', 'facts are there to shape the answer');
+    });
+  }
+
+  test('a clean target gives the canonical facts; the query is not a path', () => {
+    const built = factsFromNode(incoming('/public/../Admin?q=%25&r=a\\b'), false, 'r1');
+    assert.ok(built.ok);
+    assert.equal(built.facts.path, '/Admin', 'case is kept: the upstream gets the canonical path');
+    assert.equal(built.facts.url, '/Admin?q=%25&r=a\\b');
+  });
+
+  test('the middleware decides on the raw URL it is given (originalUrl), not req.url', () => {
+    assert.equal(factsFromNode(incoming('/x'), false, 'r1', '/mounted/admin#x').ok, false);
+  });
+
+  test('proxy.allowEncodedPercent is honoured', () => {
+    const built = factsFromNode(incoming('/files/100%25'), false, 'r1', undefined, {
+      allowEncodedPercent: true,
+    });
+    assert.ok(built.ok);
+    assert.equal(built.facts.path, '/files/100%25');
+  });
+});
+
+describe('forwardedFactsFromNode: a bad forwarded target is refused the same way', () => {
+  const described = (uri: string, name = 'x-original-uri') =>
+    incoming('/oauth2/auth', {
+      [name]: uri,
+      'x-forwarded-method': 'GET',
+      'x-forwarded-host': 'app.example',
+    });
+  for (const name of ['x-original-uri', 'x-forwarded-uri']) {
+    for (const uri of ['/admin#x', '/public\\..\\admin', '/public%5c..%5cadmin', '/%252e%252e/admin']) {
+      test(`${name}: ${JSON.stringify(uri)} → 400 naming the header`, () => {
+        const built = forwardedFactsFromNode(described(uri, name), false, 'r1', 'http');
+        assert.equal(built.ok, false);
+        assert.match(
+          !built.ok ? built.reason : '',
+          new RegExp(`^${name === 'x-original-uri' ? 'X-Original-URI' : 'X-Forwarded-Uri'}: `),
+        );
+        assert.ok(!built.ok && built.facts, 'the facts shape the answer (page or JSON)');
+      });
+    }
+  }
+
+  test('a clean forwarded target passes', () => {
+    const built = forwardedFactsFromNode(described('/Admin?q=%25'), false, 'r1', 'http');
+    assert.ok(built.ok);
+    assert.equal(built.facts.path, '/Admin');
   });
 });

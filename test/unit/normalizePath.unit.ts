@@ -32,9 +32,16 @@ describe('normalizePath', () => {
     ['/%252e%252e/admin', '/%252e%252e/admin'],
     ['/a/..%2Fb', '/a/..%2Fb'],
     ['/caf%c3%a9', '/caf%C3%A9'],
-    // backslashes are slashes (as browsers and many servers read them)
-    ['/\\admin', '/admin'],
-    ['\\admin', '/admin'],
+    // case is kept: rules compare case-insensitively themselves, the upstream gets what was sent
+    ['/Admin', '/Admin'],
+    ['/%41dmin', '/Admin'],
+    ['/ad%6Din', '/admin'],
+    ['/admin%23', '/admin%23'],
+    // a backslash is not a separator (such targets are refused before: see refuseTarget); it
+    // used to be read as `/`, which hid the ambiguity instead of refusing it
+    ['/\\admin', '/\\admin'],
+    ['\\admin', '/\\admin'],
+    ['/public\\..\\admin', '/public\\..\\admin'],
     // a missing leading slash is added
     ['admin', '/admin'],
   ];

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { authorize, pathHasPrefix } from '../../src/authz/policy.js';
+import { pathReadings } from '../../src/engine/normalizePath.js';
 import { identity } from './fixtures.js';
 
 const adminRule = {
@@ -55,4 +56,55 @@ describe('an encoded slash cannot escape path rules for upstreams that decode %2
       assert.equal(authorize(adminRule, identity({ groups: ['dev'] }), path).ok, false);
     });
   }
+});
+
+describe('an encoded # cannot escape path rules for upstreams that decode before parsing', () => {
+  // normalizePath keeps `%23` encoded; a server that decodes the path and then parses it again
+  // ends the path at the `#`, so /admin%23x is /admin there.
+  for (const path of ['/admin%23', '/admin%23x', '/Admin%23/x']) {
+    test(`${path} is subject to the /admin rule`, () => {
+      assert.equal(authorize(adminRule, identity({ groups: ['dev'] }), path).ok, false);
+    });
+  }
+  test('/public%23/../admin is not covered by skipAuth /public', () => {
+    assert.equal(pathHasPrefix('/public%23/../admin', '/public'), false);
+  });
+  test('a legitimate %23 inside an exempt path stays exempt (every reading is under it)', () => {
+    assert.equal(pathHasPrefix('/public/tags/C%23', '/public'), true);
+  });
+});
+
+describe('with proxy.allowEncodedPercent, a double-decoding upstream is a reading too', () => {
+  // %25 is refused by default (refuseTarget); an operator who allows it still gets rules that
+  // hold for an upstream decoding twice: /%2561dmin is /admin there, /admin%252fx is /admin/x.
+  for (const path of ['/%2561dmin', '/admin%252fusers', '/public/%252e%252e/admin']) {
+    test(`${path} is subject to the /admin rule`, () => {
+      assert.equal(authorize(adminRule, identity({ groups: ['dev'] }), path).ok, false);
+    });
+  }
+  test('/public/%252e%252e/admin is not covered by skipAuth /public', () => {
+    assert.equal(pathHasPrefix('/public/%252e%252e/admin', '/public'), false);
+  });
+});
+
+describe('a backslash is read as a slash by some upstreams (refused before; still a reading)', () => {
+  for (const path of ['/public\\..\\admin', '/x\\..\\admin', '\\admin']) {
+    test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
+      assert.equal(authorize(adminRule, identity({ groups: ['dev'] }), path).ok, false);
+    });
+  }
+  test('/public\\..\\admin is not covered by skipAuth /public', () => {
+    assert.equal(pathHasPrefix('/public\\..\\admin', '/public'), false);
+  });
+});
+
+describe('pathReadings', () => {
+  test('a plain path has one reading', () => {
+    assert.deepEqual(pathReadings('/admin/users'), ['/admin/users']);
+  });
+  test('each ambiguity adds the lenient reading', () => {
+    assert.deepEqual(pathReadings('/admin%23x'), ['/admin%23x', '/admin']);
+    assert.deepEqual(pathReadings('/a%252fb'), ['/a%252fb', '/a/b']);
+    assert.deepEqual(pathReadings('/a\\b'), ['/a\\b', '/a/b']);
+  });
 });

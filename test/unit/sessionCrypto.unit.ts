@@ -104,53 +104,70 @@ describe('TokenSealer', () => {
     refreshToken: 'rt-SECRET-VALUE',
     idToken: 'id.tok.en',
   });
+  /** The associated data: a record's store key. */
+  const KEY = 'store-key-of-bob-0123456789abcdefghijklmnop';
 
   test('seal → open roundtrip', () => {
     const s = new TokenSealer([SECRET_A]);
-    assert.equal(s.open(s.seal(tokens)), tokens);
-    assert.equal(s.open(s.seal('')), '');
+    assert.equal(s.open(s.seal(tokens, KEY), KEY), tokens);
+    assert.equal(s.open(s.seal('', KEY), KEY), '');
     const unicode = 'ünïcødé ✓';
-    assert.equal(s.open(s.seal(unicode)), unicode);
+    assert.equal(s.open(s.seal(unicode, KEY), KEY), unicode);
   });
 
   test('the sealed value contains no plaintext', () => {
-    const sealed = new TokenSealer([SECRET_A]).seal(tokens);
+    const sealed = new TokenSealer([SECRET_A]).seal(tokens, KEY);
     assert.ok(!sealed.includes('SECRET-VALUE'));
     assert.ok(!sealed.includes('at-'));
     assert.ok(!Buffer.from(sealed.split('.')[3]!, 'base64url').toString('latin1').includes('SECRET-VALUE'));
-    assert.match(sealed, /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    assert.match(sealed, /^v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
   });
 
   test('sealing twice gives different ciphertexts (random IV)', () => {
     const s = new TokenSealer([SECRET_A]);
-    assert.notEqual(s.seal(tokens), s.seal(tokens));
+    assert.notEqual(s.seal(tokens, KEY), s.seal(tokens, KEY));
   });
 
   test('tampering with the ciphertext, IV or key id throws', () => {
     const s = new TokenSealer([SECRET_A]);
-    const sealed = s.seal(tokens);
+    const sealed = s.seal(tokens, KEY);
     const [v, id, iv, body] = sealed.split('.') as [string, string, string, string];
-    assert.throws(() => s.open(`${v}.${id}.${iv}.${flip(body, 5)}`));
-    assert.throws(() => s.open(`${v}.${id}.${iv}.${flip(body, body.length - 3)}`), 'auth tag');
-    assert.throws(() => s.open(`${v}.${id}.${flip(iv, 2)}.${body}`));
-    assert.throws(() => s.open(`${v}.${flip(id, 1)}.${iv}.${body}`), /no longer configured/);
-    assert.throws(() => s.open(`v2.${id}.${iv}.${body}`), /unknown format/);
-    assert.throws(() => s.open('garbage'), /unknown format/);
-    assert.throws(() => s.open(`${v}.${id}.${iv}`), /unknown format/);
+    assert.throws(() => s.open(`${v}.${id}.${iv}.${flip(body, 5)}`, KEY));
+    assert.throws(() => s.open(`${v}.${id}.${iv}.${flip(body, body.length - 3)}`, KEY), 'auth tag');
+    assert.throws(() => s.open(`${v}.${id}.${flip(iv, 2)}.${body}`, KEY));
+    assert.throws(() => s.open(`${v}.${flip(id, 1)}.${iv}.${body}`, KEY), /no longer configured/);
+    assert.throws(() => s.open(`v3.${id}.${iv}.${body}`, KEY), /unknown format/);
+    assert.throws(() => s.open('garbage', KEY), /unknown format/);
+    assert.throws(() => s.open(`${v}.${id}.${iv}`, KEY), /unknown format/);
+    assert.throws(() => s.open(`${v}.${id}.${iv}.AAAA`, KEY), /truncated/);
+  });
+
+  test('a blob moved to another record (other store key) does not open', () => {
+    const s = new TokenSealer([SECRET_A]);
+    const sealed = s.seal(tokens, KEY);
+    assert.throws(() => s.open(sealed, 'store-key-of-alice-0123456789abcdefghijklm'));
+    assert.throws(() => s.open(sealed, ''));
+    assert.throws(() => s.open(sealed, `${KEY}x`));
+  });
+
+  test('blobs sealed without associated data (v1, before records were authenticated) are refused', () => {
+    const s = new TokenSealer([SECRET_A]);
+    const [, id, iv, body] = s.seal(tokens, KEY).split('.') as [string, string, string, string];
+    assert.throws(() => s.open(`v1.${id}.${iv}.${body}`, KEY), /unknown format/);
   });
 
   test('a value sealed under another secret cannot be opened', () => {
-    const sealed = new TokenSealer([SECRET_B]).seal(tokens);
-    assert.throws(() => new TokenSealer([SECRET_A]).open(sealed));
+    const sealed = new TokenSealer([SECRET_B]).seal(tokens, KEY);
+    assert.throws(() => new TokenSealer([SECRET_A]).open(sealed, KEY));
   });
 
   test('a rotated secret list opens old values and seals with the new secret', () => {
-    const old = new TokenSealer([SECRET_A]).seal(tokens);
+    const old = new TokenSealer([SECRET_A]).seal(tokens, KEY);
     const rotated = new TokenSealer([SECRET_B, SECRET_A]);
-    assert.equal(rotated.open(old), tokens);
-    const fresh = rotated.seal(tokens);
-    assert.equal(new TokenSealer([SECRET_B]).open(fresh), tokens);
-    assert.throws(() => new TokenSealer([SECRET_A]).open(fresh));
+    assert.equal(rotated.open(old, KEY), tokens);
+    const fresh = rotated.seal(tokens, KEY);
+    assert.equal(new TokenSealer([SECRET_B]).open(fresh, KEY), tokens);
+    assert.throws(() => new TokenSealer([SECRET_A]).open(fresh, KEY));
   });
 });
 
