@@ -18,6 +18,7 @@ import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { type Audience, RAW_SECURITY_HEADERS, respond, sendJson } from './respond.js';
 import { capConnections, type ServerLimits, serverOptions, throttled } from './serverLimits.js';
+import { answerAndClose } from './socketAnswer.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware). */
 export interface FrontDoorDeps {
@@ -360,7 +361,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
 function rawAnswer(socket: Duplex, status: number, body: unknown, requestId: string): void {
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
-  socket.end(
+  answerAndClose(
+    socket,
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\n${RAW_SECURITY_HEADERS}connection: close\r\n\r\n${text}`,
   );
 }

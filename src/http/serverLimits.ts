@@ -2,6 +2,7 @@ import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatehouseConfig } from '../config/schema.js';
 import { RAW_SECURITY_HEADERS } from './respond.js';
+import { answerAndClose } from './socketAnswer.js';
 
 export type ServerLimits = Pick<
   GatehouseConfig['server'],
@@ -38,8 +39,6 @@ const REFUSED_BODY = JSON.stringify({
   reason: 'The gateway has too many open connections; try again shortly.',
 });
 const REFUSED = `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(REFUSED_BODY)}\r\ncache-control: no-store\r\nretry-after: 1\r\n${RAW_SECURITY_HEADERS}connection: close\r\n\r\n${REFUSED_BODY}`;
-/** A refused socket is given this long to read its 503 before it is closed regardless. */
-const REFUSED_LINGER_MS = 1000;
 
 /**
  * Caps the open connections at `max`. A socket beyond it never reaches the HTTP parser: it is
@@ -58,7 +57,7 @@ export function capConnections(server: Server, max: number, onRefused: () => voi
   server.on('connection', function (this: Server, socket: Socket) {
     if (open >= max) {
       onRefused();
-      refuse(socket);
+      answerAndClose(socket, REFUSED);
       return;
     }
     open++;
@@ -67,14 +66,6 @@ export function capConnections(server: Server, max: number, onRefused: () => voi
   });
   server.maxConnections = max + Math.max(64, Math.ceil(max / 10));
   server.on('drop', onRefused);
-}
-
-function refuse(socket: Socket): void {
-  socket.on('error', () => socket.destroy());
-  socket.on('end', () => socket.destroy());
-  socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
-  socket.resume();
-  socket.end(REFUSED);
 }
 
 /**
