@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { ADMIN_SPELLINGS } from '../helpers/paths.js';
+import { ADMIN_SPELLINGS, RARER_ADMIN_SPELLINGS } from '../helpers/paths.js';
+import { rawRequest } from '../helpers/raw.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 import { DOOR_CONFIG } from './helpers.js';
 
@@ -167,6 +168,27 @@ describe('forward-auth endpoints (contract)', () => {
       const r = await bob.request(`${s.url}/oauth2/auth`, { kind: 'api', headers: described(uri) });
       assert.equal(r.status, 403, `${uri}: ${r.body}`);
     }
+    for (const uri of RARER_ADMIN_SPELLINGS.denied) {
+      const r = await bob.request(`${s.url}/oauth2/auth`, { kind: 'api', headers: described(uri) });
+      assert.equal(r.status, 403, `${uri}: ${r.body}`);
+    }
+    for (const uri of RARER_ADMIN_SPELLINGS.refused) {
+      for (const header of ['x-original-uri', 'x-forwarded-uri']) {
+        const r = await bob.request(`${s.url}/oauth2/auth`, {
+          kind: 'api',
+          headers: describedIn(header, uri),
+        });
+        assert.equal(r.status, 400, `${header}: ${uri}: ${r.body}`);
+      }
+    }
+    // unencoded UTF-8 (ı as the raw bytes C4 B1, as nginx passes $request_uri) is refused, not folded
+    const raw = await rawRequest(s.url, '/oauth2/auth', {
+      Accept: 'application/json',
+      Cookie: `gatehouse=${bob.cookie(s.url, 'gatehouse')}`,
+      ...described('/adm\u00c4\u00b1n'),
+    });
+    assert.equal(raw.status, 400, raw.body);
+    assert.match(raw.json<{ reason: string }>().reason, /^X-Original-URI: .*not percent-encoded/);
     // /oauth2/forward-auth answers a navigation with the 400 page
     const page = await bob.request(`${s.url}/oauth2/forward-auth`, { headers: described('/admin#x') });
     assert.equal(page.status, 400);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
-import { ADMIN_SPELLINGS, assertRefused } from '../helpers/paths.js';
+import { ADMIN_SPELLINGS, assertRefused, RARER_ADMIN_SPELLINGS } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
@@ -109,6 +109,62 @@ describe('paths: every spelling of a denied path is denied or refused (reverse p
     }
   });
 
+  it('rarer decoders: non-ASCII case folding, Windows dots/spaces, NFKC, %3B are 403; %00–%1F, %7F, invalid UTF-8 are 400', async () => {
+    const hits = s.upstream.hits;
+    for (const target of RARER_ADMIN_SPELLINGS.denied) {
+      const r = await rawRequest(s.url, target, { ...API, Cookie: bobCookie });
+      assert.equal(r.status, 403, `${target}: ${r.status} ${r.body}`);
+      assert.equal(r.json().error, 'forbidden', target);
+    }
+    for (const target of RARER_ADMIN_SPELLINGS.refused) {
+      assertRefused(await rawRequest(s.url, target, { ...API, Cookie: bobCookie }), target);
+    }
+    assert.equal(s.upstream.hits, hits, 'nothing reached the upstream');
+    // the reasons say what was wrong, without echoing the target
+    const nul = await rawRequest(s.url, '/admin%00', { ...API, Cookie: bobCookie });
+    assert.match(nul.json<{ reason: string }>().reason, /control character/);
+    const overlong = await rawRequest(s.url, '/public/%c0%ae%c0%ae/admin', API);
+    assert.match(overlong.json<{ reason: string }>().reason, /not valid UTF-8/);
+  });
+
+  it('rarer decoders: skipAuth does not open a path that any reading puts outside it (anonymous)', async () => {
+    for (const target of [
+      '/public/..%3B/admin',
+      '/public/..%3b/admin',
+      '/public/..%20/admin',
+      '/public/%EF%BC%8E%EF%BC%8E/admin',
+      '/publ%C4%B1c/x',
+      '/%EF%BD%90ublic/x',
+    ]) {
+      const r = await rawRequest(s.url, target, API);
+      assert.equal(r.status, 401, `${target}: ${r.status} ${r.body}`);
+    }
+    for (const target of ['/public/%c0%ae%c0%ae/admin', '/public/x%00', '/public/%e0%80%ae']) {
+      assertRefused(await rawRequest(s.url, target, API), target);
+    }
+    // ordinary non-ASCII, spaces and dots under /public stay open, forwarded as sent
+    for (const target of ['/public/caf%C3%A9', '/public/x%20', '/public/%C4%B1', '/public/a.b']) {
+      const r = await rawRequest(s.url, target, API);
+      assert.equal(r.status, 200, `${target}: ${r.body}`);
+      assert.equal(r.json().url, target);
+    }
+  });
+
+  it('rarer decoders: alice passes, and the upstream gets the canonical path (never a folded or stripped one)', async () => {
+    for (const [target, forwarded] of [
+      ['/adm%C4%B1n', '/adm%C4%B1n'],
+      ['/admin%2e', '/admin.'],
+      ['/admin%20.%20/x', '/admin%20.%20/x'],
+      ['/%EF%BD%81dmin', '/%EF%BD%81dmin'],
+      ['/admin%3b/panel', '/admin%3B/panel'],
+      ['/search?q=%00%c0', '/search?q=%00%c0'],
+    ]) {
+      const r = await rawRequest(s.url, target!, { ...API, Cookie: aliceCookie });
+      assert.equal(r.status, 200, `${target}: ${r.body}`);
+      assert.equal(r.json().url, forwarded, target);
+    }
+  });
+
   it('WebSocket upgrades are refused the same way (400), before the engine is asked', async () => {
     const upgrade = {
       Cookie: aliceCookie,
@@ -117,7 +173,7 @@ describe('paths: every spelling of a denied path is denied or refused (reverse p
       'Sec-WebSocket-Version': '13',
       'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
     };
-    for (const target of ['/socket#x', '/socket\\x', '/socket%252f']) {
+    for (const target of ['/socket#x', '/socket\\x', '/socket%252f', '/socket%00', '/socket%c0%af']) {
       const r = await rawRequest(s.url, target, upgrade);
       assertRefused(r, `upgrade ${target}`);
     }

@@ -102,6 +102,27 @@ describe('refuseTarget: targets the gateway and the app could read differently',
     ['/a%255cb', 'encoded_percent'],
     ['/a%25', 'encoded_percent'],
     ['/a%25?q=1', 'encoded_percent'],
+    // F3: encoded control characters (NUL-truncating or trimming upstreams read /admin)
+    ['/admin%00', 'encoded_control'],
+    ['/admin%00.html', 'encoded_control'],
+    ['/admin%0a', 'encoded_control'],
+    ['/admin%0D%0A', 'encoded_control'],
+    ['/admin%09/x', 'encoded_control'],
+    ['/admin%1f', 'encoded_control'],
+    ['/admin%7F', 'encoded_control'],
+    // F2: escapes that are not valid UTF-8 (overlong `.` and `/`, stray bytes, surrogates)
+    ['/public/%c0%ae%c0%ae/admin', 'invalid_utf8'],
+    ['/public/%C0%AE%C0%AE/admin', 'invalid_utf8'],
+    ['/public/%e0%80%ae%e0%80%ae/admin', 'invalid_utf8'],
+    ['/public/..%c0%afadmin', 'invalid_utf8'],
+    ['/%80admin', 'invalid_utf8'],
+    ['/caf%C3', 'invalid_utf8'],
+    ['/%ed%a0%80', 'invalid_utf8'],
+    ['/%f4%90%80%80', 'invalid_utf8'],
+    // unencoded non-ASCII (a forward-auth header, read as Latin-1, can carry it)
+    ['/x\u00c0\u00ae', 'raw_non_ascii'],
+    ['/caf\u00c3\u00a9', 'raw_non_ascii'],
+    ['/adm\u0131n', 'raw_non_ascii'],
   ];
   for (const [target, why] of refused) {
     test(`${JSON.stringify(target)} → ${why}`, () => {
@@ -123,6 +144,13 @@ describe('refuseTarget: targets the gateway and the app could read differently',
     '/search?path=a\\b',
     '/search?q=%5c',
     '/public/../admin',
+    '/adm%C4%B1n',
+    '/%EF%BD%81dmin',
+    '/%F0%9F%98%80',
+    '/search?q=caf\u00c3\u00a9',
+    '/admin%20x',
+    '/search?q=%0a%00',
+    '/search?q=%c0%ae',
   ];
   for (const target of fine) {
     test(`${JSON.stringify(target)} is accepted`, () => {
@@ -139,8 +167,22 @@ describe('refuseTarget: targets the gateway and the app could read differently',
     assert.equal(refuseTarget('/a%5c', lenient), 'backslash');
   });
 
+  test('with proxy.allowEncodedPercent, the path decoded once must hold too (%2500, %25c0%25ae)', () => {
+    const lenient = { allowEncodedPercent: true };
+    assert.equal(refuseTarget('/admin%2500', lenient), 'encoded_control');
+    assert.equal(refuseTarget('/public/%25c0%25ae%25c0%25ae/admin', lenient), 'invalid_utf8');
+    assert.equal(refuseTarget('/caf%25C3%25A9', lenient), undefined);
+  });
+
   test('the refusal is a 400 bad_request decision with a reason that does not echo the target', () => {
-    for (const why of ['fragment', 'backslash', 'encoded_percent'] as const) {
+    for (const why of [
+      'fragment',
+      'backslash',
+      'encoded_percent',
+      'encoded_control',
+      'invalid_utf8',
+      'raw_non_ascii',
+    ] as const) {
       const d = targetRefusal(why);
       assert.equal(d.type, 'error');
       assert.equal(d.status, 400);
@@ -163,7 +205,16 @@ function incoming(url: string, headers: Record<string, string> = {}): IncomingMe
 }
 
 describe('factsFromNode: every front door refuses a bad target before routing', () => {
-  for (const target of ['/admin#x', '/oauth2/\\metrics', '/healthz#', '/oauth2/start%5c', '/a%252f']) {
+  for (const target of [
+    '/admin#x',
+    '/oauth2/\\metrics',
+    '/healthz#',
+    '/oauth2/start%5c',
+    '/a%252f',
+    '/oauth2/start%00',
+    '/admin%0a',
+    '/public/%c0%ae%c0%ae/admin',
+  ]) {
     test(`${JSON.stringify(target)} is refused with a 400 decision`, () => {
       const built = factsFromNode(incoming(target), false, 'r1');
       assert.equal(built.ok, false);
@@ -200,7 +251,15 @@ describe('forwardedFactsFromNode: a bad forwarded target is refused the same way
       'x-forwarded-host': 'app.example',
     });
   for (const name of ['x-original-uri', 'x-forwarded-uri']) {
-    for (const uri of ['/admin#x', '/public\\..\\admin', '/public%5c..%5cadmin', '/%252e%252e/admin']) {
+    for (const uri of [
+      '/admin#x',
+      '/public\\..\\admin',
+      '/public%5c..%5cadmin',
+      '/%252e%252e/admin',
+      '/admin%00',
+      '/public/%c0%ae%c0%ae/admin',
+      '/public/\u00c0\u00ae\u00c0\u00ae/admin',
+    ]) {
       test(`${name}: ${JSON.stringify(uri)} → 400 naming the header`, () => {
         const built = forwardedFactsFromNode(described(uri, name), false, 'r1', 'http');
         assert.equal(built.ok, false);

@@ -98,6 +98,81 @@ describe('a backslash is read as a slash by some upstreams (refused before; stil
   });
 });
 
+const ADMIN = (path: string) => authorize(adminRule, identity({ groups: ['dev'] }), path).ok;
+
+describe('F1: case folding beyond ASCII (.NET OrdinalIgnoreCase upper-cases, others lower-case)', () => {
+  // ASP.NET Core routes with OrdinalIgnoreCase, which upper-cases: `ı` (U+0131) is `I`, `ſ`
+  // (U+017F) is `S`; lower-casing makes the Kelvin sign (U+212A) a `k`.
+  for (const path of ['/adm%C4%B1n', '/adm%c4%b1n/x', '/ADM%C4%B1N', '/public/../adm%C4%B1n']) {
+    test(`${path} is subject to the /admin rule`, () => assert.equal(ADMIN(path), false));
+  }
+  const rule = (pathPrefix: string, caseSensitive?: boolean) => ({
+    ...adminRule,
+    rules: [{ ...adminRule.rules[0]!, pathPrefix, caseSensitive }],
+  });
+  test('ſ folds to S and the Kelvin sign to k; ß to SS (folding may change the length)', () => {
+    const dev = identity({ groups: ['dev'] });
+    assert.equal(authorize(rule('/secret'), dev, '/%C5%BFecret').ok, false);
+    assert.equal(authorize(rule('/key'), dev, '/%E2%84%AAey/x').ok, false);
+    assert.equal(authorize(rule('/strasse'), dev, '/stra%C3%9Fe').ok, false);
+  });
+  test('a caseSensitive rule does not fold', () => {
+    assert.equal(authorize(rule('/admin', true), identity({ groups: ['dev'] }), '/adm%C4%B1n').ok, true);
+  });
+  test('skipAuth is not widened: /publ%C4%B1c is not /public; /public/%C4%B1 stays exempt', () => {
+    assert.equal(pathHasPrefix('/publ%C4%B1c/x', '/public'), false);
+    assert.equal(pathHasPrefix('/public/%C4%B1', '/public'), true);
+    assert.equal(pathHasPrefix('/public/caf%C3%A9', '/public'), true);
+  });
+  test('other non-ASCII paths are not covered', () => {
+    for (const path of ['/caf%C3%A9', '/adm%C3%AEn', '/%C4%B1', '/administrat%C4%B1on']) {
+      assert.equal(ADMIN(path), true, path);
+    }
+  });
+});
+
+describe('F4: Windows / IIS readings (trailing dots and spaces per segment, NFKC / best-fit)', () => {
+  for (const path of [
+    '/admin.',
+    '/admin%2e',
+    '/admin%20',
+    '/admin./x',
+    '/admin%20.%20/x',
+    '/admin...',
+    '/%EF%BD%81dmin',
+    '/%EF%BC%A1DMIN/x',
+    '/admin./%EF%BC%8E%EF%BC%8E/x',
+  ]) {
+    test(`${path} is subject to the /admin rule`, () => assert.equal(ADMIN(path), false));
+  }
+  for (const path of [
+    '/public./../admin',
+    '/public/..%20/admin',
+    '/public/..%20./admin',
+    '/public/%EF%BC%8E%EF%BC%8E/admin',
+    '/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin',
+    '/%EF%BD%90ublic/x',
+  ]) {
+    test(`${path} is not covered by skipAuth /public`, () => {
+      assert.equal(pathHasPrefix(path, '/public'), false);
+    });
+  }
+  test('ordinary exempt paths stay exempt', () => {
+    for (const path of ['/public/x%20', '/public/a.b', '/public/x./y', '/public/%EF%BD%81']) {
+      assert.equal(pathHasPrefix(path, '/public'), true, path);
+    }
+  });
+});
+
+describe('F5: an encoded ; is read like ; (servers that decode before dropping ;params)', () => {
+  for (const path of ['/admin%3B/panel', '/admin%3bx=1', '/public/..%3B/admin', '/public/..%3b/admin']) {
+    test(`${path} is subject to the /admin rule`, () => assert.equal(ADMIN(path), false));
+  }
+  test('/public/..%3B/admin is not covered by skipAuth /public', () => {
+    assert.equal(pathHasPrefix('/public/..%3B/admin', '/public'), false);
+  });
+});
+
 describe('pathReadings', () => {
   test('a plain path has one reading', () => {
     assert.deepEqual(pathReadings('/admin/users'), ['/admin/users']);
@@ -106,5 +181,16 @@ describe('pathReadings', () => {
     assert.deepEqual(pathReadings('/admin%23x'), ['/admin%23x', '/admin']);
     assert.deepEqual(pathReadings('/a%252fb'), ['/a%252fb', '/a/b']);
     assert.deepEqual(pathReadings('/a\\b'), ['/a\\b', '/a/b']);
+  });
+  test('the decoded, NFKC and Windows readings (the forwarded path is always the first)', () => {
+    assert.deepEqual(pathReadings('/adm%C4%B1n'), ['/adm%C4%B1n', '/adm\u0131n']);
+    assert.deepEqual(pathReadings('/%EF%BD%81dmin'), ['/%EF%BD%81dmin', '/\uff41dmin', '/admin']);
+    assert.deepEqual(pathReadings('/admin%20.%20/x'), ['/admin%20.%20/x', '/admin . /x', '/admin/x']);
+    assert.deepEqual(pathReadings('/admin%3B/panel'), ['/admin%3B/panel', '/admin/panel']);
+  });
+  test('clean paths take the fast path: one reading, the same string', () => {
+    for (const path of ['/api/v1/items/123', '/a/b.c/d', '/v1.2/x', '/']) {
+      assert.deepEqual(pathReadings(path), [path]);
+    }
   });
 });
