@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 
@@ -29,10 +30,17 @@ export const pathRuleSchema = z.object({
   ...authzFields,
 });
 
-/** `address/bits` (IPv4 or IPv6), or a bare address (a /32 or /128). */
-const cidr = z
-  .string()
-  .regex(/^(?:[0-9.]+|[0-9A-Fa-f:.]+)(?:\/\d{1,3})?$/, 'must be an IP address or CIDR, e.g. 10.0.0.0/8');
+/** `address/bits` (IPv4 or IPv6), or a bare address (a /32 or /128): exactly what node:net's BlockList takes. */
+const cidr = z.string().refine(
+  (v) => {
+    const [addr = '', bits, extra] = v.split('/');
+    const family = isIP(addr);
+    if (family === 0 || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: 'must be an IP address or CIDR with a valid prefix length, e.g. 10.0.0.0/8 or fd00::/8' },
+);
 
 export const configSchema = z
   .object({

@@ -50,7 +50,7 @@ export function normalizeUrl(url: string): { path: string; url: string } {
  */
 const SLOW = /[%;\\]|\.(?:\/|$)/;
 /** What the lenient reading (servlet params, decoded `%2F`, `#`, double decoding) changes. */
-const AMBIGUOUS = /[;\\#]|%(?:2f|5c|23|25|3b)/i;
+const AMBIGUOUS = /[;\\#]|%(?:2f|5c|23|25|3b|3f)/i;
 /** A segment that Windows / IIS would read without its trailing dots or spaces. */
 const TRAILING_DOT_OR_SPACE = /[. ](?:\/|$)|%20(?:\/|$)/;
 /** Escapes of non-ASCII bytes, raw non-ASCII characters, and `%20` (for the Windows reading). */
@@ -58,14 +58,15 @@ const NON_ASCII = /%[89a-f][0-9a-f]|%20|[\u0080-\uffff]/i;
 
 /**
  * The reading of servers that drop `;params` from segments (Tomcat, Jetty, Spring; `%3B` too, for
- * those that decode first), decode `%2F` and `\`/`%5C` to `/`, end the path at an encoded `#`, or
+ * those that decode first), decode `%2F` and `\`/`%5C` to `/`, end the path at an encoded `#` or `?`, or
  * decode twice (`%25`).
  */
 function lenientReading(path: string): string {
   // Escapes coming from normalizePath are upper-case; NFKC output may hold raw `;`, `\`, `#`.
   let s = path.includes('%25') ? normalizePath(path.replace(/%25/g, '%')) : path;
   s = s.replace(/%3B/gi, ';');
-  const hash = s.search(/%23|#/i);
+  // An encoded `#` or `?` ends the path for a server that decodes before it parses.
+  const hash = s.search(/%23|%3F|#/i);
   if (hash !== -1) s = s.slice(0, hash);
   return normalizePath(
     s

@@ -3,12 +3,21 @@
  * origin or an allow-listed host. Rejected: protocol-relative `//evil`, backslash tricks `/\evil`,
  * control characters, userinfo, other schemes. Anything rejected becomes `/`.
  */
+const MAX_RETURN_TO = 2048;
+
 export function safeReturnTo(
   rd: string | null | undefined,
   publicUrl: string,
   allowedHosts: string[],
 ): string {
-  if (!rd || rd.length > 2048) return '/';
+  const out = checkedReturnTo(rd, publicUrl, allowedHosts);
+  // URL parsing percent-encodes (a `"` becomes `%22`), so the result is bounded too: it is stored
+  // with every pending login flow, and the flow cap counts flows, not bytes.
+  return out.length > MAX_RETURN_TO ? '/' : out;
+}
+
+function checkedReturnTo(rd: string | null | undefined, publicUrl: string, allowedHosts: string[]): string {
+  if (!rd || rd.length > MAX_RETURN_TO) return '/';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f\\]/.test(rd)) return '/';
   const base = new URL(publicUrl);

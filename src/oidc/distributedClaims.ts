@@ -160,10 +160,11 @@ export async function resolveDistributedClaims(
     } catch (err) {
       throw new ClaimSourceError(url.origin, `answered a JWT that does not verify: ${describeCause(err)}`);
     }
-    if (payload.iss !== undefined && payload.iss !== opts.issuer) {
+    // Both are required: a signed answer that names no subject could be anyone's.
+    if (payload.iss !== opts.issuer) {
       throw new ClaimSourceError(url.origin, 'answered a JWT from another issuer');
     }
-    if (payload.sub !== undefined && payload.sub !== claims.sub) {
+    if (payload.sub !== claims.sub) {
       throw new ClaimSourceError(url.origin, 'answered a JWT about another subject');
     }
     values = (payload as Record<string, unknown>)[claimName];

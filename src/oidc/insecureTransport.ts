@@ -8,7 +8,9 @@
 /** 127.0.0.0/8, ::1 (also IPv4-mapped 127.x) and localhost, as a WHATWG URL `hostname` spells them. */
 export function isLoopbackHostname(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/\.$/, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  // `localhost` only: `*.localhost` is resolved through DNS by Node (and the search domain), so
+  // it may well be another machine.
+  if (h === 'localhost') return true;
   if (h === '[::1]') return true;
   // The URL parser normalises IPv4 (127.1, 0x7f.1 → 127.0.0.1) and IPv4-mapped IPv6 ([::ffff:7f00:1]).
   if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;

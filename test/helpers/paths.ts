@@ -40,6 +40,8 @@ export const RARER_ADMIN_SPELLINGS = {
     '/admin%20.%20/x',
     '/%EF%BD%81dmin', // F4: fullwidth a (NFKC, best-fit)
     '/admin%3B/panel', // F5: an encoded `;` dropped as a parameter after decoding
+    '/admin%3Fx', // an encoded `?` ends the path for a server that decodes before it parses
+    '/admin%3f/x',
     '/public/..%3B/admin',
     '/public/..%20/admin',
     '/public/%EF%BC%8E%EF%BC%8E/admin',

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import { claimSourceHosts, claimSourceRefusal } from '../../src/oidc/distributedClaims.js';
+import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import {
+  claimSourceHosts,
+  claimSourceRefusal,
+  resolveDistributedClaims,
+} from '../../src/oidc/distributedClaims.js';
 
 describe('claim source allow-list', () => {
   const defaults = claimSourceHosts('https://login.example.com/tenant/v2.0', undefined);
@@ -41,4 +48,60 @@ describe('claim source allow-list', () => {
     assert.equal(claimSourceRefusal(new URL('http://127.0.0.1:7000/g'), hosts), undefined);
     assert.match(claimSourceRefusal(new URL('http://127.0.0.1:7001/g'), hosts) ?? '', /not in/);
   });
+});
+
+describe('a signed claim-source answer must name the issuer and the user', () => {
+  // A loopback source answering a JWT signed with a key of our own; verifyJwt is jose's real
+  // verification against that key (the provider's JWKS cache is what the integration tests use).
+  // The payload is built once the source listens: its origin is the issuer here.
+  async function resolveWith(make: (iss: string) => Record<string, unknown>) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    let issuer = '';
+    const server = createServer((_req, res) => {
+      void new SignJWT(make(issuer))
+        .setProtectedHeader({ alg: 'ES256' })
+        .sign(privateKey)
+        .then((jwt) => {
+          res.writeHead(200, { 'content-type': 'application/jwt' });
+          res.end(jwt);
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      return await resolveDistributedClaims(
+        {
+          sub: 'alice',
+          _claim_names: { groups: 'src1' },
+          _claim_sources: { src1: { endpoint: `${issuer}/groups` } },
+        },
+        'groups',
+        'access-token',
+        {
+          issuer,
+          allowedHosts: undefined,
+          timeoutMs: 5000,
+          run: (fn) => fn(),
+          verifyJwt: async (t) => (await jwtVerify(t, publicKey)).payload,
+        },
+      );
+    } finally {
+      server.close();
+    }
+  }
+
+  test('with iss and sub: the groups are taken', async () => {
+    const claims = await resolveWith((iss) => ({ iss, sub: 'alice', groups: ['admins'] }));
+    assert.deepEqual(claims.groups, ['admins']);
+  });
+
+  for (const [what, make] of [
+    ['no sub', (iss: string) => ({ iss, groups: ['admins'] })],
+    ['no iss', (_iss: string) => ({ sub: 'alice', groups: ['admins'] })],
+    ['another sub', (iss: string) => ({ iss, sub: 'mallory', groups: ['admins'] })],
+  ] as const) {
+    test(`${what}: refused`, async () => {
+      await assert.rejects(resolveWith(make), /another (issuer|subject)/);
+    });
+  }
 });

@@ -175,4 +175,10 @@ describe('safeReturnTo: allowed targets', () => {
     assert.equal(safeReturnTo(atLimit, HTTP_PUBLIC, []), atLimit);
     assert.equal(safeReturnTo(`${atLimit}a`, HTTP_PUBLIC, []), '/');
   });
+
+  test('the limit holds after URL parsing too (a `"` becomes %22: a 2 KiB rd must not store 6 KiB)', () => {
+    const quotes = `/${'"'.repeat(2047)}`;
+    assert.equal(safeReturnTo(quotes, HTTP_PUBLIC, []), '/');
+    assert.equal(safeReturnTo('/"a"', HTTP_PUBLIC, []), '/%22a%22');
+  });
 });

@@ -68,6 +68,18 @@ describe('config: server limits and metrics.listen', () => {
     );
   });
 
+  test('server.trustedProxies: every entry must be what BlockList reads, or the key is named (no crash at start)', () => {
+    for (const bad of ['10.0.0.0/33', '::1/129', '999.1.1.1', '1.2.3', '10.0.0.0/8/1', 'proxy.internal']) {
+      const p = problems({ ...base(), server: { trustedProxies: [bad] } });
+      assert.match(p.join('\n'), /server\.trustedProxies\.0: must be an IP address or CIDR/, bad);
+    }
+    const ok = loadConfig({
+      object: { ...base(), server: { trustedProxies: ['10.0.0.0/8', 'fd00::/8', '127.0.0.1', '::1'] } },
+      env: {},
+    });
+    assert.equal(ok.server.trustedProxies.length, 4);
+  });
+
   test('the headers timeout cannot exceed the request timeout (Node refuses it)', () => {
     assert.match(
       problems({ ...base(), server: { headersTimeoutSeconds: 60, requestTimeoutSeconds: 30 } }).join('\n'),
