@@ -58,6 +58,11 @@ export const configSchema = z
         /** An idle keep-alive connection is closed after this long. */
         keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
         /**
+         * A response the client stops reading (no write progress) is cut off after this long, so
+         * a client that never reads cannot hold a connection slot.
+         */
+        writeTimeoutSeconds: z.number().positive().max(3600).default(60),
+        /**
          * Open client connections at most (WebSockets included); a socket beyond it gets a
          * `503` with `Connection: close` and is closed.
          */
