@@ -289,7 +289,14 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const requestId = requestIdOf(req);
     const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
     const f = { ...built.facts, secFetchMode: 'websocket', accept: undefined };
-    const d: Decision = built.ok ? await engine.check(f) : built.refusal;
+    // Only a WebSocket handshake is tunnelled: any other protocol (h2c above all) would turn the
+    // spliced socket into a channel whose every later request reaches the upstream unchecked.
+    const refusedUpgrade = websocketHandshakeProblem(req);
+    const d: Decision = refusedUpgrade
+      ? { type: 'error', status: 400, code: 'unsupported_upgrade', reason: refusedUpgrade, setCookies: [] }
+      : built.ok
+        ? await engine.check(f)
+        : built.refusal;
     let status = 101;
     let decision = 'allow';
     if (d.type !== 'allow') {
@@ -354,6 +361,22 @@ export function createGatewayServer(deps: ServerDeps): Server {
     });
   });
   return server;
+}
+
+/**
+ * Why an upgrade request is not a WebSocket handshake we tunnel (undefined when it is): `GET`,
+ * `Upgrade: websocket` as its single token (any case), `Sec-WebSocket-Key` and
+ * `Sec-WebSocket-Version` present (RFC 6455 §4.1). Everything else — `h2c` with its
+ * `HTTP2-Settings`, a list of protocols, TLS upgrades — is refused with 400.
+ */
+export function websocketHandshakeProblem(req: IncomingMessage): string | undefined {
+  const upgrade = String(req.headers.upgrade ?? '').trim();
+  if (upgrade.toLowerCase() !== 'websocket')
+    return 'Only WebSocket upgrades are supported (Upgrade: websocket).';
+  if (req.method !== 'GET') return 'A WebSocket handshake uses GET.';
+  if (!req.headers['sec-websocket-key'] || !req.headers['sec-websocket-version'])
+    return 'A WebSocket handshake needs Sec-WebSocket-Key and Sec-WebSocket-Version.';
+  return undefined;
 }
 
 /** An HTTP answer written straight to a socket that asked for an upgrade, then closed. */
