@@ -19,9 +19,8 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   // RFC 9113 §3.2.1 (h2c): connection-specific; we never upgrade to HTTP/2 (see websocketHandshakeProblem).
   'http2-settings',
-  // Node's server has already answered `100 Continue` (no checkContinue listener); the upstream
-  // hop is ours, and undici refuses a request carrying `Expect` (it answered every curl upload
-  // above 1 MiB with a 502).
+  // The gateway answers `100 Continue` itself, once the request is allowed (checkContinue in
+  // server.ts); the upstream hop is ours, and undici refuses a request carrying `Expect`.
   'expect',
 ]);
 

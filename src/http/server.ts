@@ -44,6 +44,28 @@ export interface RequestLog {
 }
 
 /**
+ * Responses whose client sent `Expect: 100-continue` and is still waiting for the `100`
+ * (the gateway's `checkContinue`): they carry `Connection: close` until `continueBody` is called,
+ * so a refused request's unread body is never parsed as the next request.
+ */
+const awaitingContinue = new WeakSet<ServerResponse>();
+
+function awaitContinue(res: ServerResponse): void {
+  awaitingContinue.add(res);
+  res.setHeader('connection', 'close');
+}
+
+/**
+ * Lets the client send its body: `100 Continue` when it is waiting for one (once, and only on the
+ * gateway's own server; in the middleware Node has already answered it), nothing otherwise.
+ */
+export function continueBody(res: ServerResponse): void {
+  if (!awaitingContinue.delete(res) || res.headersSent) return;
+  res.removeHeader('connection');
+  res.writeContinue();
+}
+
+/**
  * Reads a small form body; undefined as soon as it exceeds `limit` bytes. The rest is then read
  * and discarded, never kept (the caller answers 413 with `Connection: close`): destroying the
  * socket instead would reset it, and the client would never see the answer.
@@ -115,6 +137,7 @@ export function createOAuth2Routes(
           sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
           return true;
         }
+        continueBody(res);
         const body = await readSmallBody(req, 64 * 1024);
         if (body === undefined) {
           log.decision = 'body_too_large';
@@ -255,6 +278,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
         requestId,
       );
     }
+    // Allowed: only now may a client waiting on `Expect: 100-continue` send its body.
+    continueBody(res);
     const forwarded = await deps.proxy.forward(req, res, {
       url: f.url,
       identityHeaders: d.upstreamHeaders,
@@ -343,6 +368,13 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const server = createServer(serverOptions(deps.limits), (req, res) =>
     runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
   );
+  // `Expect: 100-continue`: without this listener Node answers `100 Continue` before we have
+  // looked at the request, and an unauthenticated client uploads its whole body before its 401.
+  // The same handling runs; the 100 goes out only when the body is about to be read (continueBody).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitContinue(res);
+    runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log));
+  });
   const logRefused = throttled(10_000, (refused) =>
     deps.logger.warn(
       { refused, maxConnections: deps.limits.maxConnections },
