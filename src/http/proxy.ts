@@ -17,9 +17,10 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  // Node's server has already answered `100 Continue` (no checkContinue listener); the upstream
-  // hop is ours, and undici refuses a request carrying `Expect` (it answered every curl upload
-  // above 1 MiB with a 502).
+  // RFC 9113 §3.2.1 (h2c): connection-specific; we never upgrade to HTTP/2 (see websocketHandshakeProblem).
+  'http2-settings',
+  // The gateway answers `100 Continue` itself, once the request is allowed (checkContinue in
+  // server.ts); the upstream hop is ours, and undici refuses a request carrying `Expect`.
   'expect',
 ]);
 
@@ -184,9 +185,10 @@ export class UpstreamProxy {
   }
 
   /**
-   * WebSocket (and other HTTP/1.1 Upgrade) proxying: the upgrade request goes upstream with the
-   * same header rules as any request; on 101 the two sockets are spliced together. Returns false
-   * when the upstream refused or could not be reached (the caller answers 502).
+   * WebSocket proxying (the only upgrade the server lets through): the upgrade request goes
+   * upstream with the same header rules as any request; on a 101 that switches to `websocket`
+   * the two sockets are spliced together. Returns false when the upstream refused, could not be
+   * reached or switched to another protocol (the caller answers 502; nothing is spliced).
    */
   async upgrade(
     req: IncomingMessage,
@@ -201,20 +203,21 @@ export class UpstreamProxy {
         path: this.basePath + extras.url,
         method: req.method ?? 'GET',
         headers: this.upstreamHeaders(req, extras),
-        protocol: String(req.headers.upgrade ?? 'websocket'),
+        protocol: 'websocket',
       } as Dispatcher.UpgradeOptions);
     } catch {
+      return false;
+    }
+    const switched = up.headers.upgrade;
+    if (typeof switched !== 'string' || switched.trim().toLowerCase() !== 'websocket') {
+      up.socket.destroy();
       return false;
     }
     if (client.destroyed) {
       up.socket.destroy();
       return true;
     }
-    const lines = [
-      'HTTP/1.1 101 Switching Protocols',
-      'connection: Upgrade',
-      `upgrade: ${req.headers.upgrade ?? 'websocket'}`,
-    ];
+    const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'];
     for (const [name, value] of Object.entries(up.headers)) {
       if (value === undefined || name === 'connection' || name === 'upgrade') continue;
       for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);

@@ -45,6 +45,28 @@ export interface RequestLog {
 }
 
 /**
+ * Responses whose client sent `Expect: 100-continue` and is still waiting for the `100`
+ * (the gateway's `checkContinue`): they carry `Connection: close` until `continueBody` is called,
+ * so a refused request's unread body is never parsed as the next request.
+ */
+const awaitingContinue = new WeakSet<ServerResponse>();
+
+function awaitContinue(res: ServerResponse): void {
+  awaitingContinue.add(res);
+  res.setHeader('connection', 'close');
+}
+
+/**
+ * Lets the client send its body: `100 Continue` when it is waiting for one (once, and only on the
+ * gateway's own server; in the middleware Node has already answered it), nothing otherwise.
+ */
+export function continueBody(res: ServerResponse): void {
+  if (!awaitingContinue.delete(res) || res.headersSent) return;
+  res.removeHeader('connection');
+  res.writeContinue();
+}
+
+/**
  * Reads a small form body; undefined as soon as it exceeds `limit` bytes. The rest is then read
  * and discarded, never kept (the caller answers 413 with `Connection: close`): destroying the
  * socket instead would reset it, and the client would never see the answer.
@@ -116,6 +138,7 @@ export function createOAuth2Routes(
           sendJson(res, 405, { error: 'invalid_request', error_description: 'use POST' }, requestId);
           return true;
         }
+        continueBody(res);
         const body = await readSmallBody(req, 64 * 1024);
         if (body === undefined) {
           log.decision = 'body_too_large';
@@ -256,6 +279,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
         requestId,
       );
     }
+    // Allowed: only now may a client waiting on `Expect: 100-continue` send its body.
+    continueBody(res);
     const forwarded = await deps.proxy.forward(req, res, {
       url: f.url,
       identityHeaders: d.upstreamHeaders,
@@ -290,7 +315,14 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const requestId = requestIdOf(req);
     const built = factsFromNode(req, secure, requestId, req.url, engine.ctx.cfg.proxy);
     const f = { ...built.facts, secFetchMode: 'websocket', accept: undefined };
-    const d: Decision = built.ok ? await engine.check(f) : built.refusal;
+    // Only a WebSocket handshake is tunnelled: any other protocol (h2c above all) would turn the
+    // spliced socket into a channel whose every later request reaches the upstream unchecked.
+    const refusedUpgrade = websocketHandshakeProblem(req);
+    const d: Decision = refusedUpgrade
+      ? { type: 'error', status: 400, code: 'unsupported_upgrade', reason: refusedUpgrade, setCookies: [] }
+      : built.ok
+        ? await engine.check(f)
+        : built.refusal;
     let status = 101;
     let decision = 'allow';
     if (d.type !== 'allow') {
@@ -337,6 +369,13 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const server = createServer(serverOptions(deps.limits), (req, res) =>
     runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log)),
   );
+  // `Expect: 100-continue`: without this listener Node answers `100 Continue` before we have
+  // looked at the request, and an unauthenticated client uploads its whole body before its 401.
+  // The same handling runs; the 100 goes out only when the body is about to be read (continueBody).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitContinue(res);
+    runLogged(deps, req, res, (requestId, log) => handle(req, res, requestId, log));
+  });
   const logRefused = throttled(10_000, (refused) =>
     deps.logger.warn(
       { refused, maxConnections: deps.limits.maxConnections },
@@ -355,6 +394,22 @@ export function createGatewayServer(deps: ServerDeps): Server {
     });
   });
   return server;
+}
+
+/**
+ * Why an upgrade request is not a WebSocket handshake we tunnel (undefined when it is): `GET`,
+ * `Upgrade: websocket` as its single token (any case), `Sec-WebSocket-Key` and
+ * `Sec-WebSocket-Version` present (RFC 6455 §4.1). Everything else — `h2c` with its
+ * `HTTP2-Settings`, a list of protocols, TLS upgrades — is refused with 400.
+ */
+export function websocketHandshakeProblem(req: IncomingMessage): string | undefined {
+  const upgrade = String(req.headers.upgrade ?? '').trim();
+  if (upgrade.toLowerCase() !== 'websocket')
+    return 'Only WebSocket upgrades are supported (Upgrade: websocket).';
+  if (req.method !== 'GET') return 'A WebSocket handshake uses GET.';
+  if (!req.headers['sec-websocket-key'] || !req.headers['sec-websocket-version'])
+    return 'A WebSocket handshake needs Sec-WebSocket-Key and Sec-WebSocket-Version.';
+  return undefined;
 }
 
 /** An HTTP answer written straight to a socket that asked for an upgrade, then closed. */

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'refresh_failed'
   | 'store_unavailable'
   | 'upstream_unavailable'
+  | 'unsupported_upgrade'
   | 'config_invalid';
 
 export class GatehouseError extends Error {

@@ -55,3 +55,48 @@ export async function closedBy(ws: WebSocket, what: string): Promise<void> {
     assert.fail(`${what}: the socket is still open after 5 s`);
   }
 }
+
+/**
+ * An upstream that accepts any HTTP/1.1 upgrade, the way an h2c-capable server does: it answers
+ * 101 (with `Upgrade: <answer>`, default the protocol asked for) and then echoes every raw byte
+ * it receives. It remembers the upgrade requests, the bytes tunnelled to it, and plain requests.
+ */
+export async function startUpgradeAnyUpstream(answer?: string) {
+  const upgrades: IncomingHttpHeaders[] = [];
+  const requests: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+  const tunnelled: Buffer[] = [];
+  const open = new Set<import('node:stream').Duplex>();
+  const server = createServer((req, res) => {
+    requests.push({ url: req.url ?? '', headers: req.headers });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    upgrades.push(req.headers);
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${answer ?? req.headers.upgrade}\r\n\r\n`,
+    );
+    if (head.length) tunnelled.push(head);
+    socket.on('data', (c: Buffer) => {
+      tunnelled.push(c);
+      socket.write(c);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    upgrades,
+    requests,
+    tunnelled,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const sock of open) sock.destroy();
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { TestBrowser } from '../helpers/browser.js';
+import { openRaw, type RawConnection } from '../helpers/rawHttp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('reverse proxy', () => {
@@ -129,6 +130,98 @@ describe('reverse proxy', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  /** Sends only the head of a request that waits for `100 Continue` before its body. */
+  async function expectContinue(
+    path: string,
+    length: number,
+    headers: Record<string, string>,
+  ): Promise<RawConnection> {
+    const c = await openRaw(s.url);
+    const lines = [
+      `POST ${path} HTTP/1.1`,
+      `Host: ${new URL(s.url).host}`,
+      `Content-Length: ${length}`,
+      'Expect: 100-continue',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    c.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    return c;
+  }
+
+  it('Expect: 100-continue: a refused request gets its final answer, never a 100, and the connection closes', async () => {
+    const before = s.upstream.hits;
+    for (const [kind, headers, status] of [
+      ['api', { Accept: 'application/json', 'Content-Type': 'application/octet-stream' }, 401],
+      // a POST is never sent to the login page (its body would be lost): 401 here too
+      ['form post', { Accept: 'text/html', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }, 401],
+      ['bad cookie', { Accept: 'application/json', Cookie: 'gatehouse=forged' }, 401],
+    ] as const) {
+      const c = await expectContinue('/upload', 5 * 1024 * 1024, headers);
+      await c.until(/\r\n\r\n/, `${kind}: the final answer`);
+      // the body was never sent: the server closes without waiting for it
+      await c.closed;
+      const text = c.received();
+      assert.doesNotMatch(text, /HTTP\/1\.1 100/, `${kind}: got a 100 Continue before the decision`);
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `), `${kind}: ${text.slice(0, 200)}`);
+      assert.match(text, /\r\nconnection: close\r\n/i, kind);
+    }
+    assert.equal(s.upstream.hits, before, 'a refused request reached the upstream');
+  });
+
+  it('Expect: 100-continue: an allowed request gets 100, then its body reaches the upstream byte-identical', async () => {
+    const data = randomBytes(300 * 1024);
+    const c = await expectContinue('/upload', data.length, {
+      Cookie: cookieHeader(),
+      Accept: 'application/json',
+      'Content-Type': 'application/octet-stream',
+      Connection: 'close',
+    });
+    await c.until(/\r\n\r\n/, 'the 100 Continue');
+    assert.equal(c.received(), 'HTTP/1.1 100 Continue\r\n\r\n');
+    c.socket.write(data);
+    await c.closed;
+    const final = c.received().slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+    assert.match(final, /^HTTP\/1\.1 200 /, final.slice(0, 300));
+    const echo = JSON.parse(final.slice(final.indexOf('\r\n\r\n') + 4)) as {
+      bodyBytes: number;
+      bodySha256: string;
+      headers: Record<string, string>;
+    };
+    assert.equal(echo.bodyBytes, data.length);
+    assert.equal(echo.bodySha256, createHash('sha256').update(data).digest('hex'));
+    assert.equal(echo.headers.expect, undefined);
+  });
+
+  it('Expect: 100-continue on /oauth2/* POSTs: back-channel logout reads its body after a 100; logout answers at once', async () => {
+    const body = 'logout_token=not-a-jwt';
+    const c = await expectContinue('/oauth2/backchannel-logout', body.length, {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Connection: 'close',
+    });
+    await c.until(/\r\n\r\n/, 'the 100 Continue');
+    assert.equal(c.received(), 'HTTP/1.1 100 Continue\r\n\r\n');
+    c.socket.write(body);
+    await c.closed;
+    const final = c.received().slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+    assert.match(final, /^HTTP\/1\.1 400 /, final.slice(0, 300));
+    assert.match(final, /invalid_request/);
+
+    // logout reads no body: its 303 comes without a 100, and the session ends
+    const other = new TestBrowser();
+    await login(s, other);
+    const cookie = `gatehouse=${other.cookie(s.url, 'gatehouse')}`;
+    const l = await expectContinue('/oauth2/logout', 9, {
+      Cookie: cookie,
+      Origin: new URL(s.url).origin,
+      'Sec-Fetch-Site': 'same-origin',
+      'Content-Type': 'application/x-www-form-urlencoded',
+    });
+    await l.closed;
+    assert.match(l.received(), /^HTTP\/1\.1 303 /, l.received().slice(0, 300));
+    const after = await new TestBrowser().request(`${s.url}/x`, { kind: 'api', headers: { cookie } });
+    assert.equal(after.status, 401);
   });
 
   it('answers 502 (page for navigations, JSON for API) when the upstream is down, and logs why', async () => {

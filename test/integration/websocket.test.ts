@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { openRaw } from '../helpers/rawHttp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
-import { closedBy, connect, startWsUpstream } from '../helpers/websocket.js';
+import { closedBy, connect, startUpgradeAnyUpstream, startWsUpstream } from '../helpers/websocket.js';
 
 describe('WebSocket upgrades', () => {
   let s: Stack;
@@ -53,6 +54,18 @@ describe('WebSocket upgrades', () => {
     assert.equal(h.cookie, 'theme=dark');
     r.ws.close();
     await once(r.ws, 'close');
+  });
+
+  it('tunnels a WebSocket handshake whatever the case of `Upgrade: WebSocket`', async () => {
+    const c = await openRaw(s.url);
+    c.socket.write(
+      `GET /live HTTP/1.1\r\nHost: ${new URL(s.url).host}\r\nCookie: ${cookie}\r\nUpgrade: WebSocket\r\n` +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await c.until(/\r\n\r\n/, 'the handshake answer');
+    assert.match(c.received(), /^HTTP\/1\.1 101 /);
+    assert.match(c.received(), /\r\nupgrade: websocket\r\n/i);
+    c.socket.destroy();
   });
 
   it('applies authorization rules to upgrades (403)', async () => {
@@ -184,6 +197,110 @@ describe('WebSockets end with their session', () => {
       await s.gw.openSockets.recheck();
       await stillOpen(ws);
       assert.equal(s.gw.openSockets.size, 1);
+    });
+  });
+});
+
+/**
+ * h2c smuggling (F10): a spliced non-WebSocket upgrade would carry every later request to the
+ * upstream unchecked. Only `Upgrade: websocket` with its handshake headers is tunnelled; the
+ * upstream here accepts any upgrade and echoes raw bytes, so anything spliced would show.
+ */
+describe('only WebSocket upgrades are tunnelled', () => {
+  const H2C =
+    'Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+  const WS_HANDSHAKE =
+    'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+  const SMUGGLED = 'GET /admin HTTP/1.1\r\nHost: x\r\n\r\n';
+
+  async function withUpstream(
+    answer: string | undefined,
+    fn: (x: { s: Stack; up: Awaited<ReturnType<typeof startUpgradeAnyUpstream>> }) => Promise<void>,
+  ) {
+    const up = await startUpgradeAnyUpstream(answer);
+    const s = await startStack({
+      config: {
+        upstream: up.url,
+        skipAuth: ['/public'],
+        authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
+      } as never,
+    });
+    try {
+      await fn({ s, up });
+    } finally {
+      await s.close();
+      await up.close();
+    }
+  }
+
+  it('an h2c upgrade on a skipAuth path gets 400 with a reason and a request id; nothing reaches the upstream', async () => {
+    await withUpstream(undefined, async ({ s, up }) => {
+      for (const [what, headers] of [
+        ['h2c', H2C],
+        ['h2c, no settings', 'Upgrade: h2c\r\nConnection: Upgrade\r\n'],
+        ['a list with websocket', WS_HANDSHAKE.replace('Upgrade: websocket', 'Upgrade: websocket, h2c')],
+        [
+          'websocket without Sec-WebSocket-Key',
+          'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n',
+        ],
+        [
+          'websocket without Sec-WebSocket-Version',
+          'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n',
+        ],
+        ['a TLS upgrade', 'Upgrade: TLS/1.2\r\nConnection: Upgrade\r\n'],
+      ] as const) {
+        const c = await openRaw(s.url);
+        c.socket.write(`GET /public/x HTTP/1.1\r\nHost: ${new URL(s.url).host}\r\n${headers}\r\n`);
+        c.socket.write(SMUGGLED);
+        await c.until(/\r\n\r\n/, `${what}: the answer`);
+        assert.match(c.received(), /^HTTP\/1\.1 400 /, `${what}: ${c.received()}`);
+        await c.closed;
+        const text = c.received();
+        assert.doesNotMatch(text, /101 Switching/, what);
+        const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
+        assert.equal(body.error, 'unsupported_upgrade', what);
+        assert.ok(body.reason, what);
+        const id = /\r\nx-request-id: ([^\r]+)\r\n/.exec(text)?.[1];
+        assert.equal(body.requestId, id, what);
+        const line = s.logs.find((l) => l.msg === 'request' && l.reqId === id);
+        assert.equal(line?.status, 400, `${what}: logged`);
+        assert.equal(line?.decision, 'unsupported_upgrade', what);
+      }
+      assert.equal(up.upgrades.length, 0, 'the upstream saw an upgrade');
+      assert.equal(up.tunnelled.length, 0, 'bytes were tunnelled');
+      assert.deepEqual(up.requests, [], 'a smuggled request reached the upstream');
+    });
+  });
+
+  it('HTTP2-Settings and Upgrade never reach the upstream on a plain request', async () => {
+    await withUpstream(undefined, async ({ s, up }) => {
+      const c = await openRaw(s.url);
+      // No `Connection: Upgrade`: an ordinary request that happens to carry the h2c headers.
+      c.socket.write(
+        `GET /public/x HTTP/1.1\r\nHost: ${new URL(s.url).host}\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: close\r\n\r\n`,
+      );
+      await c.closed;
+      assert.match(c.received(), /^HTTP\/1\.1 200 /);
+      assert.equal(up.requests.length, 1);
+      assert.equal(up.requests[0]!.headers['http2-settings'], undefined);
+      assert.equal(up.requests[0]!.headers.upgrade, undefined);
+      assert.equal(up.upgrades.length, 0);
+    });
+  });
+
+  it('an upstream that answers a WebSocket handshake with 101 to another protocol is not spliced (502)', async () => {
+    await withUpstream('h2c', async ({ s, up }) => {
+      const c = await openRaw(s.url);
+      c.socket.write(`GET /public/live HTTP/1.1\r\nHost: ${new URL(s.url).host}\r\n${WS_HANDSHAKE}\r\n`);
+      await c.until(/\r\n\r\n/, 'the handshake answer');
+      assert.match(c.received(), /^HTTP\/1\.1 502 /, c.received());
+      c.socket.write(SMUGGLED);
+      await c.closed;
+      assert.doesNotMatch(c.received(), /101 Switching/);
+      assert.equal(up.upgrades.length, 1, 'the handshake itself went upstream');
+      assert.equal(up.upgrades[0]!.upgrade, 'websocket');
+      assert.equal(up.upgrades[0]!['http2-settings'], undefined);
+      assert.equal(Buffer.concat(up.tunnelled).length, 0, 'client bytes reached the upstream');
     });
   });
 });
