@@ -21,11 +21,17 @@ describe('documented proxy configs on test ports', () => {
     assert.match(site, /\t\t\treverse_proxy 127\.0\.0\.1:30002\n/);
   });
 
-  it('the Caddy block strips underscore and dot header names before forward_auth and reverse_proxy', () => {
+  it('the Caddy block strips underscore and dot header names and the client X-Forwarded-* before forward_auth and reverse_proxy', () => {
     const site = caddySite({ port: 12345, gatehousePort: 30005, upstreamPort: 41234 });
     const route = site.slice(site.indexOf('route {'));
-    const auth = route.indexOf('forward_auth');
-    for (const line of ['request_header -*_*\n', 'request_header -*.*\n']) {
+    const auth = route.search(/^\s*forward_auth /m); // the directive, not a comment naming it
+    for (const line of [
+      'request_header -*_*\n',
+      'request_header -*.*\n',
+      'request_header -X-Forwarded-*\n',
+      'request_header -X-Original-URL\n',
+      'request_header -Forwarded\n',
+    ]) {
       const at = route.indexOf(line);
       assert.ok(at !== -1 && at < auth, `${line.trim()} inside route, before forward_auth`);
     }

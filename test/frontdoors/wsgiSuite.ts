@@ -19,6 +19,40 @@ export const SMUGGLED = {
 const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN)$/;
 
 /**
+ * Headers that tell an upstream the request was really for another URL, host, scheme, port or
+ * client (F9): Symfony/Laminas/IIS take `X-Original-URL`/`X-Rewrite-URL` over the request line,
+ * Spring/Jetty/Quarkus read `Forwarded`, frameworks build URLs from `X-Forwarded-Prefix/-Port/
+ * -Ssl/-Scheme/-Server`. In forward-auth the proxy, not Gatehouse, hands the client's headers
+ * on: the documented config must drop every one of them (dash spellings; underscores above).
+ */
+export const OVERRIDES = {
+  'X-Original-URL': '/admin',
+  'X-Rewrite-URL': '/admin',
+  'X-Original-URI': '/admin',
+  'X-Original-Host': 'evil.example',
+  'X-Host': 'evil.example',
+  Forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
+  'X-Forwarded-Uri': '/admin',
+  'X-Forwarded-Method': 'DELETE',
+  'X-Forwarded-Prefix': '/evil',
+  'X-Forwarded-Port': '6666',
+  'X-Forwarded-Ssl': 'on',
+  'X-Forwarded-Scheme': 'https',
+  'X-Forwarded-Server': 'evil.example',
+  'X-Forwarded-Host': 'evil.example',
+  'X-Forwarded-Proto': 'https',
+  'X-Real-IP': '6.6.6.6',
+  'X-Auth-Request-User': 'mallory',
+  'X-Auth-Request-Groups': 'admins',
+  'X-Auth-Request-Email': 'mallory@evil.example',
+  'X-Auth-Request-Preferred-Username': 'mallory',
+  'X-Auth-Request-Access-Token': 'forged',
+};
+
+/** The environ keys of OVERRIDES. */
+const OVERRIDE_KEYS = Object.keys(OVERRIDES).map((k) => `HTTP_${k.toUpperCase().replace(/-/g, '_')}`);
+
+/**
  * The documented proxy configuration in front of a real Python WSGI application (wsgiref): a
  * client's underscore/dot spellings of the identity headers must change nothing it sees.
  */
@@ -62,12 +96,46 @@ export function wsgiSmugglingSuite(
       assert.equal(env.HTTP_X_FORWARDED_EMAIL, 'bob@example.com');
       assert.equal(env.HTTP_X_FORWARDED_PREFERRED_USERNAME, 'bob');
       assert.match(env.HTTP_X_FORWARDED_ACCESS_TOKEN ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
-      assert.equal(env.HTTP_X_REAL_IP, undefined);
-      // the proxy's own (Caddy sets it, the documented nginx block does not), never the client's
+      // the proxy's peer (the documented nginx block sets it, Caddy does not), never the client's
+      assert.ok([undefined, '127.0.0.1'].includes(env.HTTP_X_REAL_IP), env.HTTP_X_REAL_IP);
+      // the proxy's own, never the client's
       assert.notEqual(env.HTTP_X_FORWARDED_HOST, SMUGGLED.X_Forwarded_Host);
       assert.ok([undefined, new URL(proxy.url).host].includes(env.HTTP_X_FORWARDED_HOST));
       // and /admin stays closed to him
       assert.equal((await b.request(`${proxy.url}/admin`, { kind: 'api', headers: SMUGGLED })).status, 403);
+    });
+
+    /** What of the client's OVERRIDES the application saw: only the proxy's own values may remain. */
+    const overridesSeen = (env: WsgiEnviron) => {
+      const host = new URL(proxy.url).host;
+      const ours: Record<string, string> = {
+        HTTP_X_FORWARDED_HOST: host,
+        HTTP_X_FORWARDED_PROTO: 'http',
+        HTTP_X_REAL_IP: '127.0.0.1',
+      };
+      return OVERRIDE_KEYS.filter((k) => env[k] !== undefined && env[k] !== ours[k]).map(
+        (k) => `${k}=${env[k]}`,
+      );
+    };
+
+    it('no URL, host, scheme, port or client override of the client reaches the application', async () => {
+      const b = new TestBrowser();
+      const hops = await loginThrough(b, s.idp, `${proxy.url}/signed-in`, 'bob');
+      assert.equal(hops.at(-1)!.status, 200, `login through ${name}: ${proxy.output()}`);
+      for (const path of ['/whoami', '/public/page']) {
+        const r = await b.request(`${proxy.url}${path}`, { kind: 'api', headers: OVERRIDES });
+        assert.equal(r.status, 200, `${path}: ${r.body}`);
+        const env = environOf(r.body);
+        assert.deepEqual(overridesSeen(env), [], `${path}: ${JSON.stringify(env)}`);
+        assert.equal(env.PATH_INFO, path);
+        // X-Forwarded-For: the proxy's peer is the right-most entry, whatever the client prepended
+        assert.equal(env.HTTP_X_FORWARDED_FOR?.split(',').at(-1)?.trim(), '127.0.0.1', path);
+      }
+      const anon = await new TestBrowser().request(`${proxy.url}/public/page`, {
+        kind: 'api',
+        headers: OVERRIDES,
+      });
+      assert.deepEqual(overridesSeen(environOf(anon.body)), [], anon.body);
     });
 
     it('an anonymous client on a skipAuth path gets no identity', async () => {
