@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { loadConfig } from '../../src/config/load.js';
 import { startDemoApp } from '../../src/demo/upstreamApp.js';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
 /**
@@ -14,7 +14,6 @@ import { freePort, TEST_SECRET } from '../helpers/stack.js';
  * login page, sees the demo page with its identity and a live panel that keeps working across
  * token refreshes, then logs out.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('browser: demo login, live panel, logout (headless Chromium)', () => {
   let idp: DevIdp;
@@ -24,10 +23,6 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is required at ${CHROMIUM} (apt-get install chromium; .ci/run does it)`,
-    );
     // Short tokens (2 s) so the live panel crosses several refreshes during the test.
     idp = await startDevIdp({ port: 0, quiet: true, accessTokenTtl: 2, idTokenTtl: 2 });
     app = await startDemoApp(0);
@@ -47,19 +42,7 @@ describe('browser: demo login, live panel, logout (headless Chromium)', () => {
     gw = await createGateway(cfg, { logger: createLogger(cfg.logging.level) });
     await gw.listen();
     await gw.discovered;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { loadConfig } from '../../src/config/load.js';
 import { startDemoApp } from '../../src/demo/upstreamApp.js';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
+import { launchChromium } from '../helpers/chromium.js';
+import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
 /**
@@ -18,7 +18,6 @@ import { freePort, TEST_SECRET } from '../helpers/stack.js';
  * embed `<img src=/oauth2/logout>`, link to it and POST a form to it; none of that ends the
  * session. The app's own "Sign out" link and the confirmation page's button do.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function attackerPage(gwUrl: string): string {
   const target = `${gwUrl}/oauth2/logout`;
@@ -52,10 +51,6 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
   const refusals: Array<Record<string, unknown>> = [];
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is required at ${CHROMIUM} (apt-get install chromium; .ci/run does it)`,
-    );
     idp = await startDevIdp({ port: 0, quiet: true });
     app = await startDemoApp(0);
     const port = await freePort();
@@ -71,13 +66,8 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
         logging: { level: 'info' },
       },
     });
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        const line = JSON.parse(chunk.toString()) as Record<string, unknown>;
-        if (String(line.msg).startsWith('logout not from this site')) refusals.push(line);
-        if (process.env.GATEHOUSE_TEST_LOG) process.stderr.write(chunk);
-        cb();
-      },
+    const sink = jsonLogSink((line) => {
+      if (String(line.msg).startsWith('logout not from this site')) refusals.push(line);
     });
     gw = await createGateway(cfg, { logger: createLogger(cfg.logging.level, sink) });
     await gw.listen();
@@ -94,19 +84,7 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
     const ap = await listen(a, '127.0.0.1');
     sameSiteUrl = `http://127.0.0.1:${ap}/`;
     crossSiteUrl = `http://127.0.0.2:${await listen(b, '127.0.0.2')}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
@@ -12,6 +11,7 @@ import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import type { Reply, TestBrowser } from '../helpers/browser.js';
 import { track } from '../helpers/children.js';
+import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
@@ -61,13 +61,7 @@ export async function startDoorStack(
     env: {},
   });
   const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      if (process.env.GATEHOUSE_TEST_LOG) process.stderr.write(chunk);
-      cb();
-    },
-  });
+  const sink = jsonLogSink(logs);
   const gw = await createGateway(cfg, {
     ...(opts.clock ? { clock: opts.clock } : {}),
     logger: createLogger(cfg.logging.level, sink),

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
 import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
@@ -6,6 +5,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { type Reply, TestBrowser } from './browser.js';
+import { jsonLogSink } from './logSink.js';
 import { freePort } from './ports.js';
 import { type EchoUpstream, startEchoUpstream } from './upstream.js';
 
@@ -75,14 +75,7 @@ export async function startStack(
   });
   const cfg = loadConfig({ object, env: {} });
   const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      const line = chunk.toString();
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-      if (process.env.GATEHOUSE_TEST_LOG) process.stderr.write(line);
-      cb();
-    },
-  });
+  const sink = jsonLogSink(logs);
   const gw = await createGateway(cfg, {
     ...(opts.clock ? { clock: opts.clock } : {}),
     logger: createLogger(cfg.logging.level, sink),

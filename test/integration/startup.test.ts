@@ -4,13 +4,13 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { startDevIdp } from '../../src/devidp/index.js';
 import { createGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
 /** Runs the real CLI (`gatehouse serve`) and collects its exit code and stderr. */
@@ -82,12 +82,7 @@ describe('start-up', () => {
 
   it('allowInsecureIssuer: true lets a plain-http issuer through with a warning at start', async () => {
     const logs: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        cb();
-      },
-    });
+    const sink = jsonLogSink(logs);
     const cfg = loadConfig({
       env: {},
       object: {
@@ -139,12 +134,7 @@ describe('start-up', () => {
     const idpPort = await freePort();
     const port = await freePort();
     const logs: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        cb();
-      },
-    });
+    const sink = jsonLogSink(logs);
     const cfg = loadConfig({
       env: {},
       object: {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { BrowserCrowdWatch } from '../../src/engine/loginLimits.js';
 import {
@@ -12,6 +11,7 @@ import {
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
+import { jsonLogSink } from '../helpers/logSink.js';
 
 function flow(browserId: string, n: number) {
   return { browserId, codeVerifier: `v${n}`, nonce: `n${n}`, returnTo: `/p${n}`, createdAt: n };
@@ -84,12 +84,7 @@ describe('client address of a request', () => {
 describe('BrowserCrowdWatch', () => {
   function watch(opts: ConstructorParameters<typeof BrowserCrowdWatch>[2] = {}) {
     const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        cb();
-      },
-    });
+    const sink = jsonLogSink(lines);
     const clock = new ManualClock();
     return { w: new BrowserCrowdWatch(createLogger('info', sink), clock, opts), lines, clock };
   }
