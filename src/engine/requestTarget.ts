@@ -20,6 +20,11 @@ import type { ErrorDecision } from './decision.js';
  *   Node's parser refuses one in a request line already; a forward-auth URI header (read as
  *   Latin-1) or a middleware's URL could carry one. Refusing it keeps every path that reaches the
  *   rules ASCII, so pathReadings only looks for `%` (and `;`, `\`, trailing dots) on a clean path.
+ * - `not_origin_form`: a target that does not start with `/` — the absolute form
+ *   (`GET http://host/admin`) or `*`. The gateway would read `/http:/host/admin`, while Express
+ *   and other frameworks route the absolute URL by its pathname (`/admin`).
+ * - `bad_escape`: a `%` not followed by two hex digits (`%u002e`: IIS and http.sys decode `%uXXXX`,
+ *   so `/public/%u002e%u002e/admin` is `/admin` there; RFC 3986 allows no other use of `%`).
  * With `proxy.allowEncodedPercent`, `encoded_control` and `invalid_utf8` also hold for the path
  * decoded once (`%2500`, `%25c0%25ae`), which a server that decodes twice reads.
  * The query string is not a path: `?q=%25`, `?q=a\b` or `?q=%0a` is fine; a `#` is refused there too.
@@ -30,7 +35,9 @@ export type TargetRefusal =
   | 'encoded_percent'
   | 'encoded_control'
   | 'invalid_utf8'
-  | 'raw_non_ascii';
+  | 'raw_non_ascii'
+  | 'not_origin_form'
+  | 'bad_escape';
 
 export interface TargetRules {
   /** `proxy.allowEncodedPercent`: accept `%25` in paths. */
@@ -52,6 +59,7 @@ const RAW_NON_ASCII = /[\u0080-\uffff]/;
 const CONTROL = /%(?:[01][0-9a-f]|7f)|[\u0000-\u001f\u007f]/i;
 const ESCAPED_NON_ASCII = /%[89a-f][0-9a-f]/i;
 const HEX = /^[0-9a-fA-F]{2}$/;
+const BAD_ESCAPE = /%(?![0-9a-fA-F]{2})/;
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** True when the bytes an (ASCII) path stands for, escapes decoded, are valid UTF-8. */
@@ -82,12 +90,14 @@ function refuseBytes(path: string): TargetRefusal | undefined {
 
 /** Why `target` (path plus query, as received) is refused; undefined when it is fine. */
 export function refuseTarget(target: string, rules: TargetRules = STRICT_TARGET): TargetRefusal | undefined {
+  if (target.charCodeAt(0) !== 0x2f /* / */) return 'not_origin_form';
   if (!SUSPECT.test(target)) return undefined;
   if (target.includes('#')) return 'fragment';
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
   if (BACKSLASH.test(path)) return 'backslash';
   if (RAW_NON_ASCII.test(path)) return 'raw_non_ascii';
+  if (BAD_ESCAPE.test(path)) return 'bad_escape';
   const bytes = refuseBytes(path);
   if (bytes) return bytes;
   if (path.includes('%25')) {
@@ -112,6 +122,10 @@ export const TARGET_REFUSAL_REASONS: Record<TargetRefusal, string> = {
     'The path contains percent-escapes that are not valid UTF-8 (such as the overlong %C0%AE), which lenient decoders read as another character.',
   raw_non_ascii:
     'The path contains a character above 0x7F that is not percent-encoded; a request target must encode it (%C3%A9 for "é").',
+  not_origin_form:
+    'The request target must be a path starting with "/" (this gateway is not a forward proxy: no absolute URL, no "*").',
+  bad_escape:
+    'The path contains a "%" that is not followed by two hex digits (such as %u002E), which some servers decode and others do not.',
 };
 
 /** The 400 answer for a refused target (page for navigations, JSON otherwise, like every error). */

@@ -239,7 +239,18 @@ describe('createGatehouseMiddleware (node:http)', () => {
       assert.ok(r.status === 403 || r.status === 400, `${target}: ${r.status} ${r.body}`);
       if (r.status === 400) assertRefused(r, target);
     }
-    for (const target of ['/admin#x', '/public\\..\\admin', '/public%5c..%5cadmin', '/admin%252f']) {
+    for (const target of [
+      '/admin#x',
+      '/public\\..\\admin',
+      '/public%5c..%5cadmin',
+      '/admin%252f',
+      // absolute form: Express routes it by its pathname (under a mount the middleware cannot
+      // rewrite req.url), the gateway would have read /http:/…
+      `${url}/admin`,
+      'http://evil.example/admin',
+      // %uXXXX: IIS/http.sys decode it
+      '/public/%u002e%u002e/admin',
+    ]) {
       assertRefused(await rawRequest(url, target, api), target);
     }
     for (const target of ['/Admin', '/ADMIN', '/%41dmin']) {

@@ -56,6 +56,8 @@ export const RARER_ADMIN_SPELLINGS = {
     '/public/%c0%ae%c0%ae/admin',
     '/public/%e0%80%ae%e0%80%ae/admin',
     '/public/..%c0%afadmin',
+    '/public/%u002e%u002e/admin', // %uXXXX, decoded by IIS/http.sys
+    '/%u0061dmin',
   ],
 };
 

@@ -127,6 +127,20 @@ describe('paths: every spelling of a denied path is denied or refused (reverse p
     assert.match(overlong.json<{ reason: string }>().reason, /not valid UTF-8/);
   });
 
+  it('the absolute form and %uXXXX are refused before anything is decided (anonymous, on a skipAuth path too)', async () => {
+    const hits = s.upstream.hits;
+    for (const target of [
+      'http://127.0.0.1/admin',
+      `${s.url}/public/x`,
+      '/public/%u002e%u002e/admin',
+      '/public/%u002E',
+    ]) {
+      const r = await rawRequest(s.url, target, API);
+      assertRefused(r, target);
+    }
+    assert.equal(s.upstream.hits, hits, 'nothing reached the upstream');
+  });
+
   it('rarer decoders: skipAuth does not open a path that any reading puts outside it (anonymous)', async () => {
     for (const target of [
       '/public/..%3B/admin',

@@ -123,6 +123,18 @@ describe('refuseTarget: targets the gateway and the app could read differently',
     ['/x\u00c0\u00ae', 'raw_non_ascii'],
     ['/caf\u00c3\u00a9', 'raw_non_ascii'],
     ['/adm\u0131n', 'raw_non_ascii'],
+    // the absolute form: Express routes it by its pathname, the gateway would read /http:/…
+    ['http://app.example.com/admin', 'not_origin_form'],
+    ['HTTP://x/admin?x=1', 'not_origin_form'],
+    ['*', 'not_origin_form'],
+    ['admin', 'not_origin_form'],
+    ['', 'not_origin_form'],
+    // `%` without two hex digits: IIS/http.sys decode %uXXXX
+    ['/public/%u002e%u002e/admin', 'bad_escape'],
+    ['/%u0061dmin', 'bad_escape'],
+    ['/admin%2', 'bad_escape'],
+    ['/admin%zz', 'bad_escape'],
+    ['/%', 'bad_escape'],
   ];
   for (const [target, why] of refused) {
     test(`${JSON.stringify(target)} → ${why}`, () => {
@@ -151,6 +163,7 @@ describe('refuseTarget: targets the gateway and the app could read differently',
     '/admin%20x',
     '/search?q=%0a%00',
     '/search?q=%c0%ae',
+    '/search?q=%u0061&r=%',
   ];
   for (const target of fine) {
     test(`${JSON.stringify(target)} is accepted`, () => {
