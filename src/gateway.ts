@@ -206,7 +206,6 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         clientAddress: clients,
         managedHeaders: managedHeadersFor(cfg),
         responseHeaders: securityHeadersFor(cfg),
-        writeStallMs: cfg.server.writeTimeoutSeconds * 1000,
       })
     : undefined;
   const openSockets = new OpenSockets({

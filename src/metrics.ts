@@ -36,6 +36,11 @@ export class GatewayMetrics {
     help: 'Client connections refused because server.maxConnections were open',
     registers: [this.registry],
   });
+  readonly connectionsStalled = new Counter({
+    name: 'gatehouse_connections_stalled_total',
+    help: 'Client connections closed because the client stopped reading (server.writeTimeoutSeconds)',
+    registers: [this.registry],
+  });
   readonly tokenLatency = new Histogram({
     name: 'gatehouse_idp_token_seconds',
     help: 'Latency of IdP token endpoint calls',

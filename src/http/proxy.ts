@@ -39,8 +39,6 @@ export interface ProxyOptions {
   managedHeaders?: ManagedHeaders;
   /** `securityHeaders`: added to upstream responses that do not set them (lower-case names). */
   responseHeaders?: Record<string, string>;
-  /** `server.writeTimeoutSeconds`: a response the client stops reading is cut off after this long (ms). */
-  writeStallMs?: number;
 }
 
 /** Why the upstream could not be reached, for the log (never a header value, never a token). */
@@ -63,7 +61,6 @@ export class UpstreamProxy {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly ownCookies: string[];
-  private readonly writeStallMs: number;
   private readonly clientAddress: ClientAddressResolver;
   private readonly managed: ManagedHeaders;
   private readonly responseHeaders: Array<[string, string]>;
@@ -73,7 +70,6 @@ export class UpstreamProxy {
     this.origin = u.origin;
     this.basePath = u.pathname.replace(/\/$/, '');
     this.ownCookies = opts.cookieNames;
-    this.writeStallMs = opts.writeStallMs ?? 60_000;
     this.clientAddress = opts.clientAddress;
     this.managed =
       opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
@@ -149,39 +145,14 @@ export class UpstreamProxy {
     }
     // securityHeaders: only where the application said nothing.
     for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
-    this.stream(upstream.body, res);
-    return { ok: true };
-  }
-
-  /**
-   * Streams the upstream body to the client with back-pressure, as `pipe` does, plus one thing
-   * pipe lacks: a client that stops reading (the socket's buffer stays full) for `writeStallMs`
-   * is cut off. Otherwise one `GET` of a large response that is never read holds a connection
-   * slot for as long as the client likes — the timeouts of the server only cover the request.
-   */
-  private stream(body: Dispatcher.ResponseData['body'], res: ServerResponse): void {
-    let stall: NodeJS.Timeout | undefined;
-    const cut = () => {
-      res.destroy();
-      body.destroy();
-    };
-    body.on('data', (chunk: Buffer) => {
-      if (res.write(chunk) || stall) return;
-      body.pause();
-      stall = setTimeout(cut, this.writeStallMs);
-    });
-    res.on('drain', () => {
-      if (!stall) return;
-      clearTimeout(stall);
-      stall = undefined;
-      body.resume();
-    });
-    body.on('end', () => res.end());
+    const body = upstream.body;
     body.on('error', () => res.destroy());
     res.on('close', () => {
-      clearTimeout(stall);
       if (!res.writableFinished) body.destroy();
     });
+    // A client that stops reading is cut by cutStalledWriters (server.writeTimeoutSeconds).
+    body.pipe(res);
+    return { ok: true };
   }
 
   /**

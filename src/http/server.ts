@@ -17,7 +17,13 @@ import type { OpenSockets } from './openSockets.js';
 import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { type Audience, RAW_SECURITY_HEADERS, respond, sendJson } from './respond.js';
-import { capConnections, type ServerLimits, serverOptions, throttled } from './serverLimits.js';
+import {
+  capConnections,
+  cutStalledWriters,
+  type ServerLimits,
+  serverOptions,
+  throttled,
+} from './serverLimits.js';
 import { answerAndClose } from './socketAnswer.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware). */
@@ -385,6 +391,16 @@ export function createGatewayServer(deps: ServerDeps): Server {
   capConnections(server, deps.limits.maxConnections, () => {
     deps.metrics.connectionsRefused.inc();
     logRefused();
+  });
+  const logStalled = throttled(10_000, (cut) =>
+    deps.logger.warn(
+      { cut, writeTimeoutSeconds: deps.limits.writeTimeoutSeconds },
+      'connections closed: the client stopped reading (server.writeTimeoutSeconds)',
+    ),
+  );
+  cutStalledWriters(server, deps.limits.writeTimeoutSeconds * 1000, () => {
+    deps.metrics.connectionsStalled.inc();
+    logStalled();
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

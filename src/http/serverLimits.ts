@@ -6,7 +6,11 @@ import { answerAndClose } from './socketAnswer.js';
 
 export type ServerLimits = Pick<
   GatehouseConfig['server'],
-  'headersTimeoutSeconds' | 'requestTimeoutSeconds' | 'keepAliveTimeoutSeconds' | 'maxConnections'
+  | 'headersTimeoutSeconds'
+  | 'requestTimeoutSeconds'
+  | 'keepAliveTimeoutSeconds'
+  | 'writeTimeoutSeconds'
+  | 'maxConnections'
 >;
 
 /**
@@ -66,6 +70,39 @@ export function capConnections(server: Server, max: number, onRefused: () => voi
   });
   server.maxConnections = max + Math.max(64, Math.ceil(max / 10));
   server.on('drop', onRefused);
+}
+
+/**
+ * Cuts connections whose client has stopped reading: a socket with data waiting to be written
+ * (`writableLength > 0`) whose `bytesWritten` has not moved for `stallMs` is destroyed. The
+ * server's timeouts only cover *receiving* a request; without this, a client that sends one
+ * `GET` (or a batch of pipelined ones) and never reads the answers keeps its socket — and a slot
+ * under `server.maxConnections` — for as long as it likes: Node stops reading a socket whose
+ * answers do not drain, so no request timeout ever fires. Checked every `CONNECTIONS_CHECK_MS`
+ * for every open connection (bounded by the connection cap); a client that reads, however
+ * slowly, always makes progress and is never cut. Upgraded WebSockets are watched the same way.
+ */
+export function cutStalledWriters(server: Server, stallMs: number, onCut: () => void): void {
+  const watched = new Map<Socket, { written: number; since: number }>();
+  server.on('connection', (socket: Socket) => {
+    watched.set(socket, { written: 0, since: performance.now() });
+    socket.once('close', () => watched.delete(socket));
+  });
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [socket, st] of watched) {
+      if (socket.writableLength === 0 || socket.bytesWritten !== st.written) {
+        st.written = socket.bytesWritten;
+        st.since = now;
+      } else if (now - st.since >= stallMs) {
+        watched.delete(socket);
+        socket.destroy();
+        onCut();
+      }
+    }
+  }, CONNECTIONS_CHECK_MS);
+  sweep.unref();
+  server.once('close', () => clearInterval(sweep));
 }
 
 /**

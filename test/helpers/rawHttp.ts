@@ -23,7 +23,8 @@ export async function openRaw(url: string): Promise<RawConnection> {
     for (const w of waiters) w();
   });
   socket.on('error', () => {}); // a reset is a close, for these tests
-  const closed = once(socket, 'close').then(() => {
+  // Not events.once: it rejects on 'error', and a reset (ECONNRESET on a pending write) is a close here.
+  const closed = new Promise<void>((r) => socket.once('close', () => r())).then(() => {
     for (const w of waiters) w();
   });
   await once(socket, 'connect');

@@ -6,11 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
 import { openRaw } from '../helpers/rawHttp.js';
 import { type Stack, startStack } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /**
  * A client that asks for a large response and never reads it keeps its socket (and a slot under
  * server.maxConnections) for as long as the proxied body can wait: the server's timeouts cover
- * the request only. server.writeTimeoutSeconds cuts a response that makes no progress.
+ * the request only. server.writeTimeoutSeconds cuts a connection whose answers make no progress.
  */
 describe('server.writeTimeoutSeconds: a response the client stops reading is cut off', () => {
   const WRITE_S = 2;
@@ -73,6 +74,31 @@ describe('server.writeTimeoutSeconds: a response the client stops reading is cut
     const at = await Promise.race([aborted[0]!, bound]);
     assert.notEqual(at, -2, 'the stalled response was still running after the write timeout + 3 s');
     assert.ok(at - started >= WRITE_S * 1000 - 200, `cut after ${at - started} ms, before the write timeout`);
+    reader.socket.destroy();
+  });
+
+  it("pipelined requests whose answers are never read (Gatehouse's own /healthz) are cut too", async () => {
+    const reader = await openRaw(s.url);
+    reader.socket.on('error', () => {}); // reset by the gateway's cut
+    reader.socket.pause();
+    const counted = async () => (await s.gw.metrics.connectionsStalled.get()).values[0]?.value ?? 0;
+    const cutBefore = await counted();
+    let cutNow = cutBefore;
+    const poll = setInterval(() => void counted().then((n) => (cutNow = n)), 20);
+    const started = performance.now();
+    // Keep sending until our side backs up or the gateway cuts us: its answers do not drain, so
+    // it stops reading (no request timeout can fire then) or it has already given up on us.
+    const batch = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200);
+    while (!reader.socket.destroyed && reader.socket.write(batch)) {
+      if (performance.now() - started > 20_000) assert.fail('the gateway kept reading for 20 s');
+      await new Promise((r) => setImmediate(r));
+    }
+    try {
+      await until(() => cutNow > cutBefore, 'the stalled connection to be cut', (WRITE_S + 3) * 1000);
+    } finally {
+      clearInterval(poll);
+    }
+    assert.ok(performance.now() - started >= WRITE_S * 1000 - 1200, 'not cut before the write timeout');
     reader.socket.destroy();
   });
 
