@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../../src/authz/policy.js';
 import type { Identity } from '../../src/identity/identity.js';
+import { authzPolicy } from './fixtures.js';
 
-function policy(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
-  return {
-    allowedEmailDomains: [],
-    allowedUsers: [],
-    allowedGroups: [],
-    allowedRoles: [],
-    allowUnverifiedEmail: false,
-    rules: [],
-    ...p,
-  };
-}
+const policy = authzPolicy;
 
 function rule(
   pathPrefix: string,

@@ -1,4 +1,6 @@
 /** Shared builders for the unit tests (not a test file itself). */
+
+import type { AuthorizationPolicy } from '../../src/authz/policy.js';
 import type { Identity } from '../../src/identity/identity.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
 import type { CoordinatorSettings } from '../../src/refresh/coordinator.js';
@@ -95,5 +97,18 @@ export function coordinatorSettings(over: Partial<CoordinatorSettings> = {}): Co
     leaseMs: 35_000,
     maxInFlight: 100,
     ...over,
+  };
+}
+
+/** An authorization policy that allows every authenticated user, with `p` on top. */
+export function authzPolicy(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
+  return {
+    allowedEmailDomains: [],
+    allowedUsers: [],
+    allowedGroups: [],
+    allowedRoles: [],
+    allowUnverifiedEmail: false,
+    rules: [],
+    ...p,
   };
 }

@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { identityMatchWarnings, plausibleSubject } from '../../src/authz/identityWarnings.js';
 import type { AuthorizationPolicy } from '../../src/authz/policy.js';
+import { authzPolicy } from './fixtures.js';
 
-function authz(p: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy {
-  return {
-    allowedEmailDomains: [],
-    allowedUsers: [],
-    allowedGroups: [],
-    allowedRoles: [],
-    allowUnverifiedEmail: false,
-    rules: [],
-    ...p,
-  };
-}
+const authz = authzPolicy;
 
 const rule = (pathPrefix: string, r: Partial<AuthorizationPolicy> = {}) => ({
   pathPrefix,
