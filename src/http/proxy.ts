@@ -50,6 +50,8 @@ export interface ProxyRequestExtras {
   identityHeaders: Record<string, string>;
   requestId: string;
   secure: boolean;
+  /** The decision's own Set-Cookie values, sent along with the application's. */
+  setCookies?: readonly string[];
 }
 
 /**
@@ -145,6 +147,8 @@ export class UpstreamProxy {
     }
     // securityHeaders: only where the application said nothing.
     for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
+    // An allow decision may carry cookies of ours: appended, never replacing the application's.
+    if (extras.setCookies?.length) res.appendHeader('set-cookie', [...extras.setCookies]);
     const body = upstream.body;
     body.on('error', () => res.destroy());
     res.on('close', () => {

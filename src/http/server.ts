@@ -292,6 +292,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       identityHeaders: d.upstreamHeaders,
       requestId,
       secure,
+      setCookies: d.setCookies,
     });
     if (!forwarded.ok) {
       deps.logger.warn({ reqId: requestId, cause: forwarded.cause }, 'upstream request failed');

@@ -240,3 +240,44 @@ describe('reverse proxy', () => {
     assert.match(page.body, /not reachable/);
   });
 });
+
+describe('reverse proxy: an allow decision’s own cookies', () => {
+  it('are appended to the application’s Set-Cookie, never replacing it (the doors used to disagree)', async () => {
+    const { createServer } = await import('node:http');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const app = createServer((_req, res) => {
+      res.setHeader('set-cookie', ['app=1; Path=/', 'theme=dark; Path=/']);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(app.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, {
+        url: '/',
+        identityHeaders: {},
+        requestId: 'r1',
+        secure: false,
+        setCookies: ['gatehouse=renewed; Path=/; HttpOnly'],
+      });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const r = await request(`http://127.0.0.1:${(front.address() as { port: number }).port}/`);
+      await r.body.text();
+      assert.deepEqual(r.headers['set-cookie'], [
+        'app=1; Path=/',
+        'theme=dark; Path=/',
+        'gatehouse=renewed; Path=/; HttpOnly',
+      ]);
+    } finally {
+      front.close();
+      app.close();
+      await proxy.close();
+    }
+  });
+});
