@@ -73,23 +73,26 @@ export function continueBody(res: ServerResponse): void {
 }
 
 /**
- * Reads a small form body; undefined as soon as it exceeds `limit` bytes. The rest is then read
- * and discarded, never kept (the caller answers 413 with `Connection: close`): destroying the
- * socket instead would reset it, and the client would never see the answer.
+ * Reads a small form body; undefined when it exceeds `limit` bytes. Beyond the limit nothing is
+ * kept, but the rest is still read (and discarded) to its end before the caller answers 413 with
+ * `Connection: close`: Node destroys the socket as soon as that answer is written, and a client
+ * still sending its body would then get a reset, often before it has read the answer. Past
+ * `limit × DISCARD_FACTOR` bytes (1 MiB for back-channel logout) the answer goes out at once:
+ * such a client gets what it asked for.
  */
+const DISCARD_FACTOR = 16;
+
 function readSmallBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
-      if (size > limit) return;
       size += c.length;
-      if (size > limit) {
-        chunks.length = 0;
-        resolve(undefined);
-      } else chunks.push(c);
+      if (size > limit * DISCARD_FACTOR) resolve(undefined);
+      else if (size > limit) chunks.length = 0;
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

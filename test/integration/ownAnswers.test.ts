@@ -83,6 +83,9 @@ describe("Gatehouse's own answers", () => {
               },
             },
             (res) => {
+              // A reset after the headers would otherwise leave this promise pending forever.
+              res.on('error', reject);
+              res.on('aborted', () => reject(new Error('the answer was cut off (connection reset)')));
               let text = '';
               res.on('data', (c: Buffer) => {
                 text += c.toString();
