@@ -151,7 +151,7 @@ export function createOAuth2Routes(
         const body = await readSmallBody(req, 64 * 1024);
         if (body === undefined) {
           log.decision = 'body_too_large';
-          // Stop reading this request: the connection ends with the answer.
+          // The connection ends with the answer: past 1 MiB the rest of the body was not read.
           res.setHeader('connection', 'close');
           sendJson(
             res,
