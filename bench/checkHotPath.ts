@@ -63,6 +63,7 @@ const facts: RequestFacts = {
   referer: undefined,
   secFetchDest: 'empty',
   xRequestedWith: undefined,
+  authorization: undefined,
   clientIp: '127.0.0.1',
   requestId: 'bench',
 };

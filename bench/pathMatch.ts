@@ -3,8 +3,9 @@
  * refuseTarget, in process. Run: `node --import tsx bench/pathMatch.ts [iterations] [path]`.
  * Prints ns per operation (best of 5 runs); compare before and after a change to path handling.
  */
+
+import { pathReadings } from '../src/authz/normalizePath.js';
 import { ruleCovers } from '../src/authz/policy.js';
-import { pathReadings } from '../src/engine/normalizePath.js';
 import { refuseTarget } from '../src/engine/requestTarget.js';
 
 const iterations = Number(process.argv[2] ?? 2_000_000);

@@ -1,5 +1,5 @@
-import { pathReadings } from '../engine/normalizePath.js';
 import type { Identity } from '../identity/identity.js';
+import { pathReadings } from './normalizePath.js';
 
 export interface AccessRule {
   allowedEmailDomains: string[];

@@ -11,6 +11,11 @@ export interface RequestFacts {
   host: string;
   secure: boolean;
   cookieHeader: string | undefined;
+  /**
+   * `Authorization`, as sent: what a bearer-token credential loader reads (see
+   * engine/credentials). Never logged.
+   */
+  authorization: string | undefined;
   accept: string | undefined;
   secFetchMode: string | undefined;
   secFetchDest: string | undefined;

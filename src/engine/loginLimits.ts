@@ -1,5 +1,5 @@
-import { rateLimitSubject } from '../http/clientAddress.js';
 import type { Clock } from '../util/clock.js';
+import { rateLimitSubject } from '../util/ipAddress.js';
 import type { Logger } from '../util/log.js';
 import { BoundedTtlMap } from '../util/lru.js';
 import type { EngineContext } from './context.js';

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { GatehouseConfig } from '../config/schema.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
-import { type ClientAddressResolver, plainAddress } from './clientAddress.js';
+import { plainAddress } from '../util/ipAddress.js';
+import type { ClientAddressResolver } from './clientAddress.js';
 
 /**
  * Request headers Gatehouse sets or rebuilds itself. A client's copy — in any spelling an

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { normalizeUrl } from '../authz/normalizePath.js';
 import type { ErrorDecision } from '../engine/decision.js';
 import type { RequestFacts } from '../engine/facts.js';
-import { normalizeUrl } from '../engine/normalizePath.js';
 import {
   refuseTarget,
   STRICT_TARGET,
@@ -28,6 +28,7 @@ export function requestIdOf(req: IncomingMessage): string {
 function clientFacts(req: IncomingMessage) {
   return {
     cookieHeader: req.headers.cookie,
+    authorization: req.headers.authorization,
     accept: req.headers.accept,
     secFetchMode: one(req.headers['sec-fetch-mode']),
     secFetchDest: one(req.headers['sec-fetch-dest']),

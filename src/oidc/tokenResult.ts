@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import type { TokenSet } from '../session/record.js';
+import type { TokenSet } from './tokenSet.js';
 
 /** What a successful code exchange or refresh yields, normalised across providers. */
 export interface TokenResult {

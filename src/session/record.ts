@@ -1,12 +1,5 @@
 import type { Identity } from '../identity/identity.js';
 
-/** The tokens, kept only in sealed (encrypted) form inside a record. */
-export interface TokenSet {
-  accessToken: string;
-  refreshToken?: string;
-  idToken?: string;
-}
-
 /**
  * What the store holds for one session. Everything the hot path needs (identity, expiry) is
  * plain and precomputed; tokens are sealed and only opened to refresh or to forward them.

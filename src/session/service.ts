@@ -1,12 +1,13 @@
 import { type ClaimMapping, extractIdentity, type Identity } from '../identity/identity.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
+import type { TokenSet } from '../oidc/tokenSet.js';
 import type { SessionStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { AuthenticatedStore } from './authenticatedStore.js';
 import { SessionIdCodec } from './cookieCodec.js';
-import { recordTtlMs, type SessionRecord, type TokenSet } from './record.js';
+import { recordTtlMs, type SessionRecord } from './record.js';
 import { RecordMac } from './recordMac.js';
 import { TokenSealer } from './tokenSealer.js';
 

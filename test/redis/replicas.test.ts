@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
-import type { TokenSet } from '../../src/session/record.js';
+import type { TokenSet } from '../../src/oidc/tokenSet.js';
 import { SessionService } from '../../src/session/service.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
 import { systemClock } from '../../src/util/clock.js';

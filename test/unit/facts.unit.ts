@@ -23,6 +23,7 @@ function facts(over: Partial<RequestFacts> = {}): RequestFacts {
     secFetchMode: undefined,
     secFetchDest: undefined,
     xRequestedWith: undefined,
+    authorization: undefined,
     secFetchSite: undefined,
     origin: undefined,
     referer: undefined,

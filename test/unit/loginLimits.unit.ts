@@ -5,11 +5,11 @@ import { BrowserCrowdWatch } from '../../src/engine/loginLimits.js';
 import {
   ClientAddressResolver,
   clientAddressOf,
-  rateLimitSubject,
   useClientAddressResolver,
 } from '../../src/http/clientAddress.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { rateLimitSubject } from '../../src/util/ipAddress.js';
 import { createLogger } from '../../src/util/log.js';
 import { jsonLogSink } from '../helpers/logSink.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { normalizePath, normalizeUrl } from '../../src/engine/normalizePath.js';
+import { normalizePath, normalizeUrl } from '../../src/authz/normalizePath.js';
 
 describe('normalizePath', () => {
   const cases: Array<[string, string]> = [

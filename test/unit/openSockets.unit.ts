@@ -18,6 +18,7 @@ const facts = (path: string): RequestFacts => ({
   secFetchMode: 'websocket',
   secFetchDest: undefined,
   xRequestedWith: undefined,
+  authorization: undefined,
   secFetchSite: undefined,
   origin: undefined,
   referer: undefined,

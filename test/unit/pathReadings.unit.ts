@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pathReadings } from '../../src/authz/normalizePath.js';
 import { authorize, pathHasPrefix } from '../../src/authz/policy.js';
-import { pathReadings } from '../../src/engine/normalizePath.js';
 import { identity } from './fixtures.js';
 
 const adminRule = {
@@ -27,7 +27,7 @@ const adminRule = {
 };
 
 describe('`;` path parameters cannot escape skipAuth or path rules (Tomcat / Jetty / Spring upstreams)', () => {
-  // src/engine/normalizePath.ts leaves `;` untouched and src/authz/policy.ts (pathHasPrefix) compares
+  // src/authz/normalizePath.ts leaves `;` untouched and src/authz/policy.ts (pathHasPrefix) compares
   // segments as plain strings, while servlet containers strip `;params` from every segment before
   // routing and resolve `..;` as `..`:
   //  - skipAuth [/public] + GET /public/..;/admin → no login at all; Tomcat serves /admin
@@ -46,7 +46,7 @@ describe('`;` path parameters cannot escape skipAuth or path rules (Tomcat / Jet
 });
 
 describe('an encoded slash cannot escape path rules for upstreams that decode %2F', () => {
-  // src/engine/normalizePath.ts keeps `%2F` encoded (deliberately: it is not a separator for the
+  // src/authz/normalizePath.ts keeps `%2F` encoded (deliberately: it is not a separator for the
   // gateway), so /admin%2Fusers is not under the /admin rule; WSGI servers (gunicorn/Flask/Django
   // decode PATH_INFO), Go before 1.22 (ServeMux routes on the decoded URL.Path) and others serve
   // it as /admin/users. Either match rules against the %2F-decoded form too, or refuse %2F (and
