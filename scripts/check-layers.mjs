@@ -76,10 +76,14 @@ for (const file of sources(root)) {
     }
     const a = layerOf.get(from);
     const b = layerOf.get(to);
-    if (a === undefined) violations.push(`${where}: module "${from}" has no layer in scripts/check-layers.mjs`);
-    else if (b === undefined) violations.push(`${where}: module "${to}" has no layer in scripts/check-layers.mjs`);
+    if (a === undefined)
+      violations.push(`${where}: module "${from}" has no layer in scripts/check-layers.mjs`);
+    else if (b === undefined)
+      violations.push(`${where}: module "${to}" has no layer in scripts/check-layers.mjs`);
     else if (b >= a)
-      violations.push(`${where}: ${from} (layer ${a}) imports ${to} (layer ${b}) via '${spec}'; only lower layers may be imported`);
+      violations.push(
+        `${where}: ${from} (layer ${a}) imports ${to} (layer ${b}) via '${spec}'; only lower layers may be imported`,
+      );
   }
 }
 
