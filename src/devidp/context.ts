@@ -10,6 +10,7 @@ import type { ProfileSet } from './profiles.js';
 import { SessionStore } from './sessions.js';
 import { Stats } from './stats.js';
 import { TokenStore } from './tokens.js';
+import { TokenWatch } from './tokenWatch.js';
 import type { UserDirectory } from './users.js';
 
 /** A validated authorization request, waiting on the login page or turned into a code. */
@@ -44,6 +45,9 @@ export interface IdpContext {
   readonly offlineConsents: ExpiringMap<string, true>;
   readonly stats: Stats;
   readonly lifecycle: Lifecycle;
+  /** Who wants to see the tokens handed out (tests: DevIdp.onTokens). */
+  readonly tokenWatch: TokenWatch;
+  /** Milliseconds since the epoch, from the configured clock. */
   now(): number;
   log(message: string): void;
 }
@@ -61,7 +65,8 @@ export function createContext({ options, profiles, users }: Resolved): IdpContex
     offlineConsents: new ExpiringMap(MAX_ENTRIES),
     stats: new Stats(),
     lifecycle: new Lifecycle(),
-    now: Date.now,
+    tokenWatch: new TokenWatch(),
+    now: () => options.clock.now(),
     log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
   };
 }

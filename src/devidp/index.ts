@@ -1,5 +1,13 @@
 // Public entry of the dev IdP: `import { startDevIdp } from 'gatehouse/devidp'`.
 export { PROFILE_NAMES } from './profiles.js';
 export { startDevIdp } from './server.js';
-export type { BackchannelLogoutResult, DevIdp, DevIdpOptions, DevIdpStats, DevUser } from './types.js';
+export type {
+  BackchannelLogoutResult,
+  DevIdp,
+  DevIdpClock,
+  DevIdpOptions,
+  DevIdpStats,
+  DevUser,
+  IssuedTokens,
+} from './types.js';
 export { DEFAULT_USERS } from './users.js';

@@ -2,7 +2,7 @@
 // start, with a message that names the option, instead of misbehaving at the first login.
 import { isLoopbackUrl } from './http.js';
 import { ProfileSet } from './profiles.js';
-import type { DevIdpOptions, DevUser } from './types.js';
+import type { DevIdpClock, DevIdpOptions, DevUser } from './types.js';
 import { loadUsers, UserDirectory } from './users.js';
 
 export interface ResolvedOptions {
@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   claimSourceEndpoint: string | undefined;
   tokenDelayMs: number;
   quiet: boolean;
+  clock: DevIdpClock;
 }
 
 export interface Resolved {
@@ -46,6 +47,14 @@ function absoluteUrl(name: string, v: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new Error(`${name} must be http(s), got "${v}"`);
   if (url.hash !== '' || v.includes('#')) throw new Error(`${name} must not contain a fragment, got "${v}"`);
+  return v;
+}
+
+const systemClock: DevIdpClock = { now: () => Date.now() };
+
+function clockOption(v: DevIdpClock | undefined): DevIdpClock {
+  if (v === undefined) return systemClock;
+  if (typeof v?.now !== 'function') throw new Error('clock must be an object with a now() method');
   return v;
 }
 
@@ -93,6 +102,7 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
         : absoluteUrl('claimSourceEndpoint', opts.claimSourceEndpoint),
     tokenDelayMs,
     quiet: opts.quiet ?? false,
+    clock: clockOption(opts.clock),
   };
   return { options, profiles: new ProfileSet(opts.profiles ?? []), users };
 }

@@ -77,5 +77,6 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     rotateKeys: ops.rotateKeys,
     revoke: ops.revoke,
     backchannelLogout: (p) => sendBackchannelLogout(ctx, p),
+    onTokens: (listener) => ctx.tokenWatch.add(listener),
   };
 }

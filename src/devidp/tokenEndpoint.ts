@@ -54,8 +54,10 @@ export const handleToken: Handler = async (ctx, req, res) => {
         description: 'supported grant types: authorization_code, refresh_token',
       };
   }
-  if (outcome.ok) sendJson(res, 200, outcome.body, { pragma: 'no-cache' });
-  else if (githubStyle(ctx)) githubError(ctx, res, values.grant_type, outcome.error, outcome.description);
+  if (outcome.ok) {
+    ctx.tokenWatch.emit(outcome.body);
+    sendJson(res, 200, outcome.body, { pragma: 'no-cache' });
+  } else if (githubStyle(ctx)) githubError(ctx, res, values.grant_type, outcome.error, outcome.description);
   else oauthError(ctx, res, outcome.status, outcome.error, outcome.description);
 };
 

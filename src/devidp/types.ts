@@ -11,6 +11,25 @@ export interface DevUser {
   roles: string[];
 }
 
+/**
+ * Where the dev IdP reads the time: token lifetimes, code, session and refresh-token expiry.
+ * Structurally the same as the gateway's Clock, so a test can hand one clock to both and move
+ * time for them at once; declared here because the dev IdP imports nothing from the gateway.
+ * Timers (token-endpoint-slow delays, the sweeper, delivery timeouts) keep real time.
+ */
+export interface DevIdpClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** What one successful token response carried, exactly as sent (see DevIdp.onTokens). */
+export interface IssuedTokens {
+  accessToken: string;
+  /** Absent when the response carries none (no offline access, a profile that omits it). */
+  refreshToken?: string;
+  idToken?: string;
+}
+
 export interface DevIdpOptions {
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
@@ -48,6 +67,8 @@ export interface DevIdpOptions {
   tokenDelayMs?: number;
   /** No console output. */
   quiet?: boolean;
+  /** Default: the system clock. */
+  clock?: DevIdpClock;
 }
 
 export interface DevIdpStats {
@@ -78,4 +99,10 @@ export interface DevIdp {
   /** Revokes the user's grants; returns how many live refresh tokens died. */
   revoke(sub: string): number;
   backchannelLogout(p: { sub?: string; sid?: string }): Promise<BackchannelLogoutResult>;
+  /**
+   * Calls `listener` with the tokens of every successful token response, so a test can look
+   * for the real values (opaque refresh tokens included) where they must never appear, such as
+   * logs. Returns the function that removes the listener.
+   */
+  onTokens(listener: (issued: IssuedTokens) => void): () => void;
 }

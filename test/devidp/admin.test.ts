@@ -5,16 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { isLoopbackAddress } from '../../src/devidp/http.js';
-import { type DevIdp, PROFILE_NAMES, startDevIdp } from '../../src/devidp/index.js';
+import { PROFILE_NAMES, startDevIdp } from '../../src/devidp/index.js';
 import {
   admin,
   client,
   getJson,
   login,
   rejectsWithOAuthError,
-  relyingParty,
-  startIdp,
+  startTestIdp,
   tokenRequest,
+  useRelyingParty,
+  useTestIdp,
   verifyWithJwks,
 } from './helpers.js';
 
@@ -68,17 +69,12 @@ class LogoutReceiver {
 }
 
 describe('admin API', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp();
-    config = await relyingParty(idp);
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
+  const rp = useRelyingParty(idp);
 
   it('GET /__admin/stats has the exact documented shape', async () => {
     await admin(idp, 'POST', 'reset');
-    await login(config);
+    await login(rp.config);
     await tokenRequest(idp, { grant_type: 'refresh_token', refresh_token: 'nope' });
     await tokenRequest(idp, { grant_type: 'password' });
     const { status, json } = await admin(idp, 'GET', 'stats');
@@ -91,7 +87,7 @@ describe('admin API', () => {
   });
 
   it('POST /__admin/reset zeroes the counters', async () => {
-    await login(config);
+    await login(rp.config);
     assert.deepEqual((await admin(idp, 'POST', 'reset')).status, 200);
     assert.deepEqual((await admin(idp, 'GET', 'stats')).json, {
       grants: { authorization_code: 0, refresh_token: 0 },
@@ -104,7 +100,7 @@ describe('admin API', () => {
     const put = await admin(idp, 'PUT', 'profiles', { profiles: ['short-expiry', 'groups-string'] });
     assert.deepEqual(put.json, { profiles: ['short-expiry', 'groups-string'] });
     assert.deepEqual(idp.profiles(), ['short-expiry', 'groups-string']);
-    assert.equal((await login(config)).expires_in, 10);
+    assert.equal((await login(rp.config)).expires_in, 10);
     const bad = await admin(idp, 'PUT', 'profiles', { profiles: ['short-expiry', 'nope'] });
     assert.equal(bad.status, 400);
     assert.match(String(bad.json.error_description), /"nope".*huge-groups/);
@@ -117,14 +113,14 @@ describe('admin API', () => {
   });
 
   it('POST /__admin/rotate-keys adds a new key and keeps the previous one in the JWKS', async () => {
-    const before = await login(config);
+    const before = await login(rp.config);
     const oldKid = decodeProtectedHeader(before.id_token ?? '').kid;
     const rotated = await admin(idp, 'POST', 'rotate-keys');
     assert.equal(rotated.status, 200);
     const kids = (await getJson(`${idp.issuer}/jwks`)).json.keys as { kid: string; alg: string }[];
     assert.equal(kids.length, 4);
     assert.ok(kids.some((k) => k.kid === oldKid));
-    const afterRotation = await login(config);
+    const afterRotation = await login(rp.config);
     const newKid = decodeProtectedHeader(afterRotation.id_token ?? '').kid;
     assert.notEqual(newKid, oldKid);
     assert.equal(kids[0]?.kid, newKid, 'current key first');
@@ -133,20 +129,23 @@ describe('admin API', () => {
   });
 
   it('rotateKeys() twice drops the oldest generation', async () => {
-    const oldest = (await login(config)).id_token ?? '';
+    const oldest = (await login(rp.config)).id_token ?? '';
     idp.rotateKeys();
     idp.rotateKeys();
     await assert.rejects(verifyWithJwks(idp, oldest));
   });
 
   it('POST /__admin/revoke revokes the user’s refresh tokens', async () => {
-    const alice = await login(config);
-    const bob = await login(config, { login_hint: 'bob' });
+    const alice = await login(rp.config);
+    const bob = await login(rp.config, { login_hint: 'bob' });
     const res = await admin(idp, 'POST', 'revoke', { sub: 'usr_alice' });
     assert.equal(res.status, 200);
     assert.ok(Number(res.json.revoked) >= 1);
-    await rejectsWithOAuthError(client.refreshTokenGrant(config, alice.refresh_token ?? ''), 'invalid_grant');
-    assert.ok((await client.refreshTokenGrant(config, bob.refresh_token ?? '')).access_token);
+    await rejectsWithOAuthError(
+      client.refreshTokenGrant(rp.config, alice.refresh_token ?? ''),
+      'invalid_grant',
+    );
+    assert.ok((await client.refreshTokenGrant(rp.config, bob.refresh_token ?? '')).access_token);
     assert.equal(idp.revoke('usr_alice'), 0);
     assert.equal((await admin(idp, 'POST', 'revoke', {})).status, 400);
   });
@@ -183,22 +182,17 @@ describe('admin API', () => {
 });
 
 describe('back-channel logout', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
   const receiver = new LogoutReceiver();
-  before(async () => {
+  const idp = useTestIdp(async () => ({ backchannelLogoutUri: await receiver.listen() }));
+  const rp = useRelyingParty(idp);
+  before(() => {
     // The receiver learns the issuer after the IdP starts; it only needs it once tokens arrive.
-    idp = await startIdp({ backchannelLogoutUri: await receiver.listen() });
     receiver.issuer = idp.issuer;
-    config = await relyingParty(idp);
   });
-  after(async () => {
-    await idp.stop();
-    await receiver.close();
-  });
+  after(() => receiver.close());
 
   it('POSTs a signed logout token for {sub, sid} and reports delivery', async () => {
-    const sid = String((await login(config)).claims()?.sid);
+    const sid = String((await login(rp.config)).claims()?.sid);
     const res = await admin(idp, 'POST', 'backchannel-logout', { sub: 'usr_alice', sid });
     assert.deepEqual(res.json, { delivered: true, status: 200 });
     const got = receiver.tokens.at(-1);
@@ -213,14 +207,14 @@ describe('back-channel logout', () => {
   });
 
   it('with only a sub, the token also names that user’s latest sid', async () => {
-    const sid = String((await login(config, { login_hint: 'bob' })).claims()?.sid);
+    const sid = String((await login(rp.config, { login_hint: 'bob' })).claims()?.sid);
     const result = await idp.backchannelLogout({ sub: 'usr_bob' });
     assert.deepEqual(result, { delivered: true, status: 200 });
     assert.equal(receiver.tokens.at(-1)?.payload.sid, sid);
   });
 
   it('with only a sid, the token names its sub', async () => {
-    const sid = String((await login(config, { login_hint: 'carol' })).claims()?.sid);
+    const sid = String((await login(rp.config, { login_hint: 'carol' })).claims()?.sid);
     await idp.backchannelLogout({ sid });
     assert.equal(receiver.tokens.at(-1)?.payload.sub, 'usr_carol');
   });
@@ -248,7 +242,7 @@ describe('library API', () => {
       startDevIdp({ port: 0, quiet: true, profiles: ['nope'] }),
       /"nope".*valid profiles: .*short-expiry/,
     );
-    const idp = await startIdp();
+    const idp = await startTestIdp();
     try {
       assert.throws(() => idp.setProfiles(['google', 'typo']), /"typo"/);
       assert.deepEqual(idp.profiles(), []);
@@ -258,7 +252,7 @@ describe('library API', () => {
   });
 
   it('stop() is idempotent and closes keep-alive connections', async () => {
-    const idp = await startIdp();
+    const idp = await startTestIdp();
     await getJson(`${idp.issuer}/jwks`); // leaves a keep-alive socket open
     await Promise.all([idp.stop(), idp.stop()]);
     await assert.rejects(fetch(`${idp.issuer}/jwks`));

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
+import { describe, it } from 'node:test';
 import {
   authorize,
   claimsOf,
@@ -11,22 +10,18 @@ import {
   REDIRECT_URI,
   rejectsWithOAuthError,
   relyingParty,
-  startIdp,
   tokenRequest,
+  useRelyingParty,
+  useTestIdp,
   verifyWithJwks,
 } from './helpers.js';
 
 describe('authorization code flow with PKCE', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp();
-    config = await relyingParty(idp);
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
+  const rp = useRelyingParty(idp);
 
   it('issues a verifiable ID token with the documented claims', async () => {
-    const tokens = await login(config, { scope: 'openid email profile' });
+    const tokens = await login(rp.config, { scope: 'openid email profile' });
     assert.equal(tokens.token_type, 'bearer');
     assert.equal(tokens.expires_in, 300);
     assert.equal(tokens.refresh_token, undefined, 'no refresh token without offline_access');
@@ -58,13 +53,13 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('issues JWT access tokens (typ at+jwt) that userinfo accepts', async () => {
-    const tokens = await login(config);
+    const tokens = await login(rp.config);
     const header = decodeProtectedHeader(tokens.access_token);
     assert.equal(header.typ, 'at+jwt');
     const at = claimsOf(tokens.access_token);
     assert.equal(at.sub, 'usr_alice');
     assert.equal((at.exp ?? 0) - (at.iat ?? 0), 300);
-    const info = await client.fetchUserInfo(config, tokens.access_token, 'usr_alice');
+    const info = await client.fetchUserInfo(rp.config, tokens.access_token, 'usr_alice');
     assert.equal(info.email, 'alice@example.com');
     assert.deepEqual(info.groups, ['admins', 'dev']);
   });
@@ -76,15 +71,15 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('a known login_hint overrides --auto-login (username or e-mail)', async () => {
-    assert.equal((await login(config, { login_hint: 'bob' })).claims()?.sub, 'usr_bob');
-    const carol = (await login(config, { login_hint: 'carol@other.example' })).claims();
+    assert.equal((await login(rp.config, { login_hint: 'bob' })).claims()?.sub, 'usr_bob');
+    const carol = (await login(rp.config, { login_hint: 'carol@other.example' })).claims();
     assert.equal(carol?.sub, 'usr_carol');
     assert.deepEqual(carol?.groups, []);
-    assert.equal((await login(config, { login_hint: 'nobody' })).claims()?.sub, 'usr_alice');
+    assert.equal((await login(rp.config, { login_hint: 'nobody' })).claims()?.sub, 'usr_alice');
   });
 
   it('answers with state and iss (RFC 9207) on the callback', async () => {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     assert.equal(a.callback.origin + a.callback.pathname, REDIRECT_URI);
     assert.equal(a.callback.searchParams.get('state'), a.state);
     assert.equal(a.callback.searchParams.get('iss'), idp.issuer);
@@ -92,10 +87,10 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('rejects a wrong PKCE verifier and burns the code', async () => {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     const wrong = client.randomPKCECodeVerifier();
     await rejectsWithOAuthError(
-      client.authorizationCodeGrant(config, a.callback, {
+      client.authorizationCodeGrant(rp.config, a.callback, {
         pkceCodeVerifier: wrong,
         expectedState: a.state,
         expectedNonce: a.nonce,
@@ -103,7 +98,7 @@ describe('authorization code flow with PKCE', () => {
       'invalid_grant',
     );
     await rejectsWithOAuthError(
-      client.authorizationCodeGrant(config, a.callback, {
+      client.authorizationCodeGrant(rp.config, a.callback, {
         pkceCodeVerifier: a.verifier,
         expectedState: a.state,
         expectedNonce: a.nonce,
@@ -113,7 +108,7 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('requires a code_verifier at the token endpoint', async () => {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     const r = await tokenRequest(idp, {
       grant_type: 'authorization_code',
       code: a.callback.searchParams.get('code') ?? '',
@@ -124,7 +119,7 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('rejects a redirect_uri that differs from the authorization request', async () => {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     const r = await tokenRequest(idp, {
       grant_type: 'authorization_code',
       code: a.callback.searchParams.get('code') ?? '',
@@ -136,7 +131,7 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('a replayed code is invalid_grant and revokes the tokens issued from it', async () => {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     const params = {
       grant_type: 'authorization_code',
       code: a.callback.searchParams.get('code') ?? '',
@@ -167,7 +162,7 @@ describe('authorization code flow with PKCE', () => {
 
   it('counts successful code grants', async () => {
     idp.reset();
-    await login(config);
+    await login(rp.config);
     const s = idp.stats();
     assert.equal(s.grants.authorization_code, 1);
     assert.equal(s.requests.authorize, 1);
@@ -176,11 +171,7 @@ describe('authorization code flow with PKCE', () => {
 });
 
 describe('registered redirect URIs', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startIdp({ redirectUris: [REDIRECT_URI] });
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp({ redirectUris: [REDIRECT_URI] });
 
   it('accepts the registered URI and refuses others with a page, never a redirect', async () => {
     const config = await relyingParty(idp);

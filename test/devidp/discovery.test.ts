@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
-import { getJson, relyingParty, startIdp } from './helpers.js';
+import { describe, it } from 'node:test';
+import { getJson, relyingParty, useTestIdp } from './helpers.js';
 
 describe('discovery and JWKS', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startIdp();
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
 
   it('serves an OpenID configuration an RP library accepts', async () => {
     assert.match(idp.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);

@@ -1,21 +1,19 @@
 // Shared helpers for the dev IdP suite: an openid-client relying party and the few raw HTTP
 // calls a conformance test needs to make by hand.
 import assert from 'node:assert/strict';
+import { before } from 'node:test';
 import { inspect } from 'node:util';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
+import type { DevIdp } from '../../src/devidp/index.js';
 
+export { startTestIdp, useTestIdp } from '../helpers/devIdp.js';
 export { client };
 
 /** Nothing listens here: the tests read the Location header and never follow it. */
 export const REDIRECT_URI = 'http://127.0.0.1:51999/callback';
 export const CLIENT_ID = 'gatehouse';
 export const CLIENT_SECRET = 'gatehouse-dev-secret';
-
-export function startIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
-  return startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', ...opts });
-}
 
 export async function relyingParty(
   idp: DevIdp,
@@ -26,6 +24,18 @@ export async function relyingParty(
   return client.discovery(new URL(idp.issuer), CLIENT_ID, undefined, clientAuth, {
     execute: [client.allowInsecureRequests],
   });
+}
+
+/**
+ * A relying party for the suite's IdP (see useTestIdp), discovered in a `before` registered after
+ * the IdP's, so `rp.config` is ready in every test.
+ */
+export function useRelyingParty(idp: DevIdp): { readonly config: client.Configuration } {
+  const rp = {} as { config: client.Configuration };
+  before(async () => {
+    rp.config = await relyingParty(idp);
+  });
+  return rp;
 }
 
 export interface AuthorizeResult {

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
-import { authorizationRequest, client, login, REDIRECT_URI, relyingParty, startIdp } from './helpers.js';
+import { describe, it } from 'node:test';
+import { authorizationRequest, client, login, REDIRECT_URI, useRelyingParty, useTestIdp } from './helpers.js';
 
 /** The login page flow with plain fetch, as a browser without JavaScript would do it. */
 describe('login page', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp({ autoLogin: undefined });
-    config = await relyingParty(idp);
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp({ autoLogin: undefined });
+  const rp = useRelyingParty(idp);
 
   interface Page {
     html: string;
@@ -23,7 +17,7 @@ describe('login page', () => {
 
   async function openPage(params: Record<string, string> = {}): Promise<Page> {
     const { url, verifier, state, nonce } = await authorizationRequest(
-      config,
+      rp.config,
       params,
       'openid email profile',
     );
@@ -48,7 +42,7 @@ describe('login page', () => {
   async function finish(page: Page, res: Response): Promise<string | undefined> {
     assert.equal(res.status, 302);
     const callback = new URL(res.headers.get('location') ?? '');
-    const tokens = await client.authorizationCodeGrant(config, callback, {
+    const tokens = await client.authorizationCodeGrant(rp.config, callback, {
       pkceCodeVerifier: page.verifier,
       expectedState: page.state,
       expectedNonce: page.nonce,
@@ -111,7 +105,7 @@ describe('login page', () => {
   });
 
   it('prompt=none cannot succeed without a session: login_required', async () => {
-    const url = client.buildAuthorizationUrl(config, {
+    const url = client.buildAuthorizationUrl(rp.config, {
       redirect_uri: REDIRECT_URI,
       scope: 'openid',
       code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
@@ -133,20 +127,15 @@ describe('login page', () => {
 });
 
 describe('RP-initiated logout (end_session_endpoint)', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp();
-    config = await relyingParty(idp);
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
+  const rp = useRelyingParty(idp);
 
   async function idToken(): Promise<string> {
-    return (await login(config)).id_token ?? '';
+    return (await login(rp.config)).id_token ?? '';
   }
 
   it('redirects to a loopback post_logout_redirect_uri with the state', async () => {
-    const url = client.buildEndSessionUrl(config, {
+    const url = client.buildEndSessionUrl(rp.config, {
       id_token_hint: await idToken(),
       post_logout_redirect_uri: 'http://localhost:51999/bye',
       state: 'xyz',
@@ -157,15 +146,17 @@ describe('RP-initiated logout (end_session_endpoint)', () => {
   });
 
   it('without a redirect it shows a signed-out page', async () => {
-    const res = await fetch(client.buildEndSessionUrl(config, { id_token_hint: await idToken() }));
+    const res = await fetch(client.buildEndSessionUrl(rp.config, { id_token_hint: await idToken() }));
     assert.equal(res.status, 200);
     assert.match(await res.text(), /Signed out/);
   });
 
   it('refuses a foreign post_logout_redirect_uri or a forged id_token_hint with a page', async () => {
-    const foreign = client.buildEndSessionUrl(config, { post_logout_redirect_uri: 'https://evil.example/' });
+    const foreign = client.buildEndSessionUrl(rp.config, {
+      post_logout_redirect_uri: 'https://evil.example/',
+    });
     const forged = `${await idToken()}x`;
-    for (const url of [foreign, client.buildEndSessionUrl(config, { id_token_hint: forged })]) {
+    for (const url of [foreign, client.buildEndSessionUrl(rp.config, { id_token_hint: forged })]) {
       const res = await fetch(url, { redirect: 'manual' });
       assert.equal(res.status, 400);
       assert.equal(res.headers.get('location'), null);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
+import { describe, it } from 'node:test';
 import {
   basicAuth,
   CLIENT_ID,
@@ -11,7 +10,7 @@ import {
   login,
   REDIRECT_URI,
   relyingParty,
-  startIdp,
+  useTestIdp,
 } from './helpers.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -244,11 +243,7 @@ const OTHER_CASES: Case[] = [
 ];
 
 describe('malformed requests', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startIdp();
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
 
   for (const c of [...TOKEN_CASES, ...OTHER_CASES]) {
     it(`${c.name} → ${c.status} ${c.error}`, async () => {

@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
-import { client, getJson, login, rejectsWithCheck, relyingParty, startIdp } from './helpers.js';
+import { beforeEach, describe, it } from 'node:test';
+import { client, getJson, login, rejectsWithCheck, useRelyingParty, useTestIdp } from './helpers.js';
 
 describe('claim-shape profiles', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp();
-    config = await relyingParty(idp);
-  });
+  const idp = useTestIdp();
+  const rp = useRelyingParty(idp);
   beforeEach(() => idp.setProfiles([]));
-  after(() => idp.stop());
 
   async function claimsFor(profiles: string[], user = 'alice') {
     idp.setProfiles(profiles);
-    const tokens = await login(config, { login_hint: user });
+    const tokens = await login(rp.config, { login_hint: user });
     const id = tokens.claims();
     assert.ok(id);
     const raw = await getJson(`${idp.issuer}/userinfo`, {
@@ -111,7 +105,7 @@ describe('claim-shape profiles', () => {
     const { id, info, tokens } = await claimsFor(['userinfo-sub-mismatch']);
     assert.notEqual(info.sub, id.sub);
     await rejectsWithCheck(
-      client.fetchUserInfo(config, tokens.access_token, id.sub),
+      client.fetchUserInfo(rp.config, tokens.access_token, id.sub),
       'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
       /sub/,
     );

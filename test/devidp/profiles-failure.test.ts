@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type { DevIdp } from '../../src/devidp/index.js';
 import {
   authorize,
   basicAuth,
@@ -15,23 +14,20 @@ import {
   REDIRECT_URI,
   rejectsWithCheck,
   relyingParty,
-  startIdp,
+  startTestIdp,
   tokenRequest,
+  useRelyingParty,
+  useTestIdp,
 } from './helpers.js';
 
 describe('failure profiles', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp({ tokenDelayMs: 300 });
-    config = await relyingParty(idp);
-  });
+  const idp = useTestIdp({ tokenDelayMs: 300 });
+  const rp = useRelyingParty(idp);
   beforeEach(() => idp.setProfiles([]));
-  after(() => idp.stop());
 
   /** The raw code-grant response, to look at what openid-client would refuse. */
   async function rawCodeGrant(): Promise<Record<string, unknown>> {
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     const r = await tokenRequest(idp, {
       grant_type: 'authorization_code',
       code: a.callback.searchParams.get('code') ?? '',
@@ -47,13 +43,13 @@ describe('failure profiles', () => {
     const body = await rawCodeGrant();
     assert.equal(body.id_token, undefined);
     assert.ok(body.access_token);
-    await rejectsWithCheck(login(config), 'OAUTH_INVALID_RESPONSE', /id_token/);
+    await rejectsWithCheck(login(rp.config), 'OAUTH_INVALID_RESPONSE', /id_token/);
   });
 
   it('missing-id-token leaves refresh responses alone', async () => {
     idp.setProfiles(['missing-id-token']);
     const body = await rawCodeGrant();
-    const r = await client.refreshTokenGrant(config, String(body.refresh_token));
+    const r = await client.refreshTokenGrant(rp.config, String(body.refresh_token));
     assert.ok(r.id_token);
   });
 
@@ -62,7 +58,7 @@ describe('failure profiles', () => {
     const id = claimsOf(String((await rawCodeGrant()).id_token));
     const now = Math.floor(Date.now() / 1000);
     assert.ok(Math.abs((id.exp ?? 0) - (now - 600)) <= 2, `exp ${id.exp} vs now ${now}`);
-    await rejectsWithCheck(login(config), 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED', /exp/);
+    await rejectsWithCheck(login(rp.config), 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED', /exp/);
   });
 
   it('bad-signature: the current kid, but a key that is not in the JWKS', async () => {
@@ -89,37 +85,37 @@ describe('failure profiles', () => {
     ];
     for (const [profile, claim] of cases) {
       idp.setProfiles([profile]);
-      await rejectsWithCheck(login(config), 'OAUTH_JWT_CLAIM_COMPARISON_FAILED', claim);
+      await rejectsWithCheck(login(rp.config), 'OAUTH_JWT_CLAIM_COMPARISON_FAILED', claim);
     }
   });
 
   it('token-endpoint-5xx: 503 temporarily_unavailable for every grant', async () => {
-    const rt = (await login(config)).refresh_token ?? '';
+    const rt = (await login(rp.config)).refresh_token ?? '';
     idp.setProfiles(['token-endpoint-5xx']);
     idp.reset();
     const r = await tokenRequest(idp, { grant_type: 'refresh_token', refresh_token: rt });
     assert.equal(r.status, 503);
     assert.equal(r.json.error, 'temporarily_unavailable');
-    await assert.rejects(login(config), { code: 'OAUTH_RESPONSE_IS_NOT_CONFORM' });
+    await assert.rejects(login(rp.config), { code: 'OAUTH_RESPONSE_IS_NOT_CONFORM' });
     assert.equal(idp.stats().errors.temporarily_unavailable, 2);
     idp.setProfiles([]);
     assert.ok(
-      (await client.refreshTokenGrant(config, rt)).access_token,
+      (await client.refreshTokenGrant(rp.config, rt)).access_token,
       'the 503 must not have used the token',
     );
   });
 
   it('token-endpoint-slow: each response is delayed, then processed correctly', async () => {
-    const rt = (await login(config)).refresh_token ?? '';
+    const rt = (await login(rp.config)).refresh_token ?? '';
     idp.setProfiles(['token-endpoint-slow']);
     const started = performance.now();
-    const r = await client.refreshTokenGrant(config, rt);
+    const r = await client.refreshTokenGrant(rp.config, rt);
     assert.ok(performance.now() - started >= 290, 'expected the configured 300 ms delay');
     assert.ok(r.refresh_token);
   });
 
   it('token-endpoint-slow: a refresh whose client hung up while queued is dropped unprocessed', async () => {
-    const rt = (await login(config)).refresh_token ?? '';
+    const rt = (await login(rp.config)).refresh_token ?? '';
     idp.setProfiles(['token-endpoint-slow']);
     idp.reset();
     const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt }).toString();
@@ -134,7 +130,7 @@ describe('failure profiles', () => {
     socket.destroy();
     // A second request with the same token queues behind the first (same delay, started later):
     // had the first been processed, this one would meet a rotated token and get invalid_grant.
-    const r = await client.refreshTokenGrant(config, rt);
+    const r = await client.refreshTokenGrant(rp.config, rt);
     assert.ok(r.refresh_token);
     assert.equal(idp.stats().grants.refresh_token, 1);
     assert.equal(idp.stats().errors.invalid_grant ?? 0, 0);
@@ -142,12 +138,12 @@ describe('failure profiles', () => {
 
   it('authorize-error: redirects back with error=access_denied and the state', async () => {
     idp.setProfiles(['authorize-error']);
-    const a = await authorize(config);
+    const a = await authorize(rp.config);
     assert.equal(a.callback.searchParams.get('error'), 'access_denied');
     assert.equal(a.callback.searchParams.get('state'), a.state);
     assert.equal(a.callback.searchParams.get('code'), null);
     await assert.rejects(
-      client.authorizationCodeGrant(config, a.callback, {
+      client.authorizationCodeGrant(rp.config, a.callback, {
         pkceCodeVerifier: a.verifier,
         expectedState: a.state,
       }),
@@ -158,7 +154,7 @@ describe('failure profiles', () => {
 
 describe('token-endpoint-slow and stop()', () => {
   it('stop() does not wait for delayed token responses', async () => {
-    const idp = await startIdp({ profiles: ['token-endpoint-slow'], tokenDelayMs: 60_000 });
+    const idp = await startTestIdp({ profiles: ['token-endpoint-slow'], tokenDelayMs: 60_000 });
     const pending = tokenRequest(idp, { grant_type: 'refresh_token', refresh_token: 'x' });
     // Wait until the request is inside the delay: the counter moves when it is routed.
     while (idp.stats().requests.token === 0) await new Promise((r) => setImmediate(r));

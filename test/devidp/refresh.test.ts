@@ -1,36 +1,30 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { DevIdp } from '../../src/devidp/index.js';
+import { describe, it } from 'node:test';
 import {
   claimsOf,
   client,
   getJson,
   login,
   rejectsWithOAuthError,
-  relyingParty,
-  startIdp,
   tokenRequest,
+  useRelyingParty,
+  useTestIdp,
 } from './helpers.js';
 
 describe('refresh tokens: rotation and reuse detection', () => {
-  let idp: DevIdp;
-  let config: client.Configuration;
-  before(async () => {
-    idp = await startIdp();
-    config = await relyingParty(idp);
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
+  const rp = useRelyingParty(idp);
 
   async function refreshToken(): Promise<string> {
-    const rt = (await login(config)).refresh_token;
+    const rt = (await login(rp.config)).refresh_token;
     assert.ok(rt, 'offline_access must yield a refresh token');
     return rt;
   }
 
   it('rotates: each refresh returns a new refresh token and a new ID token for the same sub', async () => {
-    const first = await login(config);
+    const first = await login(rp.config);
     const rt1 = first.refresh_token ?? '';
-    const r = await client.refreshTokenGrant(config, rt1);
+    const r = await client.refreshTokenGrant(rp.config, rt1);
     assert.ok(r.refresh_token);
     assert.notEqual(r.refresh_token, rt1);
     assert.notEqual(r.access_token, first.access_token);
@@ -40,22 +34,22 @@ describe('refresh tokens: rotation and reuse detection', () => {
     assert.equal(id?.sid, first.claims()?.sid);
     assert.equal(id?.auth_time, first.claims()?.auth_time);
     assert.equal(r.expires_in, 300);
-    const again = await client.refreshTokenGrant(config, r.refresh_token);
+    const again = await client.refreshTokenGrant(rp.config, r.refresh_token);
     assert.ok(again.refresh_token);
   });
 
   it('reuse of a rotated token is invalid_grant and kills the newest token of the family', async () => {
     const rt1 = await refreshToken();
-    const rt2 = (await client.refreshTokenGrant(config, rt1)).refresh_token ?? '';
-    await rejectsWithOAuthError(client.refreshTokenGrant(config, rt1), 'invalid_grant');
-    await rejectsWithOAuthError(client.refreshTokenGrant(config, rt2), 'invalid_grant');
+    const rt2 = (await client.refreshTokenGrant(rp.config, rt1)).refresh_token ?? '';
+    await rejectsWithOAuthError(client.refreshTokenGrant(rp.config, rt1), 'invalid_grant');
+    await rejectsWithOAuthError(client.refreshTokenGrant(rp.config, rt2), 'invalid_grant');
   });
 
   it('reuse detection revokes the access tokens of the family too', async () => {
-    const tokens = await login(config);
-    const r = await client.refreshTokenGrant(config, tokens.refresh_token ?? '');
+    const tokens = await login(rp.config);
+    const r = await client.refreshTokenGrant(rp.config, tokens.refresh_token ?? '');
     await rejectsWithOAuthError(
-      client.refreshTokenGrant(config, tokens.refresh_token ?? ''),
+      client.refreshTokenGrant(rp.config, tokens.refresh_token ?? ''),
       'invalid_grant',
     );
     const info = await getJson(`${idp.issuer}/userinfo`, {
@@ -67,7 +61,7 @@ describe('refresh tokens: rotation and reuse detection', () => {
   it('50 concurrent refreshes with one token: exactly one succeeds, and reuse then revokes it', async () => {
     const rt = await refreshToken();
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () => client.refreshTokenGrant(config, rt)),
+      Array.from({ length: 50 }, () => client.refreshTokenGrant(rp.config, rt)),
     );
     const ok = results.filter((r) => r.status === 'fulfilled');
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -75,7 +69,7 @@ describe('refresh tokens: rotation and reuse detection', () => {
     assert.equal(failed.length, 49);
     for (const f of failed) assert.equal((f.reason as client.ResponseBodyError).error, 'invalid_grant');
     const winner = ok[0]?.status === 'fulfilled' ? ok[0].value.refresh_token : undefined;
-    await rejectsWithOAuthError(client.refreshTokenGrant(config, winner ?? ''), 'invalid_grant');
+    await rejectsWithOAuthError(client.refreshTokenGrant(rp.config, winner ?? ''), 'invalid_grant');
   });
 
   it('250 concurrent raw refreshes with one token: exactly one 200', async () => {
@@ -92,8 +86,8 @@ describe('refresh tokens: rotation and reuse detection', () => {
   it('counts refresh grants and invalid_grant errors', async () => {
     const rt = await refreshToken();
     idp.reset();
-    await client.refreshTokenGrant(config, rt);
-    await rejectsWithOAuthError(client.refreshTokenGrant(config, rt), 'invalid_grant');
+    await client.refreshTokenGrant(rp.config, rt);
+    await rejectsWithOAuthError(client.refreshTokenGrant(rp.config, rt), 'invalid_grant');
     const s = idp.stats();
     assert.equal(s.grants.refresh_token, 1);
     assert.equal(s.errors.invalid_grant, 1);
@@ -120,26 +114,26 @@ describe('refresh tokens: rotation and reuse detection', () => {
   });
 
   it('RFC 7009 revocation: a refresh token revokes its family, unknown tokens still get 200', async () => {
-    const tokens = await login(config);
-    await client.tokenRevocation(config, tokens.refresh_token ?? '');
+    const tokens = await login(rp.config);
+    await client.tokenRevocation(rp.config, tokens.refresh_token ?? '');
     await rejectsWithOAuthError(
-      client.refreshTokenGrant(config, tokens.refresh_token ?? ''),
+      client.refreshTokenGrant(rp.config, tokens.refresh_token ?? ''),
       'invalid_grant',
     );
     const info = await getJson(`${idp.issuer}/userinfo`, {
       headers: { authorization: `Bearer ${tokens.access_token}` },
     });
     assert.equal(info.status, 401);
-    await client.tokenRevocation(config, 'not-a-token');
+    await client.tokenRevocation(rp.config, 'not-a-token');
   });
 
   it('RFC 7009 revocation of an access token leaves the refresh token alive', async () => {
-    const tokens = await login(config);
-    await client.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
+    const tokens = await login(rp.config);
+    await client.tokenRevocation(rp.config, tokens.access_token, { token_type_hint: 'access_token' });
     const info = await getJson(`${idp.issuer}/userinfo`, {
       headers: { authorization: `Bearer ${tokens.access_token}` },
     });
     assert.equal(info.status, 401);
-    assert.ok((await client.refreshTokenGrant(config, tokens.refresh_token ?? '')).access_token);
+    assert.ok((await client.refreshTokenGrant(rp.config, tokens.refresh_token ?? '')).access_token);
   });
 });

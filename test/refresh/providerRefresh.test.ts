@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import type { DevIdp } from '../../src/devidp/index.js';
 import { OidcProvider, TokenEndpointError } from '../../src/oidc/provider.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
-import { claimsOf, type client, login, relyingParty, startIdp } from '../devidp/helpers.js';
+import { claimsOf, type client, login, relyingParty, useTestIdp } from '../devidp/helpers.js';
 import { TEST_SECRET } from '../helpers/stack.js';
 
 /** OidcProvider.refresh against the dev IdP: what it keeps, and what it refuses outright. */
 describe('provider refresh', () => {
-  let idp: DevIdp;
+  const idp = useTestIdp();
   let rp: client.Configuration;
   let provider: OidcProvider;
   before(async () => {
-    idp = await startIdp();
     rp = await relyingParty(idp);
     const cfg = loadConfig({
       object: {
@@ -27,10 +25,7 @@ describe('provider refresh', () => {
     provider = new OidcProvider(cfg, { clock: new ManualClock(), logger: createLogger('silent') });
     await provider.start();
   });
-  after(async () => {
-    provider?.stop();
-    await idp?.stop();
-  });
+  after(() => provider?.stop());
 
   it('a refreshed ID token for the same subject: new tokens and claims', async () => {
     const tokens = await login(rp, { scope: 'openid email offline_access' });
