@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { beforeEach, describe, it } from 'node:test';
+import type { IssuedTokens } from '../../src/devidp/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { login, startStack } from '../helpers/stack.js';
 
 /**
@@ -15,12 +16,21 @@ const TTL = 300; // dev IdP default access token lifetime, seconds
 
 type Echo = { headers: Record<string, string> };
 
+const TOKEN_KINDS = ['access', 'refresh', 'ID'];
+/** Long enough that a chance match is impossible, short enough to catch a truncated token. */
+const FRAGMENT = 16;
+
+/** Neither `secret` nor any FRAGMENT-character piece of it stands in `text`. */
+function assertNotIn(text: string, secret: string | undefined, what: string): void {
+  assert.ok(secret !== undefined && secret.length >= FRAGMENT, `${what}: expected a token`);
+  for (let at = 0; at + FRAGMENT <= secret.length; at++) {
+    const piece = secret.slice(at, at + FRAGMENT);
+    assert.ok(!text.includes(piece), `${what} is in the logs: ${JSON.stringify(piece)} at offset ${at}`);
+  }
+}
+
 describe('refresh', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', tokenDelayMs: 1500 });
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp({ tokenDelayMs: 1500 });
   beforeEach(() => {
     idp.setProfiles([]);
     idp.reset();
@@ -310,15 +320,26 @@ describe('refresh', () => {
   });
 
   it('never logs a token', async () => {
+    // The values the IdP really issued, at login and at the refresh: an opaque refresh token has
+    // no shape a pattern could find, so the logs are searched for each value itself.
+    const issued: IssuedTokens[] = [];
+    const unwatch = idp.onTokens((t) => issued.push(t));
     const { s, b, clock } = await stack();
     try {
       clock.advance(TTL * 1000 + 1000);
-      await b.request(`${s.url}/t`, { kind: 'api' });
+      assert.equal((await b.request(`${s.url}/t`, { kind: 'api' })).status, 200);
+      unwatch();
+      assert.equal(grants(), 1, 'the request refreshed, so the logs cover a refresh');
+      const secrets = issued.flatMap((t) => [t.accessToken, t.refreshToken, t.idToken]);
+      assert.equal(secrets.filter((v) => v !== undefined).length, 6, 'access, refresh and ID token, twice');
       const all = JSON.stringify(s.logs);
+      for (const [i, token] of secrets.entries())
+        assertNotIn(all, token, `token ${i} (${TOKEN_KINDS[i % 3]})`);
       const cookie = b.cookie(s.url, 'gatehouse')!;
-      assert.ok(!all.includes(cookie.split('.')[0]!), 'no session id in logs');
+      assertNotIn(all, cookie.split('.')[0]!, 'session id');
       assert.doesNotMatch(all, /eyJ[A-Za-z0-9_-]{10,}\.eyJ/, 'no JWT in logs');
     } finally {
+      unwatch();
       await s.close();
     }
   });
