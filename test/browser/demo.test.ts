@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { loadConfig } from '../../src/config/load.js';
 import { startDemoApp } from '../../src/demo/upstreamApp.js';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
-import { createLogger } from '../../src/util/log.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { freePort, TEST_SECRET } from '../helpers/stack.js';
+import { useTestIdp } from '../helpers/devIdp.js';
+import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 
 /**
  * A real headless Chromium (Debian's, driven by playwright-core) logs in through the dev IdP's
@@ -16,40 +13,29 @@ import { freePort, TEST_SECRET } from '../helpers/stack.js';
  */
 
 describe('browser: demo login, live panel, logout (headless Chromium)', () => {
-  let idp: DevIdp;
-  let gw: Gateway;
+  // Short tokens (2 s) so the live panel crosses several refreshes during the test; the IdP's
+  // login page, not auto-login.
+  const idp = useTestIdp({ autoLogin: undefined, accessTokenTtl: 2, idTokenTtl: 2 });
+  let gateway: GatewayUnderTest;
   let gwUrl: string;
   let app: Awaited<ReturnType<typeof startDemoApp>>;
   let browser: Browser;
 
   before(async () => {
-    // Short tokens (2 s) so the live panel crosses several refreshes during the test.
-    idp = await startDevIdp({ port: 0, quiet: true, accessTokenTtl: 2, idTokenTtl: 2 });
     app = await startDemoApp(0);
-    const port = await freePort();
-    gwUrl = `http://127.0.0.1:${port}`;
-    const cfg = loadConfig({
-      env: {},
-      object: {
-        listen: `127.0.0.1:${port}`,
-        publicUrl: gwUrl,
-        upstream: app.url,
-        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-        session: { secret: TEST_SECRET },
-        logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' },
-      },
+    gateway = await startGateway({
+      issuer: idp.issuer,
+      upstream: app.url,
+      config: { logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } } as StackConfig,
     });
-    gw = await createGateway(cfg, { logger: createLogger(cfg.logging.level) });
-    await gw.listen();
-    await gw.discovered;
+    gwUrl = gateway.url;
     browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    await gw?.close();
+    await gateway?.close();
     app?.server.close();
-    await idp?.stop();
   });
 
   it('logs in on the IdP page, shows the identity, keeps the live panel working, logs out', async () => {

@@ -3,14 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { loadConfig } from '../../src/config/load.js';
 import { startDemoApp } from '../../src/demo/upstreamApp.js';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
-import { createLogger } from '../../src/util/log.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { jsonLogSink } from '../helpers/logSink.js';
-import { freePort, TEST_SECRET } from '../helpers/stack.js';
+import { useTestIdp } from '../helpers/devIdp.js';
+import { type GatewayUnderTest, startGateway } from '../helpers/stack.js';
 
 /**
  * Logout is CSRF-safe (issue 8 item 9), in a real headless Chromium: pages on other origins
@@ -37,8 +33,8 @@ function listen(server: Server, host: string, port = 0): Promise<number> {
 }
 
 describe('browser: logout cannot be forced from another site (headless Chromium)', () => {
-  let idp: DevIdp;
-  let gw: Gateway;
+  const idp = useTestIdp({ autoLogin: undefined }); // the login page, as a person signs in
+  let gateway: GatewayUnderTest;
   let gwUrl: string;
   let app: Awaited<ReturnType<typeof startDemoApp>>;
   let browser: Browser;
@@ -47,31 +43,17 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
   let sameSiteUrl: string;
   /** The attacker's page on 127.0.0.2: another site. */
   let crossSiteUrl: string;
-  /** The gateway's "logout not from this site" log lines. */
-  const refusals: Array<Record<string, unknown>> = [];
+  /** The gateway's "logout not from this site" log lines so far. */
+  const refusals = () => gateway.logs.filter((l) => String(l.msg).startsWith('logout not from this site'));
 
   before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true });
     app = await startDemoApp(0);
-    const port = await freePort();
-    gwUrl = `http://127.0.0.1:${port}`;
-    const cfg = loadConfig({
-      env: {},
-      object: {
-        listen: `127.0.0.1:${port}`,
-        publicUrl: gwUrl,
-        upstream: app.url,
-        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-        session: { secret: TEST_SECRET },
-        logging: { level: 'info' },
-      },
+    gateway = await startGateway({
+      issuer: idp.issuer,
+      upstream: app.url,
+      config: { logging: { level: 'info' } },
     });
-    const sink = jsonLogSink((line) => {
-      if (String(line.msg).startsWith('logout not from this site')) refusals.push(line);
-    });
-    gw = await createGateway(cfg, { logger: createLogger(cfg.logging.level, sink) });
-    await gw.listen();
-    await gw.discovered;
+    gwUrl = gateway.url;
     const page = attackerPage(gwUrl);
     const serve = () =>
       createServer((_req, res) => {
@@ -89,10 +71,9 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
 
   after(async () => {
     await browser?.close();
-    await gw?.close();
+    await gateway?.close();
     app?.server.close();
     for (const a of attackers) a.close();
-    await idp?.stop();
   });
 
   /** A fresh browser profile signed in as alice through the dev IdP's login page. */
@@ -128,7 +109,7 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
 
   it('an <img src=/oauth2/logout> on another origin (same-site port, and another site) does not end the session', async () => {
     const { ctx, page } = await signedIn();
-    let expected = refusals.length;
+    let expected = refusals().length;
     for (const url of [sameSiteUrl, crossSiteUrl]) {
       // Chromium's opaque-response blocking may turn the HTML answer into a failed image load:
       // wait for the request to settle either way.
@@ -140,8 +121,8 @@ describe('browser: logout cannot be forced from another site (headless Chromium)
       await page.goto(url);
       await settled;
       await assertSignedIn(page);
-      const seen = refusals.at(-1);
-      assert.equal(refusals.length, ++expected, `${url}: the gateway saw the image request and refused it`);
+      const seen = refusals().at(-1);
+      assert.equal(refusals().length, ++expected, `${url}: the gateway saw the image request and refused it`);
       assert.equal(seen?.secFetchSite, url === sameSiteUrl ? 'same-site' : 'cross-site');
     }
     await ctx.close();

@@ -2,19 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
 import { freePort } from '../helpers/stack.js';
-import { startWsgiUpstream, type WsgiEnviron, type WsgiUpstream } from '../helpers/wsgi.js';
+import { startWsgiUpstream, WSGI_SMUGGLED, type WsgiEnviron, type WsgiUpstream } from '../helpers/wsgi.js';
 import { type DoorStack, loginThrough, type ProxyProcess, startDoorStack } from './helpers.js';
 
 /** Spellings a WSGI/PHP/CGI application reads as the identity and forwarding headers. */
-export const SMUGGLED = {
-  X_Forwarded_Groups: 'admins',
-  X_Forwarded_User: 'mallory',
-  'X-Forwarded_Email': 'mallory@evil.example',
-  'X.Forwarded.Preferred.Username': 'mallory',
-  X_Forwarded_Access_Token: 'forged',
-  x_real_ip: '6.6.6.6',
-  X_Forwarded_Host: 'evil.example',
-};
+export const SMUGGLED = WSGI_SMUGGLED;
 
 const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN)$/;
 

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { after } from 'node:test';
 
 /**
@@ -22,4 +23,12 @@ export function track<C extends ChildProcess>(c: C): C {
   children.add(c);
   c.once('exit', () => children.delete(c));
   return c;
+}
+
+/** Sends `signal` and resolves once the child has exited; at once when it already has. */
+export async function stopChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = once(c, 'exit');
+  c.kill(signal);
+  await exited;
 }

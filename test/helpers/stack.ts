@@ -1,25 +1,20 @@
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
-import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/devidp/index.js';
+import type { DevIdp, DevIdpOptions } from '../../src/devidp/index.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { type Reply, TestBrowser } from './browser.js';
+import { startTestIdp } from './devIdp.js';
 import { jsonLogSink } from './logSink.js';
 import { freePort } from './ports.js';
 import { type EchoUpstream, startEchoUpstream } from './upstream.js';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
-export interface Stack {
+export interface Stack extends GatewayUnderTest {
   idp: DevIdp;
-  gw: Gateway;
-  url: string;
   upstream: EchoUpstream;
-  cfg: GatehouseConfig;
-  /** Every log line the gateway wrote, parsed (level debug and up). */
-  logs: Array<Record<string, unknown>>;
-  close(): Promise<void>;
 }
 
 type DeepPartial<T> = {
@@ -38,33 +33,41 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-/** Dev IdP + echo upstream + gateway on loopback ports, all real sockets. */
-export async function startStack(
-  opts: {
-    idp?: DevIdpOptions;
-    config?: DeepPartial<GatehouseConfig> & Record<string, unknown>;
-    clock?: Clock;
-    idpInstance?: DevIdp;
-    /** 'https': publicUrl says https (as behind a TLS-terminating load balancer) while we listen on http. */
-    publicUrlOverride?: 'https';
-  } = {},
-): Promise<Stack> {
-  const port = await freePort();
-  const idp =
-    opts.idpInstance ??
-    (await startDevIdp({
-      port: 0,
-      quiet: true,
-      autoLogin: 'alice',
-      backchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/backchannel-logout`,
-      ...opts.idp,
-    }));
-  const upstream = await startEchoUpstream();
+export type StackConfig = DeepPartial<GatehouseConfig> & Record<string, unknown>;
+
+/** A gateway started by startGateway: its config, its captured logs and how to stop it. */
+export interface GatewayUnderTest {
+  gw: Gateway;
+  url: string;
+  cfg: GatehouseConfig;
+  /** Every log line the gateway wrote, parsed (level debug and up unless `logging.level` says). */
+  logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** The OpenID provider; client `gatehouse` / `gatehouse-dev-secret` unless `config.provider` says. */
+  issuer: string;
+  upstream: string;
+  config?: StackConfig;
+  clock?: Clock;
+  /** The port to listen on, when something must know it first (an IdP's redirect URIs); default a free one. */
+  port?: number;
+  /** 'https': publicUrl says https (as behind a TLS-terminating load balancer) while we listen on http. */
+  publicUrlOverride?: 'https';
+}
+
+/**
+ * The gateway as every suite starts it: config through the real loader, a loopback port that
+ * publicUrl names, logs captured, provider discovered before it returns.
+ */
+export async function startGateway(opts: GatewayOptions): Promise<GatewayUnderTest> {
+  const port = opts.port ?? (await freePort());
   const base = {
     listen: '127.0.0.1:0',
     publicUrl: 'http://127.0.0.1:1',
-    upstream: upstream.url,
-    provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+    upstream: opts.upstream,
+    provider: { issuer: opts.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
     session: { secret: TEST_SECRET },
     logging: { level: 'debug' },
   };
@@ -82,15 +85,41 @@ export async function startStack(
   });
   const url = await gw.listen();
   await gw.discovered;
+  return { gw, url, cfg, logs, close: () => gw.close() };
+}
+
+/** Dev IdP + echo upstream + gateway on loopback ports, all real sockets. */
+export async function startStack(
+  opts: {
+    idp?: DevIdpOptions;
+    config?: StackConfig;
+    clock?: Clock;
+    idpInstance?: DevIdp;
+    publicUrlOverride?: 'https';
+  } = {},
+): Promise<Stack> {
+  const port = await freePort();
+  const idp =
+    opts.idpInstance ??
+    (await startTestIdp({
+      backchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/backchannel-logout`,
+      ...opts.idp,
+    }));
+  const upstream = await startEchoUpstream();
+  const gateway = await startGateway({
+    issuer: idp.issuer,
+    upstream: upstream.url,
+    port,
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.publicUrlOverride ? { publicUrlOverride: opts.publicUrlOverride } : {}),
+  });
   return {
+    ...gateway,
     idp,
-    gw,
-    url,
     upstream,
-    cfg,
-    logs,
     async close() {
-      await gw.close();
+      await gateway.close();
       await upstream.close();
       if (!opts.idpInstance) await idp.stop();
     },

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { track } from './children.js';
+import { stopChild, track } from './children.js';
 
 /**
  * A WSGI application on Python's own `wsgiref` server: the way WSGI (and PHP, CGI, Rack) read
@@ -63,14 +63,23 @@ export async function startWsgiUpstream(): Promise<WsgiUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
+    close: () => stopChild(child),
   };
 }
+
+/**
+ * Spellings a WSGI/PHP/CGI application reads as the identity and forwarding headers Gatehouse
+ * manages (`X_Forwarded_Groups` and `X-Forwarded-Groups` are both HTTP_X_FORWARDED_GROUPS).
+ */
+export const WSGI_SMUGGLED = {
+  X_Forwarded_Groups: 'admins',
+  X_Forwarded_User: 'mallory',
+  'X-Forwarded_Email': 'mallory@evil.example',
+  'X.Forwarded.Preferred.Username': 'mallory',
+  X_Forwarded_Access_Token: 'forged',
+  x_real_ip: '6.6.6.6',
+  X_Forwarded_Host: 'evil.example',
+};
 
 /** What the WSGI application saw: its environ's HTTP_* keys, REMOTE_ADDR and PATH_INFO. */
 export type WsgiEnviron = Record<string, string | undefined>;

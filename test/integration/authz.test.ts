@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_USERS, type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { DEFAULT_USERS } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('authorization', () => {
@@ -51,20 +52,16 @@ describe('authorization', () => {
 // Changed on purpose (issue 8, item 12): allowedUsers no longer matches preferred_username, and
 // an address the provider does not vouch for never grants access (OIDC Core §5.7, nOAuth).
 describe('who allowedUsers and allowedEmailDomains match', () => {
-  let idp: DevIdp;
-  before(async () => {
-    // mallory has (unverified) the address of alice: the nOAuth takeover with multi-tenant Entra.
-    const mallory = {
-      sub: 'usr_mallory',
-      username: 'mallory',
-      email: 'alice@example.com',
-      name: 'Mallory',
-      groups: [],
-      roles: [],
-    };
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', users: [...DEFAULT_USERS, mallory] });
-  });
-  after(() => idp.stop());
+  // mallory has (unverified) the address of alice: the nOAuth takeover with multi-tenant Entra.
+  const mallory = {
+    sub: 'usr_mallory',
+    username: 'mallory',
+    email: 'alice@example.com',
+    name: 'Mallory',
+    groups: [],
+    roles: [],
+  };
+  const idp = useTestIdp({ users: [...DEFAULT_USERS, mallory] });
 
   async function statusOn(authorization: Record<string, unknown>, user: string, profiles: string[] = []) {
     idp.setProfiles(profiles);

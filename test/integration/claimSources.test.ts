@@ -3,8 +3,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { DEFAULT_USERS, type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { DEFAULT_USERS, type DevIdp, type DevIdpOptions } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { startTestIdp } from '../helpers/devIdp.js';
 import { login, startStack } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 
@@ -58,14 +59,8 @@ async function overageLogin(idp: DevIdp, provider: Record<string, unknown> = {})
   }
 }
 
-async function overageIdp(opts: Parameters<typeof startDevIdp>[0] = {}): Promise<DevIdp> {
-  return startDevIdp({
-    port: 0,
-    quiet: true,
-    autoLogin: 'alice',
-    profiles: ['azure-group-overage'],
-    ...opts,
-  });
+async function overageIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
+  return startTestIdp({ profiles: ['azure-group-overage'], ...opts });
 }
 
 function refusal(r: Result, reason: RegExp): Record<string, unknown> {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { describe, it } from 'node:test';
+import type { DevIdp } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
 type Echo = { headers: Record<string, string> };
@@ -27,11 +28,7 @@ async function loginWith(idp: DevIdp, profile: string[], provider: Record<string
 }
 
 describe('identity from every claim shape', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice' });
-  });
-  after(() => idp.stop());
+  const idp = useTestIdp();
 
   it('groups as a JSON array (default)', async () => {
     const r = await loginWith(idp, []);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { after, beforeEach, describe, it } from 'node:test';
 import { ManualClock } from '../../src/util/clock.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 type Echo = { headers: Record<string, string> };
@@ -13,14 +13,10 @@ type Echo = { headers: Record<string, string> };
  * issuer URL: OAuth 2.0 without an ID token, identity from the REST API, token errors as HTTP 200.
  */
 describe('GitHub (preset github)', () => {
-  let idp: DevIdp;
+  const idp = useTestIdp();
   const stacks: Stack[] = [];
-  before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice' });
-  });
   after(async () => {
     for (const s of stacks) await s.close();
-    await idp.stop();
   });
   beforeEach(() => idp.reset());
 

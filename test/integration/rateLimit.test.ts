@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { after, describe, it } from 'node:test';
 import { TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
 /**
@@ -27,14 +27,10 @@ function forwardAuth(s: Stack, xff: string) {
 }
 
 describe('login rate limit per client', () => {
-  let idp: DevIdp;
+  const idp = useTestIdp();
   const stacks: Stack[] = [];
-  before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice' });
-  });
   after(async () => {
     for (const s of stacks) await s.close();
-    await idp?.stop();
   });
   async function stack(config: Record<string, unknown>): Promise<Stack> {
     const s = await startStack({

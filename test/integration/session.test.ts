@@ -1,34 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { DEFAULT_USERS, type DevIdp, startDevIdp } from '../../src/devidp/index.js';
+import { describe, it } from 'node:test';
+import { DEFAULT_USERS } from '../../src/devidp/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { useTestIdp } from '../helpers/devIdp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 
 describe('session lifetimes, cookies and tokens', () => {
-  let idp: DevIdp;
-  before(async () => {
-    idp = await startDevIdp({
-      port: 0,
-      quiet: true,
-      autoLogin: 'alice',
-      accessTokenTtl: 100_000,
-      idTokenTtl: 3600,
-      users: [
-        ...DEFAULT_USERS,
-        {
-          sub: 'usr_dave',
-          username: 'dave',
-          email: 'dave@example.com',
-          email_verified: false,
-          name: 'Dave Unverified',
-          groups: ['dev'],
-          roles: [],
-        },
-      ],
-    });
+  const idp = useTestIdp({
+    accessTokenTtl: 100_000,
+    idTokenTtl: 3600,
+    users: [
+      ...DEFAULT_USERS,
+      {
+        sub: 'usr_dave',
+        username: 'dave',
+        email: 'dave@example.com',
+        email_verified: false,
+        name: 'Dave Unverified',
+        groups: ['dev'],
+        roles: [],
+      },
+    ],
   });
-  after(() => idp.stop());
 
   async function withStack<T>(
     config: Record<string, unknown>,

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { startDevIdp } from '../../src/devidp/index.js';
 import { createGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { startTestIdp } from '../helpers/devIdp.js';
 import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
@@ -163,7 +163,7 @@ describe('start-up', () => {
         logs.some((l) => /OIDC discovery at .* failed/.test(String(l.msg))),
         'the log says why',
       );
-      const idp = await startDevIdp({ port: idpPort, quiet: true, autoLogin: 'alice' });
+      const idp = await startTestIdp({ port: idpPort });
       try {
         await gw.discovered;
         assert.equal((await b.request(`${url}/readyz`, { kind: 'api' })).status, 200);

@@ -3,12 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Provider from 'oidc-provider';
-import { loadConfig } from '../../src/config/load.js';
-import { createGateway, type Gateway } from '../../src/gateway.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { createLogger } from '../../src/util/log.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
-import { freePort, TEST_SECRET } from '../helpers/stack.js';
+import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 /**
@@ -30,7 +27,7 @@ function formAction(html: string): string {
 describe('interop: oidc-provider from npm', () => {
   let op: Server;
   let opUrl: string;
-  let gw: Gateway;
+  let gateway: GatewayUnderTest;
   let gwUrl: string;
   let upstream: EchoUpstream;
   const clock = new ManualClock();
@@ -74,30 +71,24 @@ describe('interop: oidc-provider from npm', () => {
     provider.on('grant.success', () => tokenRequests++);
     op.on('request', provider.callback());
     upstream = await startEchoUpstream();
-    const cfg = loadConfig({
-      env: {},
-      object: {
-        listen: `127.0.0.1:${gwPort}`,
-        publicUrl: gwUrl,
-        upstream: upstream.url,
+    gateway = await startGateway({
+      issuer: opUrl,
+      upstream: upstream.url,
+      port: gwPort,
+      clock,
+      config: {
         provider: {
-          issuer: opUrl,
-          clientId: 'gatehouse',
           clientSecret: 'interop-secret-interop-secret-0001',
           useUserinfo: true,
           authorizationParams: { prompt: 'consent' },
         },
-        session: { secret: TEST_SECRET },
         logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' },
-      },
+      } as StackConfig,
     });
-    gw = await createGateway(cfg, { clock, logger: createLogger(cfg.logging.level) });
-    await gw.listen();
-    await gw.discovered;
   });
 
   after(async () => {
-    await gw.close();
+    await gateway.close();
     await upstream.close();
     await new Promise<void>((r) => {
       op.close(() => r());
