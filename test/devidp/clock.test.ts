@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/util/clock.js';
-import {
-  authorize,
-  claimsOf,
-  REDIRECT_URI,
-  relyingParty,
-  startTestIdp,
-  tokenRequest,
-  useTestIdp,
-} from './helpers.js';
+import { authorize, claimsOf, codeGrantRequest, relyingParty, startTestIdp, useTestIdp } from './helpers.js';
 
 /** The `clock` option: every lifetime the dev IdP hands out or checks is read from it. */
 describe('dev IdP clock option', () => {
@@ -19,12 +11,7 @@ describe('dev IdP clock option', () => {
   async function codeGrant(advanceMs: number) {
     const a = await authorize(await relyingParty(idp));
     clock.advance(advanceMs);
-    return tokenRequest(idp, {
-      grant_type: 'authorization_code',
-      code: a.callback.searchParams.get('code') ?? '',
-      redirect_uri: REDIRECT_URI,
-      code_verifier: a.verifier,
-    });
+    return codeGrantRequest(idp, a);
   }
 
   it('stamps tokens with its time', async () => {

@@ -4,14 +4,15 @@ import {
   authorize,
   claimsOf,
   client,
+  codeGrantRequest,
   decodeProtectedHeader,
-  getJson,
   login,
   REDIRECT_URI,
   rejectsWithOAuthError,
   relyingParty,
   tokenRequest,
   useRelyingParty,
+  userinfo,
   useTestIdp,
   verifyWithJwks,
 } from './helpers.js';
@@ -119,12 +120,8 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('rejects a redirect_uri that differs from the authorization request', async () => {
-    const a = await authorize(rp.config);
-    const r = await tokenRequest(idp, {
-      grant_type: 'authorization_code',
-      code: a.callback.searchParams.get('code') ?? '',
+    const r = await codeGrantRequest(idp, await authorize(rp.config), {
       redirect_uri: 'http://127.0.0.1:51999/other',
-      code_verifier: a.verifier,
     });
     assert.equal(r.status, 400);
     assert.equal(r.json.error, 'invalid_grant');
@@ -142,20 +139,12 @@ describe('authorization code flow with PKCE', () => {
     assert.equal(first.status, 200);
     const accessToken = String(first.json.access_token);
     const refreshToken = String(first.json.refresh_token);
-    assert.equal(
-      (await getJson(`${idp.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }))
-        .status,
-      200,
-    );
+    assert.equal((await userinfo(idp, accessToken)).status, 200);
 
     const replay = await tokenRequest(idp, params);
     assert.equal(replay.status, 400);
     assert.equal(replay.json.error, 'invalid_grant');
-    assert.equal(
-      (await getJson(`${idp.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }))
-        .status,
-      401,
-    );
+    assert.equal((await userinfo(idp, accessToken)).status, 401);
     const refresh = await tokenRequest(idp, { grant_type: 'refresh_token', refresh_token: refreshToken });
     assert.equal(refresh.json.error, 'invalid_grant');
   });

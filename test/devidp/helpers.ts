@@ -131,8 +131,28 @@ export async function tokenRequest(
   return parse(res);
 }
 
+/** The code grant by hand for `a`, to see the response openid-client would refuse or hide. */
+export function codeGrantRequest(
+  idp: DevIdp,
+  a: AuthorizeResult,
+  overrides: Record<string, string> = {},
+): Promise<RawResponse> {
+  return tokenRequest(idp, {
+    grant_type: 'authorization_code',
+    code: a.callback.searchParams.get('code') ?? '',
+    redirect_uri: REDIRECT_URI,
+    code_verifier: a.verifier,
+    ...overrides,
+  });
+}
+
 export async function getJson(url: string, init: RequestInit = {}): Promise<RawResponse> {
   return parse(await fetch(url, init));
+}
+
+/** GET /userinfo with `accessToken` as the bearer token, as a resource server would call it. */
+export function userinfo(idp: DevIdp, accessToken: string | undefined): Promise<RawResponse> {
+  return getJson(`${idp.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 }
 
 export async function admin(idp: DevIdp, method: string, path: string, body?: unknown): Promise<RawResponse> {

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { client, getJson, login, rejectsWithCheck, useRelyingParty, useTestIdp } from './helpers.js';
+import {
+  client,
+  getJson,
+  login,
+  rejectsWithCheck,
+  useRelyingParty,
+  userinfo,
+  useTestIdp,
+} from './helpers.js';
 
 describe('claim-shape profiles', () => {
   const idp = useTestIdp();
@@ -12,9 +20,7 @@ describe('claim-shape profiles', () => {
     const tokens = await login(rp.config, { login_hint: user });
     const id = tokens.claims();
     assert.ok(id);
-    const raw = await getJson(`${idp.issuer}/userinfo`, {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
-    });
+    const raw = await userinfo(idp, tokens.access_token);
     assert.equal(raw.status, 200);
     return { id, info: raw.json, tokens };
   }

@@ -8,10 +8,10 @@ import {
   basicAuth,
   claimsOf,
   client,
+  codeGrantRequest,
   decodeProtectedHeader,
   getJson,
   login,
-  REDIRECT_URI,
   rejectsWithCheck,
   relyingParty,
   startTestIdp,
@@ -27,13 +27,7 @@ describe('failure profiles', () => {
 
   /** The raw code-grant response, to look at what openid-client would refuse. */
   async function rawCodeGrant(): Promise<Record<string, unknown>> {
-    const a = await authorize(rp.config);
-    const r = await tokenRequest(idp, {
-      grant_type: 'authorization_code',
-      code: a.callback.searchParams.get('code') ?? '',
-      redirect_uri: REDIRECT_URI,
-      code_verifier: a.verifier,
-    });
+    const r = await codeGrantRequest(idp, await authorize(rp.config));
     assert.equal(r.status, 200);
     return r.json;
   }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   authorize,
   client,
+  codeGrantRequest,
   getJson,
   login,
   REDIRECT_URI,
@@ -51,13 +52,7 @@ describe('provider profiles', () => {
     }
 
     it('token response: access_token, token_type, scope; no ID token, no refresh token', async () => {
-      const a = await authorize(rp.config, { scope: 'read:user user:email' });
-      const r = await tokenRequest(idp, {
-        grant_type: 'authorization_code',
-        code: a.callback.searchParams.get('code') ?? '',
-        redirect_uri: REDIRECT_URI,
-        code_verifier: a.verifier,
-      });
+      const r = await codeGrantRequest(idp, await authorize(rp.config, { scope: 'read:user user:email' }));
       assert.equal(r.status, 200);
       assert.deepEqual(Object.keys(r.json).sort(), ['access_token', 'scope', 'token_type']);
       assert.equal(r.json.scope, 'read:user,user:email');

@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import {
   claimsOf,
   client,
-  getJson,
   login,
   rejectsWithOAuthError,
   tokenRequest,
   useRelyingParty,
+  userinfo,
   useTestIdp,
 } from './helpers.js';
 
@@ -52,9 +52,7 @@ describe('refresh tokens: rotation and reuse detection', () => {
       client.refreshTokenGrant(rp.config, tokens.refresh_token ?? ''),
       'invalid_grant',
     );
-    const info = await getJson(`${idp.issuer}/userinfo`, {
-      headers: { authorization: `Bearer ${r.access_token}` },
-    });
+    const info = await userinfo(idp, r.access_token);
     assert.equal(info.status, 401);
   });
 
@@ -120,9 +118,7 @@ describe('refresh tokens: rotation and reuse detection', () => {
       client.refreshTokenGrant(rp.config, tokens.refresh_token ?? ''),
       'invalid_grant',
     );
-    const info = await getJson(`${idp.issuer}/userinfo`, {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
-    });
+    const info = await userinfo(idp, tokens.access_token);
     assert.equal(info.status, 401);
     await client.tokenRevocation(rp.config, 'not-a-token');
   });
@@ -130,9 +126,7 @@ describe('refresh tokens: rotation and reuse detection', () => {
   it('RFC 7009 revocation of an access token leaves the refresh token alive', async () => {
     const tokens = await login(rp.config);
     await client.tokenRevocation(rp.config, tokens.access_token, { token_type_hint: 'access_token' });
-    const info = await getJson(`${idp.issuer}/userinfo`, {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
-    });
+    const info = await userinfo(idp, tokens.access_token);
     assert.equal(info.status, 401);
     assert.ok((await client.refreshTokenGrant(rp.config, tokens.refresh_token ?? '')).access_token);
   });
