@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LoginFlow, SessionStore, TakenFlow } from '../../src/session/store.js';
-import { record } from './record.js';
+import { flow, record } from './record.js';
 
 /** One store as two replicas see it. */
 export interface StoreFixture {
@@ -43,10 +43,6 @@ export function invalidated(store: SessionStore, key: string): Promise<void> {
     };
     store.events.on('invalidate', on);
   });
-}
-
-function flow(browserId: string, n: number): LoginFlow {
-  return { browserId, codeVerifier: `v${n}`, nonce: `n${n}`, returnTo: `/p${n}`, createdAt: n };
 }
 
 async function taken(p: Promise<TakenFlow>): Promise<LoginFlow | undefined> {

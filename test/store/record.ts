@@ -1,4 +1,5 @@
 import type { SessionRecord } from '../../src/session/record.js';
+import type { LoginFlow } from '../../src/session/store.js';
 
 let seq = 0;
 /** A minimal valid record (tokens are an opaque sealed string here; the store never opens them). */
@@ -25,4 +26,9 @@ export function record(over: Partial<SessionRecord> = {}): SessionRecord {
     expiresAt: now + 86_400_000,
     ...over,
   };
+}
+
+/** The `n`th login flow of a browser (its fields name `n`, so a test can tell flows apart). */
+export function flow(browserId: string, n: number): LoginFlow {
+  return { browserId, codeVerifier: `v${n}`, nonce: `n${n}`, returnTo: `/p${n}`, createdAt: n };
 }

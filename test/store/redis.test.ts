@@ -16,7 +16,7 @@ import {
   uniquePrefix,
 } from '../redis/helpers.js';
 import { invalidated, type StoreUnderTest, storeContract } from './contract.js';
-import { record } from './record.js';
+import { flow, record } from './record.js';
 
 /** Two replicas on the shared test Redis under a prefix of their own, removed afterwards. */
 function onRedis(name: string, cacheTtlMs: number): StoreUnderTest {
@@ -121,14 +121,7 @@ describe('RedisStore specifics (real Redis)', () => {
   });
 
   it('login flows: evictions delete the flow keys and keep the browser lists bounded', async () => {
-    const f = (browserId: string, n: number) => ({
-      browserId,
-      codeVerifier: `v${n}`,
-      nonce: `n${n}`,
-      returnTo: `/p${n}`,
-      createdAt: n,
-    });
-    for (let i = 1; i <= 5; i++) await a.putFlow(`st-${i}`, f('browser-1', i), 60_000, 3);
+    for (let i = 1; i <= 5; i++) await a.putFlow(`st-${i}`, flow('browser-1', i), 60_000, 3);
     assert.equal(await redis.exists(a.inner.keys.flow('st-1')), 0, 'evicted flow deleted');
     assert.equal(await redis.exists(a.inner.keys.flow('st-2')), 0);
     assert.equal(await redis.llen(a.inner.keys.browserFlows('browser-1')), 3);
@@ -141,14 +134,7 @@ describe('RedisStore specifics (real Redis)', () => {
     const capped = await openStore(p, { maxPendingFlows: 100 });
     const keys = capped.inner.keys;
     try {
-      const f = (browserId: string, n: number) => ({
-        browserId,
-        codeVerifier: `v${n}`,
-        nonce: `n${n}`,
-        returnTo: `/p${n}`,
-        createdAt: n,
-      });
-      for (let i = 1; i <= 150; i++) await capped.putFlow(`cap-${i}`, f(`br-${i}`, i), 60_000, 3);
+      for (let i = 1; i <= 150; i++) await capped.putFlow(`cap-${i}`, flow(`br-${i}`, i), 60_000, 3);
       const all = await keysUnder(redis, p);
       assert.equal(all.filter((k) => k.startsWith(`${p}flow:`)).length, 100);
       assert.equal(
@@ -160,7 +146,7 @@ describe('RedisStore specifics (real Redis)', () => {
       assert.equal((await capped.takeFlow('cap-51', 'br-51')).ok, true);
       assert.equal(await redis.zcard(keys.pendingFlows()), 99, 'a completed flow leaves the index');
       assert.equal(await redis.exists(keys.browserFlows('br-51')), 0, 'and its browser list');
-      for (let i = 1; i <= 4; i++) await capped.putFlow(`one-${i}`, f('br-one', i), 60_000, 3);
+      for (let i = 1; i <= 4; i++) await capped.putFlow(`one-${i}`, flow('br-one', i), 60_000, 3);
       assert.equal(
         await redis.zscore(keys.pendingFlows(), 'one-1 br-one'),
         null,
