@@ -20,8 +20,8 @@ import { OidcProvider } from './oidc/provider.js';
 import { RefreshCoordinator } from './refresh/coordinator.js';
 import type { RefreshSettings } from './refresh/policy.js';
 import { SessionService } from './session/service.js';
+import type { SessionStore } from './session/store.js';
 import { MemoryStore } from './store/memoryStore.js';
-import type { SessionStore } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { createLogger, type Logger } from './util/log.js';
 import { settledWithin } from './util/settledWithin.js';
@@ -61,9 +61,22 @@ export interface Gateway {
 }
 
 export async function createStore(cfg: GatehouseConfig, clock: Clock, logger: Logger): Promise<SessionStore> {
-  if (cfg.session.store === 'redis') {
-    const { RedisStore } = await import('./store/redisStore.js');
-    return RedisStore.connect(cfg, clock, logger);
+  const s = cfg.session;
+  if (s.store === 'redis') {
+    const { openRedisStore } = await import('./store/redisStore.js');
+    return openRedisStore(
+      {
+        url: s.redisUrl,
+        sentinels: s.redisSentinels,
+        sentinelName: s.redisSentinelName,
+        clusterNodes: s.redisClusterNodes,
+        commandTimeoutMs: s.redisCommandTimeoutMs,
+        keyPrefix: s.redisKeyPrefix,
+        cacheTtlMs: s.cacheTtlMs,
+        maxPendingFlows: cfg.login.maxPendingFlowsTotal,
+      },
+      logger,
+    );
   }
   return new MemoryStore({
     maxSessions: cfg.session.maxSessions,

@@ -1,8 +1,33 @@
-import type { RefreshLock } from '../store/types.js';
+import type { RefreshLock } from '../session/store.js';
 import type { Logger } from '../util/log.js';
 
 /** A leader holds its refresh lease at most this many lease lengths, renewals included. */
 export const MAX_HOLD_LEASES = 10;
+
+/**
+ * The keeper's time: a monotonic clock and a repeating timer. Injectable so a test drives the
+ * renewals tick by tick instead of sleeping through real lease lengths.
+ */
+export interface LeaseTimer {
+  /** Monotonic milliseconds (immune to wall-clock steps). */
+  now(): number;
+  /**
+   * Calls `tick` every `ms` until the returned function is called. `tick`'s promise settles when
+   * that tick's work is done (a test timer awaits it; the real one does not). Must not keep the
+   * process alive: the refresh's own sockets do that.
+   */
+  every(ms: number, tick: () => Promise<void>): () => void;
+}
+
+/** `performance.now()` and an unref'd `setInterval`. */
+export const realLeaseTimer: LeaseTimer = {
+  now: () => performance.now(),
+  every(ms, tick) {
+    const timer = setInterval(() => void tick(), ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  },
+};
 
 /**
  * Keeps a refresh lease alive while its holder works. The lease must outlast everything between
@@ -17,7 +42,7 @@ export const MAX_HOLD_LEASES = 10;
  * refresh forever. A killed replica stops renewing, so its lease still runs out.
  */
 export class LeaseKeeper {
-  private readonly timer: NodeJS.Timeout;
+  private readonly cancel: () => void;
   private readonly until: number;
   private busy = false;
   private stopped = false;
@@ -29,10 +54,10 @@ export class LeaseKeeper {
     private readonly leaseMs: number,
     private readonly logger: Logger,
     private readonly session: string,
+    private readonly timer: LeaseTimer = realLeaseTimer,
   ) {
-    this.until = performance.now() + leaseMs * MAX_HOLD_LEASES;
-    this.timer = setInterval(() => void this.renew(), Math.max(10, Math.floor(leaseMs / 3)));
-    this.timer.unref();
+    this.until = timer.now() + leaseMs * MAX_HOLD_LEASES;
+    this.cancel = timer.every(Math.max(10, Math.floor(leaseMs / 3)), () => this.renew());
   }
 
   /** False once stopped, given up (held too long) or lost. */
@@ -42,12 +67,12 @@ export class LeaseKeeper {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.cancel();
   }
 
   private async renew(): Promise<void> {
     if (this.busy || this.stopped) return;
-    if (performance.now() + this.leaseMs > this.until) {
+    if (this.timer.now() + this.leaseMs > this.until) {
       this.logger.warn(
         { session: this.session, heldMs: this.leaseMs * MAX_HOLD_LEASES },
         'refresh lease not renewed further: the refresh has run too long',

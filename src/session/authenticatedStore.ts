@@ -1,6 +1,7 @@
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from '../store/types.js';
 import type { SessionRecord } from './record.js';
 import type { RecordMac, RecordRejection } from './recordMac.js';
+import type { GetOptions, SessionStore } from './store.js';
+import { StoreDecorator } from './storeDecorator.js';
 
 /** Told once per refused record object (log it), and on every refused read (count it). */
 export interface RejectionObserver {
@@ -19,28 +20,21 @@ interface Verdict {
  * The session layer's view of the store: every record written is MACed for its store key
  * (`RecordMac`), every record read is verified, and one that fails is answered as absent — the
  * same "no session" path as a record that expired (navigation → login, API → 401). Everything
- * else passes straight through; the store itself stays a dumb key/value port.
+ * else passes straight through (`StoreDecorator`); the store itself stays a dumb key/value port.
  *
  * Hot path: verdicts are cached per record object, so a record the store hands out again (the
  * memory store's own object, the Redis store's L1 entry) is verified once, not per request; a
  * record this layer wrote is trusted without a MAC check.
  */
-export class AuthenticatedStore implements SessionStore {
-  readonly kind: SessionStore['kind'];
-  readonly events: SessionStore['events'];
+export class AuthenticatedStore extends StoreDecorator {
   private readonly verdicts = new WeakMap<SessionRecord, Verdict>();
 
   constructor(
-    readonly inner: SessionStore,
+    inner: SessionStore,
     private readonly mac: RecordMac,
     private readonly observer?: RejectionObserver,
   ) {
-    this.kind = inner.kind;
-    this.events = inner.events;
-  }
-
-  get lock(): SessionStore['lock'] {
-    return this.inner.lock;
+    super(inner);
   }
 
   /**
@@ -52,7 +46,7 @@ export class AuthenticatedStore implements SessionStore {
     return v && !v.rejected ? v.key : undefined;
   }
 
-  get(key: string, opts?: GetOptions): Promise<SessionRecord | undefined> {
+  override get(key: string, opts?: GetOptions): Promise<SessionRecord | undefined> {
     // One derived promise, no extra async frame: this is on every authenticated request.
     return this.inner
       .get(key, opts)
@@ -78,7 +72,7 @@ export class AuthenticatedStore implements SessionStore {
     return false;
   }
 
-  async put(
+  override async put(
     key: string,
     rec: SessionRecord,
     ttlMs: number,
@@ -92,41 +86,5 @@ export class AuthenticatedStore implements SessionStore {
       this.verdicts.set(rec, { key });
     }
     return ok;
-  }
-
-  touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void> {
-    return this.inner.touch(key, lastSeenAt, ttlMs);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-
-  deleteMatching(match: { sub?: string; sid?: string }): Promise<number> {
-    return this.inner.deleteMatching(match);
-  }
-
-  putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void> {
-    return this.inner.putFlow(state, flow, ttlMs, maxPerBrowser);
-  }
-
-  takeFlow(state: string, browserId: string): Promise<TakenFlow> {
-    return this.inner.takeFlow(state, browserId);
-  }
-
-  countHit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
-    return this.inner.countHit(key, windowMs);
-  }
-
-  markOnce(key: string, ttlMs: number): Promise<boolean> {
-    return this.inner.markOnce(key, ttlMs);
-  }
-
-  health(): StoreHealth {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -2,13 +2,13 @@ import { type ClaimMapping, extractIdentity, type Identity } from '../identity/i
 import type { GatewayMetrics } from '../metrics.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
 import type { TokenSet } from '../oidc/tokenSet.js';
-import type { SessionStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { AuthenticatedStore } from './authenticatedStore.js';
 import { SessionIdCodec } from './cookieCodec.js';
 import { recordTtlMs, type SessionRecord } from './record.js';
 import { RecordMac } from './recordMac.js';
+import type { SessionStore } from './store.js';
 import { TokenSealer } from './tokenSealer.js';
 
 export interface SessionSettings {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { SessionRecord } from '../session/record.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from '../session/store.js';
 import type { Clock } from '../util/clock.js';
 import { safeEqual } from '../util/crypto.js';
 import { BoundedTtlMap } from '../util/lru.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from './types.js';
 
 /** Rate-limit counters kept at most (one per client per window); beyond it the oldest go. */
 const MAX_COUNTERS = 100_000;
@@ -25,7 +25,7 @@ export interface MemoryStoreOptions {
  * Records are stored as immutable objects: writers always replace, never mutate.
  */
 export class MemoryStore implements SessionStore {
-  readonly kind = 'memory' as const;
+  readonly kind = 'memory';
   /** `invalidate` (key) after a write or delete, as the Redis store does for every replica. */
   readonly events = new EventEmitter();
   private readonly sessions: BoundedTtlMap<string, SessionRecord>;
@@ -80,14 +80,17 @@ export class MemoryStore implements SessionStore {
   ): Promise<boolean> {
     const cur = this.sessions.peek(key);
     if (expectedVersion === null ? cur !== undefined : cur?.version !== expectedVersion) return false;
-    this.sessions.set(key, rec, ttlMs);
+    // A touch since `rec` was read keeps its later lastSeenAt (outside the MAC), as in Redis.
+    const touched = cur && cur.lastSeenAt > rec.lastSeenAt ? { ...rec, lastSeenAt: cur.lastSeenAt } : rec;
+    this.sessions.set(key, touched, ttlMs);
     this.events.emit('invalidate', key);
     return true;
   }
 
   async touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void> {
     const cur = this.sessions.peek(key);
-    if (cur) this.sessions.set(key, { ...cur, lastSeenAt }, ttlMs);
+    if (!cur) return;
+    this.sessions.set(key, lastSeenAt > cur.lastSeenAt ? { ...cur, lastSeenAt } : cur, ttlMs);
   }
 
   async delete(key: string): Promise<void> {

@@ -2,35 +2,54 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
-import type { GatehouseConfig } from '../config/schema.js';
 import type { SessionRecord } from '../session/record.js';
-import type { Clock } from '../util/clock.js';
+import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from '../session/store.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { BoundedTtlMap } from '../util/lru.js';
 import { settledWithin } from '../util/settledWithin.js';
-import { createClients } from './redis/connection.js';
+import { CachedStore } from './cachedStore.js';
+import { createClients, type RedisConnectionOptions } from './redis/connection.js';
 import { RedisKeys } from './redis/keys.js';
 import { RedisRefreshLock } from './redis/lock.js';
 import { defineScripts, type ScriptedClient } from './redis/scripts.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from './types.js';
+import { RedisSubscription } from './redis/subscription.js';
 
-/** L1 entries at most: a 2 s window of active sessions, not the whole population. */
-const L1_MAX_ENTRIES = 10_000;
 const UNAVAILABLE = 'The session store is unavailable. Please retry shortly.';
 
-export interface RedisStoreOptions {
-  prefix: string;
-  /** In-process cache lifetime; 0 disables the cache. */
+/** Everything the Redis store is opened with; the caller maps its configuration (`session.*`) to it. */
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  /** Every key and channel starts with it (`session.redisKeyPrefix`). */
+  keyPrefix: string;
+  /** Lifetime of the in-process L1 cache in front of the store (`CachedStore`); 0: no cache. */
   cacheTtlMs: number;
-  /** How long `connect` waits for the first connection before returning a not-ready store. */
-  connectWaitMs: number;
-  /** Pending login flows kept at most, across every browser and replica (`login.maxPendingFlowsTotal`). */
+  /**
+   * Pending login flows kept at most, across every browser and replica
+   * (`login.maxPendingFlowsTotal`; default 50 000).
+   */
   maxPendingFlows?: number;
 }
 
 /** `login.maxPendingFlowsTotal`'s default, for stores opened without a whole config. */
 const DEFAULT_MAX_PENDING_FLOWS = 50_000;
+
+/** The Redis store as the gateway runs it: behind the L1 cache unless `cacheTtlMs` is 0. */
+export async function openRedisStore(
+  opts: RedisStoreOptions,
+  logger: Logger,
+): Promise<RedisStore | CachedStore<RedisStore>> {
+  const store = await RedisStore.open(opts, logger);
+  return opts.cacheTtlMs > 0
+    ? new CachedStore(store, store.invalidations, { ttlMs: opts.cacheTtlMs })
+    : store;
+}
+
+/** What the constructor needs besides the connections. */
+interface StoreSettings {
+  prefix: string;
+  /** How long `open` waits for the first connection before returning a not-ready store. */
+  connectWaitMs: number;
+  maxPendingFlows: number;
+}
 
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
@@ -62,66 +81,46 @@ function splitMember(member: string): [string, string | undefined] {
   return i === -1 ? [member, undefined] : [member.slice(0, i), member.slice(i + 1)];
 }
 
-/** A read in flight: if an invalidation for its key arrives meanwhile, its result is not cached. */
-interface PendingRead {
-  stale: boolean;
-}
-
 /**
- * The scale-out session store (DESIGN §7): records in Redis, an in-process L1 cache in front of
- * them kept coherent by pub/sub invalidation, a lease lock for cross-replica refresh.
+ * The scale-out session store (DESIGN §7): records in Redis, pub/sub invalidation for the L1
+ * cache in front of it (`CachedStore`, see `openRedisStore`), a lease lock for cross-replica refresh.
  *
  * - Records: one hash per session, written by a single compare-and-set Lua script that sets
  *   the TTL in the same step; `touch` only moves `l` (lastSeenAt) and the TTL.
- * - L1: a record read from Redis is cached for `cacheTtlMs` (monotonic time). Every overwrite,
- *   delete and touch, on any replica, publishes the key; every replica (the writer too) drops it.
- *   While the subscriber connection is down the cache is neither read nor filled, and it is
- *   flushed when the subscription is re-established (messages may have been missed).
+ * - Invalidation: every overwrite, delete and touch, on any replica, publishes the key in the
+ *   same script; `invalidations` (the subscriber) delivers it to every replica, and this
+ *   replica's own writes at once.
  * - Failures: no offline queue and a command timeout, so a request fails in milliseconds with
  *   `store_unavailable` (503) while Redis is unreachable; ioredis reconnects with capped backoff.
  */
 export class RedisStore implements SessionStore {
-  readonly kind = 'redis' as const;
+  readonly kind = 'redis';
   readonly lock: RedisRefreshLock;
   /**
-   * For tests and metrics: 'invalidate' (a key, or undefined for a full flush) and 'state'
-   * ('ready' | 'down' for the command connection, 'subscribed' | 'unsubscribed' for the subscriber).
+   * 'invalidate' (a key, or undefined for "any": see `InvalidationBus.listen`), and for tests and
+   * metrics 'state' ('ready' | 'down' for the command connection, 'subscribed' | 'unsubscribed'
+   * for the subscriber).
    */
   readonly events = new EventEmitter();
   readonly keys: RedisKeys;
+  /** The subscriber: every replica's invalidations, for the L1 cache in front of this store. */
+  readonly invalidations: RedisSubscription;
 
-  private readonly l1: BoundedTtlMap<string, SessionRecord>;
-  private readonly reads = new Map<string, Set<PendingRead>>();
-  private subscribed = false;
   private closed = false;
-  private readonly sweeper: NodeJS.Timeout;
   private readonly lastError = new Map<string, number>();
 
-  static async connect(cfg: GatehouseConfig, _clock: Clock, logger: Logger): Promise<SessionStore> {
-    return RedisStore.open(cfg.session, logger, { maxPendingFlows: cfg.login.maxPendingFlowsTotal });
-  }
-
-  /** Builds the clients from `session.*` and waits (bounded) for the first connection. */
-  static async open(
-    session: GatehouseConfig['session'],
-    logger: Logger,
-    limits: { maxPendingFlows?: number } = {},
-  ): Promise<RedisStore> {
+  /** Builds the clients and waits (bounded) for the first connection. */
+  static async open(opts: RedisStoreOptions, logger: Logger): Promise<RedisStore> {
     // Named per process so `CLIENT LIST` shows which replica holds which connection.
     const connectionName = `gatehouse-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const {
-      client,
-      subscriber: sub,
-      describe,
-    } = createClients({ ...session, redisConnectionName: connectionName });
+    const { client, subscriber: sub, describe } = createClients({ ...opts, connectionName });
     const store = new RedisStore(
       client,
       sub,
       {
-        prefix: session.redisKeyPrefix,
-        cacheTtlMs: session.cacheTtlMs,
-        connectWaitMs: Math.max(2000, session.redisCommandTimeoutMs * 2),
-        ...limits,
+        prefix: opts.keyPrefix,
+        connectWaitMs: Math.max(2000, opts.commandTimeoutMs * 2),
+        maxPendingFlows: Math.max(1, opts.maxPendingFlows ?? DEFAULT_MAX_PENDING_FLOWS),
       },
       logger,
       describe,
@@ -137,7 +136,7 @@ export class RedisStore implements SessionStore {
   constructor(
     client: Redis | Cluster,
     private readonly sub: Redis | Cluster,
-    private readonly opts: RedisStoreOptions,
+    private readonly opts: StoreSettings,
     private readonly logger: Logger,
     private readonly describe: string,
     /** CLIENT SETNAME of the command connection; the subscriber's is this plus `-sub`. */
@@ -146,13 +145,19 @@ export class RedisStore implements SessionStore {
     this.client = defineScripts(client);
     this.keys = new RedisKeys(opts.prefix);
     this.events.setMaxListeners(0);
-    this.l1 = new BoundedTtlMap(L1_MAX_ENTRIES, () => performance.now());
-    this.sweeper = setInterval(() => this.l1.sweep(), Math.max(10_000, opts.cacheTtlMs * 5));
-    this.sweeper.unref();
+    this.invalidations = new RedisSubscription(sub, {
+      keys: this.keys,
+      logger,
+      describe,
+      onReleased: (name) => this.lock.onReleased(name),
+      onState: (state) => this.events.emit('state', state),
+      onError: (err) => this.logError('subscriber', err),
+    });
+    this.invalidations.listen((key) => this.events.emit('invalidate', key));
     this.lock = new RedisRefreshLock({
       client: this.client,
       keys: this.keys,
-      subscriberLive: () => this.subscribed,
+      subscriberLive: () => this.invalidations.live,
       call: (fn) => this.call(fn),
     });
 
@@ -192,10 +197,6 @@ export class RedisStore implements SessionStore {
       );
       this.events.emit('state', 'down');
     });
-    sub.on('ready', () => void this.subscribe());
-    sub.on('close', () => this.subscriptionLost());
-    sub.on('end', () => this.subscriptionLost());
-    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
   }
 
   /** Resolves once the first connection succeeded or failed (bounded); a failed start is logged, not fatal. */
@@ -221,51 +222,6 @@ export class RedisStore implements SessionStore {
     this.logger.warn({ store: this.describe, role, err: text }, 'session store (redis) error');
   }
 
-  private async subscribe(): Promise<void> {
-    try {
-      await this.sub.subscribe(this.keys.invalidateChannel, this.keys.releasedChannel);
-    } catch (err) {
-      this.logError('subscriber', err);
-      return;
-    }
-    if (this.closed) return;
-    // Whatever was published while we were not listening is lost: start from an empty cache.
-    this.flushL1();
-    this.subscribed = true;
-    this.logger.info({ store: this.describe }, 'session store (redis) invalidation channel subscribed');
-    this.events.emit('state', 'subscribed');
-  }
-
-  private subscriptionLost(): void {
-    if (!this.subscribed) return;
-    this.subscribed = false;
-    this.flushL1();
-    this.events.emit('state', 'unsubscribed');
-  }
-
-  private onMessage(channel: string, message: string): void {
-    if (channel === this.keys.invalidateChannel) this.invalidate(message);
-    else if (channel === this.keys.releasedChannel) this.lock.onReleased(message);
-  }
-
-  /** Drops one key from L1 and spoils reads of it that are in flight (their answer may predate the write). */
-  private invalidate(key: string): void {
-    this.l1.delete(key);
-    const pending = this.reads.get(key);
-    if (pending) for (const r of pending) r.stale = true;
-    this.events.emit('invalidate', key);
-  }
-
-  private flushL1(): void {
-    this.l1.clear();
-    for (const set of this.reads.values()) for (const r of set) r.stale = true;
-    this.events.emit('invalidate', undefined);
-  }
-
-  private get cacheOn(): boolean {
-    return this.opts.cacheTtlMs > 0 && this.subscribed;
-  }
-
   /** Runs a Redis call; any failure (unreachable, timeout, server error) becomes a 503 `store_unavailable`. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -278,34 +234,12 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  async get(key: string, opts?: GetOptions): Promise<SessionRecord | undefined> {
-    const cacheable = this.cacheOn;
-    if (cacheable && !opts?.fresh) {
-      const hit = this.l1.get(key);
-      if (hit) return hit;
-    }
-    if (!cacheable) return this.parse(await this.read(key));
-    // Track the read: an invalidation arriving before its answer spoils it for caching.
-    const mark: PendingRead = { stale: false };
-    let set = this.reads.get(key);
-    if (!set) {
-      set = new Set();
-      this.reads.set(key, set);
-    }
-    set.add(mark);
-    let raw: Array<string | null>;
-    try {
-      raw = await this.read(key);
-    } finally {
-      set.delete(mark);
-      if (!set.size) this.reads.delete(key);
-    }
-    const rec = this.parse(raw);
-    if (rec && this.cacheOn && !mark.stale) this.l1.set(key, rec, this.opts.cacheTtlMs);
-    return rec;
+  /** One Redis round trip; `fresh` changes nothing here: there is no cache in this class. */
+  async get(key: string, _opts?: GetOptions): Promise<SessionRecord | undefined> {
+    return this.parse(await this.read(key));
   }
 
-  /** The one Redis round trip of a cache miss. */
+  /** The one Redis round trip of a read. */
   private read(key: string): Promise<Array<string | null>> {
     return this.call(() => this.client.hmget(this.keys.session(key), 'd', 'l'));
   }
@@ -355,8 +289,8 @@ export class RedisStore implements SessionStore {
         key,
       ),
     );
-    // Our own message will come back too; dropping the entry now keeps this replica exact meanwhile.
-    if (ok === 1) this.invalidate(key);
+    // Our own message will come back too; announcing it now keeps this replica exact meanwhile.
+    if (ok === 1) this.invalidations.announce(key);
     return ok === 1;
   }
 
@@ -371,7 +305,7 @@ export class RedisStore implements SessionStore {
     const res = await this.call(() =>
       this.client.ghTouch(this.keys.session(key), String(lastSeenAt), ttl, this.keys.invalidateChannel, key),
     );
-    this.invalidate(key);
+    this.invalidations.announce(key);
     if (!res) return;
     const [sub, sid] = res;
     if (sub) await this.index(key, sub, sid || undefined, ttl);
@@ -379,7 +313,7 @@ export class RedisStore implements SessionStore {
 
   async delete(key: string): Promise<void> {
     await this.call(() => this.client.ghDelete(this.keys.session(key), this.keys.invalidateChannel, key));
-    this.invalidate(key);
+    this.invalidations.announce(key);
   }
 
   /**
@@ -422,7 +356,7 @@ export class RedisStore implements SessionStore {
         this.call(() => this.client.ghDelete(this.keys.session(k), this.keys.invalidateChannel, k)),
       ),
     );
-    for (const k of doomed) this.invalidate(k);
+    for (const k of doomed) this.invalidations.announce(k);
     // ZREM (not DEL): a session indexed concurrently by a login stays findable.
     await Promise.all(
       cleanup.filter(([, m]) => m.length).map(([idx, m]) => this.call(() => this.client.zrem(idx, ...m))),
@@ -439,7 +373,7 @@ export class RedisStore implements SessionStore {
    */
   async putFlow(state: string, flow: LoginFlow, ttlMs: number, maxPerBrowser: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    const max = Math.max(1, this.opts.maxPendingFlows ?? DEFAULT_MAX_PENDING_FLOWS);
+    const max = this.opts.maxPendingFlows;
     const [, overTotal, overBrowser] = await Promise.all([
       this.call(() => this.client.set(this.keys.flow(state), JSON.stringify(flow), 'PX', ttl)),
       this.call(() =>
@@ -499,23 +433,16 @@ export class RedisStore implements SessionStore {
     if (this.closed) return { ok: false, reason: 'session store (redis) closed' };
     if (this.client.status !== 'ready')
       return { ok: false, reason: `session store (redis) ${this.client.status}` };
-    if (!this.subscribed)
+    if (!this.invalidations.live)
       return { ok: false, reason: 'session store (redis) invalidation channel not subscribed' };
     return { ok: true };
-  }
-
-  /** Entries in the L1 cache (tests, metrics). */
-  get cachedEntries(): number {
-    return this.l1.size;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.subscribed = false;
-    clearInterval(this.sweeper);
+    this.invalidations.close();
     this.lock.close();
-    this.l1.clear();
     for (const c of [this.sub, this.client]) {
       try {
         if (c.status === 'ready') await c.quit();

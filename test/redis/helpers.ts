@@ -5,10 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config/load.js';
-import type { GatehouseConfig } from '../../src/config/schema.js';
-import type { SessionRecord } from '../../src/session/record.js';
-import { RedisStore } from '../../src/store/redisStore.js';
+import { CachedStore } from '../../src/store/cachedStore.js';
+import { openRedisStore, type RedisStore, type RedisStoreOptions } from '../../src/store/redisStore.js';
 import { createLogger } from '../../src/util/log.js';
 import { track } from '../helpers/children.js';
 
@@ -45,32 +43,29 @@ export async function requireRedis(url = REDIS_URL): Promise<Redis> {
   return r;
 }
 
-/** A valid full configuration (loaded like a file would be) for store-level tests. */
-export function testConfig(
-  session: Record<string, unknown>,
-  extra: Record<string, unknown> = {},
-): GatehouseConfig {
-  return loadConfig({
-    object: {
-      publicUrl: 'http://127.0.0.1:4180',
-      provider: { issuer: 'http://127.0.0.1:1', clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-      session: {
-        secret: 'test-secret-test-secret-test-secret-0123456789',
-        store: 'redis',
-        redisUrl: REDIS_URL,
-        ...session,
-      },
-      ...extra,
-    },
-    env: {},
-  });
+/** Store options as the configuration's defaults give them, on the test Redis under `prefix`. */
+export function storeOptions(prefix: string, over: Partial<RedisStoreOptions> = {}): RedisStoreOptions {
+  return {
+    url: REDIS_URL,
+    sentinels: [],
+    clusterNodes: [],
+    commandTimeoutMs: 1000,
+    keyPrefix: prefix,
+    cacheTtlMs: 2000,
+    ...over,
+  };
 }
 
 export const silentLogger = createLogger('silent');
 
-export async function openStore(prefix: string, session: Record<string, unknown> = {}): Promise<RedisStore> {
-  const cfg = testConfig({ redisKeyPrefix: prefix, ...session });
-  return RedisStore.open(cfg.session, silentLogger);
+/** A Redis store as the gateway opens it: behind its L1 cache (`cacheTtlMs` must not be 0 here). */
+export async function openStore(
+  prefix: string,
+  over: Partial<RedisStoreOptions> = {},
+): Promise<CachedStore<RedisStore>> {
+  const store = await openRedisStore(storeOptions(prefix, over), silentLogger);
+  if (!(store instanceof CachedStore)) throw new Error('openStore: a store with an L1 cache was expected');
+  return store;
 }
 
 export async function keysUnder(r: Redis, prefix: string): Promise<string[]> {
@@ -111,33 +106,6 @@ export async function dumpPrefix(
 export async function dropPrefix(r: Redis, prefix: string): Promise<void> {
   const keys = await keysUnder(r, prefix);
   if (keys.length) await r.unlink(...keys);
-}
-
-let seq = 0;
-/** A minimal valid record (tokens are an opaque sealed string here; the store never opens them). */
-export function record(over: Partial<SessionRecord> = {}): SessionRecord {
-  const now = Date.now();
-  seq++;
-  return {
-    version: 1,
-    sub: 'usr_alice',
-    identity: {
-      sub: 'usr_alice',
-      user: 'alice',
-      email: 'alice@example.com',
-      groups: ['staff'],
-      roles: [],
-    } as never,
-    tokens: `v1.sealed.${seq}`,
-    hasRefreshToken: true,
-    accessExpiresAt: now + 300_000,
-    accessLifetimeMs: 300_000,
-    refreshIssuedAt: now,
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + 86_400_000,
-    ...over,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { GatewayMetrics } from '../../src/metrics.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
 import { RefreshCoordinator } from '../../src/refresh/coordinator.js';
 import { SessionService } from '../../src/session/service.js';
+import type { CachedStore } from '../../src/store/cachedStore.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
@@ -23,8 +24,8 @@ const LEASE_MS = 1000;
 describe('refresh lease renewal (real Redis)', () => {
   const prefix = uniquePrefix('lease');
   let redis: Redis;
-  let storeA: RedisStore;
-  let storeB: RedisStore;
+  let storeA: CachedStore<RedisStore>;
+  let storeB: CachedStore<RedisStore>;
 
   before(async () => {
     redis = await requireRedis();
@@ -42,7 +43,7 @@ describe('refresh lease renewal (real Redis)', () => {
 
   it('a refresh that outlasts its lease keeps it: the other replica waits, no second grant', async () => {
     const clock = new ManualClock(Date.now());
-    const service = (store: RedisStore) =>
+    const service = (store: CachedStore<RedisStore>) =>
       new SessionService(
         store,
         {
@@ -92,13 +93,13 @@ describe('refresh lease renewal (real Redis)', () => {
     const follower = await b.refresh(key, record);
     assert.deepEqual(grantsB, [], 'no second grant while the first one runs');
     assert.equal(follower.kind, 'transient', JSON.stringify(follower));
-    const ttl = await redis.pttl(storeA.keys.lock(`refresh:${key}`));
+    const ttl = await redis.pttl(storeA.inner.keys.lock(`refresh:${key}`));
     assert.ok(ttl > 0 && ttl <= LEASE_MS, `the leader still holds a live lease (PTTL ${ttl})`);
 
     grantA!.resolve(tokenResult({ now: clock.now(), accessToken: 'at-2', refreshToken: 'rt-2', claims }));
     const done = await leader;
     assert.equal(done.kind, 'ok');
-    assert.equal(await redis.exists(storeA.keys.lock(`refresh:${key}`)), 0, 'released');
+    assert.equal(await redis.exists(storeA.inner.keys.lock(`refresh:${key}`)), 0, 'released');
     // B now finds the renewed session and serves it without a grant.
     const again = await b.refresh(key, record);
     assert.equal(again.kind, 'ok');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { SessionRecord } from '../../src/session/record.js';
+import type { CachedStore } from '../../src/store/cachedStore.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
@@ -17,11 +18,11 @@ describe('stored records are authenticated (real Redis, redis-cli HSET)', () => 
   const prefix = uniquePrefix('integrity');
   let redis: Redis;
   let s: Stack;
-  let store: RedisStore;
+  let store: CachedStore<RedisStore>;
   const cookies: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
   const keys: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
 
-  const hashKey = (key: string) => store.keys.session(key);
+  const hashKey = (key: string) => store.inner.keys.session(key);
   const cli = (...args: string[]) => run('redis-cli', ['-u', REDIS_URL, ...args]);
   /** A request carrying exactly this session cookie (a fresh browser, so a cleared cookie does not stick). */
   const as = (cookie: string, path: string, kind: 'navigate' | 'api'): Promise<Reply> => {
@@ -43,7 +44,7 @@ describe('stored records are authenticated (real Redis, redis-cli HSET)', () => 
       };
       store.events.on('invalidate', on);
     });
-    await cli('PUBLISH', store.keys.invalidateChannel, key);
+    await cli('PUBLISH', store.inner.keys.invalidateChannel, key);
     await dropped;
   };
   const rejected = async (reason: string) =>
@@ -74,7 +75,7 @@ describe('stored records are authenticated (real Redis, redis-cli HSET)', () => 
         logging: { level: 'info' },
       } as never,
     });
-    store = s.gw.store as RedisStore;
+    store = s.gw.store as CachedStore<RedisStore>;
     for (const user of ['alice', 'bob'] as const) {
       const b = new TestBrowser();
       const hops = await login(s, b, { path: '/', user });

@@ -7,7 +7,7 @@ import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import type { TokenSet } from '../../src/oidc/tokenSet.js';
 import { SessionService } from '../../src/session/service.js';
-import type { RedisStore } from '../../src/store/redisStore.js';
+import type { SessionStore } from '../../src/session/store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { freePort } from '../helpers/stack.js';
@@ -61,7 +61,7 @@ describe('three replicas, one Redis', () => {
   let upstream: EchoUpstream;
   let ports: number[];
   let replicas: GatewayProcess[] = [];
-  let store: RedisStore;
+  let store: SessionStore;
   let sessions: SessionService;
   const browser = new TestBrowser();
   let loggedInAt = 0;
@@ -125,7 +125,7 @@ describe('three replicas, one Redis', () => {
       backchannelLogoutUri: `http://127.0.0.1:${ports[2]}/oauth2/backchannel-logout`,
     });
     upstream = await startEchoUpstream();
-    store = (await openStore(prefix)) as RedisStore;
+    store = await openStore(prefix);
     sessions = new SessionService(
       store,
       {

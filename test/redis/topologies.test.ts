@@ -4,10 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import type { CachedStore } from '../../src/store/cachedStore.js';
 import type { RedisStore } from '../../src/store/redisStore.js';
 import { freeClusterPort } from '../helpers/ports.js';
 import { freePort } from '../helpers/stack.js';
-import { openStore, type RedisProcess, record, run, spawnRedisProcess, tempDir } from './helpers.js';
+import { record } from '../store/record.js';
+import { openStore, type RedisProcess, run, spawnRedisProcess, tempDir } from './helpers.js';
 
 /**
  * The same store operations against a 3-master Redis Cluster and through Sentinel, with
@@ -15,18 +17,18 @@ import { openStore, type RedisProcess, record, run, spawnRedisProcess, tempDir }
  * cross-slot script or pipeline would fail here with CROSSSLOT.
  */
 /** A freshly created cluster may still be settling when the store opens: wait for its 'state' events. */
-async function ready(s: RedisStore): Promise<void> {
+async function ready(s: CachedStore<RedisStore>): Promise<void> {
   const signal = AbortSignal.timeout(10_000);
   while (!s.health().ok) {
     try {
-      await once(s.events, 'state', { signal });
+      await once(s.inner.events, 'state', { signal });
     } catch {
       assert.fail(`store not ready after 10 s: ${s.health().reason}`);
     }
   }
 }
 
-async function exercise(a: RedisStore, b: RedisStore): Promise<void> {
+async function exercise(a: CachedStore<RedisStore>, b: CachedStore<RedisStore>): Promise<void> {
   await ready(a);
   await ready(b);
   for (let i = 0; i < 20; i++) {
@@ -83,8 +85,8 @@ async function exercise(a: RedisStore, b: RedisStore): Promise<void> {
 describe('Redis Cluster (3 masters)', () => {
   const dir = tempDir('cluster');
   const nodes: RedisProcess[] = [];
-  let a: RedisStore;
-  let b: RedisStore;
+  let a: CachedStore<RedisStore>;
+  let b: CachedStore<RedisStore>;
 
   before(async () => {
     const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
@@ -124,8 +126,8 @@ describe('Redis Cluster (3 masters)', () => {
       '--cluster-yes',
     ]);
     const seeds = [{ host: '127.0.0.1', port: ports[0]! }];
-    a = await openStore('gh:', { redisClusterNodes: seeds });
-    b = await openStore('gh:', { redisClusterNodes: seeds });
+    a = await openStore('gh:', { clusterNodes: seeds });
+    b = await openStore('gh:', { clusterNodes: seeds });
   });
   after(async () => {
     await a?.close();
@@ -153,8 +155,8 @@ describe('Redis Cluster (3 masters)', () => {
 describe('Redis Sentinel', () => {
   const dir = tempDir('sentinel');
   const procs: RedisProcess[] = [];
-  let a: RedisStore;
-  let b: RedisStore;
+  let a: CachedStore<RedisStore>;
+  let b: CachedStore<RedisStore>;
 
   before(async () => {
     const master = await freePort();
@@ -176,8 +178,8 @@ describe('Redis Sentinel', () => {
       await spawnRedisProcess([conf, '--sentinel'], dir.path, sentinel, '+monitor master gh-master'),
     );
     const session = {
-      redisSentinels: [{ host: '127.0.0.1', port: sentinel }],
-      redisSentinelName: 'gh-master',
+      sentinels: [{ host: '127.0.0.1', port: sentinel }],
+      sentinelName: 'gh-master',
     };
     a = await openStore('gh:', session);
     b = await openStore('gh:', session);

@@ -1,9 +1,30 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import type { GatehouseConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../util/errors.js';
 
-/** `session.*` plus the client name shown by `CLIENT LIST` (the subscriber gets `-sub` appended). */
-type SessionConfig = GatehouseConfig['session'] & { redisConnectionName: string };
+/** A Redis node's address (Sentinel or Cluster seed). */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is and how to talk to it (from `session.redis*`; error messages name those keys,
+ * since that is where an operator fixes them).
+ */
+export interface RedisConnectionOptions {
+  /** `redis://[user:pass@]host[:port][/db]` or `rediss://…` (TLS). */
+  url: string;
+  /** Sentinel mode when non-empty, with `sentinelName` the monitored master. */
+  sentinels: RedisNode[];
+  sentinelName?: string;
+  /** Cluster mode when non-empty: the seed nodes. */
+  clusterNodes: RedisNode[];
+  /** A command that has not answered within this many ms fails (commands are never queued). */
+  commandTimeoutMs: number;
+}
+
+/** Plus the client name shown by `CLIENT LIST` (the subscriber gets `-sub` appended). */
+type ClientOptions = RedisConnectionOptions & { connectionName: string };
 
 export interface ParsedRedisUrl {
   host: string;
@@ -65,16 +86,16 @@ export function reconnectDelay(attempt: number, capMs = 1000): number {
  * timeout, no retry or silent re-send of in-flight commands after a reconnect (a CAS write whose
  * caller was told "failed" must not be applied later), and reconnection with capped backoff.
  */
-function commonOptions(s: SessionConfig, p: ParsedRedisUrl): RedisOptions {
+function commonOptions(s: ClientOptions, p: ParsedRedisUrl): RedisOptions {
   const o: RedisOptions = {
-    connectTimeout: Math.max(2000, s.redisCommandTimeoutMs * 2),
-    commandTimeout: s.redisCommandTimeoutMs,
+    connectTimeout: Math.max(2000, s.commandTimeoutMs * 2),
+    commandTimeout: s.commandTimeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     enableReadyCheck: true,
     // How long close() lets a socket end gracefully; ioredis's 2 s default holds a stopping process.
     disconnectTimeout: 200,
-    connectionName: s.redisConnectionName,
+    connectionName: s.connectionName,
   };
   if (p.username) o.username = p.username;
   if (p.password) o.password = p.password;
@@ -93,21 +114,21 @@ export interface Clients {
   mode: 'standalone' | 'sentinel' | 'cluster';
 }
 
-/** Standalone, Sentinel or Cluster clients from `session.*`. */
-export function createClients(s: SessionConfig): Clients {
-  const subName = `${s.redisConnectionName}-sub`;
-  const p = parseRedisUrl(s.redisUrl);
+/** Standalone, Sentinel or Cluster clients. */
+export function createClients(s: ClientOptions): Clients {
+  const subName = `${s.connectionName}-sub`;
+  const p = parseRedisUrl(s.url);
   const common = commonOptions(s, p);
-  if (s.redisClusterNodes.length) {
+  if (s.clusterNodes.length) {
     const opts: ClusterOptions = {
       redisOptions: common,
       enableOfflineQueue: false,
       enableReadyCheck: true,
       enableAutoPipelining: true,
       clusterRetryStrategy: (times) => reconnectDelay(times),
-      slotsRefreshTimeout: Math.max(1000, s.redisCommandTimeoutMs),
+      slotsRefreshTimeout: Math.max(1000, s.commandTimeoutMs),
     };
-    const nodes = s.redisClusterNodes.map((n) => ({ host: n.host, port: n.port }));
+    const nodes = s.clusterNodes.map((n) => ({ host: n.host, port: n.port }));
     return {
       client: new Cluster(nodes, opts),
       subscriber: new Cluster(nodes, { ...opts, redisOptions: { ...common, connectionName: subName } }),
@@ -122,8 +143,8 @@ export function createClients(s: SessionConfig): Clients {
     enableAutoPipelining: true,
     retryStrategy: (times) => reconnectDelay(times),
   };
-  if (s.redisSentinels.length) {
-    if (!s.redisSentinelName) {
+  if (s.sentinels.length) {
+    if (!s.sentinelName) {
       throw new GatehouseError(
         'config_invalid',
         500,
@@ -134,8 +155,8 @@ export function createClients(s: SessionConfig): Clients {
         },
       );
     }
-    opts.sentinels = s.redisSentinels.map((n) => ({ host: n.host, port: n.port }));
-    opts.name = s.redisSentinelName;
+    opts.sentinels = s.sentinels.map((n) => ({ host: n.host, port: n.port }));
+    opts.name = s.sentinelName;
     opts.sentinelRetryStrategy = (times) => reconnectDelay(times);
     if (p.sentinelUsername) opts.sentinelUsername = p.sentinelUsername;
     if (p.sentinelPassword) opts.sentinelPassword = p.sentinelPassword;
@@ -143,7 +164,7 @@ export function createClients(s: SessionConfig): Clients {
     return {
       client: new Redis(opts),
       subscriber: new Redis({ ...opts, connectionName: subName }),
-      describe: `sentinel ${s.redisSentinelName} via ${opts.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`,
+      describe: `sentinel ${s.sentinelName} via ${opts.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`,
       mode: 'sentinel',
     };
   }

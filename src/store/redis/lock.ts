@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RefreshLock } from '../types.js';
+import type { RefreshLock } from '../../session/store.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedClient } from './scripts.js';
 
