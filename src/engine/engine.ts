@@ -1,4 +1,6 @@
-import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../authz/policy.js';
+import { exemptionCovers } from '../authz/pathPrefix.js';
+import { pathReadings } from '../authz/pathReadings.js';
+import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
 import { identityHeaders } from '../identity/identity.js';
 import type { SessionRecord } from '../session/record.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
@@ -28,12 +30,14 @@ export class Engine {
   /** Authenticate, refresh when due, authorize for `facts.path`. */
   check(f: RequestFacts): Promise<Decision> {
     return this.guard(f, async (): Promise<Decision> => {
-      if (this.ctx.cfg.skipAuth.some((p) => pathHasPrefix(f.path, p))) {
+      // Every reading of the path, once per request: skipAuth and the rules all decide on them.
+      const readings = pathReadings(f.path);
+      if (this.ctx.cfg.skipAuth.some((p) => exemptionCovers(readings, p))) {
         return { type: 'allow', identity: undefined, upstreamHeaders: {}, setCookies: [] };
       }
       const a = await authenticate(this.ctx, f);
       if (!isAuthenticated(a)) return a;
-      const verdict = authorize(this.policy, a.record.identity, f.path);
+      const verdict = authorize(this.policy, a.record.identity, readings);
       if (!verdict.ok) {
         this.ctx.logger.info(
           { reqId: f.requestId, user: a.record.identity.user, path: f.path },
