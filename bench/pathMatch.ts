@@ -4,8 +4,8 @@
  * Prints ns per operation (best of 5 runs); compare before and after a change to path handling.
  */
 
-import { pathReadings } from '../src/authz/normalizePath.js';
-import { ruleCovers } from '../src/authz/policy.js';
+import { ruleCovers } from '../src/authz/pathPrefix.js';
+import { pathReadings } from '../src/authz/pathReadings.js';
 import { refuseTarget } from '../src/engine/requestTarget.js';
 
 const iterations = Number(process.argv[2] ?? 2_000_000);

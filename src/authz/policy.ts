@@ -1,5 +1,6 @@
 import type { Identity } from '../identity/identity.js';
-import { pathReadings } from './normalizePath.js';
+import { ruleCovers } from './pathPrefix.js';
+import type { PathReadings } from './pathReadings.js';
 
 export interface AccessRule {
   allowedEmailDomains: string[];
@@ -122,75 +123,12 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
   return OK;
 }
 
-const SLASH = 0x2f;
-
 /**
- * The first `n` characters of `a` and `b` agree (ASCII letters in either case when `ignoreCase`).
- * `undefined` when they differ at a non-ASCII character of `a`, which may still fold to `b`.
+ * Whether `id` may have the request whose path reads as `readings` (computed once per request by
+ * the caller, who also matched skipAuth on them).
  */
-function sameStart(a: string, b: string, n: number, ignoreCase: boolean): boolean | undefined {
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (!ignoreCase) return false;
-    if (x >= 0x80) return undefined;
-    if (x >= 0x41 && x <= 0x5a) x += 0x20;
-    if (y >= 0x41 && y <= 0x5a) y += 0x20;
-    if (x !== y) return false;
-  }
-  return true;
-}
-
-const NON_ASCII = /[\u0080-\uffff]/;
-
-/**
- * Path-prefix matching on segment boundaries: `/admin` (or `/admin/`) covers `/admin` and
- * `/admin/x`, not `/administrator`. No allocation: this runs for every rule on every request.
- * Ignoring case, a path with non-ASCII characters is also compared upper-cased and lower-cased
- * (a decoded reading: `/admın` is `/ADMIN` to .NET's OrdinalIgnoreCase, `/ſecret` is `/SECRET`,
- * `/\u212Aey` (Kelvin sign) is `/key`) — only then, and only those paths, allocate.
- */
-function hasPrefix(path: string, prefix: string, ignoreCase = false, folded = false): boolean {
-  let n = prefix.length;
-  if (n > 0 && prefix.charCodeAt(n - 1) === SLASH) n--;
-  if (n === 0) return true;
-  const same = path.length < n ? ignoreCase && undefined : sameStart(path, prefix, n, ignoreCase);
-  if (same === undefined) {
-    // Folding may change the length (`ß` is `SS`); the folded strings are compared ASCII-wise.
-    return (
-      !folded &&
-      NON_ASCII.test(path) &&
-      (hasPrefix(path.toUpperCase(), prefix, true, true) || hasPrefix(path.toLowerCase(), prefix, true, true))
-    );
-  }
-  if (!same) return false;
-  return path.length === n || path.charCodeAt(n) === SLASH;
-}
-
-/**
- * True when *every* way an upstream may read `path` (see pathReadings) is under `prefix`, by
- * exact case — the safe reading for exemptions such as skipAuth (`/public` does not open
- * `/PUBLIC/x`, which a case-insensitive upstream may route elsewhere).
- */
-export function pathHasPrefix(path: string, prefix: string): boolean {
-  return pathReadings(path).every((p) => hasPrefix(p, prefix));
-}
-
-/**
- * True when *any* reading of `path` is under a rule's prefix — the safe reading for
- * restrictions. Case-insensitive unless the rule says `caseSensitive: true`, because Express,
- * ASP.NET and IIS route `/ADMIN` to the `/admin` handler; beyond ASCII, a reading is compared
- * upper-cased and lower-cased too (see hasPrefix).
- */
-export function ruleCovers(readings: readonly string[], prefix: string, caseSensitive = false): boolean {
-  for (const p of readings) if (hasPrefix(p, prefix, !caseSensitive)) return true;
-  return false;
-}
-
-export function authorize(policy: AuthorizationPolicy, id: Identity, rawPath: string): AuthzResult {
+export function authorize(policy: AuthorizationPolicy, id: Identity, readings: PathReadings): AuthzResult {
   if (!compiledRules.has(policy)) compilePolicy(policy);
-  const readings = pathReadings(rawPath);
   if (id.email && id.emailVerified === false && !policy.allowUnverifiedEmail) {
     return { ok: false, reason: 'your email address is not verified with the identity provider' };
   }

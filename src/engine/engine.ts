@@ -1,14 +1,23 @@
-import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../authz/policy.js';
+import { exemptionCovers } from '../authz/pathPrefix.js';
+import { pathReadings } from '../authz/pathReadings.js';
+import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
 import { identityHeaders } from '../identity/identity.js';
 import type { SessionRecord } from '../session/record.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
-import { type Authenticated, authenticate } from './authenticate.js';
+import { authenticate, isAnswer } from './authenticate.js';
 import { BackchannelLogout } from './backchannelLogout.js';
 import type { EngineContext } from './context.js';
+import { defaultCredentialChain } from './credentials/credentialChain.js';
+import type { CredentialLoader, Principal } from './credentials/credentialLoader.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
 import { logout } from './logout.js';
+
+export interface EngineOptions {
+  /** The credential chain, in order (default: defaultCredentialChain, whose comment says why that order). */
+  credentials?: readonly CredentialLoader[];
+}
 
 /**
  * The decision engine: `check(facts) → decision` for protected requests, plus the /oauth2/*
@@ -19,24 +28,31 @@ export class Engine {
   /** Upstream headers per record object: computed once per session version, not per request. */
   private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
+  private readonly credentials: readonly CredentialLoader[];
 
-  constructor(readonly ctx: EngineContext) {
+  constructor(
+    readonly ctx: EngineContext,
+    opts: EngineOptions = {},
+  ) {
     this.policy = ctx.cfg.authorization;
     this.backchannel = new BackchannelLogout(ctx);
+    this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
   }
 
   /** Authenticate, refresh when due, authorize for `facts.path`. */
   check(f: RequestFacts): Promise<Decision> {
     return this.guard(f, async (): Promise<Decision> => {
-      if (this.ctx.cfg.skipAuth.some((p) => pathHasPrefix(f.path, p))) {
+      // Every reading of the path, once per request: skipAuth and the rules all decide on them.
+      const readings = pathReadings(f.path);
+      if (this.ctx.cfg.skipAuth.some((p) => exemptionCovers(readings, p))) {
         return { type: 'allow', identity: undefined, upstreamHeaders: {}, setCookies: [] };
       }
-      const a = await authenticate(this.ctx, f);
-      if (!isAuthenticated(a)) return a;
-      const verdict = authorize(this.policy, a.record.identity, f.path);
+      const a = await authenticate(this.ctx, this.credentials, f);
+      if (isAnswer(a)) return a;
+      const verdict = authorize(this.policy, a.identity, readings);
       if (!verdict.ok) {
         this.ctx.logger.info(
-          { reqId: f.requestId, user: a.record.identity.user, path: f.path },
+          { reqId: f.requestId, user: a.identity.user, path: f.path },
           `access denied: ${verdict.reason}`,
         );
         return {
@@ -48,22 +64,27 @@ export class Engine {
           signInUrl: signInUrl(f.url),
         };
       }
-      return {
+      const allow: Decision = {
         type: 'allow',
-        identity: a.record.identity,
-        upstreamHeaders: this.headersFor(a.record),
+        identity: a.identity,
+        upstreamHeaders: this.headersFor(a),
         setCookies: a.setCookies,
-        sessionKey: a.key,
       };
+      if (a.session) allow.sessionKey = a.session.key;
+      return allow;
     });
   }
 
   /** The identity of the current session as JSON (no path authorization). */
   userinfo(f: RequestFacts): Promise<Answer> {
     return this.guard(f, async () => {
-      const a = await authenticate(this.ctx, { ...f, accept: 'application/json', secFetchMode: 'cors' });
-      if (!isAuthenticated(a)) return a as Answer;
-      const id = a.record.identity;
+      const a = await authenticate(this.ctx, this.credentials, {
+        ...f,
+        accept: 'application/json',
+        secFetchMode: 'cors',
+      });
+      if (isAnswer(a)) return a;
+      const id = a.identity;
       return {
         type: 'json',
         status: 200,
@@ -76,7 +97,7 @@ export class Engine {
           preferredUsername: id.preferredUsername,
           groups: id.groups,
           roles: id.roles,
-          expiresAt: new Date(a.record.expiresAt).toISOString(),
+          expiresAt: new Date(a.expiresAt).toISOString(),
         },
         setCookies: a.setCookies,
       };
@@ -100,7 +121,10 @@ export class Engine {
     return this.guard(f, () => this.backchannel.handle(form));
   }
 
-  private headersFor(rec: SessionRecord): Record<string, string> {
+  /** A credential without a session has no tokens of ours to forward: identity headers only. */
+  private headersFor(p: Principal): Record<string, string> {
+    if (!p.session) return identityHeaders(p.identity, this.ctx.cfg.headers.maxGroupsHeaderBytes);
+    const rec = p.session.record;
     let h = this.headerCache.get(rec);
     if (!h) {
       const cfg = this.ctx.cfg.headers;
@@ -143,8 +167,4 @@ export class Engine {
       };
     }
   }
-}
-
-function isAuthenticated(a: Authenticated | Decision): a is Authenticated {
-  return (a as Authenticated).ok === true;
 }

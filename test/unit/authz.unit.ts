@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type AuthorizationPolicy, authorize, pathHasPrefix } from '../../src/authz/policy.js';
+import { exemptionCovers } from '../../src/authz/pathPrefix.js';
+import { pathReadings } from '../../src/authz/pathReadings.js';
+import { type AuthorizationPolicy, authorize } from '../../src/authz/policy.js';
 import type { Identity } from '../../src/identity/identity.js';
 import { authzPolicy } from './fixtures.js';
 
@@ -24,11 +26,11 @@ const alice: Identity = {
 };
 
 function allowed(p: AuthorizationPolicy, id: Identity, path = '/'): boolean {
-  return authorize(p, id, path).ok;
+  return authorize(p, id, pathReadings(path)).ok;
 }
 
 function reasonOf(p: AuthorizationPolicy, id: Identity, path = '/'): string {
-  const r = authorize(p, id, path);
+  const r = authorize(p, id, pathReadings(path));
   assert.equal(r.ok, false, 'expected a denial');
   return (r as { reason: string }).reason;
 }
@@ -256,17 +258,17 @@ describe('authorize: rules see the canonical path', () => {
     '\\admin',
   ]) {
     test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
-      assert.equal(authorize(p, alice, path).ok, false);
-      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, path).ok, true);
+      assert.equal(authorize(p, alice, pathReadings(path)).ok, false);
+      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, pathReadings(path)).ok, true);
     });
   }
 
   test('a path that only looks like the prefix after a dot segment escapes nothing', () => {
-    assert.equal(authorize(p, alice, '/admin/../public').ok, true, 'resolves to /public');
+    assert.equal(authorize(p, alice, pathReadings('/admin/../public')).ok, true, 'resolves to /public');
   });
 });
 
-describe('pathHasPrefix', () => {
+describe('exemptionCovers', () => {
   const cases: Array<[string, string, boolean]> = [
     ['/admin', '/admin', true],
     ['/admin/', '/admin', true],
@@ -290,7 +292,7 @@ describe('pathHasPrefix', () => {
   ];
   for (const [path, prefix, want] of cases) {
     test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
-      assert.equal(pathHasPrefix(path, prefix), want);
+      assert.equal(exemptionCovers(pathReadings(path), prefix), want);
     });
   }
 });
@@ -301,8 +303,8 @@ describe('authorize: rules match in any case unless caseSensitive (restrictions 
   const p = policy({ rules: [rule('/admin', { allowedGroups: ['admins'] })] });
   for (const path of ['/Admin', '/ADMIN', '/aDmIn/users', '/%41dmin', '/%61dmin', '/ad%6Din', '/ADMIN/']) {
     test(`${JSON.stringify(path)} is subject to the /admin rule`, () => {
-      assert.equal(authorize(p, alice, path).ok, false);
-      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, path).ok, true);
+      assert.equal(authorize(p, alice, pathReadings(path)).ok, false);
+      assert.equal(authorize(p, { ...alice, groups: ['admins'] }, pathReadings(path)).ok, true);
     });
   }
 
@@ -339,7 +341,7 @@ describe('authorize: rules match in any case unless caseSensitive (restrictions 
   });
 });
 
-describe('pathHasPrefix: exemptions match the exact case only (exemptions narrowly)', () => {
+describe('exemptionCovers: exemptions match the exact case only (exemptions narrowly)', () => {
   const cases: Array<[string, string, boolean]> = [
     ['/public/x', '/public', true],
     ['/%70ublic/x', '/public', true],
@@ -351,7 +353,7 @@ describe('pathHasPrefix: exemptions match the exact case only (exemptions narrow
   ];
   for (const [path, prefix, want] of cases) {
     test(`${JSON.stringify(path)} under ${JSON.stringify(prefix)} → ${want}`, () => {
-      assert.equal(pathHasPrefix(path, prefix), want);
+      assert.equal(exemptionCovers(pathReadings(path), prefix), want);
     });
   }
 });

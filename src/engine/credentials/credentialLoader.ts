@@ -1,0 +1,76 @@
+import type { Identity } from '../../identity/identity.js';
+import type { SessionRecord } from '../../session/record.js';
+import type { RequestFacts } from '../facts.js';
+
+/**
+ * One kind of credential a request may carry (the session cookie; later a bearer token), read
+ * from the request's facts. The engine asks the loaders of its chain in order (see
+ * credentialChain.ts) and the first one that finds its credential decides.
+ *
+ * The contract every loader keeps:
+ * - `none` means only "this request carries no credential of my kind". A loader that finds its
+ *   credential answers `authenticated`, `refused` or `unavailable`, never `none`: a request with
+ *   a bad credential must not fall through to the next loader (an explicit credential is not
+ *   silently replaced by an ambient one) nor to the sign-in redirect.
+ * - `signsInByRedirect` says whether the client can sign in again by following a redirect to the
+ *   identity provider. Only a credential that a browser gets by signing in here says true (the
+ *   session cookie). A bearer-token loader says false, and so **a bearer request never gets a
+ *   login redirect**: its client is a program that cannot follow one, so its refusals are a 401
+ *   with a challenge whatever its `Accept` or `Sec-Fetch-*` headers say.
+ * - It never logs a credential (facts.cookieHeader, facts.authorization), only what it found.
+ * - Side effects beyond reading (renewing a session, bookkeeping) are the loader's own and must not
+ *   delay an answer it can already give.
+ */
+export interface CredentialLoader {
+  readonly signsInByRedirect: boolean;
+  load(f: RequestFacts): Promise<CredentialResult>;
+}
+
+export type CredentialResult = NoCredential | Principal | Refused | Unavailable;
+
+/** The request carries no credential of this loader's kind: the next loader is asked. */
+export interface NoCredential {
+  kind: 'none';
+}
+
+export const NO_CREDENTIAL: NoCredential = { kind: 'none' };
+
+/** The session behind a principal: its store key and the record read for this request. */
+export interface SessionRef {
+  key: string;
+  record: SessionRecord;
+}
+
+/** The credential is good: who the request comes from. */
+export interface Principal {
+  kind: 'authenticated';
+  identity: Identity;
+  /** When the credential stops being good (ms since the epoch): the session's end, a token's `exp`. */
+  expiresAt: number;
+  /**
+   * The session, when the credential is one (the session cookie): binds upgraded sockets to it
+   * and holds the tokens that `headers.passAccessToken` forwards. A credential without a session
+   * forwards identity headers only.
+   */
+  session?: SessionRef;
+  /** Set-Cookie values to send with whatever answers the request. */
+  setCookies: string[];
+}
+
+/**
+ * The credential is not (or no longer) good: bad, expired, revoked. The client must get a new one:
+ * a navigation is sent to sign in when the loader `signsInByRedirect`, anything else gets a 401.
+ */
+export interface Refused {
+  kind: 'refused';
+  /** What is wrong, for the 401's code and reason (a bearer loader adds its own codes). */
+  code: 'bad_cookie' | 'session_expired';
+  /** Set-Cookie values to send with the answer (clearing a dead session cookie). */
+  setCookies: string[];
+}
+
+/** The credential may be good but cannot be checked or renewed now (the IdP is down): 503. */
+export interface Unavailable {
+  kind: 'unavailable';
+  retryAfterSec: number;
+}
