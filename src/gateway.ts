@@ -16,6 +16,7 @@ import { RequestDrain } from './http/requestDrain.js';
 import { securityHeadersFor } from './http/securityHeaders.js';
 import { createGatewayServer } from './http/server.js';
 import { GatewayMetrics } from './metrics.js';
+import { presetNamed } from './oidc/presets/index.js';
 import { OidcProvider } from './oidc/provider.js';
 import { RefreshCoordinator } from './refresh/coordinator.js';
 import type { RefreshSettings } from './refresh/policy.js';
@@ -170,7 +171,7 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
-  for (const warning of identityMatchWarnings(cfg.authorization, cfg.provider.preset)) {
+  for (const warning of identityMatchWarnings(cfg.authorization, presetNamed(cfg.provider.preset))) {
     logger.warn({ config: 'authorization' }, warning);
   }
   const discovered = provider.start();

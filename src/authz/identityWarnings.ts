@@ -1,11 +1,16 @@
-import { type AccessRule, type AuthorizationPolicy, defaultMatchUsersBy } from './policy.js';
+import type { AccessRule, AuthorizationPolicy, UserMatchField } from './policy.js';
 
 /**
- * Presets whose provider always says whether an address is verified: Google sends
- * `email_verified`, Cognito sends it for its `email` attribute, and for GitHub Gatehouse sets it
- * from /user/emails. A generic provider may not send it at all, and then no address matches.
+ * What the warnings need to know of the provider; its preset (oidc/presets/*.ts) declares it.
+ * A provider that does not always send `email_verified` (generic) matches no address then.
  */
-const SENDS_EMAIL_VERIFIED = new Set(['google', 'cognito', 'github']);
+export interface ProviderIdentityFacts {
+  /** The `provider.preset` name, for the message. */
+  name: string;
+  /** `authorization.matchUsersBy` when unset. */
+  matchUsersBy: readonly UserMatchField[];
+  sendsEmailVerified: boolean;
+}
 
 /**
  * Could `entry` be a subject? Subjects are opaque, so this only recognises the common shapes:
@@ -31,12 +36,12 @@ function quoteList(values: string[]): string {
  */
 export function identityMatchWarnings(
   authz: Pick<AuthorizationPolicy, keyof AccessRule | 'allowUnverifiedEmail' | 'matchUsersBy' | 'rules'>,
-  preset: string,
+  preset: ProviderIdentityFacts,
 ): string[] {
-  const by = authz.matchUsersBy ?? defaultMatchUsersBy(preset);
+  const by = authz.matchUsersBy ?? preset.matchUsersBy;
   const byEmail = by.includes('email');
   const byUsername = by.includes('preferred_username') || by.includes('login');
-  const verifiedKnown = SENDS_EMAIL_VERIFIED.has(preset) || authz.allowUnverifiedEmail;
+  const verifiedKnown = preset.sendsEmailVerified || authz.allowUnverifiedEmail;
   const out: string[] = [];
   const located: Array<[string, AccessRule]> = [
     ['authorization', authz],
@@ -61,7 +66,7 @@ export function identityMatchWarnings(
     }
     if (rule.allowedEmailDomains.length && !verifiedKnown) {
       out.push(
-        `${where}.allowedEmailDomains: now matches only addresses the provider marks verified (email_verified: true); with provider.preset ${preset} the provider may not send email_verified, and then nobody matches — check /oauth2/userinfo after a login, gate on groups, or set authorization.allowUnverifiedEmail: true only if the provider verifies every address`,
+        `${where}.allowedEmailDomains: now matches only addresses the provider marks verified (email_verified: true); with provider.preset ${preset.name} the provider may not send email_verified, and then nobody matches — check /oauth2/userinfo after a login, gate on groups, or set authorization.allowUnverifiedEmail: true only if the provider verifies every address`,
       );
     }
   }

@@ -16,10 +16,8 @@ export interface AccessRule {
  */
 export type UserMatchField = 'sub' | 'email' | 'preferred_username' | 'login';
 
-/** `authorization.matchUsersBy` when unset: GitHub matches logins (as documented), others e-mail. */
-export function defaultMatchUsersBy(preset: string): UserMatchField[] {
-  return preset === 'github' ? ['sub', 'login'] : ['sub', 'email'];
-}
+/** `matchUsersBy` when a policy names none (the loader fills in the provider preset's own default). */
+const DEFAULT_MATCH_USERS_BY: readonly UserMatchField[] = ['sub', 'email'];
 
 export interface AuthorizationPolicy extends AccessRule {
   /** Also lets an unverified address match `allowedUsers`/`allowedEmailDomains` (escape hatch). */
@@ -55,7 +53,7 @@ function compileRule(
   rule: AccessRule,
   policy: Pick<AuthorizationPolicy, 'allowUnverifiedEmail' | 'matchUsersBy'>,
 ): CompiledRule {
-  const by = policy.matchUsersBy ?? defaultMatchUsersBy('generic');
+  const by = policy.matchUsersBy ?? DEFAULT_MATCH_USERS_BY;
   const c: CompiledRule = {
     users: new Set(rule.allowedUsers),
     domains: new Set(rule.allowedEmailDomains.map((d) => d.toLowerCase())),

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { defaultMatchUsersBy } from '../authz/policy.js';
-import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
+import { presetNamed } from '../oidc/presets/index.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -219,36 +218,19 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
   }
   const cfg = result.data;
   checkCrossFields(cfg);
-  cfg.authorization.matchUsersBy ??= defaultMatchUsersBy(cfg.provider.preset);
+  cfg.authorization.matchUsersBy ??= [...presetNamed(cfg.provider.preset).matchUsersBy];
   return cfg;
 }
 
 function checkCrossFields(cfg: GatehouseConfig): void {
   const problems: string[] = [];
-  if (cfg.provider.preset !== 'github' && !cfg.provider.scopes.includes('openid')) {
-    problems.push('provider.scopes: must include "openid" (Gatehouse is an OpenID Connect client)');
-  }
-  if (cfg.provider.preset === 'github') {
-    // GitHub's identity is shaped by Gatehouse (groups, preferred_username, email): other claim
-    // names would silently find nothing.
-    for (const key of ['groupsClaim', 'usernameClaim', 'emailClaim'] as const) {
-      if (cfg.provider[key] !== DEFAULT_CLAIM_MAPPING[key]) {
-        problems.push(
-          `provider.${key}: not used with preset github (identity comes from GitHub's API as groups, preferred_username and email) — remove it`,
-        );
-      }
-    }
-    if (cfg.provider.useUserinfo) {
-      problems.push(
-        'provider.useUserinfo: not used with preset github (GitHub has no userinfo endpoint) — remove it',
-      );
-    }
-  }
-  if (cfg.provider.preset !== 'github' && cfg.authorization.matchUsersBy?.includes('login')) {
-    problems.push(
-      'authorization.matchUsersBy: "login" is the GitHub login (provider.preset: github) — use preferred_username for other providers, knowing it is neither unique nor stable',
-    );
-  }
+  // What this provider cannot work with (its preset says: presets/*.ts).
+  problems.push(
+    ...presetNamed(cfg.provider.preset).configProblems({
+      provider: cfg.provider,
+      matchUsersBy: cfg.authorization.matchUsersBy,
+    }),
+  );
   if (cfg.authorization.matchUsersBy?.length === 0) {
     problems.push(
       'authorization.matchUsersBy: must name at least one of sub, email, preferred_username, login',

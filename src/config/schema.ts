@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
+import { providerSettingsSchema } from '../oidc/settings.js';
+import { httpUrl } from '../util/httpUrl.js';
 
 /**
  * The whole configuration surface. Every key has a default where a safe one exists; the loader
@@ -10,8 +11,6 @@ import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:4180');
-
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' });
 
 const authzFields = {
   allowedEmailDomains: z.array(z.string().min(1)).default([]),
@@ -88,53 +87,7 @@ export const configSchema = z
     publicUrl: httpUrl,
     /** Where authenticated requests are proxied. Optional: forward-auth-only deployments have none. */
     upstream: httpUrl.optional(),
-    provider: z
-      .object({
-        issuer: httpUrl,
-        clientId: z.string().min(1),
-        clientSecret: z.string().min(1),
-        /**
-         * `generic` works for any OIDC provider; `google` handles Google's offline-access rules;
-         * `cognito` logs out through Cognito's own /logout (it has no end_session_endpoint);
-         * `github` signs in with GitHub (OAuth 2.0, identity from its REST API; issuer
-         * https://github.com or a GitHub Enterprise Server URL).
-         */
-        preset: z.enum(['generic', 'google', 'cognito', 'github']).default('generic'),
-        scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
-        /** Request `offline_access` when discovery lists it (generic preset). */
-        requestOfflineAccess: z.boolean().default(true),
-        /** Extra authorization request parameters (e.g. `prompt: consent`, `audience: ...`). */
-        authorizationParams: z.record(z.string(), z.string()).default({}),
-        groupsClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.groupsClaim),
-        rolesClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.rolesClaim),
-        usernameClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.usernameClaim),
-        emailClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.emailClaim),
-        useUserinfo: z.boolean().default(false),
-        /** JWS algorithms accepted for ID tokens; empty = what discovery advertises. */
-        idTokenSigningAlgs: z.array(z.string()).default([]),
-        clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
-        /**
-         * Hard timeout of every IdP HTTP call. A refresh grant runs to this limit even after the
-         * waiting request gave up (refresh.timeoutSeconds): a rotated token must never be lost.
-         */
-        timeoutSeconds: z.number().positive().max(120).default(30),
-        /** Max concurrent HTTP calls to the IdP from this replica (token, userinfo, ...). */
-        maxConcurrentRequests: z.number().int().min(1).max(1000).default(32),
-        endSession: z.boolean().default(true),
-        /**
-         * Logout at a provider without an end_session_endpoint (or to override it): a URL where
-         * {client_id}, {post_logout_redirect_uri} and {id_token_hint} are replaced, URL-encoded.
-         */
-        logoutUrl: httpUrl.optional(),
-        /** Allow a plain-http issuer off loopback (keys and the client secret then travel in clear). */
-        allowInsecureIssuer: z.boolean().default(false),
-        /**
-         * Hosts that distributed-claim endpoints (`_claim_sources`, Entra group overage) may be
-         * fetched from. Default: the issuer's host and graph.microsoft.com.
-         */
-        claimSourceHosts: z.array(z.string().min(1)).optional(),
-      })
-      .strict(),
+    provider: providerSettingsSchema,
     session: z
       .object({
         secret: z.string().min(32, 'must be at least 32 characters (try: openssl rand -base64 48)'),

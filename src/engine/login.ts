@@ -1,5 +1,5 @@
-import * as client from 'openid-client';
-import { httpStatusOf, isUnreachable } from '../oidc/provider.js';
+import { classifyOidcError } from '../oidc/errors.js';
+import { randomCodeVerifier } from '../oidc/pkce.js';
 import { randomToken } from '../util/crypto.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { EngineContext } from './context.js';
@@ -59,7 +59,7 @@ export async function beginLogin(
   }
   const state = randomToken(24);
   const nonce = randomToken(24);
-  const codeVerifier = client.randomPKCECodeVerifier();
+  const codeVerifier = randomCodeVerifier();
   const location = await ctx.provider.authorizationUrl({ state, nonce, codeVerifier });
   await ctx.sessions.store.putFlow(
     state,
@@ -197,45 +197,46 @@ function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, retu
     return callbackError(err.status, err.publicReason, returnTo, 'provider_unavailable');
   }
   const log = { reqId: f.requestId, err: describeCause(err) };
-  const status = httpStatusOf(err);
-  if (status !== undefined && (status >= 500 || status === 429)) {
-    ctx.logger.warn({ ...log, status }, 'code exchange failed: identity provider error');
-    return callbackError(
-      502,
-      'The identity provider failed while completing your sign-in.',
-      returnTo,
-      'provider_error',
-    );
+  const failure = classifyOidcError(err);
+  switch (failure.code) {
+    case 'provider_error':
+      ctx.logger.warn({ ...log, status: failure.status }, 'code exchange failed: identity provider error');
+      return callbackError(
+        502,
+        'The identity provider failed while completing your sign-in.',
+        returnTo,
+        'provider_error',
+      );
+    case 'refused':
+      ctx.logger.warn(
+        { ...log, error: failure.oauthError, error_description: failure.description, status: failure.status },
+        'code exchange refused',
+      );
+      return callbackError(
+        400,
+        `The identity provider refused the sign-in code (${failure.oauthError}); it may have expired or been used already.`,
+        returnTo,
+        'callback_invalid',
+      );
+    case 'unreachable':
+      ctx.logger.warn(log, 'code exchange failed: identity provider unreachable');
+      return callbackError(
+        502,
+        'The identity provider could not be reached to complete your sign-in.',
+        returnTo,
+        'provider_unavailable',
+      );
+    default:
+      // Validation failures (ID token signature, issuer, audience, expiry, nonce, userinfo sub…)
+      // and answers that are neither tokens nor an OAuth error.
+      ctx.logger.warn(log, 'login rejected: identity provider response failed validation');
+      return callbackError(
+        400,
+        `The identity provider's response could not be verified (${shortReason(err)}).`,
+        returnTo,
+        'callback_invalid',
+      );
   }
-  if (err instanceof client.ResponseBodyError) {
-    ctx.logger.warn(
-      { ...log, error: err.error, error_description: err.error_description, status: err.status },
-      'code exchange refused',
-    );
-    return callbackError(
-      400,
-      `The identity provider refused the sign-in code (${err.error}); it may have expired or been used already.`,
-      returnTo,
-      'callback_invalid',
-    );
-  }
-  if (isUnreachable(err)) {
-    ctx.logger.warn(log, 'code exchange failed: identity provider unreachable');
-    return callbackError(
-      502,
-      'The identity provider could not be reached to complete your sign-in.',
-      returnTo,
-      'provider_unavailable',
-    );
-  }
-  // openid-client validation failures: ID token signature, issuer, audience, expiry, nonce, userinfo sub...
-  ctx.logger.warn(log, 'login rejected: identity provider response failed validation');
-  return callbackError(
-    400,
-    `The identity provider's response could not be verified (${shortReason(err)}).`,
-    returnTo,
-    'callback_invalid',
-  );
 }
 
 /** A user-safe summary of a validation error: the check that failed, never a token. */

@@ -1,5 +1,5 @@
 import type { GatewayMetrics } from '../metrics.js';
-import { TokenEndpointError } from '../oidc/provider.js';
+import { OidcError } from '../oidc/errors.js';
 import type { TokenResult } from '../oidc/tokenResult.js';
 import type { SessionRecord } from '../session/record.js';
 import type { SessionService } from '../session/service.js';
@@ -223,10 +223,11 @@ export class RefreshCoordinator {
 
   private async failed(key: string, current: SessionRecord, err: unknown): Promise<RefreshOutcome> {
     const store = this.sessions.store;
+    // A refresher failure that is not coded (a fake's, or a bug's) is transient: never a logout.
     const e =
-      err instanceof TokenEndpointError
+      err instanceof OidcError
         ? err
-        : new TokenEndpointError('transient', undefined, describeCause(err), undefined, err);
+        : new OidcError('invalid_response', { description: describeCause(err) }, err);
     const log = {
       session: key.slice(0, 12),
       class: e.kind,

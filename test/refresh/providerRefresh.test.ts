@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { OidcProvider, TokenEndpointError } from '../../src/oidc/provider.js';
+import { OidcError } from '../../src/oidc/errors.js';
+import { OidcProvider } from '../../src/oidc/provider.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { claimsOf, type client, login, relyingParty, useTestIdp } from '../devidp/helpers.js';
@@ -41,7 +42,7 @@ describe('provider refresh', () => {
     await assert.rejects(
       provider.refresh(tokens.refresh_token!, { sub: 'someone-else' }),
       (err: unknown) =>
-        err instanceof TokenEndpointError && err.kind === 'terminal' && err.oauthError === 'subject_changed',
+        err instanceof OidcError && err.kind === 'terminal' && err.oauthError === 'subject_changed',
     );
   });
 });

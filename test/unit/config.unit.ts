@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, envNameFor, loadConfig } from '../../src/config/load.js';
-import { planOfflineAccess } from '../../src/oidc/presets.js';
+import { presetNamed } from '../../src/oidc/presets/index.js';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 
@@ -203,6 +203,9 @@ describe('loadConfig: missing and invalid keys', () => {
   });
 
   test('preset github needs no openid scope; its scopes are GitHub scopes', () => {
+    const githubScopesFor = (scopes: string[]) =>
+      presetNamed('github').offlineAccess({ scopes, requestOfflineAccess: true, scopesSupported: undefined })
+        .scopes;
     const obj = base();
     Object.assign(obj.provider as Record<string, unknown>, {
       preset: 'github',
@@ -211,10 +214,7 @@ describe('loadConfig: missing and invalid keys', () => {
     });
     const cfg = loadConfig({ object: obj, env: {} });
     assert.equal(cfg.provider.preset, 'github');
-    assert.deepEqual(planOfflineAccess('github', cfg.provider.scopes, true, undefined).scopes, [
-      'read:user',
-      'user:email',
-    ]);
+    assert.deepEqual(githubScopesFor(cfg.provider.scopes), ['read:user', 'user:email']);
     // The OpenID default scopes become GitHub's defaults (identity, emails, organisations and teams).
     const github = (extra: Record<string, unknown>) => {
       const o = base();
@@ -224,11 +224,7 @@ describe('loadConfig: missing and invalid keys', () => {
     oneProblem({ object: github({ groupsClaim: 'teams' }), env: {} }, 'provider.groupsClaim', 'remove it');
     oneProblem({ object: github({ useUserinfo: true }), env: {} }, 'provider.useUserinfo', 'remove it');
     const defaults = loadConfig({ object: base(), env: {} }).provider.scopes;
-    assert.deepEqual(planOfflineAccess('github', defaults, true, undefined).scopes, [
-      'read:user',
-      'user:email',
-      'read:org',
-    ]);
+    assert.deepEqual(githubScopesFor(defaults), ['read:user', 'user:email', 'read:org']);
   });
 
   test('publicUrl must be an origin without a path', () => {

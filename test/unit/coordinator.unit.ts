@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import { GatewayMetrics } from '../../src/metrics.js';
-import { TokenEndpointError } from '../../src/oidc/provider.js';
+import { OidcError } from '../../src/oidc/errors.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
 import {
   type CoordinatorSettings,
@@ -281,7 +281,7 @@ describe('RefreshCoordinator: results', () => {
     const outcomes = Array.from({ length: 20 }, () => h.coordinator.refresh(key, record));
     await settle();
     h.refresher.last.reject(
-      new TokenEndpointError('terminal', 'invalid_grant', 'token revoked', 400, undefined),
+      new OidcError('refused', { oauthError: 'invalid_grant', description: 'token revoked', status: 400 }),
     );
     const results = await Promise.all(outcomes);
     for (const o of results) assert.equal(o.kind, 'terminal');
@@ -308,7 +308,9 @@ describe('RefreshCoordinator: results', () => {
       tokenResult({ now: h.clock.now(), accessToken: 'at-other', refreshToken: 'rt-other' }),
     );
     assert.ok(await h.sessions.store.put(key, theirs, h.sessions.ttl(theirs), record.version));
-    h.refresher.last.reject(new TokenEndpointError('terminal', 'invalid_grant', 'reused', 400, undefined));
+    h.refresher.last.reject(
+      new OidcError('refused', { oauthError: 'invalid_grant', description: 'reused', status: 400 }),
+    );
     const rec = expectOk(await p);
     assert.equal(rec.version, theirs.version);
     assert.equal(h.sessions.tokens((await h.store.get(key))!).accessToken, 'at-other', 'not evicted');
@@ -321,7 +323,11 @@ describe('RefreshCoordinator: results', () => {
     const outcomes = Array.from({ length: 20 }, () => h.coordinator.refresh(key, record));
     await settle();
     h.refresher.last.reject(
-      new TokenEndpointError('transient', 'temporarily_unavailable', 'IdP 503', 503, undefined),
+      new OidcError('provider_error', {
+        oauthError: 'temporarily_unavailable',
+        description: 'IdP 503',
+        status: 503,
+      }),
     );
     const results = await Promise.all(outcomes);
     for (const o of results) {
@@ -342,7 +348,7 @@ describe('RefreshCoordinator: results', () => {
     assert.equal(await counter(h, 'refreshes', 'transient'), 1);
   });
 
-  test('a network error that is not a TokenEndpointError is transient too', async () => {
+  test('a network error that is not an OidcError is transient too', async () => {
     const h = harness();
     const { key, record } = await login(h);
     h.clock.advance(300_000);
@@ -359,7 +365,7 @@ describe('RefreshCoordinator: results', () => {
     h.clock.advance(300_000);
     const p1 = h.coordinator.refresh(key, record);
     await settle();
-    h.refresher.last.reject(new TokenEndpointError('transient', undefined, 'timeout', undefined, undefined));
+    h.refresher.last.reject(new OidcError('unreachable', { description: 'timeout' }));
     assert.equal((await p1).kind, 'transient');
     const backingOff = (await h.store.get(key))!;
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { Decision } from '../../src/engine/decision.js';
-import { TokenEndpointError } from '../../src/oidc/provider.js';
+import { OidcError } from '../../src/oidc/errors.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
 import { GatehouseError } from '../../src/util/errors.js';
 import {
@@ -88,7 +88,7 @@ const signedOut: Record<string, Act> = {
   'refresh impossible (the IdP refuses the refresh token)': async (h) => {
     await h.signIn();
     h.idp.refreshWith = async () => {
-      throw new TokenEndpointError('terminal', 'invalid_grant', 'revoked', 400, undefined);
+      throw new OidcError('refused', { oauthError: 'invalid_grant', description: 'revoked', status: 400 });
     };
     h.clock.advance(ACCESS_LIFETIME_MS + 1);
     return h.check('/app');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
 import { GatewayMetrics } from '../../src/metrics.js';
-import { TokenEndpointError } from '../../src/oidc/provider.js';
+import { OidcError } from '../../src/oidc/errors.js';
 import { RefreshCoordinator } from '../../src/refresh/coordinator.js';
 import { SessionService } from '../../src/session/service.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
@@ -37,7 +37,7 @@ describe('refresh: a store error right after a rotating grant', () => {
       async refresh(rt: string) {
         presented.push(rt);
         if (rt !== current)
-          throw new TokenEndpointError('terminal', 'invalid_grant', 'reused', 400, undefined);
+          throw new OidcError('refused', { oauthError: 'invalid_grant', description: 'reused', status: 400 });
         current = `rt-${++n}`;
         return tokenResult({ now: clock.now(), accessToken: `at-${n}`, refreshToken: current });
       },

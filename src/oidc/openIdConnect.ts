@@ -1,0 +1,196 @@
+import * as client from 'openid-client';
+import type {
+  CallbackChecks,
+  GrantResponse,
+  IdentitySourceContext,
+  ProviderConnection,
+  Reread,
+  SignedIn,
+} from './connection.js';
+import { ClaimSourceError, resolveDistributedClaims } from './distributedClaims.js';
+import { OidcError } from './errors.js';
+import { endpointDowngrades } from './insecureTransport.js';
+import { ProviderKeys } from './jwks.js';
+import type { OfflineAccessPlan } from './offlineAccess.js';
+
+/**
+ * The OpenID Connect identity source (presets generic, google, cognito): discovery, then who
+ * signed in is the ID token, its signature verified with jose against the provider's JWKS (which
+ * follows a key rotation at once) while openid-client validates its claims (iss, aud, azp,
+ * exp/iat, nonce); with userinfo and distributed claims when configured.
+ */
+export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promise<ProviderConnection> {
+  const p = ctx.settings;
+  const metadata: Partial<client.ClientMetadata> = {
+    client_secret: p.clientSecret,
+    [client.clockTolerance]: p.clockToleranceSeconds,
+  };
+  const issuer = new URL(p.issuer);
+  const execute: Array<(c: client.Configuration) => void> = [];
+  if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
+  let algorithm = 'RS256';
+  let conf = await client.discovery(issuer, p.clientId, metadata, client.ClientSecretBasic(p.clientSecret), {
+    execute,
+    timeout: p.timeoutSeconds,
+  });
+  const server = conf.serverMetadata();
+  // No silent downgrade: an https issuer whose discovery names http endpoints (jwks_uri is
+  // fetched by jose, which has no https guard of its own) is refused, and discovery retried.
+  const downgrades = endpointDowngrades(p.issuer, server as Record<string, unknown>, p.allowInsecureIssuer);
+  if (downgrades.length) {
+    throw new Error(`the provider's discovery document is refused: ${downgrades.join('; ')}`);
+  }
+  if (p.idTokenSigningAlgs.length) {
+    // openid-client checks one expected alg; from the allow-list, pick the first the IdP offers.
+    const offered = server.id_token_signing_alg_values_supported ?? ['RS256'];
+    const pick = p.idTokenSigningAlgs.find((a) => offered.includes(a));
+    if (!pick)
+      throw new Error(
+        `provider supports none of provider.idTokenSigningAlgs (${p.idTokenSigningAlgs.join(', ')})`,
+      );
+    algorithm = pick;
+    conf = new client.Configuration(
+      server,
+      p.clientId,
+      { ...metadata, id_token_signed_response_alg: pick },
+      client.ClientSecretBasic(p.clientSecret),
+    );
+    for (const fn of execute) fn(conf);
+    conf.timeout = p.timeoutSeconds;
+  }
+  if (!server.jwks_uri) throw new Error('the provider metadata has no jwks_uri');
+  const keys = new ProviderKeys(server.jwks_uri, p.timeoutSeconds * 1000);
+  const offline = ctx.preset.offlineAccess({
+    scopes: p.scopes,
+    requestOfflineAccess: p.requestOfflineAccess,
+    scopesSupported: server.scopes_supported,
+  });
+  ctx.logger.info({ issuer: server.issuer, scopes: offline.scopes }, 'OIDC provider discovered');
+  return new OpenIdConnection(conf, offline, keys, algorithm, ctx);
+}
+
+class OpenIdConnection implements ProviderConnection {
+  constructor(
+    readonly configuration: client.Configuration,
+    readonly offline: OfflineAccessPlan,
+    readonly keys: ProviderKeys,
+    private readonly algorithm: string,
+    private readonly ctx: IdentitySourceContext,
+  ) {}
+
+  authorizationParams(nonce: string): Record<string, string> {
+    return { nonce };
+  }
+
+  /** ID tokens and distributed-claim answers: the provider's keys, the chosen algorithm, exp/nbf with the tolerance. */
+  private verifySignature(jwt: string) {
+    return this.keys.verify(jwt, {
+      algorithms: [this.algorithm],
+      clockToleranceSec: this.ctx.settings.clockToleranceSeconds,
+    });
+  }
+
+  async exchangeCode(callbackUrl: URL, checks: CallbackChecks): Promise<SignedIn> {
+    const conf = this.configuration;
+    const res = await this.ctx.run(() =>
+      client.authorizationCodeGrant(conf, callbackUrl, {
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        pkceCodeVerifier: checks.codeVerifier,
+        idTokenExpected: true,
+      }),
+    );
+    const idClaims = res.claims() as Record<string, unknown> | undefined;
+    if (!idClaims || !res.id_token) throw new Error('the token response carried no ID token');
+    await this.verifySignature(res.id_token);
+    const claims = await this.enrichClaims(res.access_token, idClaims, 'login');
+    return { tokens: res, claims, refreshTokenMissing: !res.refresh_token };
+  }
+
+  async reread(res: GrantResponse, previousClaims: Record<string, unknown> | undefined): Promise<Reread> {
+    // A refreshed ID token (iss, aud and exp already checked by openid-client) naming another
+    // subject is terminal before anything is kept: these tokens are not this session's user's.
+    const idClaims = res.claims() as Record<string, unknown> | undefined;
+    const previousSub = previousClaims?.sub;
+    if (idClaims && typeof previousSub === 'string' && idClaims.sub !== previousSub) {
+      throw new OidcError('subject_changed', {
+        oauthError: 'subject_changed',
+        description: 'the refreshed ID token names another subject',
+      });
+    }
+    // A refreshed ID token whose signature does not verify is not kept (it would become an
+    // id_token_hint); the tokens are kept with the identity the session already has.
+    let kept: client.TokenEndpointResponse = res;
+    try {
+      if (idClaims && res.id_token) {
+        try {
+          await this.verifySignature(res.id_token);
+        } catch (err) {
+          kept = { ...res, id_token: undefined } as unknown as client.TokenEndpointResponse;
+          throw err;
+        }
+      }
+      return { tokens: kept, claims: await this.refreshedClaims(res, idClaims, previousClaims) };
+    } catch (err) {
+      return { tokens: kept, claims: undefined, unread: err };
+    }
+  }
+
+  /** The (verified) refreshed ID token with userinfo; userinfo alone when no ID token came back. */
+  private async refreshedClaims(
+    res: client.TokenEndpointResponse,
+    idClaims: Record<string, unknown> | undefined,
+    previousClaims: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (idClaims) return this.enrichClaims(res.access_token, idClaims, 'refresh');
+    if (this.ctx.settings.useUserinfo && previousClaims) {
+      return this.enrichClaims(res.access_token, previousClaims, 'refresh');
+    }
+    return undefined;
+  }
+
+  lastsTheSession(): boolean {
+    return false;
+  }
+
+  /**
+   * Userinfo (must agree on `sub`) and distributed group claims (Entra overage). A claim source
+   * that is refused or fails (see distributedClaims.ts) is logged at warn with the reason: at
+   * login the user signs in without those groups (group rules then deny: fail closed); at a
+   * refresh the error propagates, so the session keeps the identity it has (as when userinfo
+   * fails) instead of dropping groups over a network hiccup.
+   */
+  private async enrichClaims(
+    accessToken: string,
+    idClaims: Record<string, unknown>,
+    phase: 'login' | 'refresh',
+  ): Promise<Record<string, unknown>> {
+    const p = this.ctx.settings;
+    let claims = idClaims;
+    if (p.useUserinfo) {
+      const sub = String(idClaims.sub);
+      // openid-client rejects a userinfo response whose sub differs from the ID token's.
+      const info = await this.ctx.run(() => client.fetchUserInfo(this.configuration, accessToken, sub));
+      claims = { ...idClaims, ...info };
+    }
+    try {
+      return await resolveDistributedClaims(claims, p.groupsClaim, accessToken, {
+        issuer: p.issuer,
+        allowedHosts: p.claimSourceHosts,
+        timeoutMs: p.timeoutSeconds * 1000,
+        run: this.ctx.run,
+        verifyJwt: async (jwt) => (await this.verifySignature(jwt)).payload,
+      });
+    } catch (err) {
+      if (!(err instanceof ClaimSourceError)) throw err;
+      this.ctx.logger.warn(
+        { claim: p.groupsClaim, source: err.source, reason: err.message, phase },
+        phase === 'login'
+          ? `distributed claim source refused: ${err.message}; signing in without ${p.groupsClaim}`
+          : `distributed claim source refused: ${err.message}; keeping the session's identity`,
+      );
+      if (phase === 'refresh') throw err;
+      return claims;
+    }
+  }
+}

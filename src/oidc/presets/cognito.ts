@@ -1,0 +1,27 @@
+import { offlineAccessByDiscovery } from '../offlineAccess.js';
+import { discoverOpenIdProvider } from '../openIdConnect.js';
+import { openIdConfigProblems } from './openIdChecks.js';
+import type { ProviderPreset } from './preset.js';
+
+/**
+ * Amazon Cognito: offline access as generic (Cognito does not list `offline_access` and issues
+ * refresh tokens anyway). It has no end_session_endpoint: logout goes to its hosted UI's
+ * /logout, on the origin of the authorization endpoint, with `client_id` and `logout_uri`.
+ * Cognito sends `email_verified` for its `email` attribute.
+ */
+export const cognito: ProviderPreset<'cognito'> = {
+  name: 'cognito',
+  configProblems: openIdConfigProblems,
+  offlineAccess: offlineAccessByDiscovery,
+  identitySource: discoverOpenIdProvider,
+  logoutTarget: ({ authorizationEndpoint, clientId, postLogoutRedirectUri }) => {
+    if (!authorizationEndpoint) return undefined;
+    const url = new URL('/logout', new URL(authorizationEndpoint).origin);
+    url.searchParams.set('client_id', clientId);
+    url.searchParams.set('logout_uri', postLogoutRedirectUri);
+    return url.href;
+  },
+  matchUsersBy: ['sub', 'email'],
+  sendsEmailVerified: true,
+  devIdpProfile: 'cognito',
+};

@@ -1,0 +1,26 @@
+import { discoverOpenIdProvider } from '../openIdConnect.js';
+import { openIdConfigProblems } from './openIdChecks.js';
+import type { ProviderPreset } from './preset.js';
+
+/** Google's own way to ask for a refresh token, also on a repeat login. */
+const OFFLINE: Readonly<Record<string, string>> = { access_type: 'offline', prompt: 'consent' };
+
+/**
+ * Google: rejects `offline_access`; a refresh token comes with `access_type=offline`, and on a
+ * repeat login only with `prompt=consent`. Google always sends `email_verified`.
+ */
+export const google: ProviderPreset<'google'> = {
+  name: 'google',
+  configProblems: openIdConfigProblems,
+  offlineAccess: ({ scopes, requestOfflineAccess }) => ({
+    scopes: scopes.filter((s) => s !== 'offline_access'),
+    extraParams: requestOfflineAccess ? { ...OFFLINE } : {},
+    missingRefreshHint:
+      'Google issues refresh tokens only with access_type=offline and, on a repeat login, prompt=consent; use provider.preset: google and keep provider.requestOfflineAccess: true (never request offline_access from Google)',
+  }),
+  identitySource: discoverOpenIdProvider,
+  logoutTarget: () => undefined,
+  matchUsersBy: ['sub', 'email'],
+  sendsEmailVerified: true,
+  devIdpProfile: 'google',
+};
