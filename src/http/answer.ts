@@ -51,7 +51,12 @@ export function logAllowed(log: RequestLog, d: AllowDecision): void {
  * upstream's, in the reverse proxy), never replacing them.
  */
 export function appendSetCookies(res: ServerResponse, cookies: readonly string[]): void {
-  if (cookies.length) res.appendHeader('set-cookie', [...cookies]);
+  if (!cookies.length) return;
+  // A fresh list rather than `res.appendHeader`: that pushes onto the array the application
+  // passed to `setHeader`, which may be its own constant, growing by our cookies every request.
+  const current = res.getHeader('set-cookie');
+  const theirs = current === undefined ? [] : Array.isArray(current) ? current : [String(current)];
+  res.setHeader('set-cookie', [...theirs, ...cookies]);
 }
 
 /**
