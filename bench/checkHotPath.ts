@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load.js';
+import { createGatewayCore } from '../src/core/gatewayCore.js';
 import type { RequestFacts } from '../src/engine/facts.js';
-import { createGatewayCore } from '../src/gateway.js';
 import { createLogger } from '../src/util/log.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);

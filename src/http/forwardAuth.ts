@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
-import { isNavigation, type RequestFacts } from '../engine/facts.js';
+import type { RequestFacts } from '../engine/facts.js';
 import type { TargetRules } from '../engine/requestTarget.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
+import { answer, appendSetCookies, audienceOf, logAllowed } from './answer.js';
 import { forwardedFactsFromNode } from './requestFacts.js';
-import { type Audience, respond } from './respond.js';
+import type { RequestLog } from './requestLog.js';
+import type { Audience } from './respond.js';
 
 /**
  * nginx `auth_request`: 2xx allows, 401 and 403 are handed to `error_page`, anything else
@@ -51,7 +53,7 @@ export async function handleForwardAuth(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
-  log: { user?: string; decision?: string },
+  log: RequestLog,
 ): Promise<void> {
   const built = forwardedFactsFromNode(
     req,
@@ -61,27 +63,26 @@ export async function handleForwardAuth(
     deps.target,
   );
   if (!built.ok) {
-    log.decision = 'forward_auth_bad_request';
     // A refused target (`#`, backslash, `%25`) is answered like the request it describes; a
     // malformed description is the proxy's mistake and gets JSON.
-    const audience: Audience =
-      style === 'forward-auth' && built.facts && isNavigation(built.facts) ? 'page' : 'json';
-    return respond(
+    const audience: Audience = style === 'forward-auth' && built.facts ? audienceOf(built.facts) : 'json';
+    return answer(
       res,
       { type: 'error', status: 400, code: 'bad_request', reason: built.reason, setCookies: [] },
       audience,
       requestId,
+      log,
+      'forward_auth_bad_request',
     );
   }
   const f = built.facts;
   const d: Decision = await deps.engine.check(style === 'auth-request' ? asApiRequest(f) : f);
   if (d.type === 'allow') {
-    log.decision = 'allow';
-    if (d.identity) log.user = d.identity.user;
+    logAllowed(log, d);
     res.statusCode = style === 'auth-request' ? 202 : 200;
     res.setHeader('cache-control', 'no-store');
     res.setHeader('x-request-id', requestId);
-    if (d.setCookies.length) res.setHeader('set-cookie', d.setCookies);
+    appendSetCookies(res, d.setCookies);
     // Every identity header is answered, empty when there is nothing to say (no groups, a
     // skip-auth path): nginx then drops it, and Caddy 2.6's `copy_headers` copies the empty value
     // instead of its own unresolved placeholder text ("{http.reverse_proxy.header.X-…}").
@@ -91,7 +92,5 @@ export async function handleForwardAuth(
     res.end();
     return;
   }
-  log.decision = d.type === 'error' ? d.code : d.type;
-  const audience: Audience = style === 'forward-auth' && isNavigation(f) ? 'page' : 'json';
-  respond(res, d, audience, requestId);
+  answer(res, d, style === 'forward-auth' ? audienceOf(f) : 'json', requestId, log);
 }

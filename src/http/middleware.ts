@@ -1,19 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loadConfig } from '../config/load.js';
 import type { ConfigInput, GatehouseConfig } from '../config/schema.js';
-import { stripCookies } from '../engine/cookies.js';
-import { isNavigation } from '../engine/facts.js';
-import { createGatewayCore, type GatewayCore, type GatewayOptions } from '../gateway.js';
 import type { Identity } from '../identity/identity.js';
-import { describeCause } from '../util/errors.js';
-import { createLogger } from '../util/log.js';
-import { ClientAddressResolver, useClientAddressResolver } from './clientAddress.js';
-import { forwardingFacts, forwardingHeaders, managedHeadersFor } from './managedHeaders.js';
-import { type MetricsListener, startMetricsListener } from './metricsServer.js';
-import { factsFromNode, requestIdOf } from './requestFacts.js';
-import { respond, sendJson } from './respond.js';
-import { securityHeadersFor } from './securityHeaders.js';
-import { createOAuth2Routes, runLogged } from './server.js';
+import { answerNotStarted, type EmbeddedOptions, embedGatehouse } from './embedded.js';
+import { runLogged } from './requestLog.js';
 
 /** The request as the application sees it after the middleware let it through. */
 export interface GatehouseRequest extends IncomingMessage {
@@ -39,55 +28,7 @@ export interface GatehouseMiddleware {
   close(): Promise<void>;
 }
 
-export interface MiddlewareOptions extends GatewayOptions {
-  /** Environment for `GATEHOUSE_*` overrides and `env:` secrets when a plain object is given (default process.env). */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** A config that already went through `loadConfig` (every section present, defaults filled in). */
-function isLoaded(c: GatehouseConfig | ConfigInput): c is GatehouseConfig {
-  const x = c as Partial<GatehouseConfig>;
-  return (
-    Array.isArray(x.skipAuth) &&
-    typeof x.session?.maxAgeSeconds === 'number' &&
-    typeof x.session.cookieName === 'string' &&
-    typeof x.refresh?.graceSeconds === 'number' &&
-    typeof x.login?.maxAttempts === 'number' &&
-    typeof x.headers?.maxGroupsHeaderBytes === 'number' &&
-    Array.isArray(x.authorization?.rules) &&
-    typeof x.logging?.level === 'string' &&
-    typeof x.server?.headersTimeoutSeconds === 'number' &&
-    typeof x.metrics === 'object' &&
-    // a removed key: let loadConfig name the fix
-    !('enabled' in x.metrics)
-  );
-}
-
-/**
- * `rawHeaders` and `headersDistinct` (what Hono's and other adapters read) made to say what
- * `req.headers` now says: a header removed there is removed here, ours replace the client's.
- */
-function syncRawHeaders(req: IncomingMessage, ours: Record<string, string>): void {
-  const raw: string[] = [];
-  const distinct: Record<string, string[]> = {};
-  const add = (name: string, lower: string, value: string) => {
-    raw.push(name, value);
-    const list = distinct[lower];
-    if (list) list.push(value);
-    else distinct[lower] = [value];
-  };
-  const src = req.rawHeaders;
-  for (let i = 0; i + 1 < src.length; i += 2) {
-    const name = src[i]!;
-    const lower = name.toLowerCase();
-    if (lower in ours || lower === 'cookie' || !(lower in req.headers)) continue;
-    add(name, lower, src[i + 1]!);
-  }
-  if (req.headers.cookie !== undefined) add('cookie', 'cookie', req.headers.cookie);
-  for (const [name, value] of Object.entries(ours)) add(name, name, value);
-  req.rawHeaders = raw;
-  req.headersDistinct = distinct;
-}
+export type MiddlewareOptions = EmbeddedOptions;
 
 /**
  * Gatehouse as a connect/Express/node:http middleware, built on the same core (store, refresh
@@ -105,129 +46,28 @@ export function createGatehouseMiddleware(
   config: GatehouseConfig | ConfigInput,
   opts: MiddlewareOptions = {},
 ): GatehouseMiddleware {
-  const cfg = isLoaded(config)
-    ? config
-    : loadConfig({ object: config as Record<string, unknown>, env: opts.env ?? process.env });
-  const { env: _env, ...gatewayOpts } = opts;
-  const secure = cfg.publicUrl.startsWith('https:');
-  // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
-  const clients = new ClientAddressResolver(cfg.server.trustedProxies);
-  const core = createGatewayCore(cfg, gatewayOpts);
-  // The same metrics listener as the reverse proxy's (the middleware does not own the app's
-  // server, and metrics never share its port).
-  let metricsListener: MetricsListener | undefined;
-  const metricsStarted = core.then(
-    async (c) => {
-      if (cfg.metrics.listen === undefined) return;
-      metricsListener = await startMetricsListener(cfg.metrics.listen, c.metrics.registry, c.logger);
-    },
-    () => {}, // a core that failed to start is reported below and by `ready`
-  );
-  metricsStarted.catch((err) =>
-    (opts.logger ?? createLogger(cfg.logging.level)).error(
-      { err: describeCause(err), listen: cfg.metrics.listen },
-      'gatehouse metrics listener failed to start',
-    ),
-  );
-  const ready = core.then(async (c) => {
-    await Promise.all([c.discovered, metricsStarted]);
-  });
-  // Mark as handled: start-up failures are answered per request (503) and by `ready` to whoever awaits it.
-  ready.catch(() => {});
-  core.catch((err) =>
-    (opts.logger ?? createLogger(cfg.logging.level)).error(
-      { err: describeCause(err) },
-      'gatehouse middleware failed to start',
-    ),
-  );
-  const managed = managedHeadersFor(cfg);
-  const responseHeaders = Object.entries(securityHeadersFor(cfg));
-  let oauth2: ReturnType<typeof createOAuth2Routes> | undefined;
-
-  function routesFor(c: GatewayCore): ReturnType<typeof createOAuth2Routes> {
-    oauth2 ??= createOAuth2Routes({
-      engine: c.engine,
-      logger: c.logger,
-      metrics: c.metrics,
-      publicUrl: cfg.publicUrl,
-    });
-    return oauth2;
-  }
-
-  async function handle(
-    c: GatewayCore,
-    req: GatehouseRequest,
-    res: ServerResponse,
-    next: NextFunction,
-    requestId: string,
-    log: { user?: string; decision?: string },
-  ): Promise<void> {
-    // Express strips a mount path from req.url; decide on the full path the client asked for.
-    const raw = req.originalUrl ?? req.url ?? '/';
-    useClientAddressResolver(req, clients);
-    const built = factsFromNode(req, secure, requestId, raw, cfg.proxy);
-    const f = built.facts;
-    // A target the gateway and the app could read differently is refused before any routing.
-    if (!built.ok) {
-      log.decision = built.refusal.code;
-      return respond(res, built.refusal, isNavigation(f) ? 'page' : 'json', requestId);
-    }
-    if (f.path.startsWith('/oauth2/') && (await routesFor(c)(req, res, f, log))) return;
-    const d = await c.engine.check(f);
-    if (d.type !== 'allow') {
-      log.decision = d.type === 'error' ? d.code : d.type;
-      return respond(res, d, isNavigation(f) ? 'page' : 'json', requestId);
-    }
-    log.decision = 'allow';
-    if (d.identity) log.user = d.identity.user;
-    // Every header Gatehouse manages, in any spelling, is the client's no more (as in the proxy).
-    const forwarding = forwardingFacts(req, clients);
-    for (const name of Object.keys(req.headers)) if (managed.drops(name)) delete req.headers[name];
-    const kept = stripCookies(req.headers.cookie, c.cookieNames);
-    if (kept === undefined) delete req.headers.cookie;
-    else req.headers.cookie = kept;
-    const ours: Record<string, string> = {};
-    forwardingHeaders(req, forwarding, secure, ours, false);
-    ours['x-request-id'] = requestId;
-    Object.assign(ours, d.upstreamHeaders);
-    Object.assign(req.headers, ours);
-    syncRawHeaders(req, ours);
-    for (const [name, value] of responseHeaders) res.setHeader(name, value);
-    req.gatehouse = d.identity;
-    // The app must route on the path that was authorized (`/public/../admin` is `/admin`).
-    if (req.url === raw) req.url = f.url;
-    for (const cookie of d.setCookies) res.appendHeader('set-cookie', cookie);
-    next();
-  }
-
+  const gate = embedGatehouse(config, opts, 'middleware');
   return {
-    ready,
+    ready: gate.ready,
     get metricsUrl() {
-      return metricsListener?.url;
+      return gate.metricsUrl;
     },
-    handler(req, res, next) {
-      core.then(
-        (c) => runLogged(c, req, res, (requestId, log) => handle(c, req, res, next, requestId, log)),
-        () =>
-          // Fail closed: never hand a request to the app when Gatehouse could not start.
-          sendJson(
-            res,
-            503,
-            { error: 'not_ready', reason: 'The sign-in gateway failed to start; see the server log.' },
-            requestIdOf(req),
-          ),
+    handler(req: GatehouseRequest, res, next) {
+      gate.core.then(
+        (c) =>
+          runLogged(c, req, res, async (requestId, log) => {
+            // Express strips a mount path from req.url; decide on the full path the client asked for.
+            const raw = req.originalUrl ?? req.url ?? '/';
+            const admitted = await gate.admit(c, req, res, raw, requestId, log);
+            if (!admitted) return;
+            req.gatehouse = admitted.decision.identity;
+            // The app must route on the path that was authorized (`/public/../admin` is `/admin`).
+            if (req.url === raw) req.url = admitted.facts.url;
+            next();
+          }),
+        () => answerNotStarted(req, res),
       );
     },
-    async close() {
-      let c: GatewayCore;
-      try {
-        c = await core;
-      } catch {
-        return;
-      }
-      await metricsStarted.catch(() => {});
-      await metricsListener?.close();
-      await c.close();
-    },
+    close: () => gate.close(),
   };
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
+import { appendSetCookies } from './answer.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
 
@@ -148,7 +149,7 @@ export class UpstreamProxy {
     // securityHeaders: only where the application said nothing.
     for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
     // An allow decision may carry cookies of ours: appended, never replacing the application's.
-    if (extras.setCookies?.length) res.appendHeader('set-cookie', [...extras.setCookies]);
+    appendSetCookies(res, extras.setCookies ?? []);
     const body = upstream.body;
     body.on('error', () => res.destroy());
     res.on('close', () => {

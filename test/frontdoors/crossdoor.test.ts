@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import gatehouseFastify from '../../src/http/fastify.js';
 import {
   createGatehouseMiddleware,
   type GatehouseMiddleware,
@@ -20,8 +22,8 @@ import {
 } from './helpers.js';
 
 /**
- * One Gatehouse, four ways in: nginx (auth_request), Caddy (forward_auth), its own reverse proxy,
- * and a node:http app with the middleware sharing its store. A session made through one door is
+ * One Gatehouse, five ways in: nginx (auth_request), Caddy (forward_auth), its own reverse proxy,
+ * a node:http app with the middleware and a Fastify app with the plugin, both sharing its store. A session made through one door is
  * the same session at every other, and a logout through one ends it everywhere.
  */
 
@@ -38,6 +40,8 @@ describe('one session, every front door', () => {
   let mw: GatehouseMiddleware;
   let app: Server;
   let appUrl: string;
+  let fastify: FastifyInstance;
+  let fastifyUrl: string;
 
   before(async () => {
     const nginxPort = await freePort();
@@ -55,7 +59,18 @@ describe('one session, every front door', () => {
     );
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
-    await mw.ready;
+    fastify = Fastify();
+    await fastify.register(gatehouseFastify, {
+      config: s.cfg,
+      store: s.gw.store,
+      logger: createLogger('silent'),
+    });
+    fastify.get('/*', async (request) => ({
+      headers: request.headers,
+      gatehouse: request.gatehouse ?? null,
+    }));
+    fastifyUrl = await fastify.listen({ port: 0, host: '127.0.0.1' });
+    await Promise.all([mw.ready, fastify.gatehouse.ready]);
   });
   after(async () => {
     await nginx?.stop();
@@ -67,10 +82,11 @@ describe('one session, every front door', () => {
       });
     }
     await mw?.close();
+    await fastify?.close();
     await s?.close();
   });
 
-  it('a session created through nginx works through Caddy, the reverse proxy and the middleware; logout through Caddy ends it everywhere', async () => {
+  it('a session created through nginx works through Caddy, the reverse proxy, the middleware and Fastify; logout through Caddy ends it everywhere', async () => {
     const b = new Browser();
     const hops = await loginThrough(b, s.idp, `${nginx.url}/start-here`, 'bob');
     assert.equal(hops.at(-1)!.status, 200, nginx.output());
@@ -86,10 +102,16 @@ describe('one session, every front door', () => {
       assert.equal(e.headers['x-forwarded-user'], 'bob');
       assert.equal(e.headers['x-forwarded-groups'], 'dev');
     }
-    assert.equal(viaApp.gatehouse.user, 'bob');
-    assert.equal(viaApp.headers['x-forwarded-user'], 'bob');
+    const viaFastify = (await b.request(`${fastifyUrl}/whoami`, { kind: 'api' })).json<{
+      headers: Record<string, string>;
+      gatehouse: { user: string };
+    }>();
+    for (const e of [viaApp, viaFastify]) {
+      assert.equal(e.gatehouse.user, 'bob');
+      assert.equal(e.headers['x-forwarded-user'], 'bob');
+    }
     // the same authorization everywhere
-    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl]) {
+    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl, fastifyUrl]) {
       assert.equal((await b.request(`${url}/admin`, { kind: 'api' })).status, 403, url);
     }
 
@@ -101,7 +123,7 @@ describe('one session, every front door', () => {
     });
     assert.equal(out[0]!.status, 302);
     assert.equal(b.cookie(nginx.url, 'gatehouse'), undefined, 'cookie cleared');
-    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl]) {
+    for (const url of [nginx.url, caddy.url, s.gwUrl, appUrl, fastifyUrl]) {
       // replaying the old cookie: the record is gone from the shared store
       const r = await new Browser().request(`${url}/whoami`, {
         kind: 'api',
@@ -128,7 +150,7 @@ describe('one session, every front door', () => {
     }
     const out = await b.follow(`${appUrl}/oauth2/logout`, { max: 1, first: { method: 'POST' } });
     assert.equal(out[0]!.status, 303);
-    for (const url of [nginx.url, caddy.url, s.gwUrl]) {
+    for (const url of [nginx.url, caddy.url, s.gwUrl, fastifyUrl]) {
       const r = await new Browser().request(`${url}/whoami`, {
         kind: 'api',
         headers: { cookie: `gatehouse=${cookie}` },

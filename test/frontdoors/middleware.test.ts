@@ -1,54 +1,25 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { createServer } from 'node:http';
+import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
-import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
-import {
-  createGatehouseMiddleware,
-  type GatehouseMiddleware,
-  type GatehouseRequest,
-} from '../../src/index.js';
+import { createGatehouseMiddleware, type GatehouseRequest } from '../../src/index.js';
 import { createLogger } from '../../src/util/log.js';
-import { TestBrowser } from '../helpers/browser.js';
-import { ADMIN_SPELLINGS, assertRefused } from '../helpers/paths.js';
-import { rawRequest } from '../helpers/raw.js';
-import { freePort, TEST_SECRET } from '../helpers/stack.js';
-import { DOOR_CONFIG, loginThrough } from './helpers.js';
-
-type AppEcho = {
-  url: string;
-  headers: Record<string, string | undefined>;
-  rawHeaders: string[];
-  headersDistinct: Record<string, string[]>;
-  gatehouse: { user: string; sub: string; groups: string[] } | null;
-};
+import { type EmbeddedDoor, embeddedDoorSuite, FRAMED_PATH } from './embeddedSuite.js';
 
 /** A plain node:http app behind the middleware: it echoes what reached it. */
-describe('createGatehouseMiddleware (node:http)', () => {
-  let idp: DevIdp;
-  let mw: GatehouseMiddleware;
-  let server: Server;
-  let url: string;
-  let appCalls = 0;
-
-  before(async () => {
-    idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice' });
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    // A plain object in the YAML shape: loaded (defaults, validation) by the middleware.
-    mw = createGatehouseMiddleware(
-      {
-        ...DOOR_CONFIG,
-        logging: { level: 'warn' },
-        publicUrl: url,
-        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-        session: { secret: TEST_SECRET },
-      },
-      { env: {}, logger: createLogger('silent') },
-    );
-    server = createServer((req, res) =>
+export const middlewareDoor: EmbeddedDoor = {
+  normalisedPath: 'rewritten',
+  async start(config, port) {
+    const mw = createGatehouseMiddleware(config, { env: {}, logger: createLogger('silent') });
+    let calls = 0;
+    const server = createServer((req, res) =>
       mw.handler(req, res, () => {
-        appCalls++;
+        calls++;
+        if (req.url === FRAMED_PATH) {
+          res.setHeader('x-frame-options', 'DENY');
+          res.end('ok');
+          return;
+        }
         const r = req as GatehouseRequest;
         res.setHeader('content-type', 'application/json');
         res.end(
@@ -63,219 +34,27 @@ describe('createGatehouseMiddleware (node:http)', () => {
       }),
     );
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-    await mw.ready;
-  });
-  after(async () => {
-    await new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
-    await mw.close();
-    await idp.stop();
-  });
-
-  const echo = (body: string) => JSON.parse(body) as AppEcho;
-
-  it('API call without a session: 401 JSON + WWW-Authenticate, the app is not called', async () => {
-    const calls = appCalls;
-    const r = await new TestBrowser().request(`${url}/api/data`, { kind: 'api' });
-    assert.equal(r.status, 401);
-    assert.equal(r.json().error, 'no_session');
-    assert.ok(r.headers['www-authenticate']);
-    assert.equal(appCalls, calls);
-  });
-
-  it('login through the middleware (it serves /oauth2/*), then next() with the identity', async () => {
-    const b = new TestBrowser();
-    const hops = await loginThrough(b, idp, `${url}/dashboard?tab=1`, 'alice');
-    assert.equal(hops[0]!.status, 302);
-    assert.ok(hops[0]!.location!.startsWith(`${idp.issuer}/authorize`));
-    const last = hops.at(-1)!;
-    assert.equal(last.status, 200);
-    const e = echo(last.body);
-    assert.equal(e.url, '/dashboard?tab=1');
-    assert.equal(e.gatehouse?.user, 'alice');
-    assert.equal(e.gatehouse?.sub, 'usr_alice');
-    assert.deepEqual(e.gatehouse?.groups, ['admins', 'dev']);
-    assert.equal(e.headers['x-forwarded-user'], 'alice');
-    assert.equal(e.headers['x-forwarded-groups'], 'admins,dev');
-    assert.match(e.headers['x-forwarded-access-token'] ?? '', /^ey/);
-    const info = await b.request(`${url}/oauth2/userinfo`, { kind: 'api' });
-    assert.equal(info.json().user, 'alice');
-  });
-
-  it('strips spoofed identity headers and the Gatehouse cookies; keeps the app cookies', async () => {
-    const b = new TestBrowser();
-    await loginThrough(b, idp, `${url}/`, 'carol');
-    const r = await b.request(`${url}/me`, {
-      kind: 'api',
-      headers: {
-        'x-forwarded-user': 'root',
-        'x-forwarded-groups': 'admins',
-        'x-forwarded-groups-truncated': 'true',
-        'x-forwarded-access-token': 'forged',
-        cookie: `theme=dark; gatehouse=${b.cookie(url, 'gatehouse')}; lang=en`,
+    return {
+      url: `http://127.0.0.1:${port}`,
+      calls: () => calls,
+      ready: mw.ready,
+      async close() {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await mw.close();
       },
-    });
-    const e = echo(r.body);
-    assert.equal(e.headers['x-forwarded-user'], 'carol');
-    assert.equal(e.headers['x-forwarded-groups'], undefined);
-    assert.equal(e.headers['x-forwarded-groups-truncated'], undefined);
-    assert.notEqual(e.headers['x-forwarded-access-token'], 'forged');
-    assert.equal(e.headers.cookie, 'theme=dark; lang=en');
-    // skip-auth: served without a session, identity-free
-    const pub = await new TestBrowser().request(`${url}/public/x`, {
-      kind: 'api',
-      headers: { 'x-forwarded-user': 'root' },
-    });
-    assert.equal(pub.status, 200);
-    assert.equal(echo(pub.body).gatehouse, null);
-    assert.equal(echo(pub.body).headers['x-forwarded-user'], undefined);
-  });
-
-  it('managed headers in every spelling are gone from req.headers, rawHeaders and headersDistinct', async () => {
-    const smuggled = {
-      X_Forwarded_Groups: 'admins',
-      X_Forwarded_User: 'mallory',
-      'X-Forwarded_Email': 'mallory@evil.example',
-      'X.Forwarded.User': 'mallory',
-      'X-Forwarded-User': 'mallory',
-      'X-Auth-Request-User': 'mallory',
-      'X-Gatehouse-Thing': 'forged',
-      x_real_ip: '6.6.6.6',
-      'X-Real-IP': '6.6.6.6',
-      'X-Forwarded-For': '6.6.6.6',
-      my_header: 'dropped by default',
     };
-    const b = new TestBrowser();
-    await loginThrough(b, idp, `${url}/`, 'bob');
-    for (const [path, who] of [
-      ['/me', 'bob'],
-      ['/public/x', undefined],
-    ] as const) {
-      const e = echo((await b.request(`${url}${path}`, { kind: 'api', headers: smuggled })).body);
-      assert.equal(e.gatehouse?.user, who, path);
-      const rawNames = e.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
-      for (const names of [Object.keys(e.headers), rawNames, Object.keys(e.headersDistinct)]) {
-        const leaked = names.filter(
-          (k) => /[^a-z0-9-]/.test(k) || k.startsWith('x-auth-request-') || k.startsWith('x-gatehouse-'),
-        );
-        assert.deepEqual(leaked, [], `${path}: ${names.join(' ')}`);
-      }
-      const rawUser = e.rawHeaders[e.rawHeaders.findIndex((n) => n.toLowerCase() === 'x-forwarded-user') + 1];
-      assert.equal(e.headers['x-forwarded-user'], who, path);
-      assert.equal(e.headersDistinct['x-forwarded-user']?.[0], who, path);
-      assert.equal(who ? rawUser : undefined, who, path);
-      assert.equal(e.headers['x-forwarded-groups'], who ? 'dev' : undefined, path);
-      // The app has the socket: the peer is not appended, and an untrusted peer's chain is not kept.
-      assert.equal(e.headers['x-forwarded-for'], undefined, path);
-      assert.equal(e.headers['x-real-ip'], '127.0.0.1', path);
-    }
-  });
+  },
+};
 
-  it('securityHeaders: added before next(), the app may still set its own', async () => {
-    const port = await freePort();
-    const own = createGatehouseMiddleware(
-      {
-        ...DOOR_CONFIG,
-        securityHeaders: { enabled: true },
-        logging: { level: 'warn' },
-        publicUrl: `http://127.0.0.1:${port}`,
-        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-        session: { secret: TEST_SECRET },
-      },
-      { env: {}, logger: createLogger('silent') },
-    );
-    const app = createServer((req, res) =>
-      own.handler(req, res, () => {
-        if (req.url === '/public/framed') res.setHeader('x-frame-options', 'DENY');
-        res.end('ok');
-      }),
-    );
-    await new Promise<void>((r) => app.listen(port, '127.0.0.1', r));
-    try {
-      await own.ready;
-      const plain = await new TestBrowser().request(`http://127.0.0.1:${port}/public/x`, { kind: 'api' });
-      assert.equal(plain.headers['x-content-type-options'], 'nosniff');
-      assert.equal(plain.headers['x-frame-options'], 'SAMEORIGIN');
-      assert.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS on http');
-      const framed = await new TestBrowser().request(`http://127.0.0.1:${port}/public/framed`, {
-        kind: 'api',
-      });
-      assert.equal(framed.headers['x-frame-options'], 'DENY');
-    } finally {
-      await new Promise<void>((r) => {
-        app.close(() => r());
-        app.closeAllConnections();
-      });
-      await own.close();
-    }
-  });
+embeddedDoorSuite('createGatehouseMiddleware (node:http)', middlewareDoor);
 
-  it('denies with 403 (page or JSON) and hands the app the normalised path it authorized', async () => {
-    const b = new TestBrowser();
-    await loginThrough(b, idp, `${url}/`, 'bob');
-    const calls = appCalls;
-    const page = await b.request(`${url}/public/../admin`);
-    assert.equal(page.status, 403);
-    assert.match(page.body, /Access denied/);
-    assert.equal((await b.request(`${url}//admin`, { kind: 'api' })).json().error, 'forbidden');
-    assert.equal(appCalls, calls, 'next() was never called');
-    const ok = await b.request(`${url}/docs/./guide//intro?q=1`, { kind: 'api' });
-    assert.equal(echo(ok.body).url, '/docs/guide/intro?q=1');
-  });
-
-  it('every spelling of /admin (raw on the socket) is 403 or 400 for bob, and next() is never called', async () => {
-    const b = new TestBrowser();
-    await loginThrough(b, idp, `${url}/`, 'bob');
-    const api = {
-      Accept: 'application/json',
-      'Sec-Fetch-Mode': 'cors',
-      Cookie: `gatehouse=${b.cookie(url, 'gatehouse')}`,
-    };
-    const calls = appCalls;
-    for (const target of ADMIN_SPELLINGS) {
-      const r = await rawRequest(url, target, api);
-      assert.ok(r.status === 403 || r.status === 400, `${target}: ${r.status} ${r.body}`);
-      if (r.status === 400) assertRefused(r, target);
-    }
-    for (const target of [
-      '/admin#x',
-      '/public\\..\\admin',
-      '/public%5c..%5cadmin',
-      '/admin%252f',
-      // absolute form: Express routes it by its pathname (under a mount the middleware cannot
-      // rewrite req.url), the gateway would have read /http:/…
-      `${url}/admin`,
-      'http://evil.example/admin',
-      // %uXXXX: IIS/http.sys decode it
-      '/public/%u002e%u002e/admin',
-    ]) {
-      assertRefused(await rawRequest(url, target, api), target);
-    }
-    for (const target of ['/Admin', '/ADMIN', '/%41dmin']) {
-      assert.equal((await rawRequest(url, target, api)).status, 403, target);
-    }
-    // refused before the middleware's own routes too
-    assertRefused(await rawRequest(url, '/oauth2/\\metrics', api), '/oauth2/\\metrics');
-    assert.equal(appCalls, calls, 'next() was never called');
-    // skipAuth opens only the exact case
-    const anon = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' };
-    assert.equal((await rawRequest(url, '/PUBLIC/x', anon)).status, 401);
-    const pub = await rawRequest(url, '/public/x?q=%25', anon);
-    assert.equal(pub.status, 200);
-    assert.equal(echo(pub.body).url, '/public/x?q=%25');
-  });
-
-  it('logout through the middleware ends the session', async () => {
-    const b = new TestBrowser();
-    await loginThrough(b, idp, `${url}/`, 'bob');
-    const hops = await b.follow(`${url}/oauth2/logout`, {
-      first: { headers: { 'sec-fetch-site': 'same-origin' } },
-    });
-    assert.match(hops.at(-1)!.body, /signed out/i);
-    assert.equal((await b.request(`${url}/api/me`, { kind: 'api' })).status, 401);
-  });
+describe('createGatehouseMiddleware: configuration', () => {
+  // Never contacted: the config is refused before anything starts.
+  const url = 'http://127.0.0.1:1';
+  const idp = { issuer: 'http://127.0.0.1:2' };
 
   it('a bad configuration throws ConfigError at once, naming the key', () => {
     assert.throws(

@@ -1,0 +1,147 @@
+import { identityMatchWarnings } from '../authz/identityWarnings.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { EngineContext } from '../engine/context.js';
+import { cookieNames } from '../engine/cookies.js';
+import { Engine } from '../engine/engine.js';
+import { LoginCookieCodec } from '../engine/loginCookie.js';
+import { BrowserCrowdWatch } from '../engine/loginLimits.js';
+import { GatewayMetrics } from '../metrics.js';
+import { presetNamed } from '../oidc/presets/index.js';
+import { OidcProvider } from '../oidc/provider.js';
+import { RefreshCoordinator } from '../refresh/coordinator.js';
+import type { RefreshSettings } from '../refresh/policy.js';
+import { SessionService } from '../session/service.js';
+import type { SessionStore } from '../session/store.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { settledWithin } from '../util/settledWithin.js';
+import { createStore } from './store.js';
+
+/** What an embedder may supply instead of what the config would build. */
+export interface GatewayOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Supply a store (tests, embedding); default: built from `session.store`. */
+  store?: SessionStore;
+}
+
+/**
+ * Everything a front door needs, built once from the config: store, provider, refresh
+ * coordinator and the decision engine. The reverse proxy (`createGateway`) and the Node
+ * middleware (`createGatehouseMiddleware`) are both built on it, so there is one wiring and one
+ * decision path.
+ */
+export interface GatewayCore {
+  readonly cfg: GatehouseConfig;
+  readonly engine: Engine;
+  readonly store: SessionStore;
+  readonly provider: OidcProvider;
+  readonly metrics: GatewayMetrics;
+  readonly refresh: RefreshCoordinator;
+  readonly logger: Logger;
+  /** Our cookie names (session, login): never passed on to the application. */
+  readonly cookieNames: string[];
+  /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
+  readonly discovered: Promise<void>;
+  /** Provider discovered and store healthy, with the reasons when not. */
+  readiness(): { ok: boolean; reasons: string[] };
+  /**
+   * Stops discovery retries, waits (at most `timeoutMs`, default `shutdownTimeoutSeconds`) for
+   * the refreshes under way to store their results, and closes the store.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Wires config → store, provider, refresh coordinator, engine (no front door). */
+export async function createGatewayCore(
+  cfg: GatehouseConfig,
+  opts: GatewayOptions = {},
+): Promise<GatewayCore> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(cfg.logging.level);
+  const metrics = new GatewayMetrics(!opts.logger);
+  const store = opts.store ?? (await createStore(cfg, clock, logger));
+  const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
+  const sessions = new SessionService(
+    store,
+    {
+      secrets,
+      maxAgeMs: cfg.session.maxAgeSeconds * 1000,
+      idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
+      claims: cfg.provider,
+    },
+    clock,
+    { logger, metrics },
+  );
+  const provider = new OidcProvider(cfg, { clock, logger });
+  const refreshSettings: RefreshSettings = {
+    graceMs: cfg.refresh.graceSeconds * 1000,
+    graceMaxFraction: cfg.refresh.graceMaxFraction,
+    outageGraceMs: cfg.refresh.outageGraceSeconds * 1000,
+    maxRefreshTokenAgeMs: cfg.refresh.maxRefreshTokenAgeSeconds * 1000,
+  };
+  const refresh = new RefreshCoordinator(
+    sessions,
+    provider,
+    {
+      ...refreshSettings,
+      waitTimeoutMs: cfg.refresh.timeoutSeconds * 1000,
+      retryBackoffMs: cfg.refresh.retryBackoffSeconds * 1000,
+      leaseMs: (cfg.refresh.lockLeaseSeconds ?? cfg.provider.timeoutSeconds + 5) * 1000,
+      maxInFlight: 10_000,
+    },
+    clock,
+    logger,
+    metrics,
+  );
+  const secure = cfg.publicUrl.startsWith('https:');
+  const jar = cookieNames({ secure, base: cfg.session.cookieName });
+  const ctx: EngineContext = {
+    cfg,
+    sessions,
+    provider,
+    refresh,
+    refreshSettings,
+    clock,
+    logger,
+    metrics,
+    jar,
+    loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
+    crowd: new BrowserCrowdWatch(logger, clock),
+  };
+  const engine = new Engine(ctx);
+  for (const warning of identityMatchWarnings(cfg.authorization, presetNamed(cfg.provider.preset))) {
+    logger.warn({ config: 'authorization' }, warning);
+  }
+  const discovered = provider.start();
+  return {
+    cfg,
+    engine,
+    store,
+    provider,
+    metrics,
+    refresh,
+    logger,
+    cookieNames: [jar.session, jar.login],
+    discovered,
+    readiness() {
+      const reasons: string[] = [];
+      if (!provider.ready) reasons.push(provider.notReadyReason);
+      const h = store.health();
+      if (!h.ok) reasons.push(h.reason ?? 'session store unavailable');
+      return { ok: reasons.length === 0, reasons };
+    },
+    async close(timeoutMs = cfg.shutdownTimeoutSeconds * 1000) {
+      provider.stop();
+      // A refresh under way may have rotated the refresh token at the IdP already: its result
+      // must reach the store, or the session ends at its next refresh.
+      if (!(await settledWithin(refresh.settled(), timeoutMs))) {
+        logger.warn(
+          { pending: refresh.pending },
+          'shutdown: refreshes still running at shutdownTimeoutSeconds; their results are lost',
+        );
+      }
+      await store.close();
+    },
+  };
+}
