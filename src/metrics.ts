@@ -55,6 +55,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly bearerVerifications = new Counter({
+    name: 'gatehouse_bearer_verifications_total',
+    help: 'Bearer tokens checked, by method (jwt, introspection) and result (ok, cached, invalid, unavailable)',
+    labelNames: ['method', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly introspections = new Counter({
+    name: 'gatehouse_introspection_total',
+    help: 'Token introspection by outcome: call_active, call_inactive, call_failed (IdP calls); cache_hit, cache_negative_hit, coalesced (no call); budget_full (refused, 503)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaultMetrics = false) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

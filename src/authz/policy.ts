@@ -29,11 +29,20 @@ export interface AuthorizationPolicy extends AccessRule {
       pathPrefix: string;
       /** Match the prefix by exact case; by default `/admin` also covers `/Admin` (as Express routes). */
       caseSensitive?: boolean;
+      /** Scopes the credential must grant, all of them (a bearer token's scope/scp, a session's granted scopes). */
+      requiredScopes?: readonly string[];
     }
   >;
 }
 
-export type AuthzResult = { ok: true } | { ok: false; reason: string };
+export type AuthzResult =
+  | { ok: true }
+  | {
+      ok: false;
+      reason: string;
+      /** Set when the denial is a rule's requiredScopes: the scopes that rule needs (RFC 6750 `scope`). */
+      requiredScopes?: readonly string[];
+    };
 
 const OK: AuthzResult = { ok: true };
 
@@ -123,9 +132,15 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
 
 /**
  * Whether `id` may have the request whose path reads as `readings` (computed once per request by
- * the caller, who also matched skipAuth on them).
+ * the caller, who also matched skipAuth on them). `scopes`: what the credential grants; a rule's
+ * `requiredScopes` must all be among them (none granted: every such rule denies — fail closed).
  */
-export function authorize(policy: AuthorizationPolicy, id: Identity, readings: PathReadings): AuthzResult {
+export function authorize(
+  policy: AuthorizationPolicy,
+  id: Identity,
+  readings: PathReadings,
+  scopes: readonly string[] = [],
+): AuthzResult {
   if (!compiledRules.has(policy)) compilePolicy(policy);
   if (id.email && id.emailVerified === false && !policy.allowUnverifiedEmail) {
     return { ok: false, reason: 'your email address is not verified with the identity provider' };
@@ -139,6 +154,15 @@ export function authorize(policy: AuthorizationPolicy, id: Identity, readings: P
     if (ruleCovers(readings, rule.pathPrefix, rule.caseSensitive)) {
       const r = checkRule(id, rule, `on ${rule.pathPrefix}`);
       if (!r.ok) return r;
+      const need = rule.requiredScopes;
+      if (need?.length && !need.every((sc) => scopes.includes(sc))) {
+        const missing = need.filter((sc) => !scopes.includes(sc));
+        return {
+          ok: false,
+          reason: `the credential lacks the scope${missing.length > 1 ? 's' : ''} required on ${rule.pathPrefix} (${missing.join(' ')})`,
+          requiredScopes: need,
+        };
+      }
     }
   }
   return OK;

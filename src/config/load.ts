@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetNamed } from '../oidc/presets/index.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
@@ -238,6 +239,7 @@ function checkCrossFields(cfg: GatehouseConfig): void {
   }
   const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
   if (insecure) problems.push(insecure);
+  problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(

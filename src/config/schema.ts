@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { bearerSettingsSchema } from '../oidc/bearerSettings.js';
 import { providerSettingsSchema } from '../oidc/settings.js';
 import { httpUrl } from '../util/httpUrl.js';
 
@@ -27,6 +28,17 @@ export const pathRuleSchema = z.object({
    */
   caseSensitive: z.boolean().default(false),
   ...authzFields,
+  /**
+   * Scopes a request must have, all of them: a bearer token's `scope`/`scp`; a session's scopes
+   * the provider granted at sign-in (docs/configuration.md, "requiredScopes").
+   */
+  requiredScopes: z
+    .array(
+      z
+        .string()
+        .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is one word of printable ASCII without " or \\'),
+    )
+    .default([]),
 });
 
 /** `address/bits` (IPv4 or IPv6), or a bare address (a /32 or /128): exactly what node:net's BlockList takes. */
@@ -203,6 +215,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Bearer tokens for API clients (oidc/bearerSettings.ts; docs/api-clients.md). */
+    bearer: bearerSettingsSchema,
     skipAuth: z.array(z.string().startsWith('/', 'must start with /')).default([]),
     /**
      * On SIGTERM/SIGINT (or `close()`): how long requests in flight and refreshes under way may

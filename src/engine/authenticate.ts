@@ -1,6 +1,6 @@
 import type { EngineContext } from './context.js';
 import type { CredentialLoader, Principal, Refused } from './credentials/credentialLoader.js';
-import type { Answer } from './decision.js';
+import type { Answer, ErrorDecision } from './decision.js';
 import { isNavigation, type RequestFacts } from './facts.js';
 import { beginLogin } from './login.js';
 
@@ -18,7 +18,11 @@ export async function authenticate(
     const r = await loader.load(f);
     if (r.kind === 'none') continue;
     if (r.kind === 'authenticated') return r;
-    if (r.kind === 'unavailable') return unavailable(r.retryAfterSec);
+    if (r.kind === 'unavailable') {
+      if (loader.signsInByRedirect) return unavailable(r.retryAfterSec);
+      return { ...unavailable(r.retryAfterSec), reason: r.reason ?? 'Please retry shortly.', bearer: {} };
+    }
+    if (r.code === 'invalid_token') return invalidToken(r.description);
     return unauthenticated(ctx, f, r.setCookies, r.code, loader.signsInByRedirect);
   }
   // No credential at all: an anonymous browser signs in.
@@ -29,7 +33,7 @@ export function isAnswer(a: Principal | Answer): a is Answer {
   return 'type' in a;
 }
 
-function unavailable(retryAfterSec: number): Answer {
+function unavailable(retryAfterSec: number): ErrorDecision {
   return {
     type: 'error',
     status: 503,
@@ -41,6 +45,19 @@ function unavailable(retryAfterSec: number): Answer {
   };
 }
 
+/** RFC 6750 §3.1: a bearer token that is bad, expired, revoked or for another API. JSON, never a redirect, never a cookie. */
+function invalidToken(description: string | undefined): Answer {
+  const d = description ?? 'the token is not valid';
+  return {
+    type: 'error',
+    status: 401,
+    code: 'invalid_token',
+    reason: `The access token is not accepted: ${d}.`,
+    setCookies: [],
+    bearer: { error: 'invalid_token', description: d },
+  };
+}
+
 /**
  * Not logged in: navigations go to the IdP (when the credential is one a browser signs in for),
  * everything else gets 401 JSON with a challenge.
@@ -49,7 +66,7 @@ async function unauthenticated(
   ctx: EngineContext,
   f: RequestFacts,
   setCookies: string[],
-  code: 'no_session' | Refused['code'],
+  code: 'no_session' | Exclude<Refused['code'], 'invalid_token'>,
   signsInByRedirect: boolean,
 ): Promise<Answer> {
   if (signsInByRedirect && isNavigation(f)) {

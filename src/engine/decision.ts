@@ -31,6 +31,11 @@ export type Decision =
       retryAfterSec?: number;
       /** Adds `WWW-Authenticate` (401 answers). */
       challenge?: boolean;
+      /**
+       * The answer to a bearer-token request (an API client): always JSON, never a page, with
+       * `WWW-Authenticate: Bearer error=…` (RFC 6750 §3) when `error` is set.
+       */
+      bearer?: BearerChallenge;
     }
   | { type: 'json'; status: number; body: unknown; setCookies: string[] }
   | {
@@ -52,3 +57,12 @@ export type Decision =
 /** Any decision that is answered directly (everything but `allow`). */
 export type Answer = Exclude<Decision, { type: 'allow' }>;
 export type ErrorDecision = Extract<Decision, { type: 'error' }>;
+
+/** RFC 6750 §3: what a `WWW-Authenticate: Bearer` challenge says. */
+export interface BearerChallenge {
+  error?: 'invalid_token' | 'insufficient_scope';
+  /** Human-readable, never the token. */
+  description?: string;
+  /** The scopes that would be enough (insufficient_scope because of requiredScopes). */
+  scope?: string;
+}

@@ -1,14 +1,14 @@
 import { exemptionCovers } from '../authz/pathPrefix.js';
 import { pathReadings } from '../authz/pathReadings.js';
 import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
-import { identityHeaders } from '../identity/identity.js';
+import { headerSafe, identityHeaders } from '../identity/identity.js';
 import type { SessionRecord } from '../session/record.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import { authenticate, isAnswer } from './authenticate.js';
 import { BackchannelLogout } from './backchannelLogout.js';
 import type { EngineContext } from './context.js';
 import { defaultCredentialChain } from './credentials/credentialChain.js';
-import type { CredentialLoader, Principal } from './credentials/credentialLoader.js';
+import type { BearerCredential, CredentialLoader, Principal } from './credentials/credentialLoader.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
@@ -27,6 +27,7 @@ export class Engine {
   private readonly policy: AuthorizationPolicy;
   /** Upstream headers per record object: computed once per session version, not per request. */
   private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
+  private readonly bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
 
@@ -49,12 +50,26 @@ export class Engine {
       }
       const a = await authenticate(this.ctx, this.credentials, f);
       if (isAnswer(a)) return a;
-      const verdict = authorize(this.policy, a.identity, readings);
+      const verdict = authorize(this.policy, a.identity, readings, a.scopes);
       if (!verdict.ok) {
         this.ctx.logger.info(
           { reqId: f.requestId, user: a.identity.user, path: f.path },
           `access denied: ${verdict.reason}`,
         );
+        if (a.bearer) {
+          // RFC 6750 §3.1: a token that does not grant this request. No sign-in link: a program holds it.
+          const scope = verdict.requiredScopes?.join(' ');
+          return {
+            type: 'error',
+            status: 403,
+            code: 'insufficient_scope' as const,
+            reason: `Access denied: ${verdict.reason}.`,
+            setCookies: [],
+            bearer: scope
+              ? { error: 'insufficient_scope', description: verdict.reason, scope }
+              : { error: 'insufficient_scope', description: verdict.reason },
+          };
+        }
         return {
           type: 'error',
           status: 403,
@@ -121,8 +136,24 @@ export class Engine {
     return this.guard(f, () => this.backchannel.handle(form));
   }
 
-  /** A credential without a session has no tokens of ours to forward: identity headers only. */
+  /**
+   * A session's headers are computed once per record; a bearer principal's once per cached
+   * principal. A bearer request forwards its own token when `headers.pass*` say so.
+   */
   private headersFor(p: Principal): Record<string, string> {
+    if (p.bearer) {
+      let h = this.bearerHeaderCache.get(p.bearer);
+      if (!h) {
+        const cfg = this.ctx.cfg.headers;
+        h = identityHeaders(p.identity, cfg.maxGroupsHeaderBytes);
+        if (p.bearer.clientId) h['x-forwarded-client-id'] = headerSafe(p.bearer.clientId);
+        if (cfg.passAccessToken) h['x-forwarded-access-token'] = p.bearer.token;
+        if (cfg.passAuthorizationHeader) h.authorization = `Bearer ${p.bearer.token}`;
+        this.bearerHeaderCache.set(p.bearer, h);
+      }
+      return h;
+    }
+    // A credential without a session has no tokens of ours to forward: identity headers only.
     if (!p.session) return identityHeaders(p.identity, this.ctx.cfg.headers.maxGroupsHeaderBytes);
     const rec = p.session.record;
     let h = this.headerCache.get(rec);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Decision } from '../engine/decision.js';
+import type { BearerChallenge, Decision } from '../engine/decision.js';
 import { renderPage, TITLES } from './pages.js';
 
 /** How an answer is shaped: HTML pages for browsers navigating, JSON for everything else. */
@@ -73,13 +73,16 @@ export function respond(
       return;
     case 'error': {
       if (d.retryAfterSec !== undefined) res.setHeader('retry-after', String(d.retryAfterSec));
-      if (d.challenge) {
+      if (d.bearer?.error) {
+        res.setHeader('www-authenticate', bearerChallenge(d.bearer));
+      } else if (d.challenge) {
         res.setHeader(
           'www-authenticate',
           `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`,
         );
       }
-      if (audience === 'json') {
+      // A bearer request comes from a program: JSON whatever its Accept says.
+      if (audience === 'json' || d.bearer) {
         const body: Record<string, unknown> = { error: d.code, reason: d.reason, requestId };
         if (d.signInUrl && (d.status === 401 || d.status === 403)) body.signIn = d.signInUrl;
         send(res, d.status, 'application/json; charset=utf-8', JSON.stringify(body));
@@ -105,4 +108,18 @@ export function respond(
       );
     }
   }
+}
+
+/** RFC 6750 §3: only %x20-21 / %x23-5B / %x5D-7E may appear in a quoted value. */
+function quotable(v: string): string {
+  return v.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '').slice(0, 300);
+}
+
+/** `Bearer realm="gatehouse", error="…", error_description="…"[, scope="…"]` */
+export function bearerChallenge(b: BearerChallenge): string {
+  let h = `Bearer realm="gatehouse"`;
+  if (b.error) h += `, error="${b.error}"`;
+  if (b.description) h += `, error_description="${quotable(b.description)}"`;
+  if (b.scope) h += `, scope="${quotable(b.scope)}"`;
+  return h;
 }

@@ -105,4 +105,6 @@ export const IDENTITY_HEADER_NAMES = [
   'x-forwarded-groups',
   'x-forwarded-groups-truncated',
   'x-forwarded-access-token',
+  // The OAuth client a bearer token was issued to (engine/credentials/bearerToken.ts).
+  'x-forwarded-client-id',
 ] as const;

@@ -6,6 +6,7 @@ import { Semaphore } from '../util/semaphore.js';
 import type { CallbackChecks, GrantResponse, ProviderConnection } from './connection.js';
 import { classifyOidcError, OidcError } from './errors.js';
 import { usesInsecureIssuer } from './insecureTransport.js';
+import { introspect, introspectionConfiguration } from './introspectionCall.js';
 import type { JwtChecks, VerifiedJwt } from './jwks.js';
 import { logoutUrlFromTemplate } from './logoutTarget.js';
 import { type LogoutTokenClaims, verifyLogoutToken } from './logoutToken.js';
@@ -139,7 +140,9 @@ export class OidcProvider {
     const now = this.deps.clock.now();
     const signedIn = await c.exchangeCode(callbackUrl, checks);
     if (signedIn.refreshTokenMissing) this.warnNoRefreshToken(c.offline);
-    return this.toResult(c, now, signedIn.tokens, signedIn.claims, undefined);
+    const result = this.toResult(c, now, signedIn.tokens, signedIn.claims, undefined);
+    result.scopes ??= [...c.offline.scopes];
+    return result;
   }
 
   private warnNoRefreshToken(offline: OfflineAccessPlan): void {
@@ -200,13 +203,15 @@ export class OidcProvider {
     const tokens: TokenResult['tokens'] = { accessToken: res.access_token };
     if (refreshToken) tokens.refreshToken = refreshToken;
     if (res.id_token) tokens.idToken = res.id_token;
-    return {
+    const result: TokenResult = {
       tokens,
       claims,
       accessExpiresAt: e.at,
       accessLifetimeMs: e.lifetimeMs,
       rotated: res.refresh_token !== undefined && res.refresh_token !== previousRefresh,
     };
+    if (typeof res.scope === 'string') result.scopes = res.scope.split(' ').filter(Boolean);
+    return result;
   }
 
   /**
@@ -272,5 +277,20 @@ export class OidcProvider {
     } catch (err) {
       throw new OidcError('token_unverified', { description: describeCause(err) }, err);
     }
+  }
+
+  /** The issuer as discovered (what `iss` of its tokens says), or undefined before discovery. */
+  get discoveredIssuer(): string | undefined {
+    return this.connection?.configuration.serverMetadata().issuer;
+  }
+
+  /**
+   * RFC 7662 introspection of a bearer token (`endpoint` overrides discovery's). Runs outside the
+   * provider's semaphore: the caller (TokenIntrospector) has a budget of its own, so a flood of
+   * opaque tokens cannot take the slots logins and refreshes need. Throws as the call failed.
+   */
+  introspectToken(token: string, endpoint: string | undefined): Promise<Record<string, unknown>> {
+    const c = this.connected();
+    return introspect(introspectionConfiguration(c.configuration, this.cfg.provider, endpoint), token);
   }
 }

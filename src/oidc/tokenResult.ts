@@ -11,6 +11,12 @@ export interface TokenResult {
   accessLifetimeMs: number;
   /** True when the response carried a new refresh token (rotation). */
   rotated: boolean;
+  /**
+   * The scopes granted: the response's `scope`, else (RFC 6749 §5.1: omitted means "as
+   * requested") the scopes asked for at sign-in; undefined after a refresh that did not say
+   * (the session keeps what it had). For `requiredScopes` on cookie sessions.
+   */
+  scopes?: string[];
 }
 
 /**

@@ -25,6 +25,8 @@ export interface SessionRecord {
   lastSeenAt: number;
   /** Absolute end of the session (createdAt + maxAge). */
   expiresAt: number;
+  /** The scopes the provider granted (TokenResult.scopes), for `requiredScopes`; absent on older records (no scope then). */
+  scopes?: string[];
   /** Set after a transient refresh failure: no new attempt before this time. */
   refreshRetryAt?: number;
   /**

@@ -109,6 +109,7 @@ export class SessionService {
       expiresAt: now + this.settings.maxAgeMs,
     };
     if (sid) record.sid = sid;
+    if (result.scopes) record.scopes = result.scopes;
     await this.store.put(storeKey, record, this.ttl(record), null);
     return { cookieValue, key: storeKey, record };
   }
@@ -136,6 +137,7 @@ export class SessionService {
       accessLifetimeMs: result.accessLifetimeMs,
       refreshIssuedAt: result.rotated ? now : prev.refreshIssuedAt,
     };
+    if (result.scopes) next.scopes = result.scopes;
     delete next.refreshRetryAt;
     return next;
   }

@@ -18,7 +18,11 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'upstream_unavailable'
   | 'unsupported_upgrade'
-  | 'config_invalid';
+  | 'config_invalid'
+  /** A bearer token that is bad, expired, revoked or not for this API (RFC 6750 §3.1). */
+  | 'invalid_token'
+  /** A bearer request that authorization denies (RFC 6750 §3.1). */
+  | 'insufficient_scope';
 
 export class GatehouseError extends Error {
   readonly code: ErrorCode;

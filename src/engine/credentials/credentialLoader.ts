@@ -55,6 +55,22 @@ export interface Principal {
   session?: SessionRef;
   /** Set-Cookie values to send with whatever answers the request. */
   setCookies: string[];
+  /**
+   * The scopes the credential grants, for `authorization.rules[].requiredScopes`: a bearer
+   * token's `scope`/`scp`; a session's, those the provider granted at sign-in.
+   */
+  scopes?: readonly string[];
+  /** The bearer token, when the credential is one: forwarded by `headers.passAccessToken`/`passAuthorizationHeader`. */
+  bearer?: BearerCredential;
+}
+
+/** What a bearer-token principal carries besides its identity. */
+export interface BearerCredential {
+  token: string;
+  /** The OAuth client the token was issued to (`client_id`, else `azp`), sent as X-Forwarded-Client-Id. */
+  clientId: string | undefined;
+  /** A machine client (client credentials: no user of its own), docs/api-clients.md. */
+  machine: boolean;
 }
 
 /**
@@ -63,8 +79,10 @@ export interface Principal {
  */
 export interface Refused {
   kind: 'refused';
-  /** What is wrong, for the 401's code and reason (a bearer loader adds its own codes). */
-  code: 'bad_cookie' | 'session_expired';
+  /** What is wrong, for the 401's code and reason: `invalid_token` is a bearer token's (RFC 6750 §3.1). */
+  code: 'bad_cookie' | 'session_expired' | 'invalid_token';
+  /** Why a token was refused, for `error_description` (never the token). */
+  description?: string;
   /** Set-Cookie values to send with the answer (clearing a dead session cookie). */
   setCookies: string[];
 }
@@ -73,4 +91,6 @@ export interface Refused {
 export interface Unavailable {
   kind: 'unavailable';
   retryAfterSec: number;
+  /** What cannot be checked, when it is not the session (a bearer token: "the token cannot be checked now"). */
+  reason?: string;
 }

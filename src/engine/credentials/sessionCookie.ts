@@ -73,9 +73,12 @@ export class SessionCookieLoader implements CredentialLoader {
       expiresAt: rec.expiresAt,
       session: { key, record: rec },
       setCookies: [],
+      scopes: rec.scopes ?? NO_SCOPES,
     };
   }
 }
+
+const NO_SCOPES: readonly string[] = [];
 
 /** The session is gone or the cookie is not ours: the cookie is cleared with the answer. */
 function refused(ctx: EngineContext, code: Refused['code']): Refused {

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../../src/util/clock.js';
+import { client, relyingParty, login as rpLogin, type Tokens } from '../devidp/helpers.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
+
+/**
+ * Bearer tokens through the reverse proxy, with the real dev IdP: its code-flow access tokens are
+ * RFC 9068 JWTs (`typ: at+jwt`) whose `aud` is the client id (`gatehouse`).
+ */
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+function parts(jwt: string): [Record<string, unknown>, Record<string, unknown>, string] {
+  const [h, p, s] = jwt.split('.');
+  return [
+    JSON.parse(Buffer.from(h!, 'base64url').toString()),
+    JSON.parse(Buffer.from(p!, 'base64url').toString()),
+    s!,
+  ];
+}
+
+/** `WWW-Authenticate: Bearer … error="X"` → X */
+function bearerError(r: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+  const h = String(r.headers['www-authenticate'] ?? '');
+  assert.match(h, /^Bearer realm="gatehouse"/, `WWW-Authenticate is ${h}`);
+  return /error="([^"]+)"/.exec(h)?.[1];
+}
+
+async function api(
+  url: string,
+  token: string | undefined,
+  opts: { kind?: 'api' | 'navigate'; headers?: Record<string, string>; browser?: TestBrowser } = {},
+) {
+  const b = opts.browser ?? new TestBrowser();
+  const headers: Record<string, string> = { ...opts.headers };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  return b.request(url, { kind: opts.kind ?? 'api', headers });
+}
+
+/** The answer a refused bearer request must be: 401 JSON, invalid_token, no cookie, no redirect, no token echoed. */
+function assertInvalidToken(r: Awaited<ReturnType<typeof api>>, token: string, why?: RegExp): void {
+  assert.equal(r.status, 401, r.body);
+  assert.equal(r.location, undefined);
+  assert.equal(r.headers['set-cookie'], undefined);
+  assert.match(String(r.headers['content-type']), /application\/json/);
+  assert.equal(r.json().error, 'invalid_token');
+  assert.equal(bearerError(r), 'invalid_token');
+  const challenge = String(r.headers['www-authenticate']);
+  assert.ok(!challenge.includes(token.split('.')[1] ?? token), 'the challenge must never carry the token');
+  assert.ok(!r.body.includes(token), 'the body must never carry the token');
+  if (why) assert.match(challenge, why);
+}
+
+describe('bearer JWT access tokens through the reverse proxy', () => {
+  let s: Stack;
+  let tokens: Tokens;
+  const clock = new ManualClock();
+  before(async () => {
+    s = await startStack({
+      clock,
+      config: {
+        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        authorization: {
+          rules: [
+            { pathPrefix: '/scoped', requiredScopes: ['email'] },
+            { pathPrefix: '/billing', requiredScopes: ['billing:read'] },
+            { pathPrefix: '/admin', allowedGroups: ['admins'] },
+          ],
+        },
+      } as never,
+    });
+    const rp = await relyingParty(s.idp);
+    tokens = await rpLogin(rp, { login_hint: 'bob' });
+  });
+  after(() => s.close());
+
+  it('a valid JWT access token → 200 with the identity headers, no Set-Cookie', async () => {
+    const r = await api(`${s.url}/hello`, tokens.access_token);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['set-cookie'], undefined);
+    const seen = r.json<{ headers: Record<string, string> }>().headers;
+    assert.ok(seen['x-forwarded-user'], 'X-Forwarded-User upstream');
+    assert.equal(seen['x-forwarded-client-id'], 'gatehouse');
+  });
+
+  it('a repeated token is served from the verified-token cache (no second verification)', async () => {
+    const before = await s.gw.metrics.registry.getSingleMetricAsString(
+      'gatehouse_bearer_verifications_total',
+    );
+    for (let i = 0; i < 5; i++) assert.equal((await api(`${s.url}/x`, tokens.access_token)).status, 200);
+    const after = await s.gw.metrics.registry.getSingleMetricAsString('gatehouse_bearer_verifications_total');
+    const n = (txt: string, result: string) =>
+      Number(new RegExp(`method="jwt",result="${result}"} (\\d+)`).exec(txt)?.[1] ?? 0);
+    assert.equal(n(after, 'ok'), n(before, 'ok'));
+    assert.equal(n(after, 'cached') - n(before, 'cached'), 5);
+  });
+
+  it('a tampered signature → 401 invalid_token', async () => {
+    const [h, p, sig] = tokens.access_token.split('.');
+    const flipped = `${sig!.slice(0, -4)}${sig!.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    const t = `${h}.${p}.${flipped}`;
+    assertInvalidToken(await api(`${s.url}/x`, t), t, /signature/);
+    // A tampered payload under the real signature too.
+    const [, payload] = parts(tokens.access_token);
+    const t2 = `${h}.${b64({ ...payload, sub: 'usr_admin' })}.${sig}`;
+    assertInvalidToken(await api(`${s.url}/x`, t2), t2, /signature/);
+  });
+
+  it('alg none → 401 invalid_token', async () => {
+    const [header, payload] = parts(tokens.access_token);
+    const t = `${b64({ ...header, alg: 'none' })}.${b64(payload)}.`;
+    // An empty signature is not JWT-shaped: refused as such; with a dummy one, for its algorithm.
+    assertInvalidToken(await api(`${s.url}/x`, t), t);
+    const t2 = `${b64({ ...header, alg: 'none' })}.${b64(payload)}.AAAA`;
+    assertInvalidToken(await api(`${s.url}/x`, t2), t2, /algorithm/);
+    const t3 = `${b64({ ...header, alg: 'HS256' })}.${b64(payload)}.AAAA`;
+    assertInvalidToken(await api(`${s.url}/x`, t3), t3, /algorithm/);
+  });
+
+  it('an ID token presented as a bearer → 401 invalid_token', async () => {
+    const t = tokens.id_token!;
+    assertInvalidToken(await api(`${s.url}/x`, t), t, /ID token/);
+  });
+
+  it('an opaque token while only jwt is accepted → 401 invalid_token', async () => {
+    assertInvalidToken(await api(`${s.url}/x`, 'opaque-token-value'), 'opaque-token-value');
+  });
+
+  it('never a login redirect, even with navigation headers; JSON, not a page', async () => {
+    const r = await api(`${s.url}/x`, 'not-a-good-token', { kind: 'navigate' });
+    assertInvalidToken(r, 'not-a-good-token');
+  });
+
+  it('requiredScopes: a token without the scope → 403 insufficient_scope with scope=; with it → 200', async () => {
+    const ok = await api(`${s.url}/scoped/a`, tokens.access_token);
+    assert.equal(ok.status, 200, ok.body);
+    const r = await api(`${s.url}/billing/a`, tokens.access_token);
+    assert.equal(r.status, 403);
+    assert.equal(r.json().error, 'insufficient_scope');
+    assert.equal(bearerError(r), 'insufficient_scope');
+    assert.match(String(r.headers['www-authenticate']), /scope="billing:read"/);
+    assert.equal(r.headers['set-cookie'], undefined);
+    // Every spelling of the path: case, encoding.
+    for (const p of ['/BILLING/a', '/%62illing/a', '/billing;x/a']) {
+      assert.equal((await api(`${s.url}${p}`, tokens.access_token)).status, 403, p);
+    }
+  });
+
+  it('a group rule denying a bearer request → 403 insufficient_scope (no scope=)', async () => {
+    const r = await api(`${s.url}/admin/x`, tokens.access_token);
+    assert.equal(r.status, 403);
+    assert.equal(bearerError(r), 'insufficient_scope');
+    assert.doesNotMatch(String(r.headers['www-authenticate']), /scope="/);
+  });
+
+  it('an expired token → 401 invalid_token (after the clock tolerance)', async () => {
+    const rp = await relyingParty(s.idp);
+    const fresh = await rpLogin(rp, { login_hint: 'alice' });
+    const [, payload] = parts(fresh.access_token);
+    clock.set((payload.exp as number) * 1000 + (s.cfg.provider.clockToleranceSeconds + 5) * 1000);
+    try {
+      assertInvalidToken(await api(`${s.url}/x`, fresh.access_token), fresh.access_token, /expired/);
+      // The cached token from earlier expired too: the cache never outlives exp.
+      assertInvalidToken(await api(`${s.url}/x`, tokens.access_token), tokens.access_token, /expired/);
+    } finally {
+      clock.set(Date.now());
+    }
+  });
+});
+
+describe('bearer audiences, path prefixes and the cookie order', () => {
+  let s: Stack;
+  let tokens: Tokens;
+  before(async () => {
+    s = await startStack({
+      config: {
+        bearer: { accept: ['jwt'], audiences: ['grafana-api'], pathPrefixes: ['/api'] },
+      } as never,
+    });
+    tokens = await rpLogin(await relyingParty(s.idp), { login_hint: 'alice' });
+  });
+  after(() => s.close());
+
+  it('a token for another audience → 401 invalid_token', async () => {
+    assertInvalidToken(await api(`${s.url}/api/x`, tokens.access_token), tokens.access_token, /aud/);
+  });
+
+  it('outside pathPrefixes the Authorization header is ignored (cookie rules: a 401 no_session)', async () => {
+    const r = await api(`${s.url}/other`, tokens.access_token);
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error, 'no_session');
+    // …and so a navigation there is sent to sign in, as without a token.
+    assert.equal((await api(`${s.url}/other`, tokens.access_token, { kind: 'navigate' })).status, 302);
+  });
+
+  it('pathPrefixes match every spelling (case, encoding) and are segment-bounded', async () => {
+    for (const p of ['/api', '/API/x', '/%61pi/x', '/api;v=1/x']) {
+      const r = await api(`${s.url}${p}`, 'garbage');
+      assert.equal(r.status, 401, p);
+      assert.equal(r.json().error, 'invalid_token', p);
+    }
+    const r = await api(`${s.url}/apix`, 'garbage');
+    assert.equal(r.json().error, 'no_session');
+  });
+
+  it('bearer wins over a session cookie on pathPrefixes (default): a bad token is refused though the cookie is good', async () => {
+    const b = new TestBrowser();
+    await login(s, b, { path: '/', user: 'alice' });
+    assert.equal(
+      (await b.request(`${s.url}/api/x`, { kind: 'api' })).status,
+      200,
+      'the cookie alone is good',
+    );
+    const r = await api(`${s.url}/api/x`, 'garbage', { browser: b });
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error, 'invalid_token');
+    assert.equal(r.headers['set-cookie'], undefined);
+  });
+});
+
+describe('bearer.preferOverCookie: false', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      config: { bearer: { accept: ['jwt'], audiences: ['gatehouse'], preferOverCookie: false } } as never,
+    });
+  });
+  after(() => s.close());
+
+  it('a live session wins; without one the token decides (and a bad one is a 401, never a redirect)', async () => {
+    const b = new TestBrowser();
+    await login(s, b, { path: '/', user: 'alice' });
+    const withCookie = await api(`${s.url}/x`, 'garbage', { browser: b });
+    assert.equal(withCookie.status, 200);
+    assert.equal(withCookie.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'], 'alice');
+    const r = await api(`${s.url}/x`, 'garbage', { kind: 'navigate' });
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error, 'invalid_token');
+  });
+});
+
+describe('bearer not accepted (the default)', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack();
+  });
+  after(() => s.close());
+
+  it('the Authorization header is ignored, as before: no session → 401 no_session', async () => {
+    const tokens = await rpLogin(await relyingParty(s.idp), { login_hint: 'alice' });
+    const r = await api(`${s.url}/x`, tokens.access_token);
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error, 'no_session');
+  });
+});
+
+void client;
