@@ -108,13 +108,18 @@ export function bearerConfigProblems(b: BearerSettings, providerIssuer: string):
       'bearer.accept: is empty, so bearer.issuers/audiences have no effect — set accept: [jwt] (and/or introspection)',
     );
   }
+  const own = b.issuers.find((i) => sameIssuer(i.issuer, providerIssuer));
+  if (b.accept.includes('introspection') && b.audiences.length === 0 && !own) {
+    problems.push(
+      `bearer.audiences: is required when bearer.accept includes introspection — an active token must name one of them in aud (e.g. [gatehouse-api])`,
+    );
+  }
   const seen = new Set<string>();
   for (const i of b.issuers) {
     if (seen.has(i.issuer))
       problems.push(`bearer.issuers: ${i.issuer} is listed twice — merge its audiences`);
     seen.add(i.issuer);
   }
-  void providerIssuer;
   return problems;
 }
 
