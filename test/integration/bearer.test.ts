@@ -256,4 +256,76 @@ describe('bearer not accepted (the default)', () => {
   });
 });
 
+describe('requiredScopes on cookie sessions: the scopes the provider granted at sign-in', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      config: {
+        authorization: {
+          rules: [
+            { pathPrefix: '/profile', requiredScopes: ['email', 'profile'] },
+            { pathPrefix: '/billing', requiredScopes: ['billing:read'] },
+          ],
+        },
+      } as never,
+    });
+  });
+  after(() => s.close());
+
+  it('a granted scope passes; a scope never granted is a 403 (never silently ignored)', async () => {
+    const b = new TestBrowser();
+    await login(s, b, { path: '/', user: 'alice' });
+    assert.equal((await b.request(`${s.url}/profile/me`, { kind: 'api' })).status, 200);
+    const r = await b.request(`${s.url}/billing/x`, { kind: 'api' });
+    assert.equal(r.status, 403);
+    assert.equal(r.json().error, 'forbidden');
+    assert.match(r.json<{ reason: string }>().reason, /billing:read/);
+    assert.equal((await b.request(`${s.url}/Billing/x`, { kind: 'api' })).status, 403);
+  });
+});
+
+describe('bearer upstream headers', () => {
+  let s: Stack;
+  let tokens: Tokens;
+  before(async () => {
+    s = await startStack({
+      config: {
+        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        headers: { passAccessToken: true, passAuthorizationHeader: true },
+        proxy: { allowUnderscoreHeaders: true },
+      } as never,
+    });
+    tokens = await rpLogin(await relyingParty(s.idp), { login_hint: 'alice' });
+  });
+  after(() => s.close());
+
+  it('passAccessToken / passAuthorizationHeader forward the bearer token itself', async () => {
+    const r = await api(`${s.url}/x`, tokens.access_token);
+    assert.equal(r.status, 200, r.body);
+    const h = r.json<{ headers: Record<string, string> }>().headers;
+    assert.equal(h['x-forwarded-access-token'], tokens.access_token);
+    assert.equal(h.authorization, `Bearer ${tokens.access_token}`);
+  });
+
+  it("a client's own X-Forwarded-Client-Id, in any spelling, never reaches the upstream", async () => {
+    const forged = {
+      'x-forwarded-client-id': 'forged',
+      x_forwarded_client_id: 'forged',
+      'X-Forwarded-Client_Id': 'forged',
+    };
+    const r = await api(`${s.url}/x`, tokens.access_token, { headers: forged });
+    const h = r.json<{ headers: Record<string, string> }>().headers;
+    assert.equal(h['x-forwarded-client-id'], 'gatehouse');
+    assert.equal(h.x_forwarded_client_id, undefined);
+    assert.equal(h['x-forwarded-client_id'], undefined);
+    // With a cookie session (no client id of its own): none at all.
+    const b = new TestBrowser();
+    await login(s, b, { path: '/', user: 'alice' });
+    const c = await b.request(`${s.url}/x`, { kind: 'api', headers: forged });
+    const ch = c.json<{ headers: Record<string, string> }>().headers;
+    assert.equal(ch['x-forwarded-client-id'], undefined);
+    assert.equal(ch.x_forwarded_client_id, undefined);
+  });
+});
+
 void client;
