@@ -9,7 +9,7 @@ export type Decision =
       /** Identity headers for the upstream (empty for skip-auth paths). */
       upstreamHeaders: Record<string, string>;
       setCookies: string[];
-      /** The store key of the session that allowed it (none on skip-auth paths): binds upgraded sockets. */
+      /** What allowed it, for binding upgraded sockets: the session's store key, or `bearer:<token hash>` (none on skip-auth paths). */
       sessionKey?: string;
     }
   | {

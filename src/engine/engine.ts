@@ -86,6 +86,8 @@ export class Engine {
         setCookies: a.setCookies,
       };
       if (a.session) allow.sessionKey = a.session.key;
+      // A WebSocket opened with a bearer token is re-checked like a session's, and closed once the token has expired.
+      else if (a.bearer) allow.sessionKey = `bearer:${a.bearer.hash}`;
       return allow;
     });
   }

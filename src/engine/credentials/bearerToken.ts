@@ -103,7 +103,7 @@ export class BearerTokenLoader implements CredentialLoader {
     if (this.jwt && looksLikeJwt(token)) {
       const v = await this.jwt.verify(token);
       if (v.kind !== 'active') return this.outcome(f, 'jwt', v);
-      const p = this.principal(token, v);
+      const p = this.principal(token, hash, v);
       if (p.kind === 'refused')
         return this.outcome(f, 'jwt', { kind: 'invalid', description: p.description ?? '' });
       const ttl = Math.min(this.ctx.cfg.bearer.jwtCacheSeconds * 1000, p.expiresAt - this.ctx.clock.now());
@@ -117,7 +117,7 @@ export class BearerTokenLoader implements CredentialLoader {
       // One principal per cached answer: a repeated opaque token builds no identity.
       let p = this.fromIntrospection.get(v);
       if (!p) {
-        p = this.principal(token, v);
+        p = this.principal(token, hash, v);
         this.fromIntrospection.set(v, p);
       }
       if (p.kind === 'refused')
@@ -152,7 +152,7 @@ export class BearerTokenLoader implements CredentialLoader {
    * credentials: a `client_id` and no `sub`, or `sub` = `client_id` as RFC 9068 §2.2 has it) is
    * its client id: X-Forwarded-User and X-Forwarded-Client-Id both say it.
    */
-  private principal(token: string, v: ActiveToken): Principal | Refused {
+  private principal(token: string, hash: string, v: ActiveToken): Principal | Refused {
     const c = v.claims;
     const cid =
       typeof c.client_id === 'string' && c.client_id
@@ -182,7 +182,7 @@ export class BearerTokenLoader implements CredentialLoader {
       expiresAt,
       setCookies: [],
       scopes: scopesOf(c),
-      bearer: { token, clientId: cid, machine },
+      bearer: { token, hash, clientId: cid, machine },
     };
   }
 }

@@ -67,6 +67,8 @@ export interface Principal {
 /** What a bearer-token principal carries besides its identity. */
 export interface BearerCredential {
   token: string;
+  /** The token's SHA-256: binds upgraded sockets to it (`bearer:<hash>`), so they are re-checked until it expires. */
+  hash: string;
   /** The OAuth client the token was issued to (`client_id`, else `azp`), sent as X-Forwarded-Client-Id. */
   clientId: string | undefined;
   /** A machine client (client credentials: no user of its own), docs/api-clients.md. */
