@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/util/clock.js';
 import { client, relyingParty, login as rpLogin, type Tokens } from '../devidp/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
+import { closedBy, connect, startWsUpstream } from '../helpers/websocket.js';
 
 /**
  * Bearer tokens through the reverse proxy, with the real dev IdP: its code-flow access tokens are
@@ -325,6 +327,39 @@ describe('bearer upstream headers', () => {
     const ch = c.json<{ headers: Record<string, string> }>().headers;
     assert.equal(ch['x-forwarded-client-id'], undefined);
     assert.equal(ch.x_forwarded_client_id, undefined);
+  });
+});
+
+describe('a WebSocket opened with a bearer token', () => {
+  it('is proxied with the identity, and closed by the re-check once the token has expired', async () => {
+    const up = await startWsUpstream();
+    const clock = new ManualClock();
+    const s = await startStack({
+      clock,
+      config: {
+        upstream: up.url,
+        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        session: { websocketRecheckSeconds: 3600 },
+      } as never,
+    });
+    try {
+      const tokens = await rpLogin(await relyingParty(s.idp), { login_hint: 'alice' });
+      const r = await connect(`${s.url.replace('http:', 'ws:')}/live`, {
+        authorization: `Bearer ${tokens.access_token}`,
+      });
+      assert.ok(r.ws, `upgrade refused: ${r.status} ${r.body}`);
+      assert.equal(up.seen.at(-1)!['x-forwarded-client-id'], 'gatehouse');
+      await s.gw.openSockets.recheck();
+      r.ws.send('ping');
+      assert.equal(String(((await once(r.ws, 'message')) as [Buffer])[0]), 'echo:ping');
+      const [, payload] = parts(tokens.access_token);
+      clock.set((payload.exp as number) * 1000 + (s.cfg.provider.clockToleranceSeconds + 5) * 1000);
+      await s.gw.openSockets.recheck();
+      await closedBy(r.ws, 'its token expired');
+    } finally {
+      await s.close();
+      await up.close();
+    }
   });
 });
 
