@@ -78,8 +78,9 @@ export class BearerTokenLoader implements CredentialLoader {
   /** The bearer token of a request this loader decides, or undefined (none sent, another scheme, outside pathPrefixes). */
   tokenOf(f: RequestFacts): string | undefined {
     const h = f.authorization;
-    if (h === undefined || h.length < 7 || (h.charCodeAt(0) | 0x20) !== 0x62 /* b */) return undefined;
-    if (!/^bearer /i.test(h)) return undefined;
+    if (h === undefined || h.length < 6 || (h.charCodeAt(0) | 0x20) !== 0x62 /* b */) return undefined;
+    // `Bearer` alone is a bearer request too (with no token: refused, never a redirect).
+    if (!/^bearer(?: |$)/i.test(h)) return undefined;
     if (this.prefixes.length) {
       const readings = pathReadings(f.path);
       if (!this.prefixes.some((p) => ruleCovers(readings, p))) return undefined;
