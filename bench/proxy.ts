@@ -1,12 +1,17 @@
 /**
  * `npm run bench`: req/s, p50, p99 for the upstream directly, a bare proxy (the same server and
  * proxy code with authentication skipped), and Gatehouse with a logged-in session on the memory
- * store and (when Redis answers) the Redis store; plus memory per stored session.
+ * store and (when Redis answers) the Redis store; bearer tokens on the memory-store gateway's
+ * twin: a JWT access token (verified once, then from the verified-token cache) and an opaque token
+ * (introspected once, then from the introspection cache); plus memory per stored session.
  * Options: --seconds N per measurement (default 4) --rounds N (default 3; the median is shown)
  *          --connections N (default 50) --no-redis
  */
 
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startDevIdp } from '../src/devidp/index.js';
@@ -56,6 +61,7 @@ async function gateway(extra: Record<string, unknown>): Promise<{ gw: Gateway; u
       provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
       session: { secret: SECRET, ...((extra.session as object) ?? {}) },
       ...(extra.skipAuth ? { skipAuth: extra.skipAuth } : {}),
+      ...(extra.bearer ? { bearer: extra.bearer } : {}),
     },
   });
   const gw = await createGateway(cfg, { logger: createLogger('info', sink) });
@@ -115,6 +121,48 @@ targets.push({
   url: `${mem.url}/api/panel`,
   headers: { cookie: await loggedInCookie(mem.url) },
 });
+// Bearer tokens: the dev IdP's access token is a JWT (aud = the client id). The opaque token is
+// introspected at a one-answer endpoint here: with the answer cached for the whole run (what is
+// measured is the cached path), it is asked once.
+const { relyingParty, login: rpLogin } = await import('../test/devidp/helpers.js');
+const jwt = (await rpLogin(await relyingParty(idp), { login_hint: 'alice' })).access_token;
+let introspections = 0;
+const introspection = createServer((_req, res) => {
+  introspections++;
+  res.setHeader('content-type', 'application/json');
+  res.end(
+    JSON.stringify({
+      active: true,
+      iss: idp.issuer,
+      sub: 'ci-bot',
+      client_id: 'ci-bot',
+      aud: 'gatehouse-api',
+      scope: 'api:read',
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    }),
+  );
+});
+await new Promise<void>((r) => introspection.listen(0, '127.0.0.1', r));
+const bearer = await gateway({
+  bearer: {
+    accept: ['jwt', 'introspection'],
+    audiences: ['gatehouse', 'gatehouse-api'],
+    introspection: {
+      endpoint: `http://127.0.0.1:${(introspection.address() as AddressInfo).port}/introspect`,
+      cacheSeconds: 3600,
+    },
+  },
+});
+targets.push({
+  name: 'Gatehouse, bearer JWT',
+  url: `${bearer.url}/api/panel`,
+  headers: { authorization: `Bearer ${jwt}` },
+});
+targets.push({
+  name: 'Gatehouse, bearer opaque',
+  url: `${bearer.url}/api/panel`,
+  headers: { authorization: `Bearer ${randomBytes(32).toString('base64url')}` },
+});
 let redisNote = '';
 let red: { gw: Gateway; url: string } | undefined;
 const redisPrefix = `bench:${process.pid}:`;
@@ -136,6 +184,8 @@ for (let round = 0; round < rounds; round++) {
 }
 await bare.gw.close();
 await mem.gw.close();
+await bearer.gw.close();
+introspection.close();
 if (red) {
   await red.gw.close();
   const { dropPrefix, requireRedis } = await import('../test/redis/helpers.js');
@@ -215,6 +265,11 @@ process.stdout.write(
 );
 process.stdout.write(`${table(['setup', 'req/s', 'p50 ms', 'p99 ms', 'vs bare proxy', 'p99 Δ ms'], rows)}\n`);
 if (redisNote) process.stdout.write(`\n${redisNote}\n`);
+const jwtRow = results['Gatehouse, bearer JWT']!;
+const sessionRow = results['Gatehouse, memory store']!;
+process.stdout.write(
+  `\nbearer JWT vs memory-store session: ${Math.round((jwtRow.rps / sessionRow.rps) * 100)} % of its req/s (target: ≥ 100 %); opaque token: ${introspections} introspection call(s) in the whole run\n`,
+);
 process.stdout.write(
   `\nmemory per stored session (memory store, default claims, sealed tokens): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`,
 );

@@ -6,6 +6,7 @@ import { TestBrowser } from '../helpers/browser.js';
 import { ADMIN_SPELLINGS, assertRefused } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
+import { assertBearerRefused, SCOPED_PATH, tampered, userAccessToken } from './bearer.js';
 import { DOOR_CONFIG, loginThrough } from './helpers.js';
 
 /** What reached the application behind an embedded door. */
@@ -275,6 +276,40 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
       const pub = await rawRequest(url, '/public/x?q=%25', anon);
       assert.equal(pub.status, 200);
       assert.equal(echo(pub.body).url, '/public/x?q=%25');
+    });
+
+    it("bearer JWT: the app runs with the identity and X-Forwarded-Client-Id (never the client's copy), no cookie", async () => {
+      const token = await userAccessToken(idp, 'bob');
+      for (const kind of ['api', 'navigate'] as const) {
+        const r = await new TestBrowser().request(`${url}/api/reports?q=1`, {
+          kind,
+          headers: { authorization: `Bearer ${token}`, 'x-forwarded-client-id': 'forged-client' },
+        });
+        assert.equal(r.status, 200, `${kind}: ${r.body}`);
+        assert.equal(r.headers['set-cookie'], undefined, kind);
+        const e = echo(r.body);
+        assert.equal(e.gatehouse?.sub, 'usr_bob', kind);
+        assert.equal(e.headers['x-forwarded-user'], e.gatehouse?.user, kind);
+        assert.equal(e.headers['x-forwarded-client-id'], 'gatehouse', kind);
+      }
+    });
+
+    it('a bad bearer token: 401 invalid_token + Bearer challenge, never a login redirect, the app is not called', async () => {
+      const token = tampered(await userAccessToken(idp, 'bob'));
+      const calls = app.calls();
+      for (const kind of ['api', 'navigate'] as const) {
+        const r = await new TestBrowser().request(`${url}/dashboard`, {
+          kind,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assertBearerRefused(r, 401, 'invalid_token', kind);
+      }
+      const denied = await new TestBrowser().request(`${url}${SCOPED_PATH}/invoices`, {
+        kind: 'navigate',
+        headers: { authorization: `Bearer ${await userAccessToken(idp, 'bob')}` },
+      });
+      assertBearerRefused(denied, 403, 'insufficient_scope', 'requiredScopes');
+      assert.equal(app.calls(), calls, 'the app was never called');
     });
 
     it('logout through the door ends the session', async () => {

@@ -5,6 +5,7 @@ import { TestBrowser } from '../helpers/browser.js';
 import { ADMIN_SPELLINGS } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw.js';
 import { freePort } from '../helpers/stack.js';
+import { assertBearerRefused, SCOPED_PATH, tampered, userAccessToken } from './bearer.js';
 import { type DoorStack, echoOf, loginThrough, type ProxyProcess, startDoorStack } from './helpers.js';
 
 const TTL = 300; // dev IdP access token lifetime, seconds
@@ -259,6 +260,78 @@ export function forwardAuthSuite(
       const r = await new TestBrowser().request(`${proxy.url}/oauth2/metrics`, { kind: 'api' });
       assert.equal(r.status, 404);
       assert.doesNotMatch(r.body, /gatehouse_requests_total/);
+    });
+
+    it("bearer JWT: the proxy forwards Authorization, the app gets the identity and X-Forwarded-Client-Id, never the client's copy; no cookie", async () => {
+      const token = await userAccessToken(s.idp, 'bob');
+      for (const kind of ['api', 'navigate'] as const) {
+        const r = await new TestBrowser().request(`${proxy.url}/api/reports?q=1`, {
+          kind,
+          headers: { authorization: `Bearer ${token}`, 'x-forwarded-client-id': 'forged-client' },
+        });
+        assert.equal(r.status, 200, `${kind}: ${r.body}`);
+        assert.equal(r.headers['set-cookie'], undefined, kind);
+        const echo = echoOf(r, proxy);
+        assert.equal(echo.url, '/api/reports?q=1');
+        assert.equal(echo.headers['x-forwarded-user'], 'usr_bob', kind);
+        assert.equal(echo.headers['x-forwarded-client-id'], 'gatehouse', kind);
+        assert.equal(
+          echo.headers.authorization,
+          `Bearer ${token}`,
+          "the app gets the client's Authorization as it came",
+        );
+      }
+      // a session request: the client's X-Forwarded-Client-Id is removed (empty at most), never passed on
+      const b = await signedIn('carol');
+      const echo = echoOf(
+        await b.request(`${proxy.url}/api/me`, {
+          kind: 'api',
+          headers: { 'x-forwarded-client-id': 'forged' },
+        }),
+        proxy,
+      );
+      assert.ok(
+        !echo.headers['x-forwarded-client-id'],
+        `client id: ${echo.headers['x-forwarded-client-id']}`,
+      );
+    });
+
+    it('a bad bearer token: 401 invalid_token with its Bearer challenge through the proxy, never a login redirect, even for a navigation', async () => {
+      const token = tampered(await userAccessToken(s.idp, 'bob'));
+      const hits = s.upstream.hits;
+      for (const kind of ['api', 'navigate'] as const) {
+        const r = await new TestBrowser().request(`${proxy.url}/dashboard`, {
+          kind,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assertBearerRefused(r, 401, 'invalid_token', kind);
+        assert.match(String(r.headers['www-authenticate']), /error_description="[^"]*signature/);
+      }
+      assert.equal(s.upstream.hits, hits, 'the upstream is not reached');
+      // no login flow was started for it: nothing was asked of the IdP's authorize endpoint
+      assert.ok(
+        !s.logs.some((l) => l.decision === 'redirect' && String(l.path) === '/dashboard'),
+        'never a redirect decision',
+      );
+    });
+
+    it('a bearer token denied by a rule: 403 insufficient_scope, its challenge (with scope=) reaches the client once', async () => {
+      const token = await userAccessToken(s.idp, 'bob');
+      const hits = s.upstream.hits;
+      for (const kind of ['api', 'navigate'] as const) {
+        const scoped = await new TestBrowser().request(`${proxy.url}${SCOPED_PATH}/invoices`, {
+          kind,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assertBearerRefused(scoped, 403, 'insufficient_scope', kind);
+        assert.match(String(scoped.headers['www-authenticate']), /scope="billing:read"/);
+        const admin = await new TestBrowser().request(`${proxy.url}/admin/users`, {
+          kind,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assertBearerRefused(admin, 403, 'insufficient_scope', kind);
+      }
+      assert.equal(s.upstream.hits, hits, 'the upstream is not reached');
     });
 
     extra?.(ctx);

@@ -14,14 +14,16 @@ import { track } from '../helpers/children.js';
 import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
+import { BEARER_CONFIG, SCOPED_RULE } from './bearer.js';
 
 export type Echo = { method: string; url: string; headers: Record<string, string | undefined> };
 
 /** The policy every front-door test runs against. */
 export const DOOR_CONFIG = {
   skipAuth: ['/public'],
-  authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
+  authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }, SCOPED_RULE] },
   headers: { passAccessToken: true },
+  bearer: BEARER_CONFIG,
   logging: { level: 'debug' },
 };
 
