@@ -431,4 +431,50 @@ describe('bearer.issuers: a second issuer with its own keys and audiences', () =
   });
 });
 
+describe('introspection has its own budget', () => {
+  it('a flood of random opaque tokens at a hung introspection endpoint gets 503s, while a sign-in still completes', async () => {
+    const hung = createServer(() => {
+      // never answers
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as AddressInfo).port;
+    const s = await startStack({
+      config: {
+        provider: { maxConcurrentRequests: 2 },
+        bearer: {
+          accept: ['introspection'],
+          audiences: ['gatehouse-api'],
+          introspection: { endpoint: `http://127.0.0.1:${port}/introspect`, maxConcurrent: 2, maxQueue: 3 },
+        },
+      } as never,
+    });
+    try {
+      const flood = Array.from({ length: 30 }, (_, i) => api(`${s.url}/x`, `random-token-${i}`));
+      // Overflow is answered at once (503 + Retry-After), not queued behind the hung calls.
+      const early = await Promise.race([
+        Promise.all(flood.slice(5)),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref()),
+      ]);
+      assert.notEqual(early, 'hung', 'the overflow was answered without waiting');
+      if (early !== 'hung') {
+        for (const r of early) {
+          assert.equal(r.status, 503);
+          assert.ok(Number(r.headers['retry-after']) >= 1);
+        }
+      }
+      // The provider's own slots are free: a browser signs in while 5 introspections hang.
+      const b = new TestBrowser();
+      const hops = await login(s, b, { path: '/home', user: 'alice' });
+      assert.equal(hops.at(-1)!.status, 200);
+      hung.closeAllConnections();
+      const rest = await Promise.all(flood.slice(0, 5));
+      for (const r of rest) assert.equal(r.status, 503, 'an outage is a 503, never a 200');
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((r) => hung.close(r));
+      await s.close();
+    }
+  });
+});
+
 void client;
