@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ManualClock } from '../../src/util/clock.js';
 import { client, relyingParty, login as rpLogin, type Tokens } from '../devidp/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -359,6 +362,117 @@ describe('a WebSocket opened with a bearer token', () => {
     } finally {
       await s.close();
       await up.close();
+    }
+  });
+});
+
+describe('bearer.issuers: a second issuer with its own keys and audiences', () => {
+  let s: Stack;
+  let jwksServer: Server;
+  let jwksFetches = 0;
+  let sign: (claims: Record<string, unknown>) => Promise<string>;
+  before(async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'partner-1', alg: 'ES256', use: 'sig' };
+    jwksServer = createServer((_req, res) => {
+      jwksFetches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    const port = (jwksServer.address() as AddressInfo).port;
+    sign = (claims) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({
+        iss: 'https://partner.example',
+        aud: 'partner-api',
+        sub: 'svc-7',
+        client_id: 'svc-7',
+        iat: now,
+        exp: now + 300,
+        ...claims,
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: 'partner-1', typ: 'at+jwt' })
+        .sign(privateKey);
+    };
+    s = await startStack({
+      config: {
+        bearer: {
+          accept: ['jwt'],
+          audiences: ['gatehouse'],
+          issuers: [
+            {
+              issuer: 'https://partner.example',
+              audiences: ['partner-api'],
+              jwksUri: `http://127.0.0.1:${port}/jwks`,
+            },
+          ],
+        },
+      } as never,
+    });
+  });
+  after(async () => {
+    await s.close();
+    jwksServer.closeAllConnections();
+    await new Promise((r) => jwksServer.close(r));
+  });
+
+  it("the partner's token is verified against the partner's keys (fetched once); its audience only", async () => {
+    const t = await sign({});
+    const r = await api(`${s.url}/x`, t);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'], 'svc-7');
+    assert.equal((await api(`${s.url}/x`, await sign({ jti: 'other' }))).status, 200);
+    assert.equal(jwksFetches, 1);
+    const wrongAud = await sign({ aud: 'gatehouse' });
+    assertInvalidToken(await api(`${s.url}/x`, wrongAud), wrongAud, /aud/);
+    const unknownIss = await sign({ iss: 'https://evil.example' });
+    assertInvalidToken(await api(`${s.url}/x`, unknownIss), unknownIss, /issuer/);
+  });
+});
+
+describe('introspection has its own budget', () => {
+  it('a flood of random opaque tokens at a hung introspection endpoint gets 503s, while a sign-in still completes', async () => {
+    const hung = createServer(() => {
+      // never answers
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as AddressInfo).port;
+    const s = await startStack({
+      config: {
+        provider: { maxConcurrentRequests: 2 },
+        bearer: {
+          accept: ['introspection'],
+          audiences: ['gatehouse-api'],
+          introspection: { endpoint: `http://127.0.0.1:${port}/introspect`, maxConcurrent: 2, maxQueue: 3 },
+        },
+      } as never,
+    });
+    try {
+      const flood = Array.from({ length: 30 }, (_, i) => api(`${s.url}/x`, `random-token-${i}`));
+      // Overflow is answered at once (503 + Retry-After), not queued behind the hung calls.
+      const early = await Promise.race([
+        Promise.all(flood.slice(5)),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref()),
+      ]);
+      assert.notEqual(early, 'hung', 'the overflow was answered without waiting');
+      if (early !== 'hung') {
+        for (const r of early) {
+          assert.equal(r.status, 503);
+          assert.ok(Number(r.headers['retry-after']) >= 1);
+        }
+      }
+      // The provider's own slots are free: a browser signs in while 5 introspections hang.
+      const b = new TestBrowser();
+      const hops = await login(s, b, { path: '/home', user: 'alice' });
+      assert.equal(hops.at(-1)!.status, 200);
+      hung.closeAllConnections();
+      const rest = await Promise.all(flood.slice(0, 5));
+      for (const r of rest) assert.equal(r.status, 503, 'an outage is a 503, never a 200');
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((r) => hung.close(r));
+      await s.close();
     }
   });
 });
