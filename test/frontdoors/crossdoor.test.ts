@@ -11,6 +11,7 @@ import {
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { freePort } from '../helpers/stack.js';
+import { assertBearerRefused, SCOPED_PATH, tampered, userAccessToken } from './bearer.js';
 import {
   type DoorStack,
   echoOf,
@@ -130,6 +131,33 @@ describe('one session, every front door', () => {
         headers: { cookie: `gatehouse=${cookie}` },
       });
       assert.equal(r.status, 401, `${url} after logout via Caddy`);
+    }
+  });
+
+  it('one bearer token, every door: the same identity at nginx, Caddy, the reverse proxy, the middleware and Fastify; a bad one is 401 invalid_token at each', async () => {
+    const token = await userAccessToken(s.idp, 'bob');
+    const bad = tampered(token);
+    const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+    const doors = [nginx.url, caddy.url, s.gwUrl, appUrl, fastifyUrl];
+    for (const url of doors) {
+      const r = await new Browser().request(`${url}/whoami`, { kind: 'navigate', headers: auth(token) });
+      assert.equal(r.status, 200, `${url}: ${r.body}`);
+      assert.equal(r.headers['set-cookie'], undefined, url);
+      const seen = r.json<{ headers: Record<string, string> }>().headers;
+      assert.equal(seen['x-forwarded-user'], 'usr_bob', url);
+      assert.equal(seen['x-forwarded-client-id'], 'gatehouse', url);
+      assertBearerRefused(
+        await new Browser().request(`${url}/whoami`, { kind: 'navigate', headers: auth(bad) }),
+        401,
+        'invalid_token',
+        url,
+      );
+      assertBearerRefused(
+        await new Browser().request(`${url}${SCOPED_PATH}/x`, { kind: 'api', headers: auth(token) }),
+        403,
+        'insufficient_scope',
+        url,
+      );
     }
   });
 
