@@ -8,7 +8,7 @@ import { type DoorStack, loginThrough, type ProxyProcess, startDoorStack } from 
 /** Spellings a WSGI/PHP/CGI application reads as the identity and forwarding headers. */
 export const SMUGGLED = WSGI_SMUGGLED;
 
-const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN)$/;
+const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN|CLIENT_ID)$/;
 
 /**
  * Headers that tell an upstream the request was really for another URL, host, scheme, port or
@@ -88,6 +88,8 @@ export function wsgiSmugglingSuite(
       assert.equal(env.HTTP_X_FORWARDED_EMAIL, 'bob@example.com');
       assert.equal(env.HTTP_X_FORWARDED_PREFERRED_USERNAME, 'bob');
       assert.match(env.HTTP_X_FORWARDED_ACCESS_TOKEN ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+      // a session has no OAuth client of its own: the client's X_Forwarded_Client_Id is gone
+      assert.ok(!env.HTTP_X_FORWARDED_CLIENT_ID, env.HTTP_X_FORWARDED_CLIENT_ID);
       // the proxy's peer (the documented nginx block sets it, Caddy does not), never the client's
       assert.ok([undefined, '127.0.0.1'].includes(env.HTTP_X_REAL_IP), env.HTTP_X_REAL_IP);
       // the proxy's own, never the client's

@@ -77,6 +77,7 @@ export const WSGI_SMUGGLED = {
   'X-Forwarded_Email': 'mallory@evil.example',
   'X.Forwarded.Preferred.Username': 'mallory',
   X_Forwarded_Access_Token: 'forged',
+  X_Forwarded_Client_Id: 'forged-client',
   x_real_ip: '6.6.6.6',
   X_Forwarded_Host: 'evil.example',
 };
