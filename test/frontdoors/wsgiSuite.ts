@@ -8,7 +8,8 @@ import { type DoorStack, loginThrough, type ProxyProcess, startDoorStack } from 
 /** Spellings a WSGI/PHP/CGI application reads as the identity and forwarding headers. */
 export const SMUGGLED = WSGI_SMUGGLED;
 
-const IDENTITY = /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN|CLIENT_ID)$/;
+const IDENTITY =
+  /^HTTP_X_FORWARDED_(USER|GROUPS|GROUPS_TRUNCATED|EMAIL|PREFERRED_USERNAME|ACCESS_TOKEN|CLIENT_ID)$/;
 
 /**
  * Headers that tell an upstream the request was really for another URL, host, scheme, port or
