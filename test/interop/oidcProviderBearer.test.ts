@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Provider, { errors as opErrors } from 'oidc-provider';
 import { ManualClock } from '../../src/util/clock.js';
+import { echoOf, startCaddy, startNginx } from '../frontdoors/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
+import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 /**
@@ -242,6 +243,37 @@ describe('interop: bearer tokens from oidc-provider (client credentials, resourc
     const before = introspections;
     assertInvalidToken(await call('/api/artifacts', token), /not active/);
     assert.equal(introspections - before, 1, 'asked the provider again');
+  });
+
+  it('the same machine tokens through real nginx and Caddy in front of Gatehouse (the documented recipes)', async () => {
+    const gatehousePort = Number(new URL(gateway.url).port);
+    const upstreamPort = Number(new URL(upstream.url).port);
+    const jwt = await clientCredentials(API);
+    const opaque = await clientCredentials(OPAQUE_API);
+    for (const start of [startNginx, startCaddy]) {
+      const proxy = await start({ port: await freePort(), gatehousePort, upstreamPort });
+      try {
+        for (const token of [jwt, opaque]) {
+          const r = await new TestBrowser().request(`${proxy.url}/api/builds`, {
+            kind: 'navigate',
+            headers: { authorization: `Bearer ${token}`, 'x-forwarded-client-id': 'forged' },
+          });
+          assert.equal(r.status, 200, `${proxy.config.slice(0, 40)}: ${r.body}`);
+          const echo = echoOf(r, proxy);
+          assert.equal(echo.headers['x-forwarded-user'], BOT.id);
+          assert.equal(echo.headers['x-forwarded-client-id'], BOT.id);
+        }
+        assertInvalidToken(
+          await new TestBrowser().request(`${proxy.url}/api/builds`, {
+            kind: 'navigate',
+            headers: { authorization: 'Bearer b3BhcXVlLWJ1dC1ub3QtaXNzdWVk' },
+          }),
+          /not active/,
+        );
+      } finally {
+        await proxy.stop();
+      }
+    }
   });
 
   it('an opaque token the provider never issued → 401 invalid_token (inactive)', async () => {
