@@ -11,6 +11,7 @@ import { defaultCredentialChain } from './credentials/credentialChain.js';
 import type { CredentialLoader, Principal } from './credentials/credentialLoader.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
+import { FrontchannelLogout } from './frontchannelLogout.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
 import { logout } from './logout.js';
 
@@ -28,6 +29,7 @@ export class Engine {
   /** Upstream headers per record object: computed once per session version, not per request. */
   private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
+  private readonly frontchannel: FrontchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
 
   constructor(
@@ -36,6 +38,7 @@ export class Engine {
   ) {
     this.policy = ctx.cfg.authorization;
     this.backchannel = new BackchannelLogout(ctx);
+    this.frontchannel = new FrontchannelLogout(ctx);
     this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
   }
 
@@ -119,6 +122,11 @@ export class Engine {
   /** POST /oauth2/backchannel-logout with the form body already read. */
   backchannelLogout(f: RequestFacts, form: URLSearchParams): Promise<Answer> {
     return this.guard(f, () => this.backchannel.handle(form));
+  }
+
+  /** GET /oauth2/frontchannel-logout?iss=&sid= (see frontchannelLogout.ts). */
+  frontchannelLogout(f: RequestFacts, query: URLSearchParams): Promise<Answer> {
+    return this.guard(f, () => this.frontchannel.handle(query));
   }
 
   /** A credential without a session has no tokens of ours to forward: identity headers only. */

@@ -53,6 +53,11 @@ export const providerSettingsSchema = z
      * fetched from. Default: the issuer's host and graph.microsoft.com.
      */
     claimSourceHosts: z.array(z.string().min(1)).optional(),
+    /**
+     * Front-channel logout (GET /oauth2/frontchannel-logout): refuse (400) a request without `iss`
+     * and `sid`. Either way sessions end only by iss + sid, never by the cookie that came along.
+     */
+    frontchannelLogoutSessionRequired: z.boolean().default(true),
   })
   .strict();
 
