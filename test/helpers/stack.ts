@@ -96,6 +96,8 @@ export async function startStack(
     clock?: Clock;
     idpInstance?: DevIdp;
     publicUrlOverride?: 'https';
+    /** The IdP frames the gateway's /oauth2/frontchannel-logout at end-session. */
+    frontchannel?: boolean;
   } = {},
 ): Promise<Stack> {
   const port = await freePort();
@@ -103,6 +105,9 @@ export async function startStack(
     opts.idpInstance ??
     (await startTestIdp({
       backchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/backchannel-logout`,
+      ...(opts.frontchannel
+        ? { frontchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/frontchannel-logout` }
+        : {}),
       ...opts.idp,
     }));
   const upstream = await startEchoUpstream();
