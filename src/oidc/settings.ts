@@ -90,7 +90,7 @@ export const providerSettingsSchema = z
         ctx.addIssue({
           code: 'custom',
           path: [key],
-          message: `is required — set provider.${key} (env GATEHOUSE_PROVIDER_${key === 'clientId' ? 'CLIENT_ID' : 'CLIENT_SECRET'}), or provider.registration to register Gatehouse at the provider (Dynamic Client Registration)`,
+          message: `is required, unless provider.registration registers Gatehouse at the provider (Dynamic Client Registration)`,
         });
       }
     }

@@ -188,7 +188,7 @@ describe('config: a client or a registration', () => {
         assert.ok(err instanceof ConfigError);
         assert.match(
           err.message,
-          /provider\.clientId: is required — set provider\.clientId .* or provider\.registration/,
+          /provider\.clientId: is required, unless provider\.registration .*\(config key provider\.clientId, or env GATEHOUSE_PROVIDER_CLIENT_ID\)/,
         );
         return true;
       },
