@@ -2,6 +2,7 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { RegistrationError, registerClient } from '../oidc/registration.js';
+import type { SessionStore, SharedValues } from '../session/store.js';
 import { TokenSealer } from '../session/tokenSealer.js';
 import { describeCause } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -24,14 +25,55 @@ export function registrationRedirectUris(cfg: Pick<GatehouseConfig, 'publicUrl'>
   return [new URL('/oauth2/callback', cfg.publicUrl).href];
 }
 
-function readStored(file: string, cfg: GatehouseConfig, sealer: TokenSealer, logger: Logger) {
-  let raw: string;
-  try {
-    raw = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError([`provider.registration.storeFile: cannot read ${file}: ${describeCause(err)}`]);
-  }
+/** Where the registration is kept: the shared store (Redis), a file (memory store), or nowhere. */
+interface Vault {
+  describe: string;
+  read(): Promise<string | undefined>;
+  write(content: string): Promise<void>;
+}
+
+function fileVault(file: string): Vault {
+  return {
+    describe: file,
+    async read() {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new ConfigError([
+          `provider.registration.storeFile: cannot read ${file}: ${describeCause(err)}`,
+        ]);
+      }
+    },
+    async write(content) {
+      // Written whole and renamed into place (no half-written file after a crash), owner-only.
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, content, { mode: 0o600 });
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, file);
+    },
+  };
+}
+
+const SHARED_NAME = 'client-registration';
+
+function storeVault(shared: SharedValues, kind: string): Vault {
+  return {
+    describe: `the ${kind} store`,
+    read: () => shared.get(SHARED_NAME),
+    write: (content) => shared.put(SHARED_NAME, content),
+  };
+}
+
+/** The stored client when it still fits this configuration; undefined means "register". */
+function usable(
+  raw: string | undefined,
+  where: string,
+  cfg: GatehouseConfig,
+  sealer: TokenSealer,
+  logger: Logger,
+): { clientId: string; clientSecret: string } | undefined {
+  if (raw === undefined) return undefined;
   let s: StoredRegistration;
   try {
     s = JSON.parse(raw) as StoredRegistration;
@@ -39,20 +81,20 @@ function readStored(file: string, cfg: GatehouseConfig, sealer: TokenSealer, log
       throw new Error('unknown format');
   } catch (err) {
     throw new ConfigError([
-      `provider.registration.storeFile: ${file} is not a Gatehouse client registration (${describeCause(err)}) — delete it to register again`,
+      `provider.registration: ${where} holds no Gatehouse client registration (${describeCause(err)}) — delete it to register again`,
     ]);
   }
   const wanted = registrationRedirectUris(cfg);
   if (s.issuer !== cfg.provider.issuer) {
     logger.warn(
-      { file, stored: s.issuer },
+      { where, stored: s.issuer },
       'client registration: stored for another issuer; registering again',
     );
     return undefined;
   }
   if (s.redirectUris.length !== wanted.length || s.redirectUris.some((u, i) => u !== wanted[i])) {
     logger.warn(
-      { file, stored: s.redirectUris, wanted },
+      { where, stored: s.redirectUris, wanted },
       'client registration: publicUrl changed since it was registered; registering again',
     );
     return undefined;
@@ -61,19 +103,11 @@ function readStored(file: string, cfg: GatehouseConfig, sealer: TokenSealer, log
     return { clientId: s.clientId, clientSecret: sealer.open(s.clientSecret, aad(s.issuer, s.clientId)) };
   } catch (err) {
     logger.warn(
-      { file, err: describeCause(err) },
+      { where, err: describeCause(err) },
       'client registration: the stored secret does not open with session.secret/previousSecrets; registering again',
     );
     return undefined;
   }
-}
-
-function writeStored(file: string, s: StoredRegistration): void {
-  // Written whole and renamed into place (no half-written file after a crash), owner-only.
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
 }
 
 /**
@@ -86,52 +120,73 @@ function writeStored(file: string, s: StoredRegistration): void {
 export async function resolveRegisteredClient(
   cfg: GatehouseConfig,
   logger: Logger,
-  opts: { storeKind: string; sleep?: (ms: number) => Promise<void> } = { storeKind: 'memory' },
+  store: Pick<SessionStore, 'kind' | 'lock' | 'shared'>,
+  opts: { sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<{ clientId: string; clientSecret: string } | undefined> {
   const reg = cfg.provider.registration;
   if (reg === undefined) return undefined;
-  if (opts.storeKind !== 'memory') {
-    throw new ConfigError([
-      `provider.registration: not supported yet with session.store ${opts.storeKind} (every replica would register a client of its own) — register Gatehouse once (e.g. with the memory store and storeFile) and set provider.clientId/clientSecret`,
-    ]);
-  }
   const sealer = new TokenSealer([cfg.session.secret, ...cfg.session.previousSecrets]);
-  const stored = reg.storeFile ? readStored(reg.storeFile, cfg, sealer, logger) : undefined;
-  if (stored) {
-    logger.info({ clientId: stored.clientId }, 'client registration: reusing the registered client');
-    return stored;
+  let vault: Vault | undefined;
+  if (store.shared) {
+    vault = storeVault(store.shared, store.kind);
+    if (reg.storeFile) {
+      logger.warn(
+        { storeFile: reg.storeFile },
+        `client registration: kept in the ${store.kind} store, shared by every replica; provider.registration.storeFile is not used`,
+      );
+    }
+  } else if (reg.storeFile) vault = fileVault(reg.storeFile);
+  else {
+    logger.warn(
+      'client registration: no provider.registration.storeFile — every start registers a new client; set storeFile to reuse it',
+    );
   }
-  const pub = cfg.publicUrl;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const leaseMs = (cfg.provider.timeoutSeconds * 2 + 5) * 1000;
   for (let attempt = 1; ; attempt++) {
+    const stored = usable(await vault?.read(), vault?.describe ?? '', cfg, sealer, logger);
+    if (stored) {
+      logger.info(
+        { clientId: stored.clientId, where: vault?.describe },
+        'client registration: reusing the registered client',
+      );
+      return stored;
+    }
+    // Several replicas: exactly one registers, under the store's lease; the others wait for it
+    // and read what it stored.
+    const token = store.lock ? await store.lock.acquire(SHARED_NAME, leaseMs) : 'local';
+    if (token === undefined) {
+      await store.lock!.waitForRelease(SHARED_NAME, leaseMs);
+      continue;
+    }
     try {
-      const c = await registerClient({
-        issuer: cfg.provider.issuer,
-        redirectUris: registrationRedirectUris(cfg),
-        postLogoutRedirectUris: [new URL('/oauth2/signed-out', pub).href],
-        backchannelLogoutUri: new URL('/oauth2/backchannel-logout', pub).href,
-        frontchannelLogoutUri: new URL('/oauth2/frontchannel-logout', pub).href,
-        clientName: `Gatehouse (${new URL(pub).host})`,
-        initialAccessToken: reg.initialAccessToken,
-        timeoutSeconds: cfg.provider.timeoutSeconds,
-      });
-      logger.info({ clientId: c.clientId }, 'client registration: registered at the provider');
-      if (reg.storeFile) {
-        writeStored(reg.storeFile, {
-          v: 1,
-          issuer: cfg.provider.issuer,
-          redirectUris: registrationRedirectUris(cfg),
-          clientId: c.clientId,
-          clientSecret: sealer.seal(c.clientSecret, aad(cfg.provider.issuer, c.clientId)),
-          registeredAt: new Date().toISOString(),
-        });
-      } else {
-        logger.warn(
-          'client registration: no provider.registration.storeFile — every start registers a new client; set storeFile to reuse it',
-        );
+      // The lease holder re-reads: another replica may have registered just before.
+      const again = store.lock
+        ? usable(await vault?.read(), vault?.describe ?? '', cfg, sealer, logger)
+        : undefined;
+      if (again) {
+        logger.info({ clientId: again.clientId }, 'client registration: reusing the registered client');
+        return again;
       }
-      return { clientId: c.clientId, clientSecret: c.clientSecret };
+      const c = await registerOnce(cfg);
+      logger.info({ clientId: c.clientId }, 'client registration: registered at the provider');
+      await vault?.write(
+        `${JSON.stringify(
+          {
+            v: 1,
+            issuer: cfg.provider.issuer,
+            redirectUris: registrationRedirectUris(cfg),
+            clientId: c.clientId,
+            clientSecret: sealer.seal(c.clientSecret, aad(cfg.provider.issuer, c.clientId)),
+            registeredAt: new Date().toISOString(),
+          } satisfies StoredRegistration,
+          null,
+          2,
+        )}\n`,
+      );
+      return c;
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       if (err instanceof RegistrationError && err.kind === 'refused') {
         throw new ConfigError([`provider.registration: ${err.message}`]);
       }
@@ -141,6 +196,23 @@ export async function resolveRegisteredClient(
         'client registration failed; retrying',
       );
       await sleep(delay);
+    } finally {
+      if (store.lock && token !== 'local')
+        await store.lock.release(SHARED_NAME, token).catch(() => undefined);
     }
   }
+}
+
+function registerOnce(cfg: GatehouseConfig) {
+  const pub = cfg.publicUrl;
+  return registerClient({
+    issuer: cfg.provider.issuer,
+    redirectUris: registrationRedirectUris(cfg),
+    postLogoutRedirectUris: [new URL('/oauth2/signed-out', pub).href],
+    backchannelLogoutUri: new URL('/oauth2/backchannel-logout', pub).href,
+    frontchannelLogoutUri: new URL('/oauth2/frontchannel-logout', pub).href,
+    clientName: `Gatehouse (${new URL(pub).host})`,
+    initialAccessToken: cfg.provider.registration?.initialAccessToken,
+    timeoutSeconds: cfg.provider.timeoutSeconds,
+  });
 }

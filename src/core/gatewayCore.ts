@@ -61,11 +61,16 @@ export async function createGatewayCore(
 ): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(configured.logging.level);
+  const store = opts.store ?? (await createStore(configured, clock, logger));
   // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
-  const storeKind = opts.store?.kind ?? configured.session.store;
-  const cfg = withClient(configured, await resolveRegisteredClient(configured, logger, { storeKind }));
+  let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
+  try {
+    cfg = withClient(configured, await resolveRegisteredClient(configured, logger, store));
+  } catch (err) {
+    if (!opts.store) await store.close();
+    throw err;
+  }
   const metrics = new GatewayMetrics(!opts.logger);
-  const store = opts.store ?? (await createStore(cfg, clock, logger));
   const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
   const sessions = new SessionService(
     store,

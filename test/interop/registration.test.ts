@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
 import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
+import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../redis/helpers.js';
 
 /**
  * Dynamic Client Registration (RFC 7591, issue 10 item 6) against `oidc-provider` from npm with
@@ -80,13 +81,18 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function gateway(registration: Record<string, unknown>, port?: number): Promise<GatewayUnderTest> {
+  async function gateway(
+    registration: Record<string, unknown>,
+    port?: number,
+    session: Record<string, unknown> = {},
+  ): Promise<GatewayUnderTest> {
     const g = await startGateway({
       issuer: opUrl,
       upstream: upstream.url,
       ...(port ? { port } : {}),
       config: {
         provider: { clientId: undefined, clientSecret: undefined, registration, useUserinfo: true },
+        session,
         logging: { level: 'info' },
       } as StackConfig,
     });
@@ -94,12 +100,14 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
     return g;
   }
 
-  async function loginThroughOp(b: TestBrowser, gwUrl: string): Promise<Reply> {
+  /** `publicUrl`: where the OP sends the browser back; rewritten to `gwUrl` (a load balancer's choice). */
+  async function loginThroughOp(b: TestBrowser, gwUrl: string, publicUrl = gwUrl): Promise<Reply> {
     let url = `${gwUrl}/dcr`;
     let r = await b.request(url);
     for (let i = 0; i < 20; i++) {
       if (r.status >= 300 && r.status < 400 && r.location) {
         url = new URL(r.location, url).href;
+        if (url.startsWith(publicUrl)) url = gwUrl + url.slice(publicUrl.length);
         r = await b.request(url);
         continue;
       }
@@ -160,6 +168,59 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
     assert.equal(registrations.length, 2);
     assert.deepEqual(registrations[1]!.redirect_uris, [`${third.url}/oauth2/callback`]);
     assert.equal((await loginThroughOp(new TestBrowser(), third.url)).status, 200);
+  });
+
+  it('two replicas on Redis starting together: exactly one registers; both log users in with that client', async () => {
+    const redis = await requireRedis();
+    const prefix = uniquePrefix('dcr');
+    try {
+      const before = registrations.length;
+      const publicUrl = `http://127.0.0.1:${await freePort()}`; // the load balancer's address
+      const replica = async () => {
+        const g = await startGateway({
+          issuer: opUrl,
+          upstream: upstream.url,
+          publicUrl,
+          config: {
+            provider: {
+              clientId: undefined,
+              clientSecret: undefined,
+              registration: { initialAccessToken: INITIAL_ACCESS_TOKEN },
+              useUserinfo: true,
+            },
+            session: { store: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: prefix },
+            logging: { level: 'info' },
+          } as StackConfig,
+        });
+        gateways.push(g);
+        return g;
+      };
+      const [a, b] = await Promise.all([replica(), replica()]);
+      assert.equal(registrations.length - before, 1, 'exactly one registration');
+      const clientId = registrations.at(-1)!.client_id;
+      for (const g of [a, b]) {
+        const line = g.logs.find((l) => String(l.msg).startsWith('client registration: re'));
+        assert.equal(line?.clientId, clientId, `${g.url} uses the one registered client`);
+      }
+      // Each replica completes a login on its own (the load balancer sends the whole flow to it).
+      for (const g of [a, b]) {
+        const r = await loginThroughOp(new TestBrowser(), g.url, publicUrl);
+        assert.equal(r.status, 200, r.body.slice(0, 300));
+        assert.equal(r.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'], 'dcr-user');
+      }
+      // The secret is sealed in Redis, never in clear.
+      const stored = await redis.get(`${prefix}shared:{client-registration}`);
+      assert.ok(stored?.includes(String(clientId)));
+      assert.ok(!stored?.includes(String(registrations.at(-1)!.client_secret)));
+      // A restarted replica reuses it.
+      await a.close();
+      const c = await replica();
+      assert.equal(registrations.length - before, 1);
+      assert.equal((await loginThroughOp(new TestBrowser(), c.url, publicUrl)).status, 200);
+    } finally {
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+    }
   });
 
   it("a wrong initial access token fails the start with the provider's error text (ConfigError: exit 78)", async () => {
