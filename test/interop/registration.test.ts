@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -237,6 +239,46 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
       },
     );
     assert.equal(registrations.length, before);
+  });
+  it("gatehouse serve exits 78 with the provider's error text when the registration is refused", async () => {
+    const file = join(dir, 'refused.yaml');
+    writeFileSync(
+      file,
+      [
+        `publicUrl: http://127.0.0.1:${await freePort()}`,
+        'listen: 127.0.0.1:0',
+        `upstream: ${upstream.url}`,
+        'provider:',
+        `  issuer: ${opUrl}`,
+        '  registration:',
+        '    initialAccessToken: wrong-token',
+        'session:',
+        `  secret: ${'s'.repeat(40)}`,
+      ].join('\n'),
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
+        'serve',
+        '--config',
+        file,
+      ],
+      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 78, stderr);
+    assert.match(
+      stderr,
+      /provider\.registration: the provider refused the registration \(HTTP 401\): invalid_token/,
+    );
   });
 });
 
