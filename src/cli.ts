@@ -37,7 +37,17 @@ async function serve(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const gw = await createGateway(cfg);
+  let gw: Awaited<ReturnType<typeof createGateway>>;
+  try {
+    gw = await createGateway(cfg);
+  } catch (err) {
+    // Start-up can find a configuration problem too: a client registration the provider refuses.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
   const url = await gw.listen();
   process.stderr.write(
     `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,

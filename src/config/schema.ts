@@ -248,4 +248,9 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type PathRule = z.infer<typeof pathRuleSchema>;
 
 /** Keys whose values may be written `env:NAME` or `file:/path`. */
-export const SECRET_PATHS = ['provider.clientSecret', 'session.secret', 'session.redisUrl'] as const;
+export const SECRET_PATHS = [
+  'provider.clientSecret',
+  'session.secret',
+  'session.redisUrl',
+  'provider.registration.initialAccessToken',
+] as const;

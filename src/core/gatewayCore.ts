@@ -8,6 +8,7 @@ import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
 import { presetNamed } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
+import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
 import type { RefreshSettings } from '../refresh/policy.js';
 import { SessionService } from '../session/service.js';
@@ -15,6 +16,7 @@ import type { SessionStore } from '../session/store.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { settledWithin } from '../util/settledWithin.js';
+import { resolveRegisteredClient } from './clientRegistration.js';
 import { createStore } from './store.js';
 
 /** What an embedder may supply instead of what the config would build. */
@@ -54,13 +56,21 @@ export interface GatewayCore {
 
 /** Wires config → store, provider, refresh coordinator, engine (no front door). */
 export async function createGatewayCore(
-  cfg: GatehouseConfig,
+  configured: GatehouseConfig,
   opts: GatewayOptions = {},
 ): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(cfg.logging.level);
+  const logger = opts.logger ?? createLogger(configured.logging.level);
+  const store = opts.store ?? (await createStore(configured, clock, logger));
+  // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
+  let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
+  try {
+    cfg = withClient(configured, await resolveRegisteredClient(configured, logger, store));
+  } catch (err) {
+    if (!opts.store) await store.close();
+    throw err;
+  }
   const metrics = new GatewayMetrics(!opts.logger);
-  const store = opts.store ?? (await createStore(cfg, clock, logger));
   const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
   const sessions = new SessionService(
     store,

@@ -9,6 +9,7 @@ import {
   INTERACTION_TTL_MS,
   oauthErrorPage,
 } from './context.js';
+import { sessionCookie } from './frontchannel.js';
 import { githubStyle } from './github.js';
 import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
 import { isAllowedUri } from './options.js';
@@ -60,8 +61,27 @@ function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): b
   return request.scope.split(' ').includes('offline_access');
 }
 
+/**
+ * Logs the user in and sends the browser back with the code, setting the IdP's browser-session
+ * cookie so that end-session visited directly knows which session ends (frontchannel.ts).
+ */
+export function redirectLoggedIn(
+  ctx: IdpContext,
+  res: ServerResponse,
+  request: AuthRequest,
+  user: DevUser,
+): void {
+  const { location, sid } = completeLogin(ctx, request, user);
+  res.setHeader('set-cookie', sessionCookie(sid));
+  redirect(res, location);
+}
+
 /** Logs the user in (new IdP session) and returns where to send the browser, code attached. */
-export function completeLogin(ctx: IdpContext, request: AuthRequest, user: DevUser): string {
+export function completeLogin(
+  ctx: IdpContext,
+  request: AuthRequest,
+  user: DevUser,
+): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
   const sid = ctx.sessions.create(user.sub, now + sessionTtlMs);
@@ -79,7 +99,7 @@ export function completeLogin(ctx: IdpContext, request: AuthRequest, user: DevUs
     },
     now,
   );
-  return callbackUrl(ctx, request, { code });
+  return { location: callbackUrl(ctx, request, { code }), sid };
 }
 
 /** The first problem with the request as [error, description], to send back to the client. */
@@ -166,7 +186,7 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
   if (auto !== undefined) {
     // A known login_hint wins over --auto-login so scripted tests can pick their user.
     const hinted = request.loginHint === undefined ? undefined : ctx.users.find(request.loginHint);
-    return redirect(res, completeLogin(ctx, request, hinted ?? auto));
+    return redirectLoggedIn(ctx, res, request, hinted ?? auto);
   }
   // No SSO cookie: without auto-login every authorization asks, so prompt=none cannot succeed.
   if (request.prompt.includes('none'))

@@ -24,6 +24,7 @@ Options:
   --redirect-uri URL           allowed redirect URI; repeatable (default: any loopback URI)
   --post-logout-redirect-uri URL  allowed post-logout URI; repeatable (default: any loopback URI)
   --backchannel-logout-uri URL where back-channel logout tokens are POSTed
+  --frontchannel-logout-uri URL  framed (with iss and sid) by end-session when a session ends
   --token-delay-ms MS          delay of token-endpoint-slow (default 2000)
   --quiet                      no log output except the start line
   -h, --help                   show this help
@@ -48,6 +49,7 @@ const OPTIONS = {
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
+  'frontchannel-logout-uri': { type: 'string' },
   'token-delay-ms': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -100,6 +102,7 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
     redirectUris: values['redirect-uri'],
     postLogoutRedirectUris: values['post-logout-redirect-uri'],
     backchannelLogoutUri: values['backchannel-logout-uri'],
+    frontchannelLogoutUri: values['frontchannel-logout-uri'],
     tokenDelayMs: integer('token-delay-ms', values['token-delay-ms'], 0),
     quiet: values.quiet,
   };
@@ -114,6 +117,7 @@ const OPTION_FLAGS: [RegExp, string][] = [
   [/^redirectUris/, '--redirect-uri'],
   [/^postLogoutRedirectUris/, '--post-logout-redirect-uri'],
   [/^backchannelLogoutUri/, '--backchannel-logout-uri'],
+  [/^frontchannelLogoutUri/, '--frontchannel-logout-uri'],
   [/^host/, '--host'],
   [/^client(Id|Secret)/, '--client-id/--client-secret'],
 ];

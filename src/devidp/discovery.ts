@@ -45,7 +45,9 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     authorization_response_iss_parameter_supported: true,
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
-    frontchannel_logout_supported: false,
+    // Front-channel logout iframes carry iss and sid (frontchannel.ts).
+    frontchannel_logout_supported: true,
+    frontchannel_logout_session_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,

@@ -1,8 +1,8 @@
 // POST /login: the answer of the login page. The interaction id ties the answer to one pending
 // authorization request; it is single-use and expires, like a real IdP's login transaction.
-import { completeLogin, redirectError } from './authorize.js';
+import { redirectError, redirectLoggedIn } from './authorize.js';
 import type { Handler } from './context.js';
-import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
+import { isFormRequest, readBody, sendHtml, singleParams } from './http.js';
 import { errorPage, loginPage } from './pages.js';
 
 export const handleLogin: Handler = async (ctx, req, res) => {
@@ -49,5 +49,5 @@ export const handleLogin: Handler = async (ctx, req, res) => {
     return;
   }
   ctx.interactions.delete(id);
-  redirect(res, completeLogin(ctx, request, user));
+  redirectLoggedIn(ctx, res, request, user);
 };

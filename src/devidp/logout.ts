@@ -2,6 +2,12 @@
 // redirect to URIs that pass the same rules as redirect_uri, so neither is an open redirector.
 import { compactVerify, createLocalJWKSet, decodeJwt, type JWTPayload } from 'jose';
 import { type Handler, type IdpContext, oauthErrorPage } from './context.js';
+import {
+  CLEAR_SESSION_COOKIE,
+  frontchannelLogoutUrl,
+  sendFrontchannelPage,
+  sessionCookieSid,
+} from './frontchannel.js';
 import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
 import { isAllowedUri } from './options.js';
 import { signedOutPage } from './pages.js';
@@ -48,16 +54,30 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
       `post_logout_redirect_uri "${target}" is not allowed`,
     );
   }
+  // The session that ends: the hint's, else this browser's (the user came to end-session directly).
+  let sid: string | undefined;
   if (v.id_token_hint !== undefined) {
     const claims = await verifyHint(ctx, v.id_token_hint);
     if (claims === undefined)
       return oauthErrorPage(ctx, res, 400, 'invalid_request', 'id_token_hint is not valid');
-    if (typeof claims.sid === 'string') ctx.sessions.end(claims.sid, ctx.now());
+    if (typeof claims.sid === 'string') sid = claims.sid;
+  } else {
+    sid = sessionCookieSid(req);
   }
-  if (target === undefined) return sendHtml(res, 200, signedOutPage());
-  const url = new URL(target);
-  if (v.state !== undefined) url.searchParams.set('state', v.state);
-  redirect(res, url.href);
+  // Only a live session is announced: a stale cookie names nothing the RP should hear about.
+  const live = sid !== undefined && ctx.sessions.subOf(sid, ctx.now()) !== undefined;
+  if (sid !== undefined) ctx.sessions.end(sid, ctx.now());
+  let next: string | undefined;
+  if (target !== undefined) {
+    const url = new URL(target);
+    if (v.state !== undefined) url.searchParams.set('state', v.state);
+    next = url.href;
+  }
+  const frame = live && sid !== undefined ? frontchannelLogoutUrl(ctx, sid) : undefined;
+  if (frame !== undefined) return sendFrontchannelPage(res, [frame], next, CLEAR_SESSION_COOKIE);
+  res.setHeader('set-cookie', CLEAR_SESSION_COOKIE);
+  if (next === undefined) return sendHtml(res, 200, signedOutPage());
+  redirect(res, next);
 };
 
 /** Cognito's logout: `client_id` and `logout_uri`, not the OIDC parameters. */

@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   redirectUris: readonly string[] | undefined;
   postLogoutRedirectUris: readonly string[] | undefined;
   backchannelLogoutUri: string | undefined;
+  frontchannelLogoutUri: string | undefined;
   claimSourceEndpoint: string | undefined;
   tokenDelayMs: number;
   quiet: boolean;
@@ -96,6 +97,10 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
       opts.backchannelLogoutUri === undefined
         ? undefined
         : absoluteUrl('backchannelLogoutUri', opts.backchannelLogoutUri),
+    frontchannelLogoutUri:
+      opts.frontchannelLogoutUri === undefined
+        ? undefined
+        : absoluteUrl('frontchannelLogoutUri', opts.frontchannelLogoutUri),
     claimSourceEndpoint:
       opts.claimSourceEndpoint === undefined
         ? undefined

@@ -57,6 +57,8 @@ export interface DevIdpOptions {
   postLogoutRedirectUris?: string[];
   /** Where back-channel logout tokens are POSTed. */
   backchannelLogoutUri?: string;
+  /** Rendered in an iframe (with iss and sid) when a session ends at end-session. */
+  frontchannelLogoutUri?: string;
   /**
    * The `_claim_sources` endpoint named under azure-group-overage, `{sub}` replaced by the
    * URL-encoded subject; default `<issuer>/groups/{sub}`. Lets a test point a token at a

@@ -51,6 +51,8 @@ export type Decision =
         /** Origins the submit's answer redirects to (CSP form-action covers redirects too). */
         redirectsTo?: string[];
       };
+      /** Origins that may frame the page (CSP frame-ancestors); default none. Front-channel logout only. */
+      frameAncestors?: string[];
       setCookies: string[];
     };
 

@@ -11,6 +11,7 @@ import { defaultCredentialChain } from './credentials/credentialChain.js';
 import type { BearerCredential, CredentialLoader, Principal } from './credentials/credentialLoader.js';
 import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
+import { FrontchannelLogout } from './frontchannelLogout.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
 import { logout } from './logout.js';
 
@@ -29,6 +30,7 @@ export class Engine {
   private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
   private readonly bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
+  private readonly frontchannel: FrontchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
 
   constructor(
@@ -37,6 +39,7 @@ export class Engine {
   ) {
     this.policy = ctx.cfg.authorization;
     this.backchannel = new BackchannelLogout(ctx);
+    this.frontchannel = new FrontchannelLogout(ctx);
     this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
   }
 
@@ -136,6 +139,11 @@ export class Engine {
   /** POST /oauth2/backchannel-logout with the form body already read. */
   backchannelLogout(f: RequestFacts, form: URLSearchParams): Promise<Answer> {
     return this.guard(f, () => this.backchannel.handle(form));
+  }
+
+  /** GET /oauth2/frontchannel-logout?iss=&sid= (see frontchannelLogout.ts). */
+  frontchannelLogout(f: RequestFacts, query: URLSearchParams): Promise<Answer> {
+    return this.guard(f, () => this.frontchannel.handle(query));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Answer } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import type { RequestFacts } from '../engine/facts.js';
+import { FRONTCHANNEL_LOGOUT_PATH } from '../engine/frontchannelLogout.js';
 import { LOGOUT_PATH, SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
@@ -112,6 +113,9 @@ export function createOAuth2Routes(
         answer(res, d, 'json', requestId, log, 'backchannel_logout');
         return true;
       }
+      case FRONTCHANNEL_LOGOUT_PATH:
+        // Always a page (it is rendered in the provider's iframe), whatever the Accept header says.
+        return answered(await engine.frontchannelLogout(f, url.searchParams), 'frontchannel_logout');
       // Forward-auth front door (nginx auth_request; Traefik forwardAuth, Caddy forward_auth): the
       // request being authorized is the one the proxy describes in X-Forwarded-*; see forwardAuth.ts.
       case AUTH_REQUEST_PATH:

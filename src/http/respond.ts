@@ -67,6 +67,13 @@ export function respond(
         'content-security-policy',
         d.form?.redirectsTo?.length ? `${PAGE_CSP} ${d.form.redirectsTo.join(' ')}` : PAGE_CSP,
       );
+      if (d.frameAncestors?.length) {
+        const csp = String(res.getHeader('content-security-policy'));
+        res.setHeader(
+          'content-security-policy',
+          csp.replace("frame-ancestors 'none'", `frame-ancestors ${d.frameAncestors.join(' ')}`),
+        );
+      }
       // A form's POST must carry our Origin (not `null`) for browsers without fetch metadata.
       if (d.form) res.setHeader('referrer-policy', 'same-origin');
       send(res, d.status, 'text/html; charset=utf-8', renderPage({ ...d, requestId }));

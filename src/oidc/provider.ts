@@ -54,6 +54,11 @@ export class OidcProvider {
     this.redirectUri = new URL('/oauth2/callback', cfg.publicUrl).href;
   }
 
+  /** Our client id, as configured or registered at start (the ID-token-as-bearer check compares with it). */
+  get clientId(): string {
+    return this.cfg.provider.clientId;
+  }
+
   get ready(): boolean {
     return this.connection !== undefined;
   }

@@ -10,8 +10,9 @@ import { PRESET_NAMES } from './presets/index.js';
 export const providerSettingsSchema = z
   .object({
     issuer: httpUrl,
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
+    /** Optional only with `registration` (Dynamic Client Registration gets them at start). */
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
     /**
      * What differs between providers (presets/*.ts, registered in presets/index.ts): `generic`
      * works for any OIDC provider; `google` handles Google's offline-access rules; `cognito` logs
@@ -53,10 +54,55 @@ export const providerSettingsSchema = z
      * fetched from. Default: the issuer's host and graph.microsoft.com.
      */
     claimSourceHosts: z.array(z.string().min(1)).optional(),
+    /**
+     * Front-channel logout (GET /oauth2/frontchannel-logout): refuse (400) a request without `iss`
+     * and `sid`. Either way sessions end only by iss + sid, never by the cookie that came along.
+     */
+    frontchannelLogoutSessionRequired: z.boolean().default(true),
+    /**
+     * Dynamic Client Registration (RFC 7591) instead of clientId/clientSecret: Gatehouse registers
+     * itself at the provider's registration_endpoint at start and reuses the registration (kept
+     * in `storeFile`, sealed with the session secret). See core/clientRegistration.ts.
+     */
+    registration: z
+      .object({
+        initialAccessToken: z.string().min(1).optional(),
+        storeFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.registration !== undefined) {
+      if (p.clientId !== undefined || p.clientSecret !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registration'],
+          message:
+            'cannot be combined with provider.clientId/clientSecret — remove registration to use a registered client, or remove clientId and clientSecret to register dynamically',
+        });
+      }
+      return;
+    }
+    for (const key of ['clientId', 'clientSecret'] as const) {
+      if (p[key] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `is required, unless provider.registration registers Gatehouse at the provider (Dynamic Client Registration)`,
+        });
+      }
+    }
+  });
 
-export type ProviderSettings = z.infer<typeof providerSettingsSchema>;
+/** The section as configured: clientId/clientSecret absent when `registration` will provide them. */
+export type ConfiguredProviderSettings = z.infer<typeof providerSettingsSchema>;
+/** The section once the client is known (configured, or registered at start). */
+export type ProviderSettings = Omit<ConfiguredProviderSettings, 'clientId' | 'clientSecret'> & {
+  clientId: string;
+  clientSecret: string;
+};
 
 /**
  * What OidcProvider reads of the whole configuration: its own section, and the three keys of
@@ -70,4 +116,21 @@ export interface OidcProviderConfig {
   session: { maxAgeSeconds: number };
   /** Used when neither the token response nor the tokens carry an expiry. */
   refresh: { defaultTokenLifetimeSeconds: number };
+}
+
+/**
+ * The configuration with its client known: as configured, or with the registered client filled
+ * in (core/clientRegistration.ts). Throws when neither — the schema makes that unreachable for a
+ * loaded configuration, short of registration not having run.
+ */
+export function withClient<C extends { provider: ConfiguredProviderSettings }>(
+  cfg: C,
+  client?: { clientId: string; clientSecret: string },
+): Omit<C, 'provider'> & { provider: ProviderSettings } {
+  const clientId = client?.clientId ?? cfg.provider.clientId;
+  const clientSecret = client?.clientSecret ?? cfg.provider.clientSecret;
+  if (clientId === undefined || clientSecret === undefined) {
+    throw new Error('provider.clientId/clientSecret are unknown: the client registration has not run');
+  }
+  return { ...cfg, provider: { ...cfg.provider, clientId, clientSecret } };
 }

@@ -17,6 +17,11 @@ export interface SessionStore extends SessionRecords, LoginFlows, Counters {
   /** Cross-replica lease for refresh: only distributed stores have one (see `RefreshLock`). */
   readonly lock?: RefreshLock;
   /**
+   * Small values every replica shares and that outlive sessions (the dynamically registered
+   * client): only distributed stores have them, next to their `lock`.
+   */
+  readonly shared?: SharedValues;
+  /**
    * Emits `invalidate` (a session key, or undefined for "any session may have changed") once a
    * session was written or deleted — by this replica at once, and for a distributed store by any
    * other replica too (it also announces touches). Open WebSockets are re-checked on it.
@@ -122,6 +127,12 @@ export interface RefreshLock {
    * is first. Never rejects: the caller re-reads either way.
    */
   waitForRelease(name: string, timeoutMs: number): Promise<void>;
+}
+
+/** Named values shared by every replica, without expiry; the caller seals what is secret. */
+export interface SharedValues {
+  get(name: string): Promise<string | undefined>;
+  put(name: string, value: string): Promise<void>;
 }
 
 export interface StoreHealth {

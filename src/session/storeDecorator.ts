@@ -20,6 +20,10 @@ export abstract class StoreDecorator<S extends SessionStore = SessionStore> impl
     return this.inner.events;
   }
 
+  get shared(): SessionStore['shared'] {
+    return this.inner.shared;
+  }
+
   get lock(): LockOf<S> {
     return this.inner.lock as LockOf<S>;
   }

@@ -422,6 +422,14 @@ export class RedisStore implements SessionStore {
     return { count: Number(count), resetInMs: Math.max(0, Number(ttl)) };
   }
 
+  readonly shared = {
+    get: async (name: string): Promise<string | undefined> =>
+      (await this.call(() => this.client.get(this.keys.shared(name)))) ?? undefined,
+    put: async (name: string, value: string): Promise<void> => {
+      await this.call(() => this.client.set(this.keys.shared(name), value));
+    },
+  };
+
   async markOnce(key: string, ttlMs: number): Promise<boolean> {
     const ok = await this.call(() =>
       this.client.set(this.keys.once(key), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),

@@ -23,6 +23,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         '*.refreshToken',
         '*.idToken',
         '*.clientSecret',
+        '*.initialAccessToken',
         '*.secret',
       ],
       censor: '[redacted]',

@@ -177,6 +177,8 @@ describe('parseDevIdpArgs', () => {
       'http://localhost/b',
       '--backchannel-logout-uri',
       'http://localhost/bc',
+      '--frontchannel-logout-uri',
+      'http://localhost/fc',
       '--token-delay-ms',
       '0',
     ]);
@@ -195,6 +197,7 @@ describe('parseDevIdpArgs', () => {
       redirectUris: ['http://localhost/a', 'http://localhost/b'],
       postLogoutRedirectUris: undefined,
       backchannelLogoutUri: 'http://localhost/bc',
+      frontchannelLogoutUri: 'http://localhost/fc',
       tokenDelayMs: 0,
       quiet: undefined,
     });

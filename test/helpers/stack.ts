@@ -55,6 +55,8 @@ export interface GatewayOptions {
   port?: number;
   /** 'https': publicUrl says https (as behind a TLS-terminating load balancer) while we listen on http. */
   publicUrlOverride?: 'https';
+  /** Another replica behind one load balancer: this publicUrl, whatever port it listens on. */
+  publicUrl?: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayUnderTe
   // publicUrl must name the port we listen on, so the port is chosen first.
   const object = merge(merge(base, (opts.config ?? {}) as Record<string, unknown>), {
     listen: `127.0.0.1:${port}`,
-    publicUrl: `${opts.publicUrlOverride ?? 'http'}://127.0.0.1:${port}`,
+    publicUrl: opts.publicUrl ?? `${opts.publicUrlOverride ?? 'http'}://127.0.0.1:${port}`,
   });
   const cfg = loadConfig({ object, env: {} });
   const logs: Array<Record<string, unknown>> = [];
@@ -96,6 +98,8 @@ export async function startStack(
     clock?: Clock;
     idpInstance?: DevIdp;
     publicUrlOverride?: 'https';
+    /** The IdP frames the gateway's /oauth2/frontchannel-logout at end-session. */
+    frontchannel?: boolean;
   } = {},
 ): Promise<Stack> {
   const port = await freePort();
@@ -103,6 +107,9 @@ export async function startStack(
     opts.idpInstance ??
     (await startTestIdp({
       backchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/backchannel-logout`,
+      ...(opts.frontchannel
+        ? { frontchannelLogoutUri: `http://127.0.0.1:${port}/oauth2/frontchannel-logout` }
+        : {}),
       ...opts.idp,
     }));
   const upstream = await startEchoUpstream();

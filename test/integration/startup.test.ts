@@ -50,7 +50,7 @@ describe('start-up', () => {
     assert.match(r.stderr, /publicUrl: must be an absolute http\(s\) URL/);
     assert.match(
       r.stderr,
-      /provider\.clientSecret: is required \(config key provider\.clientSecret, or env GATEHOUSE_PROVIDER_CLIENT_SECRET\)/,
+      /provider\.clientSecret: is required, unless provider\.registration .*\(config key provider\.clientSecret, or env GATEHOUSE_PROVIDER_CLIENT_SECRET\)/,
     );
     assert.match(r.stderr, /session\.secret: must be at least 32 characters/);
     assert.match(r.stderr, /unknown key authorisation/);

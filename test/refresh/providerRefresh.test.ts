@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { OidcError } from '../../src/oidc/errors.js';
 import { OidcProvider } from '../../src/oidc/provider.js';
+import { withClient } from '../../src/oidc/settings.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { claimsOf, type client, login, relyingParty, useTestIdp } from '../devidp/helpers.js';
@@ -23,7 +24,10 @@ describe('provider refresh', () => {
       },
       env: {},
     });
-    provider = new OidcProvider(cfg, { clock: new ManualClock(), logger: createLogger('silent') });
+    provider = new OidcProvider(withClient(cfg), {
+      clock: new ManualClock(),
+      logger: createLogger('silent'),
+    });
     await provider.start();
   });
   after(() => provider?.stop());

@@ -145,13 +145,10 @@ describe('loadConfig: missing and invalid keys', () => {
     const noProvider = base();
     delete noProvider.provider;
     const line = oneProblem({ object: noProvider, env: {} }, 'provider', 'required');
-    for (const key of ['provider.issuer', 'provider.clientId', 'provider.clientSecret'])
-      assert.ok(line.includes(key), key);
-    for (const env of [
-      'GATEHOUSE_PROVIDER_ISSUER',
-      'GATEHOUSE_PROVIDER_CLIENT_ID',
-      'GATEHOUSE_PROVIDER_CLIENT_SECRET',
-    ]) {
+    // clientId/clientSecret are not listed: provider.registration may stand in for them (then
+    // the next run names them, see test/interop/registration.test.ts).
+    for (const key of ['provider.issuer']) assert.ok(line.includes(key), key);
+    for (const env of ['GATEHOUSE_PROVIDER_ISSUER']) {
       assert.ok(line.includes(env), env);
     }
     assert.ok(!line.includes('provider.scopes'), 'keys with defaults are not listed');

@@ -51,7 +51,7 @@ export class BearerTokenLoader implements CredentialLoader {
       this.jwt = new AccessTokenJwtVerifier(provider, {
         bearer: b,
         providerIssuer: cfg.provider.issuer,
-        clientId: cfg.provider.clientId,
+        clientId: provider.clientId,
         clockToleranceSec: cfg.provider.clockToleranceSeconds,
         timeoutMs: cfg.provider.timeoutSeconds * 1000,
         now: () => clock.now(),

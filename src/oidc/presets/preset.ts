@@ -2,11 +2,11 @@ import type { UserMatchField } from '../../authz/policy.js';
 import type { IdentitySource } from '../connection.js';
 import type { LogoutTargetContext } from '../logoutTarget.js';
 import type { OfflineAccessPlan, OfflineAccessRequest } from '../offlineAccess.js';
-import type { ProviderSettings } from '../settings.js';
+import type { ConfiguredProviderSettings } from '../settings.js';
 
 /** The configuration a preset checks. */
 export interface PresetConfigView {
-  provider: ProviderSettings;
+  provider: ConfiguredProviderSettings;
   /** `authorization.matchUsersBy` as written (before the preset's default fills it in). */
   matchUsersBy: readonly string[] | undefined;
 }

@@ -16,6 +16,7 @@
  *   P rate:{<key>}        string  hit counter of a rate-limit window                     PX = window
  *   P once:{<key>}        string  replay marker (logout token jti)                         PX
  *   P lock:{<name>}       string  refresh lease holder's random token                      PX = lease
+ *   P shared:{<name>}     string  a value every replica shares (the registered client, sealed)  no TTL
  * Channels: P invalidate (message: storeKey), P released (message: lock name).
  */
 export class RedisKeys {
@@ -54,6 +55,10 @@ export class RedisKeys {
 
   rate(key: string): string {
     return `${this.prefix}rate:{${key}}`;
+  }
+
+  shared(name: string): string {
+    return `${this.prefix}shared:{${name}}`;
   }
 
   once(key: string): string {

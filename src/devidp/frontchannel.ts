@@ -1,0 +1,87 @@
+// Front-channel logout sender (OpenID Connect Front-Channel Logout 1.0): at end-session the
+// IdP's page embeds the RP's frontchannel_logout_uri in an iframe, with `iss` and `sid`
+// (frontchannel_logout_session_supported), so the RP ends that session in the user's browser.
+// The IdP knows which session is signing out from the id_token_hint or, when the user comes to
+// end-session directly, from its own browser-session cookie (set at login, below).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IdpContext } from './context.js';
+import { escapeHtml } from './http.js';
+
+/** The dev IdP's browser-session cookie: the sid of the last login in this browser. */
+export const SESSION_COOKIE = 'gatehouse_devidp_sid';
+
+export function sessionCookie(sid: string): string {
+  return `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`;
+}
+
+export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
+
+/** The sid in the request's dev IdP session cookie, if any. */
+export function sessionCookieSid(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) {
+      const v = part.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{8,200}$/.test(v) ? v : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The iframe URL for one ended session, or undefined when no frontchannel_logout_uri is registered. */
+export function frontchannelLogoutUrl(ctx: IdpContext, sid: string): string | undefined {
+  const uri = ctx.options.frontchannelLogoutUri;
+  if (uri === undefined) return undefined;
+  const url = new URL(uri);
+  url.searchParams.set('iss', ctx.issuer);
+  url.searchParams.set('sid', sid);
+  return url.href;
+}
+
+/**
+ * The signed-out page with one iframe per RP to tell. With a post-logout target it moves on by
+ * `<meta http-equiv=refresh>` — which runs after the load event, i.e. after every iframe loaded —
+ * so the page needs no script. CSP: frames from the RP's origin only.
+ */
+export function sendFrontchannelPage(
+  res: ServerResponse,
+  frames: readonly string[],
+  next: string | undefined,
+  setCookie: string,
+): void {
+  const origins = [...new Set(frames.map((f) => new URL(f).origin))];
+  const iframes = frames
+    .map(
+      (f) =>
+        `<iframe class="rp-logout" src="${escapeHtml(f)}" title="Signing out of the application" width="1" height="1" style="border:0"></iframe>`,
+    )
+    .join('\n');
+  const refresh = next === undefined ? '' : `<meta http-equiv="refresh" content="0;url=${escapeHtml(next)}">`;
+  const link = next === undefined ? '' : `<p><a href="${escapeHtml(next)}">Continue</a></p>`;
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+${refresh}
+<title>Signed out · Gatehouse dev IdP</title>
+</head>
+<body>
+<main>
+<h1>Signed out</h1>
+<p>Your dev IdP session has ended; the applications you used are being told.</p>
+${iframes}
+${link}
+</main>
+</body>
+</html>
+`;
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; frame-src ${origins.join(' ')}; frame-ancestors 'none'`,
+    'x-frame-options': 'DENY',
+    'set-cookie': setCookie,
+  });
+  res.end(html);
+}
