@@ -28,9 +28,9 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * it never signs in by redirect, so every refusal is a 401 `invalid_token` and an IdP that cannot
  * be asked is a 503, never a login redirect, never a cookie.
  *
- * Hot path: a verified JWT is remembered by its SHA-256 (bounded LRU, until its `exp` and at most
- * `bearer.jwtCacheSeconds`), with its principal built once, so a repeated token costs one hash
- * and one map read — no JWT parse, no signature check.
+ * Hot path: a verified JWT is remembered by its Authorization header as sent (bounded LRU,
+ * until its `exp` and at most `bearer.jwtCacheSeconds`), with its principal built once, so a
+ * repeated token costs one map read — no syntax check, no hash, no JWT parse, no signature.
  */
 export class BearerTokenLoader implements CredentialLoader {
   readonly signsInByRedirect = false;
@@ -91,16 +91,18 @@ export class BearerTokenLoader implements CredentialLoader {
   async load(f: RequestFacts): Promise<CredentialResult> {
     const header = this.tokenOf(f);
     if (header === undefined) return NO_CREDENTIAL;
+    // Keyed by the header as sent: a repeated token costs one map read, not a syntax check
+    // and a SHA-256 (those ran when it was first verified).
+    const hit = header.length <= MAX_TOKEN_LENGTH + 8 ? this.verified.get(header) : undefined;
+    if (hit) {
+      this.ctx.metrics.bearerVerifications.inc({ method: 'jwt', result: 'cached' });
+      return hit;
+    }
     const m = header.length <= MAX_TOKEN_LENGTH + 8 ? BEARER.exec(header) : null;
     const token = m?.[1];
     if (!token || token.length > MAX_TOKEN_LENGTH)
       return this.refuse(f, 'jwt', 'the Authorization header is not a bearer token');
     const hash = tokenHash(token);
-    const hit = this.verified.get(hash);
-    if (hit) {
-      this.ctx.metrics.bearerVerifications.inc({ method: 'jwt', result: 'cached' });
-      return hit;
-    }
     if (this.jwt && looksLikeJwt(token)) {
       const v = await this.jwt.verify(token);
       if (v.kind !== 'active') return this.outcome(f, 'jwt', v);
@@ -108,7 +110,7 @@ export class BearerTokenLoader implements CredentialLoader {
       if (p.kind === 'refused')
         return this.outcome(f, 'jwt', { kind: 'invalid', description: p.description ?? '' });
       const ttl = Math.min(this.ctx.cfg.bearer.jwtCacheSeconds * 1000, p.expiresAt - this.ctx.clock.now());
-      if (ttl > 0) this.verified.set(hash, p, ttl);
+      if (ttl > 0) this.verified.set(header, p, ttl);
       this.ctx.metrics.bearerVerifications.inc({ method: 'jwt', result: 'ok' });
       return p;
     }
