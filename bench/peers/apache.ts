@@ -56,7 +56,7 @@ export function apacheConfig(dir: string, port: number, upstream: string, oidc?:
     'MaxKeepAliveRequests 0',
     'KeepAliveTimeout 65',
     `ErrorLog ${dir}/error.log`,
-    'LogLevel warn',
+    `LogLevel ${process.env.BENCH_PEERS_APACHE_LOGLEVEL ?? 'warn'}`,
     'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined',
     `CustomLog ${dir}/access.log combined`,
     'User www-data',
@@ -70,7 +70,9 @@ export function apacheConfig(dir: string, port: number, upstream: string, oidc?:
       `OIDCClientSecret ${oidc.clientSecret}`,
       `OIDCRedirectURI ${url}${redirectPath}`,
       `OIDCCryptoPassphrase bench-peers-${process.pid}-${port}-passphrase`,
-      'OIDCScope "openid email profile offline_access"',
+      // No offline_access: oidc-provider drops it without prompt=consent, and mod_auth_openidc sends its
+      // scope again with every refresh (invalid_scope). The bench IdP issues refresh tokens regardless.
+      'OIDCScope "openid email profile"',
       'OIDCPKCEMethod S256',
       'OIDCSessionType server-cache',
       `OIDCCacheType ${oidc.cache}`,

@@ -14,6 +14,8 @@ export interface HerdRow {
   n: number;
   refreshGrants: number;
   invalidGrants: number;
+  /** Every token-endpoint error, invalid_grant included. */
+  tokenErrors: number;
   failed: number;
   slowestMs: number;
   survives: boolean;
@@ -66,6 +68,7 @@ export async function refreshHerd(
         n,
         refreshGrants: s.refreshGrants,
         invalidGrants: s.invalidGrants,
+        tokenErrors: s.tokenErrors,
         failed,
         slowestMs: Math.max(...latencies),
         survives: next.ok,

@@ -119,17 +119,19 @@ export function herdTable(rows: HerdRow[], failures: string[]): string {
     r.n,
     r.refreshGrants,
     r.invalidGrants,
+    r.tokenErrors,
     r.failed,
     r.slowestMs.toFixed(1),
     r.survives ? 'yes' : 'NO',
   ]);
-  for (const f of failures) body.push([f, '', '', '', '', '', '']);
+  for (const f of failures) body.push([f, '', '', '', '', '', '', '']);
   return table(
     [
       'relying party',
       'concurrent requests',
       'refresh grants at IdP',
       'invalid_grant',
+      'token errors (all)',
       'failed requests',
       'slowest ms',
       'session survives',
