@@ -83,7 +83,7 @@ export function ratioLines(results: Map<string, Summary>): { table: string; verd
   for (const c of CHECKS) {
     const a = results.get(c.a);
     const b = results.get(c.b);
-    if (!a || !b || !b.rps) {
+    if (!a || !b?.rps) {
       rows.push([c.what, 'n/a', `≥ ${c.target}×`, '']);
       verdicts.push(`FAIL ${c.what}: not measured`);
       continue;
@@ -108,7 +108,7 @@ export function ratioLines(results: Map<string, Summary>): { table: string; verd
   for (const [what, x, y] of extra) {
     const a = results.get(x);
     const b = results.get(y);
-    if (a && b && b.rps) rows.push([what, `${(a.rps / b.rps).toFixed(2)}×`, '—', '']);
+    if (a && b?.rps) rows.push([what, `${(a.rps / b.rps).toFixed(2)}×`, '—', '']);
   }
   return { table: table(['ratio', 'measured', 'target', 'verdict'], rows), verdicts };
 }

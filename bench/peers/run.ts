@@ -316,7 +316,7 @@ const date = new Date().toISOString();
 const md = [
   `# bench:peers — ${date}${quick ? ' (quick)' : ''}`,
   '',
-  `Machine: ${cpus().length} cores (nproc ${version('nproc')}), ${cpuModel}; Node ${process.version}; ${version('apache2 -v')}; mod_auth_openidc ${version("dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc")}; ${version('wrk --version 2>&1 || true')}.`,
+  `Machine: ${cpus().length} cores (nproc ${version('nproc')}), ${cpuModel}; Node ${process.version}; ${version('apache2 -v')}; mod_auth_openidc ${version(`dpkg-query -W -f='$\{Version}' libapache2-mod-auth-openidc`)}; ${version('wrk --version 2>&1 || true')}.`,
   `Load: wrk -t${wrkOpts.threads} -c${wrkOpts.connections} -d${seconds}s on the same machine, ${rounds} interleaved round(s), medians; GET /api/panel (a ${'~80'}-byte JSON answer); errors = non-2xx/3xx + socket errors, and every target's cookie is checked to get the upstream's 200 before and after each run.`,
   '',
   throughputTable(order, results, failures),
