@@ -34,7 +34,15 @@ process.once('exit', () => {
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     process.stderr.write(`\nbench:peers: ${sig}, stopping every child process\n`);
-    process.exit(130);
+    // SIGTERM first so Apache removes its shared memory and gateways close cleanly; the exit
+    // handler SIGKILLs whatever is still there after 3 s.
+    killAll('SIGTERM');
+    const exited = [...children].map((c) => once(c, 'exit'));
+    const timer = setTimeout(() => process.exit(130), 3000);
+    void Promise.all(exited).then(() => {
+      clearTimeout(timer);
+      process.exit(130);
+    });
   });
 }
 

@@ -5,7 +5,7 @@
  * bench/results/peers-<date>.md. See docs/performance.md.
  * Options: --rounds N (3) --seconds N (8) --threads N (2) --connections N (32) --ttl N (herd access
  *          token seconds, 4) --quick (1 round of 3 s, herd 1 and 50: < 2 min, prints PASS/FAIL)
- *          --no-herd --out FILE
+ *          --no-herd --out FILE --redis-db N (mod_auth_openidc's Redis database, 13; flushed at the end)
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     ttl: { type: 'string', default: '4' },
     quick: { type: 'boolean', default: false },
     'no-herd': { type: 'boolean', default: false },
+    'redis-db': { type: 'string', default: '13' },
     out: { type: 'string' },
   },
 });
@@ -76,8 +77,8 @@ const clients = [
 ];
 const runId = `${process.pid}-${Date.now().toString(36)}`;
 const redisPrefix = (name: string) => `bench-peers:${runId}:${name}:`;
-// mod_auth_openidc has no key prefix: it gets a Redis database of its own (keys are random ids anyway).
-const MOD_REDIS_DB = 13;
+// mod_auth_openidc has no key prefix: it gets a Redis database of its own, emptied at the end.
+const MOD_REDIS_DB = Number(values['redis-db']);
 
 const upstreamChild = startChild(process.execPath, ['--import', 'tsx', here('../upstreamProcess.ts')], {
   stdio: ['ignore', 'pipe', 'pipe'],
