@@ -52,6 +52,13 @@ export function tempDir(name: string): string {
   return d;
 }
 
+/** Registers a child started elsewhere (wrk through execFile) so it is killed on exit too. */
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 export function startChild(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...opts });
   children.add(child);

@@ -4,6 +4,7 @@
  * every run, and counts wrk's "Non-2xx or 3xx" and socket errors here.
  */
 import { execFile } from 'node:child_process';
+import { track } from './children.js';
 
 export interface WrkOptions {
   threads: number;
@@ -45,9 +46,10 @@ export function runWrk(url: string, cookie: string, o: WrkOptions): Promise<WrkR
   if (cookie) args.push('-H', `Cookie: ${cookie}`);
   args.push(url);
   return new Promise((resolve, reject) => {
-    execFile('wrk', args, { timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) => {
+    const child = execFile('wrk', args, { timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`wrk failed: ${err.message} ${stderr}`));
       else resolve(parseWrk(stdout));
     });
+    track(child);
   });
 }
