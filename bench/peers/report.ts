@@ -22,6 +22,7 @@ export interface Summary {
   p50: number;
   p99: number;
   errors: number;
+  non2xx: number;
   min: number;
   max: number;
   rounds: number;
@@ -40,6 +41,7 @@ export function summarise(samples: WrkResult[]): Summary {
     p50: median(samples.map((s) => s.p50)),
     p99: median(samples.map((s) => s.p99)),
     errors: samples.reduce((a, s) => a + s.errors, 0),
+    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
     min: Math.min(...rps),
     max: Math.max(...rps),
     rounds: samples.length,
@@ -55,7 +57,8 @@ export function throughputTable(
     const r = results.get(name);
     if (!r) return [name, 'error', '', '', '', '', failures.get(name) ?? 'not measured'];
     const spread = r.rps ? `${r.min}–${r.max} (±${Math.round(((r.max - r.min) / 2 / r.rps) * 100)} %)` : '';
-    return [name, r.rps, r.p50.toFixed(2), r.p99.toFixed(2), r.errors, spread, failures.get(name) ?? ''];
+    const errors = r.errors ? `${r.errors} (${r.non2xx} non-2xx/3xx, ${r.errors - r.non2xx} socket)` : 0;
+    return [name, r.rps, r.p50.toFixed(2), r.p99.toFixed(2), errors, spread, failures.get(name) ?? ''];
   });
   return table(
     ['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'req/s spread (min–max)', 'note'],

@@ -18,6 +18,8 @@ export interface WrkResult {
   p99: number;
   requests: number;
   errors: number;
+  non2xx: number;
+  socketErrors: number;
 }
 
 function ms(v: string, unit: string): number {
@@ -38,7 +40,15 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return { rps: Math.round(rps), p50: lat('50'), p99: lat('99'), requests, errors: non2xx + socketErrors };
+  return {
+    rps: Math.round(rps),
+    p50: lat('50'),
+    p99: lat('99'),
+    requests,
+    errors: non2xx + socketErrors,
+    non2xx,
+    socketErrors,
+  };
 }
 
 export function runWrk(url: string, cookie: string, o: WrkOptions): Promise<WrkResult> {
