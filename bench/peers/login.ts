@@ -4,12 +4,7 @@
  * `cookie` header the load generator sends, after checking it really reaches the upstream (200).
  */
 import { TestBrowser } from '../../test/helpers/browser.js';
-
-function formAction(html: string): string {
-  const m = /<form[^>]*action="([^"]+)"/.exec(html);
-  if (!m) throw new Error(`expected a form on the IdP page: ${html.slice(0, 200)}`);
-  return m[1]!.replace(/&#x2F;/g, '/').replace(/&amp;/g, '&');
-}
+import { walkOpLogin } from '../../test/helpers/oidcProviderLogin.js';
 
 export async function loginThrough(
   rpUrl: string,
@@ -19,36 +14,16 @@ export async function loginThrough(
   rewrite: (url: string, browser: TestBrowser) => string = (u) => u,
 ): Promise<{ browser: TestBrowser; cookie: string }> {
   const b = new TestBrowser();
-  let url = rpUrl + path;
-  let r = await b.request(url);
-  const hops: string[] = [`${r.status}`];
-  for (let i = 0; i < 25; i++) {
-    if (r.status >= 300 && r.status < 400 && r.location) {
-      url = rewrite(new URL(r.location, url).href, b);
-      r = await b.request(url);
-      hops.push(`${r.status} ${new URL(url).pathname}`);
-      continue;
-    }
-    if (r.status === 200 && url.startsWith(idpUrl)) {
-      const action = new URL(formAction(r.body), url).href;
-      const body = r.body.includes('name="login"')
-        ? `prompt=login&login=${user}&password=pw`
-        : 'prompt=consent';
-      r = await b.request(action, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      });
-      url = action;
-      hops.push(`${r.status} POST ${new URL(url).pathname}`);
-      continue;
-    }
-    break;
-  }
-  if (r.status !== 200 || url.startsWith(idpUrl))
-    throw new Error(`login through ${rpUrl} did not end on the app: ${hops.join(' → ')}`);
-  const cookie = cookieHeader(b, rpUrl);
-  return { browser: b, cookie };
+  const end = await walkOpLogin({
+    browser: b,
+    startUrl: rpUrl + path,
+    opUrl: idpUrl,
+    user,
+    rewrite: (u) => rewrite(u, b),
+  });
+  if (end.reply.status !== 200 || end.url.startsWith(idpUrl))
+    throw new Error(`login through ${rpUrl} did not end on the app: ${end.hops.join(' → ')}`);
+  return { browser: b, cookie: cookieHeader(b, rpUrl) };
 }
 
 export function cookieHeader(b: TestBrowser, url: string): string {

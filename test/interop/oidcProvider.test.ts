@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import Provider from 'oidc-provider';
 import { ManualClock } from '../../src/util/clock.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
+import { walkOpLogin } from '../helpers/oidcProviderLogin.js';
 import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
@@ -16,12 +17,6 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
-}
-
-function formAction(html: string): string {
-  const m = /<form[^>]*action="([^"]+)"/.exec(html);
-  assert.ok(m, 'the page has a form');
-  return m[1]!.replace(/&#x2F;/g, '/').replace(/&amp;/g, '&');
 }
 
 describe('interop: oidc-provider from npm', () => {
@@ -98,30 +93,7 @@ describe('interop: oidc-provider from npm', () => {
 
   /** Walks the provider's own login and consent pages like a user would. */
   async function loginThroughOp(b: TestBrowser, path: string): Promise<Reply> {
-    let r = await b.request(gwUrl + path);
-    let url = gwUrl + path;
-    for (let i = 0; i < 20; i++) {
-      if (r.status >= 300 && r.status < 400 && r.location) {
-        url = new URL(r.location, url).href;
-        r = await b.request(url);
-        continue;
-      }
-      if (r.status === 200 && url.startsWith(opUrl)) {
-        const action = new URL(formAction(r.body), url).href;
-        const body = r.body.includes('name="login"')
-          ? 'prompt=login&login=interop-user&password=pw'
-          : 'prompt=consent';
-        r = await b.request(action, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        });
-        url = action;
-        continue;
-      }
-      return r;
-    }
-    throw new Error('login did not finish in 20 steps');
+    return (await walkOpLogin({ browser: b, startUrl: gwUrl + path, opUrl, user: 'interop-user' })).reply;
   }
 
   it('completes a code + PKCE flow, reads identity from userinfo, and forwards it', async () => {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import Provider from 'oidc-provider';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
+import { walkOpLogin } from '../helpers/oidcProviderLogin.js';
 import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../redis/helpers.js';
@@ -24,12 +25,6 @@ const INITIAL_ACCESS_TOKEN = 'initial-access-token-for-gatehouse-tests';
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
-}
-
-function formAction(html: string): string {
-  const m = /<form[^>]*action="([^"]+)"/.exec(html);
-  assert.ok(m, 'the page has a form');
-  return m[1]!.replace(/&#x2F;/g, '/').replace(/&amp;/g, '&');
 }
 
 describe('interop: Dynamic Client Registration at oidc-provider', () => {
@@ -104,31 +99,9 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
 
   /** `publicUrl`: where the OP sends the browser back; rewritten to `gwUrl` (a load balancer's choice). */
   async function loginThroughOp(b: TestBrowser, gwUrl: string, publicUrl = gwUrl): Promise<Reply> {
-    let url = `${gwUrl}/dcr`;
-    let r = await b.request(url);
-    for (let i = 0; i < 20; i++) {
-      if (r.status >= 300 && r.status < 400 && r.location) {
-        url = new URL(r.location, url).href;
-        if (url.startsWith(publicUrl)) url = gwUrl + url.slice(publicUrl.length);
-        r = await b.request(url);
-        continue;
-      }
-      if (r.status === 200 && url.startsWith(opUrl)) {
-        const action = new URL(formAction(r.body), url).href;
-        const body = r.body.includes('name="login"')
-          ? 'prompt=login&login=dcr-user&password=pw'
-          : 'prompt=consent';
-        r = await b.request(action, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        });
-        url = action;
-        continue;
-      }
-      return r;
-    }
-    throw new Error('login did not finish in 20 steps');
+    const rewrite = (u: string) => (u.startsWith(publicUrl) ? gwUrl + u.slice(publicUrl.length) : u);
+    return (await walkOpLogin({ browser: b, startUrl: `${gwUrl}/dcr`, opUrl, user: 'dcr-user', rewrite }))
+      .reply;
   }
 
   it('registers at start (metadata from publicUrl), logs a user in, and a restart reuses the registration', async () => {
