@@ -25,8 +25,10 @@ export async function authenticate(
     if (r.code === 'invalid_token') return invalidToken(r.description);
     return unauthenticated(ctx, f, r.setCookies, r.code, loader.signsInByRedirect);
   }
-  // No credential at all: an anonymous browser signs in.
-  return unauthenticated(ctx, f, [], 'no_session', true);
+  // No credential at all: an anonymous browser signs in; a program is told every scheme it may use.
+  const d = await unauthenticated(ctx, f, [], 'no_session', true);
+  if (d.type === 'error' && chain.some((l) => l.offersScheme?.(f) === 'Bearer')) d.offersBearer = true;
+  return d;
 }
 
 export function isAnswer(a: Principal | Answer): a is Answer {

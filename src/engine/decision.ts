@@ -32,6 +32,11 @@ export type Decision =
       /** Adds `WWW-Authenticate` (401 answers). */
       challenge?: boolean;
       /**
+       * The path also accepts bearer tokens: the 401's challenges name `Bearer realm="gatehouse"`
+       * too, with no error code (RFC 6750 §3: the request carried no token).
+       */
+      offersBearer?: boolean;
+      /**
        * The answer to a bearer-token request (an API client): always JSON, never a page, with
        * `WWW-Authenticate: Bearer error=…` (RFC 6750 §3) when `error` is set.
        */

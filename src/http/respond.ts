@@ -83,10 +83,10 @@ export function respond(
       if (d.bearer?.error) {
         res.setHeader('www-authenticate', bearerChallenge(d.bearer));
       } else if (d.challenge) {
-        res.setHeader(
-          'www-authenticate',
-          `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`,
-        );
+        const ours = `Gatehouse realm="gatehouse", login_url="${d.signInUrl ?? '/oauth2/start'}"`;
+        // One field with both challenges (RFC 7235 §4.1), not two: nginx's auth_request passes
+        // only the first WWW-Authenticate of its subrequest on.
+        res.setHeader('www-authenticate', d.offersBearer ? `${ours}, Bearer realm="gatehouse"` : ours);
       }
       // A bearer request comes from a program: JSON whatever its Accept says.
       if (audience === 'json' || d.bearer) {

@@ -200,6 +200,24 @@ describe('bearer audiences, path prefixes and the cookie order', () => {
     assert.equal((await api(`${s.url}/other`, tokens.access_token, { kind: 'navigate' })).status, 302);
   });
 
+  it('a request with no credential is offered the Bearer scheme where tokens are read, and only there', async () => {
+    // One field, challenges separated by commas (RFC 7235 §4.1): split before each scheme name.
+    const challenges = (r: { headers: Record<string, string | string[] | undefined> }) =>
+      String(r.headers['www-authenticate'] ?? '').split(/, (?=[A-Za-z]+ realm=)/);
+    const on = await api(`${s.url}/api/x`, undefined);
+    assert.equal(on.status, 401);
+    assert.equal(on.json().error, 'no_session');
+    // RFC 6750 §3: no error code when the request carried no token.
+    assert.ok(challenges(on).includes('Bearer realm="gatehouse"'), String(challenges(on)));
+    assert.ok(challenges(on).some((c) => c.startsWith('Gatehouse realm=')));
+    const off = await api(`${s.url}/other`, undefined);
+    assert.equal(off.status, 401);
+    assert.deepEqual(
+      challenges(off).filter((c) => c.startsWith('Bearer')),
+      [],
+    );
+  });
+
   it('pathPrefixes match every spelling (case, encoding) and are segment-bounded', async () => {
     for (const p of ['/api', '/API/x', '/%61pi/x', '/api;v=1/x']) {
       const r = await api(`${s.url}${p}`, 'garbage');
@@ -258,6 +276,7 @@ describe('bearer not accepted (the default)', () => {
     const r = await api(`${s.url}/x`, tokens.access_token);
     assert.equal(r.status, 401);
     assert.equal(r.json().error, 'no_session');
+    assert.doesNotMatch(String(r.headers['www-authenticate']), /Bearer/, 'no Bearer scheme is offered');
   });
 });
 

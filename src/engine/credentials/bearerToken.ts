@@ -81,11 +81,18 @@ export class BearerTokenLoader implements CredentialLoader {
     if (h === undefined || h.length < 6 || (h.charCodeAt(0) | 0x20) !== 0x62 /* b */) return undefined;
     // `Bearer` alone is a bearer request too (with no token: refused, never a redirect).
     if (!/^bearer(?: |$)/i.test(h)) return undefined;
-    if (this.prefixes.length) {
-      const readings = pathReadings(f.path);
-      if (!this.prefixes.some((p) => ruleCovers(readings, p))) return undefined;
-    }
-    return h;
+    return this.acceptsTokensAt(f) ? h : undefined;
+  }
+
+  /** Whether a bearer token would be read on this request's path (`bearer.pathPrefixes`). */
+  acceptsTokensAt(f: RequestFacts): boolean {
+    if (this.prefixes.length === 0) return true;
+    const readings = pathReadings(f.path);
+    return this.prefixes.some((p) => ruleCovers(readings, p));
+  }
+
+  offersScheme(f: RequestFacts): 'Bearer' | undefined {
+    return this.acceptsTokensAt(f) ? 'Bearer' : undefined;
   }
 
   async load(f: RequestFacts): Promise<CredentialResult> {

@@ -24,6 +24,12 @@ import type { RequestFacts } from '../facts.js';
 export interface CredentialLoader {
   readonly signsInByRedirect: boolean;
   load(f: RequestFacts): Promise<CredentialResult>;
+  /**
+   * The HTTP authentication scheme a client could use on this request instead, for the 401 a
+   * request without any credential gets (RFC 7235 §4.1: every scheme the resource accepts is
+   * offered). A bearer loader names `Bearer` where it reads tokens; the cookie has no scheme.
+   */
+  offersScheme?(f: RequestFacts): 'Bearer' | undefined;
 }
 
 export type CredentialResult = NoCredential | Principal | Refused | Unavailable;
