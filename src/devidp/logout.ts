@@ -53,6 +53,10 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
     if (claims === undefined)
       return oauthErrorPage(ctx, res, 400, 'invalid_request', 'id_token_hint is not valid');
     if (typeof claims.sid === 'string') ctx.sessions.end(claims.sid, ctx.now());
+  } else if (v.logout_hint !== undefined && v.client_id !== undefined) {
+    // RP-Initiated Logout §2: an RP whose ID token is too long for a URL sends client_id and
+    // logout_hint; this IdP's hint is the session id (`sid`), random and unguessable.
+    ctx.sessions.end(v.logout_hint, ctx.now());
   }
   if (target === undefined) return sendHtml(res, 200, signedOutPage());
   const url = new URL(target);
