@@ -61,6 +61,10 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
     if (claims === undefined)
       return oauthErrorPage(ctx, res, 400, 'invalid_request', 'id_token_hint is not valid');
     if (typeof claims.sid === 'string') sid = claims.sid;
+  } else if (v.logout_hint !== undefined && v.client_id !== undefined) {
+    // RP-Initiated Logout §2: an RP whose ID token is too long for a URL sends client_id and
+    // logout_hint; this IdP's hint is the session id (`sid`), random and unguessable.
+    sid = v.logout_hint;
   } else {
     sid = sessionCookieSid(req);
   }

@@ -12,6 +12,7 @@ import { OidcError } from './errors.js';
 import { endpointDowngrades } from './insecureTransport.js';
 import { ProviderKeys } from './jwks.js';
 import type { OfflineAccessPlan } from './offlineAccess.js';
+import { needsUserinfo } from './userinfoNeed.js';
 
 /**
  * The OpenID Connect identity source (presets generic, google, cognito): discovery, then who
@@ -143,10 +144,15 @@ class OpenIdConnection implements ProviderConnection {
     previousClaims: Record<string, unknown> | undefined,
   ): Promise<Record<string, unknown> | undefined> {
     if (idClaims) return this.enrichClaims(res.access_token, idClaims, 'refresh');
-    if (this.ctx.settings.useUserinfo && previousClaims) {
-      return this.enrichClaims(res.access_token, previousClaims, 'refresh');
+    // No refreshed ID token: userinfo is the only fresh source (unless turned off).
+    if (this.ctx.settings.useUserinfo !== false && this.hasUserinfo() && previousClaims) {
+      return this.enrichClaims(res.access_token, previousClaims, 'refresh', true);
     }
     return undefined;
+  }
+
+  private hasUserinfo(): boolean {
+    return Boolean(this.configuration.serverMetadata().userinfo_endpoint);
   }
 
   lastsTheSession(): boolean {
@@ -164,10 +170,11 @@ class OpenIdConnection implements ProviderConnection {
     accessToken: string,
     idClaims: Record<string, unknown>,
     phase: 'login' | 'refresh',
+    forceUserinfo = false,
   ): Promise<Record<string, unknown>> {
     const p = this.ctx.settings;
     let claims = idClaims;
-    if (p.useUserinfo) {
+    if (forceUserinfo || needsUserinfo(p, idClaims, this.hasUserinfo())) {
       const sub = String(idClaims.sub);
       // openid-client rejects a userinfo response whose sub differs from the ID token's.
       const info = await this.ctx.run(() => client.fetchUserInfo(this.configuration, accessToken, sub));

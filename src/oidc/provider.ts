@@ -4,6 +4,7 @@ import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { CallbackChecks, GrantResponse, ProviderConnection } from './connection.js';
+import { logoutHintFrom, MAX_LOGOUT_URL_BYTES } from './endSessionParams.js';
 import { classifyOidcError, OidcError } from './errors.js';
 import { usesInsecureIssuer } from './insecureTransport.js';
 import { introspect, introspectionConfiguration } from './introspectionCall.js';
@@ -235,8 +236,14 @@ export class OidcProvider {
     const meta = conf.serverMetadata();
     if (meta.end_session_endpoint) {
       const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri };
-      if (idTokenHint) params.id_token_hint = idTokenHint;
-      else params.client_id = p.clientId;
+      if (idTokenHint) {
+        const withHint = client.buildEndSessionUrl(conf, { ...params, id_token_hint: idTokenHint }).href;
+        if (Buffer.byteLength(withHint) <= MAX_LOGOUT_URL_BYTES) return withHint;
+        // Too long for request-line limits: client_id + logout_hint (RP-Initiated Logout §2).
+        const hint = logoutHintFrom(idTokenHint);
+        if (hint) params.logout_hint = hint;
+      }
+      params.client_id = p.clientId;
       return client.buildEndSessionUrl(conf, params).href;
     }
     return this.preset.logoutTarget({

@@ -30,7 +30,16 @@ export const providerSettingsSchema = z
     rolesClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.rolesClaim),
     usernameClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.usernameClaim),
     emailClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.emailClaim),
-    useUserinfo: z.boolean().default(false),
+    /**
+     * Read the userinfo endpoint at login and refresh: `auto` when the provider has one and the ID
+     * token lacks a claim Gatehouse uses (emailClaim, usernameClaim, groupsClaim — see
+     * userinfoNeed.ts); `true` always; `false` never. Its `sub` must equal the ID token's.
+     */
+    // The strings come from the environment (GATEHOUSE_PROVIDER_USE_USERINFO=true|false|auto).
+    useUserinfo: z
+      .union([z.boolean(), z.enum(['auto', 'true', 'false'])])
+      .transform((v): boolean | 'auto' => (v === 'true' ? true : v === 'false' ? false : v))
+      .default('auto'),
     /** JWS algorithms accepted for ID tokens; empty = what discovery advertises. */
     idTokenSigningAlgs: z.array(z.string()).default([]),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),

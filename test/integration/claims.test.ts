@@ -99,8 +99,11 @@ describe('identity from every claim shape', () => {
   });
 
   it('userinfo-groups: groups only in userinfo, read with useUserinfo', async () => {
-    const without = await loginWith(idp, ['userinfo-groups']);
+    const without = await loginWith(idp, ['userinfo-groups'], { useUserinfo: false });
     assert.deepEqual(without.info.json().groups, []);
+    // The default (auto) reads userinfo because the ID token has no groups claim.
+    const auto = await loginWith(idp, ['userinfo-groups']);
+    assert.deepEqual(auto.info.json().groups, ['admins', 'dev']);
     const withUi = await loginWith(idp, ['userinfo-groups'], { useUserinfo: true });
     assert.deepEqual(withUi.info.json().groups, ['admins', 'dev']);
   });

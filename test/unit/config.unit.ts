@@ -69,7 +69,7 @@ describe('loadConfig: defaults', () => {
     assert.equal(cfg.provider.rolesClaim, 'roles');
     assert.equal(cfg.provider.usernameClaim, 'preferred_username');
     assert.equal(cfg.provider.emailClaim, 'email');
-    assert.equal(cfg.provider.useUserinfo, false);
+    assert.equal(cfg.provider.useUserinfo, 'auto');
     assert.equal(cfg.provider.timeoutSeconds, 30);
     assert.equal(cfg.session.store, 'memory');
     assert.equal(cfg.session.cookieName, 'gatehouse');
@@ -426,10 +426,21 @@ describe('loadConfig: environment overrides', () => {
 
   test('a bad boolean names the variable', () => {
     oneProblem(
-      { object: base(), env: { GATEHOUSE_PROVIDER_USE_USERINFO: 'maybe' } },
-      'GATEHOUSE_PROVIDER_USE_USERINFO',
+      { object: base(), env: { GATEHOUSE_PROVIDER_END_SESSION: 'maybe' } },
+      'GATEHOUSE_PROVIDER_END_SESSION',
       'boolean',
     );
+  });
+
+  test('provider.useUserinfo reads true, false and auto from the environment', () => {
+    for (const [raw, want] of [
+      ['true', true],
+      ['false', false],
+      ['auto', 'auto'],
+    ] as const) {
+      const cfg = loadConfig({ object: base(), env: { GATEHOUSE_PROVIDER_USE_USERINFO: raw } });
+      assert.equal(cfg.provider.useUserinfo, want);
+    }
   });
 
   test('record keys are read as JSON', () => {

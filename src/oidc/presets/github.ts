@@ -13,7 +13,7 @@ function githubConfigProblems(c: PresetConfigView): string[] {
       );
     }
   }
-  if (c.provider.useUserinfo) {
+  if (c.provider.useUserinfo === true) {
     problems.push(
       'provider.useUserinfo: not used with preset github (GitHub has no userinfo endpoint) — remove it',
     );
