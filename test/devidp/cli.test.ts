@@ -196,6 +196,9 @@ describe('parseDevIdpArgs', () => {
       postLogoutRedirectUris: undefined,
       backchannelLogoutUri: 'http://localhost/bc',
       tokenDelayMs: 0,
+      audience: undefined,
+      clients: undefined,
+      clientsFile: undefined,
       quiet: undefined,
     });
     assert.deepEqual(parseDevIdpArgs(['--help']), { help: true });
