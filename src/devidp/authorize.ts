@@ -1,7 +1,9 @@
 // GET/POST /authorize. Errors about the client or redirect_uri are shown as a page: redirecting
 // to an unverified URI would make the IdP an open redirector (RFC 6749 §4.1.2.1). Every later
 // error goes back to the client as `error=` on its redirect_uri, with state and iss.
+
 import type { ServerResponse } from 'node:http';
+import { requestedAudience } from './audience.js';
 import {
   type AuthRequest,
   type Handler,
@@ -96,6 +98,7 @@ export function completeLogin(
       sid,
       authTime: Math.floor(now / 1000),
       offline: offlineGranted(ctx, request, user),
+      audience: request.audience,
     },
     now,
   );
@@ -158,7 +161,8 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
     return;
   }
   if (!v.client_id) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is required');
-  if (v.client_id !== ctx.options.clientId) {
+  const registered = ctx.clients.find(v.client_id);
+  if (registered === undefined || !registered.grantTypes.includes('authorization_code')) {
     return oauthErrorPage(ctx, res, 400, 'invalid_client', `unknown client_id "${v.client_id}"`);
   }
   if (!v.redirect_uri) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'redirect_uri is required');
@@ -181,6 +185,10 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
   };
   const problem = validate(ctx, v, request, duplicate);
   if (problem !== undefined) return redirectError(ctx, res, request, problem[0], problem[1]);
+  // RFC 8707 resource (or Auth0's audience) at authorize: the aud of the code's access tokens.
+  const audience = requestedAudience(v);
+  if (!audience.ok) return redirectError(ctx, res, request, audience.error, audience.description);
+  request.audience = audience.audience;
 
   const auto = ctx.options.autoLogin;
   if (auto !== undefined) {

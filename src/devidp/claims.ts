@@ -75,7 +75,8 @@ function roleClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
   return { roles: [...user.roles] };
 }
 
-export type ClaimTarget = 'id_token' | 'userinfo';
+/** Access tokens carry what the ID token carries (userinfo-groups keeps groups out of both). */
+export type ClaimTarget = 'id_token' | 'access_token' | 'userinfo';
 
 /**
  * Everything about the user except the protocol claims (iss, aud, exp, ...). The ID token and
@@ -100,7 +101,7 @@ export function identityClaims(
   if (ctx.profiles.has('no-groups-claim')) return claims;
   const groups = effectiveGroups(ctx, user, viaRefresh);
   const userinfoGroups = ctx.profiles.has('userinfo-groups');
-  if (target === 'id_token' && userinfoGroups) return claims;
+  if (target !== 'userinfo' && userinfoGroups) return claims;
   if (ctx.profiles.has('azure-group-overage') && !(target === 'userinfo' && userinfoGroups)) {
     return { ...claims, ...overageClaims(ctx, user) };
   }

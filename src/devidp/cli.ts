@@ -1,6 +1,7 @@
 // `gatehouse dev-idp ...`. Prints one line on start (scripts wait for it to learn the issuer)
 // and stops cleanly on SIGINT/SIGTERM. Flag errors exit 2, like other Unix tools' usage errors.
 import { parseArgs } from 'node:util';
+import { parseClientFlag } from './clients.js';
 import { isLoopbackAddress } from './http.js';
 import { PROFILE_INFO } from './profiles.js';
 import { startDevIdp } from './server.js';
@@ -26,6 +27,10 @@ Options:
   --backchannel-logout-uri URL where back-channel logout tokens are POSTed
   --frontchannel-logout-uri URL  framed (with iss and sid) by end-session when a session ends
   --token-delay-ms MS          delay of token-endpoint-slow (default 2000)
+  --audience AUD               aud of access tokens when nothing else names one (default gatehouse-api)
+  --client SPEC                add a client; repeatable. SPEC: id=ID,secret=S[,scopes=A B][,audience=AUD]
+                               [,grants=client_credentials refresh_token authorization_code]
+  --clients-file FILE          JSON array of clients {id, secret, scopes?, audience?, grantTypes?}
   --quiet                      no log output except the start line
   -h, --help                   show this help
 
@@ -51,6 +56,9 @@ const OPTIONS = {
   'backchannel-logout-uri': { type: 'string' },
   'frontchannel-logout-uri': { type: 'string' },
   'token-delay-ms': { type: 'string' },
+  audience: { type: 'string' },
+  client: { type: 'string', multiple: true },
+  'clients-file': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -104,6 +112,15 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
     backchannelLogoutUri: values['backchannel-logout-uri'],
     frontchannelLogoutUri: values['frontchannel-logout-uri'],
     tokenDelayMs: integer('token-delay-ms', values['token-delay-ms'], 0),
+    audience: values.audience,
+    clients: values.client?.map((spec) => {
+      try {
+        return parseClientFlag(spec);
+      } catch (err) {
+        throw new UsageError(`--client: ${(err as Error).message}`);
+      }
+    }),
+    clientsFile: values['clients-file'],
     quiet: values.quiet,
   };
   return { help: false, options };
@@ -120,6 +137,10 @@ const OPTION_FLAGS: [RegExp, string][] = [
   [/^frontchannelLogoutUri/, '--frontchannel-logout-uri'],
   [/^host/, '--host'],
   [/^client(Id|Secret)/, '--client-id/--client-secret'],
+  [/^clients file/, '--clients-file'],
+  [/^clients \(clients option\)|client id ".*" is registered twice/, '--client'],
+  [/^clients \(/, '--clients-file'],
+  [/^audience/, '--audience'],
 ];
 
 /** The process facilities the CLI touches; tests pass their own to run it in-process. */

@@ -58,8 +58,9 @@ export function authenticateClient(
       return fail('client authentication required (client_secret_basic or client_secret_post)');
     }
   }
-  if (id !== ctx.options.clientId) return fail('unknown client');
-  if (!sameSecret(secret, ctx.options.clientSecret)) return fail('wrong client secret');
+  const client = ctx.clients.find(id);
+  if (client === undefined) return fail('unknown client');
+  if (!sameSecret(secret, client.secret)) return fail('wrong client secret');
   return { ok: true, clientId: id };
 }
 

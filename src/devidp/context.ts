@@ -1,5 +1,6 @@
 // The state every handler works on, in one object handed to each of them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRegistry } from './clients.js';
 import { ExpiringMap } from './expiringMap.js';
 import { sendHtml, sendJson } from './http.js';
 import { KeyRing } from './keys.js';
@@ -25,6 +26,8 @@ export interface AuthRequest {
   prompt: readonly string[];
   /** Google's access_type parameter. */
   accessType: string | undefined;
+  /** RFC 8707 resource / audience named at authorize. */
+  audience?: string | undefined;
 }
 
 export const INTERACTION_TTL_MS = 10 * 60_000;
@@ -36,6 +39,7 @@ export interface IdpContext {
   readonly options: ResolvedOptions;
   readonly profiles: ProfileSet;
   readonly users: UserDirectory;
+  readonly clients: ClientRegistry;
   readonly keys: KeyRing;
   readonly tokens: TokenStore;
   readonly sessions: SessionStore;
@@ -52,12 +56,13 @@ export interface IdpContext {
   log(message: string): void;
 }
 
-export function createContext({ options, profiles, users }: Resolved): IdpContext {
+export function createContext({ options, profiles, users, clients }: Resolved): IdpContext {
   return {
     issuer: '',
     options,
     profiles,
     users,
+    clients,
     keys: new KeyRing(),
     tokens: new TokenStore({ maxEntries: MAX_ENTRIES }),
     sessions: new SessionStore(MAX_ENTRIES),

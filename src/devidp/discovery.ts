@@ -19,7 +19,7 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     scopes_supported: ['openid', 'profile', 'email', ...offline],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

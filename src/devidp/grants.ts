@@ -1,8 +1,9 @@
-// The two grants of the token endpoint. Each does all its bookkeeping (burn the code, rotate
+// The user grants of the token endpoint (client credentials: clientCredentials.ts). Each does all its bookkeeping (burn the code, rotate
 // the refresh token, create tokens in the store) synchronously before its first await, so
 // concurrent requests cannot interleave between "is it unused?" and "mark it used".
 import { createHash } from 'node:crypto';
-import { type IssuedAccessToken, issueAccessToken } from './accessToken.js';
+import { type AccessRequest, type IssuedAccessToken, issueAccessToken } from './accessToken.js';
+import { requestedAudience, tokenAudience } from './audience.js';
 import type { IdpContext } from './context.js';
 import { accessTokenTtl } from './context.js';
 import { githubStyle } from './github.js';
@@ -36,6 +37,10 @@ export async function authorizationCodeGrant(
   if (!verifier) return fail('invalid_request', 'code_verifier is required (PKCE with S256)');
   if (!VERIFIER.test(verifier))
     return fail('invalid_request', 'code_verifier must be 43-128 characters of [A-Za-z0-9-._~]');
+  // Checked before the code is burnt: a malformed resource is the client's typo, not an attack.
+  const requested = requestedAudience(params);
+  if (!requested.ok) return fail(requested.error, requested.description);
+  const audience = requested.audience;
   const now = ctx.now();
   const consumed = ctx.tokens.consumeCode(code, now);
   if (consumed.kind === 'unknown') return fail('invalid_grant', 'unknown authorization code');
@@ -65,13 +70,15 @@ export async function authorizationCodeGrant(
   const refreshToken = withRefresh ? ctx.tokens.issueRefresh(family, refreshExpiry) : undefined;
   ctx.stats.grant('authorization_code');
 
-  const accessGrant = {
+  const accessGrant: AccessRequest = {
     familyId: family.id,
     sub: grant.sub,
     clientId,
     scope: grant.scope,
     sid: grant.sid,
     viaRefresh: false,
+    audience: tokenAudience(ctx, ctx.clients.find(clientId), audience ?? grant.audience),
+    subject: 'user',
   };
   const access = await issueAccessToken(ctx, accessGrant, now);
   if (github) return { ok: true, body: githubTokenBody(ctx, access, grant.scope, refreshToken) };
@@ -104,6 +111,8 @@ export async function refreshTokenGrant(
 ): Promise<GrantOutcome> {
   const token = params.refresh_token;
   if (!token) return fail('invalid_request', 'refresh_token is required');
+  const requested = requestedAudience(params);
+  if (!requested.ok) return fail(requested.error, requested.description);
   if (ctx.profiles.has('refresh-invalid-grant'))
     return fail('invalid_grant', 'refresh refused (refresh-invalid-grant profile)');
   const omitToken = ctx.profiles.has('refresh-no-token-in-response');
@@ -132,7 +141,16 @@ export async function refreshTokenGrant(
 
   const access = await issueAccessToken(
     ctx,
-    { familyId: family.id, sub: family.sub, clientId, scope, sid: family.sid, viaRefresh: true },
+    {
+      familyId: family.id,
+      sub: family.sub,
+      clientId,
+      scope,
+      sid: family.sid,
+      viaRefresh: true,
+      audience: tokenAudience(ctx, ctx.clients.find(clientId), requested.audience ?? family.audience),
+      subject: 'user',
+    },
     now,
   );
   if (githubStyle(ctx)) return { ok: true, body: githubTokenBody(ctx, access, scope, returned) };

@@ -1,5 +1,6 @@
 // Turns DevIdpOptions into validated settings. Everything a user can mistype fails here, at
 // start, with a message that names the option, instead of misbehaving at the first login.
+import { ClientRegistry, type GrantType, loadClientsFile, toRegisteredClient } from './clients.js';
 import { isLoopbackUrl } from './http.js';
 import { ProfileSet } from './profiles.js';
 import type { DevIdpClock, DevIdpOptions, DevUser } from './types.js';
@@ -21,6 +22,8 @@ export interface ResolvedOptions {
   frontchannelLogoutUri: string | undefined;
   claimSourceEndpoint: string | undefined;
   tokenDelayMs: number;
+  /** `aud` of access tokens when neither the request nor the client names one. */
+  audience: string;
   quiet: boolean;
   clock: DevIdpClock;
 }
@@ -29,6 +32,7 @@ export interface Resolved {
   options: ResolvedOptions;
   profiles: ProfileSet;
   users: UserDirectory;
+  clients: ClientRegistry;
 }
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
@@ -106,10 +110,39 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
         ? undefined
         : absoluteUrl('claimSourceEndpoint', opts.claimSourceEndpoint),
     tokenDelayMs,
+    audience: nonEmpty('audience', opts.audience, DEFAULT_AUDIENCE),
     quiet: opts.quiet ?? false,
     clock: clockOption(opts.clock),
   };
-  return { options, profiles: new ProfileSet(opts.profiles ?? []), users };
+  return {
+    options,
+    profiles: new ProfileSet(opts.profiles ?? []),
+    users,
+    clients: resolveClients(opts, options),
+  };
+}
+
+export const DEFAULT_AUDIENCE = 'gatehouse-api';
+
+/** The default client may use every grant and any scope; added clients say what they may do. */
+function resolveClients(opts: DevIdpOptions, options: ResolvedOptions): ClientRegistry {
+  const all: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+  const added = [
+    ...(opts.clients ?? []).map((c) => toRegisteredClient(c, 'clients option')),
+    ...(opts.clientsFile === undefined
+      ? []
+      : loadClientsFile(opts.clientsFile).map((c) => toRegisteredClient(c, opts.clientsFile ?? ''))),
+  ];
+  return new ClientRegistry(
+    {
+      id: options.clientId,
+      secret: options.clientSecret,
+      scopes: undefined,
+      audience: undefined,
+      grantTypes: all,
+    },
+    added,
+  );
 }
 
 /** Registered URIs match exactly (OIDC Core §3.1.2.1); without a list any loopback URI does. */

@@ -60,6 +60,11 @@ const PROFILES = [
     summary: 'userinfo and the GitHub /user endpoints answer 503',
   },
   {
+    name: 'opaque-access-tokens',
+    kind: 'provider',
+    summary: 'access tokens are opaque random strings (introspect them)',
+  },
+  {
     name: 'google',
     kind: 'provider',
     summary: 'rejects offline_access; refresh token via access_type=offline',

@@ -30,7 +30,8 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     rotateKeys: () => ctx.keys.rotate(),
     revoke: (sub) => ctx.tokens.revokeSubject(sub, ctx.now()),
   };
-  const server = createServer((req, res) => {
+  // 64 KiB of headers: under huge-groups a bearer access token alone is over 20 KB (Node allows 16 KiB).
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     void handleRequest(ctx, ops, req, res);
   });
   // Malformed HTTP never reaches a handler; answer 400 instead of dropping the connection.

@@ -6,9 +6,9 @@ export type RequestKind = keyof DevIdpStats['requests'];
 export type GrantKind = keyof DevIdpStats['grants'];
 
 export class Stats {
-  #grants = { authorization_code: 0, refresh_token: 0 };
+  #grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
   #errors = new Map<string, number>();
-  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 };
+  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0 };
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -32,8 +32,8 @@ export class Stats {
   }
 
   reset(): void {
-    this.#grants = { authorization_code: 0, refresh_token: 0 };
+    this.#grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
     this.#errors = new Map();
-    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 };
+    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0 };
   }
 }

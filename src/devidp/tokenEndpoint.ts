@@ -6,6 +6,8 @@
 
 import type { ServerResponse } from 'node:http';
 import { readClientForm } from './clientAuth.js';
+import { clientCredentialsGrant } from './clientCredentials.js';
+import { GRANT_TYPES } from './clients.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
@@ -35,6 +37,13 @@ export const handleToken: Handler = async (ctx, req, res) => {
   if (!form) return;
   const { values, clientId } = form;
   let outcome: GrantOutcome;
+  const allowed = ctx.clients.find(clientId)?.grantTypes ?? [];
+  const known = (GRANT_TYPES as readonly string[]).includes(values.grant_type ?? '');
+  if (known && !(allowed as readonly string[]).includes(values.grant_type ?? '')) {
+    // RFC 6749 §5.2: an authenticated client using a grant it is not registered for.
+    oauthError(ctx, res, 400, 'unauthorized_client', `client ${clientId} may not use ${values.grant_type}`);
+    return;
+  }
   switch (values.grant_type) {
     case undefined:
     case '':
@@ -46,12 +55,15 @@ export const handleToken: Handler = async (ctx, req, res) => {
     case 'refresh_token':
       outcome = await refreshTokenGrant(ctx, values, clientId);
       break;
+    case 'client_credentials':
+      outcome = await clientCredentialsGrant(ctx, values, clientId);
+      break;
     default:
       outcome = {
         ok: false,
         status: 400,
         error: 'unsupported_grant_type',
-        description: 'supported grant types: authorization_code, refresh_token',
+        description: `supported grant types: ${GRANT_TYPES.join(', ')}`,
       };
   }
   if (outcome.ok) {

@@ -32,6 +32,8 @@ export interface CodeGrant {
   authTime: number;
   /** Whether this grant may receive a refresh token (decided at authorize time). */
   offline: boolean;
+  /** The resource/audience named at authorize (RFC 8707), if any. */
+  audience?: string | undefined;
 }
 
 interface CodeRecord extends CodeGrant {
@@ -48,6 +50,8 @@ export interface Family {
   readonly scope: string;
   readonly sid: string;
   readonly authTime: number;
+  /** `aud` of the family's access tokens unless a refresh names another resource. */
+  readonly audience: string | undefined;
   revoked: boolean;
   expiresAt: number;
 }
@@ -59,12 +63,23 @@ interface RefreshRecord {
 
 export interface AccessGrant {
   familyId: string | undefined;
+  /** The user's sub, or the client id for a client-credentials token. */
   sub: string;
   clientId: string;
   scope: string;
-  sid: string;
+  /** Undefined for client-credentials tokens (no login session). */
+  sid: string | undefined;
   /** Issued by a refresh grant (refresh-loses-group looks at this). */
   viaRefresh: boolean;
+  /** The token's `aud`. */
+  audience: string;
+  /** 'client': a client-credentials token, with no user behind it. */
+  subject: 'user' | 'client';
+  /** Seconds since the epoch, as in the JWT (introspection answers them). */
+  iat: number;
+  exp: number | undefined;
+  /** Claims added by POST /__admin/mint, repeated by introspection. */
+  extraClaims?: Record<string, unknown> | undefined;
 }
 
 export type CodeResult =
@@ -142,6 +157,7 @@ export class TokenStore {
       scope: grant.scope,
       sid: grant.sid,
       authTime: grant.authTime,
+      audience: grant.audience,
       revoked: false,
       expiresAt,
     };

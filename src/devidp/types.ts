@@ -30,6 +30,18 @@ export interface IssuedTokens {
   idToken?: string;
 }
 
+/** A client added next to the default one (`--client`, `--clients-file`, `clients`). */
+export interface DevClient {
+  id: string;
+  secret: string;
+  /** Scopes it may request; default: any scope. */
+  scopes?: string[];
+  /** `aud` of its access tokens when a request names no resource/audience; default `--audience`. */
+  audience?: string;
+  /** Default ['client_credentials']. Known: authorization_code, refresh_token, client_credentials. */
+  grantTypes?: string[];
+}
+
 export interface DevIdpOptions {
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
@@ -67,6 +79,12 @@ export interface DevIdpOptions {
   claimSourceEndpoint?: string;
   /** Delay of each token response under token-endpoint-slow; default 2000. */
   tokenDelayMs?: number;
+  /** `aud` of access tokens when neither the request nor the client names one; default 'gatehouse-api'. */
+  audience?: string;
+  /** Clients besides the default one. */
+  clients?: DevClient[];
+  /** Path of a JSON array of clients (same shape as `clients`); added after `clients`. */
+  clientsFile?: string;
   /** No console output. */
   quiet?: boolean;
   /** Default: the system clock. */
@@ -74,9 +92,16 @@ export interface DevIdpOptions {
 }
 
 export interface DevIdpStats {
-  grants: { authorization_code: number; refresh_token: number };
+  grants: { authorization_code: number; refresh_token: number; client_credentials: number };
   errors: Record<string, number>;
-  requests: { authorize: number; token: number; userinfo: number; jwks: number; discovery: number };
+  requests: {
+    authorize: number;
+    token: number;
+    userinfo: number;
+    jwks: number;
+    discovery: number;
+    introspect: number;
+  };
 }
 
 export interface BackchannelLogoutResult {

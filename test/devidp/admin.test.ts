@@ -80,9 +80,16 @@ describe('admin API', () => {
     const { status, json } = await admin(idp, 'GET', 'stats');
     assert.equal(status, 200);
     assert.deepEqual(Object.keys(json).sort(), ['errors', 'grants', 'requests']);
-    assert.deepEqual(json.grants, { authorization_code: 1, refresh_token: 0 });
+    assert.deepEqual(json.grants, { authorization_code: 1, refresh_token: 0, client_credentials: 0 });
     assert.deepEqual(json.errors, { invalid_grant: 1, unsupported_grant_type: 1 });
-    assert.deepEqual(json.requests, { authorize: 1, token: 3, userinfo: 0, jwks: 0, discovery: 0 });
+    assert.deepEqual(json.requests, {
+      authorize: 1,
+      token: 3,
+      userinfo: 0,
+      jwks: 0,
+      discovery: 0,
+      introspect: 0,
+    });
     assert.deepEqual(json, idp.stats());
   });
 
@@ -90,9 +97,9 @@ describe('admin API', () => {
     await login(rp.config);
     assert.deepEqual((await admin(idp, 'POST', 'reset')).status, 200);
     assert.deepEqual((await admin(idp, 'GET', 'stats')).json, {
-      grants: { authorization_code: 0, refresh_token: 0 },
+      grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0 },
       errors: {},
-      requests: { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 },
+      requests: { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0 },
     });
   });
 

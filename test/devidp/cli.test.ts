@@ -199,6 +199,9 @@ describe('parseDevIdpArgs', () => {
       backchannelLogoutUri: 'http://localhost/bc',
       frontchannelLogoutUri: 'http://localhost/fc',
       tokenDelayMs: 0,
+      audience: undefined,
+      clients: undefined,
+      clientsFile: undefined,
       quiet: undefined,
     });
     assert.deepEqual(parseDevIdpArgs(['--help']), { help: true });

@@ -98,7 +98,14 @@ describe('GitHub (preset github)', () => {
     idp.reset();
     clock.advance(6 * 3600_000); // far past any default token lifetime, within session.maxAgeSeconds
     assert.equal((await b.request(`${s.url}/later`, { kind: 'api' })).status, 200);
-    assert.deepEqual(idp.stats().requests, { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0 });
+    assert.deepEqual(idp.stats().requests, {
+      authorize: 0,
+      token: 0,
+      userinfo: 0,
+      jwks: 0,
+      discovery: 0,
+      introspect: 0,
+    });
     clock.advance(18 * 3600_000 + 1000); // past session.maxAgeSeconds (1 day)
     assert.equal((await b.request(`${s.url}/much-later`, { kind: 'api' })).status, 401);
   });
