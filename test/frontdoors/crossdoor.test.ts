@@ -144,7 +144,7 @@ describe('one session, every front door', () => {
       assert.equal(r.status, 200, `${url}: ${r.body}`);
       assert.equal(r.headers['set-cookie'], undefined, url);
       const seen = r.json<{ headers: Record<string, string> }>().headers;
-      assert.equal(seen['x-forwarded-user'], 'usr_bob', url);
+      assert.equal(seen['x-forwarded-user'], 'bob', url);
       assert.equal(seen['x-forwarded-client-id'], 'gatehouse', url);
       assertBearerRefused(
         await new Browser().request(`${url}/whoami`, { kind: 'navigate', headers: auth(bad) }),

@@ -273,7 +273,7 @@ export function forwardAuthSuite(
         assert.equal(r.headers['set-cookie'], undefined, kind);
         const echo = echoOf(r, proxy);
         assert.equal(echo.url, '/api/reports?q=1');
-        assert.equal(echo.headers['x-forwarded-user'], 'usr_bob', kind);
+        assert.equal(echo.headers['x-forwarded-user'], 'bob', kind);
         assert.equal(echo.headers['x-forwarded-client-id'], 'gatehouse', kind);
         assert.equal(
           echo.headers.authorization,

@@ -12,7 +12,7 @@ import { closedBy, connect, startWsUpstream } from '../helpers/websocket.js';
 
 /**
  * Bearer tokens through the reverse proxy, with the real dev IdP: its code-flow access tokens are
- * RFC 9068 JWTs (`typ: at+jwt`) whose `aud` is the client id (`gatehouse`).
+ * RFC 9068 JWTs (`typ: at+jwt`) whose `aud` is the default audience (`gatehouse-api`, the dev IdP's `--audience`).
  */
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -66,7 +66,7 @@ describe('bearer JWT access tokens through the reverse proxy', () => {
     s = await startStack({
       clock,
       config: {
-        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        bearer: { accept: ['jwt'], audiences: ['gatehouse-api'] },
         authorization: {
           rules: [
             { pathPrefix: '/scoped', requiredScopes: ['email'] },
@@ -247,7 +247,7 @@ describe('bearer.preferOverCookie: false', () => {
   let s: Stack;
   before(async () => {
     s = await startStack({
-      config: { bearer: { accept: ['jwt'], audiences: ['gatehouse'], preferOverCookie: false } } as never,
+      config: { bearer: { accept: ['jwt'], audiences: ['gatehouse-api'], preferOverCookie: false } } as never,
     });
   });
   after(() => s.close());
@@ -314,7 +314,7 @@ describe('bearer upstream headers', () => {
   before(async () => {
     s = await startStack({
       config: {
-        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        bearer: { accept: ['jwt'], audiences: ['gatehouse-api'] },
         headers: { passAccessToken: true, passAuthorizationHeader: true },
         proxy: { allowUnderscoreHeaders: true },
       } as never,
@@ -360,7 +360,7 @@ describe('a WebSocket opened with a bearer token', () => {
       clock,
       config: {
         upstream: up.url,
-        bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+        bearer: { accept: ['jwt'], audiences: ['gatehouse-api'] },
         session: { websocketRecheckSeconds: 3600 },
       } as never,
     });
@@ -418,7 +418,7 @@ describe('bearer.issuers: a second issuer with its own keys and audiences', () =
       config: {
         bearer: {
           accept: ['jwt'],
-          audiences: ['gatehouse'],
+          audiences: ['gatehouse-api'],
           issuers: [
             {
               issuer: 'https://partner.example',
