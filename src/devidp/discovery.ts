@@ -14,6 +14,7 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     userinfo_endpoint: `${iss}/userinfo`,
     jwks_uri: `${iss}/jwks`,
     revocation_endpoint: `${iss}/revoke`,
+    introspection_endpoint: `${iss}/introspect`,
     // Cognito has no OIDC end_session_endpoint; its logout is /logout?client_id=&logout_uri=.
     ...(p.has('cognito') ? {} : { end_session_endpoint: `${iss}/end-session` }),
     scopes_supported: ['openid', 'profile', 'email', ...offline],
@@ -24,6 +25,7 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     claims_supported: [
       'sub',

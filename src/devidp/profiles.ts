@@ -59,6 +59,12 @@ const PROFILES = [
     kind: 'failure',
     summary: 'userinfo and the GitHub /user endpoints answer 503',
   },
+  { name: 'introspection-5xx', kind: 'failure', summary: 'introspection answers 503' },
+  {
+    name: 'introspection-slow',
+    kind: 'failure',
+    summary: 'each introspection answer delayed (token-delay-ms)',
+  },
   {
     name: 'opaque-access-tokens',
     kind: 'provider',

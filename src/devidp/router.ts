@@ -7,6 +7,7 @@ import { type Handler, type IdpContext, oauthError } from './context.js';
 import { handleDiscovery, handleJwks } from './discovery.js';
 import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
 import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
+import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
 import { handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
@@ -41,6 +42,7 @@ const ROUTES = new Map<string, Route>([
   ['/token', { methods: ['POST'], handler: handleToken, counter: 'token' }],
   ['/userinfo', { methods: ['GET', 'POST'], handler: handleUserinfo, counter: 'userinfo' }],
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
+  ['/introspect', { methods: ['POST'], handler: handleIntrospect, counter: 'introspect' }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
   // GitHub's /user endpoints are its userinfo, so they count as userinfo requests. They answer

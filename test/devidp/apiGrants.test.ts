@@ -196,3 +196,122 @@ describe('user access tokens (RFC 9068)', () => {
     }
   });
 });
+
+async function introspect(
+  idp: { issuer: string },
+  token: string,
+  headers: Record<string, string> = { authorization: basicAuth() },
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${idp.issuer}/introspect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe('introspection (RFC 7662)', () => {
+  // The IdP's clock runs ahead by `skew` when a test moves time (the relying party checks ID
+  // tokens against the real clock, so time is moved only around the assertion that needs it).
+  let skew = 0;
+  const idp = useTestIdp({ clients: [BOT], profiles: [], clock: { now: () => Date.now() + skew } });
+  const rp = useRelyingParty(idp);
+
+  it('is listed in discovery with its client authentication methods', async () => {
+    const meta = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(meta.introspection_endpoint, `${idp.issuer}/introspect`);
+    assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, [
+      'client_secret_basic',
+      'client_secret_post',
+    ]);
+  });
+
+  it('a user token is active with its claims; a machine token with its client; both counted', async () => {
+    const before = idp.stats().requests.introspect;
+    const tokens = await login(rp.config);
+    const user = await introspect(idp, tokens.access_token);
+    assert.equal(user.status, 200);
+    assert.equal(user.json.active, true);
+    assert.equal(user.json.sub, 'usr_alice');
+    assert.equal(user.json.username, 'alice');
+    assert.equal(user.json.email, 'alice@example.com');
+    assert.deepEqual(user.json.groups, ['admins', 'dev']);
+    assert.equal(user.json.aud, 'gatehouse-api');
+    assert.equal(user.json.token_type, 'Bearer');
+    assert.equal(typeof user.json.exp, 'number');
+    const cc = await tokenRequest(
+      idp,
+      { grant_type: 'client_credentials', scope: 'api:read' },
+      { authorization: basicAuth(BOT.id, BOT.secret) },
+    );
+    const machine = await introspect(idp, String(cc.json.access_token));
+    assert.equal(machine.json.active, true);
+    assert.equal(machine.json.client_id, 'ci-bot');
+    assert.equal(machine.json.sub, 'ci-bot');
+    assert.equal(machine.json.scope, 'api:read');
+    assert.equal(machine.json.aud, 'grafana-api');
+    assert.equal(machine.json.email, undefined);
+    assert.equal(idp.stats().requests.introspect - before, 2);
+  });
+
+  it('unknown, revoked and expired tokens are inactive, and say nothing else', async () => {
+    assert.deepEqual((await introspect(idp, 'not-a-token')).json, { active: false });
+    const revoked = await login(rp.config);
+    const r = await fetch(`${idp.issuer}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth() },
+      body: new URLSearchParams({ token: revoked.access_token }).toString(),
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual((await introspect(idp, revoked.access_token)).json, { active: false });
+    const expiring = await login(rp.config);
+    assert.equal((await introspect(idp, expiring.access_token)).json.active, true);
+    skew = 301_000; // past the 300 s access-token lifetime
+    try {
+      assert.deepEqual((await introspect(idp, expiring.access_token)).json, { active: false });
+    } finally {
+      skew = 0;
+    }
+  });
+
+  it('the caller must authenticate as a client (401 invalid_client)', async () => {
+    const tokens = await login(rp.config);
+    const none = await introspect(idp, tokens.access_token, {});
+    assert.equal(none.status, 401);
+    assert.equal(none.json.error, 'invalid_client');
+    const wrong = await introspect(idp, tokens.access_token, { authorization: basicAuth(BOT.id, 'nope') });
+    assert.equal(wrong.status, 401);
+  });
+
+  it('opaque-access-tokens: tokens are not JWTs and introspect as active', async () => {
+    idp.setProfiles(['opaque-access-tokens']);
+    try {
+      const cc = await tokenRequest(idp, { grant_type: 'client_credentials' });
+      const token = String(cc.json.access_token);
+      assert.equal(token.split('.').length, 1, 'an opaque token');
+      const r = await introspect(idp, token);
+      assert.equal(r.json.active, true);
+      assert.equal(r.json.aud, 'gatehouse-api');
+    } finally {
+      idp.setProfiles([]);
+    }
+  });
+
+  it('introspection-5xx answers 503 with Retry-After', async () => {
+    idp.setProfiles(['introspection-5xx']);
+    try {
+      const res = await fetch(`${idp.issuer}/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth() },
+        body: 'token=x',
+      });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '1');
+    } finally {
+      idp.setProfiles([]);
+    }
+  });
+});
