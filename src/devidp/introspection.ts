@@ -5,27 +5,13 @@
 import { accessIdentityClaims } from './accessToken.js';
 import { readClientForm } from './clientAuth.js';
 import { type Handler, oauthError } from './context.js';
+import { answersDown, waitsInQueue } from './endpointFaults.js';
 import { readBody, sendJson } from './http.js';
 
 export const handleIntrospect: Handler = async (ctx, req, res) => {
   const body = await readBody(req);
-  if (ctx.profiles.has('introspection-slow')) {
-    const completed = await ctx.lifecycle.delay(ctx.options.tokenDelayMs);
-    if (!completed || req.socket.destroyed || res.destroyed) return;
-  }
-  if (ctx.profiles.has('introspection-5xx')) {
-    oauthError(
-      ctx,
-      res,
-      503,
-      'temporarily_unavailable',
-      'introspection unavailable (introspection-5xx profile)',
-      {
-        'retry-after': '1',
-      },
-    );
-    return;
-  }
+  if (!(await waitsInQueue(ctx, req, res, 'introspection-slow'))) return;
+  if (answersDown(ctx, res, 'introspection-5xx', 'introspection')) return;
   const form = readClientForm(ctx, req, res, body);
   if (!form) return;
   const token = form.values.token;

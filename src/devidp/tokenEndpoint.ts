@@ -9,30 +9,15 @@ import { readClientForm } from './clientAuth.js';
 import { clientCredentialsGrant } from './clientCredentials.js';
 import { GRANT_TYPES } from './clients.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
+import { answersDown, waitsInQueue } from './endpointFaults.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
 
 export const handleToken: Handler = async (ctx, req, res) => {
   const body = await readBody(req);
-  if (ctx.profiles.has('token-endpoint-slow')) {
-    const completed = await ctx.lifecycle.delay(ctx.options.tokenDelayMs);
-    if (!completed) return; // stopping: the socket is being closed anyway
-    if (req.socket.destroyed || res.destroyed) return; // the client gave up while queued
-  }
-  if (ctx.profiles.has('token-endpoint-5xx')) {
-    oauthError(
-      ctx,
-      res,
-      503,
-      'temporarily_unavailable',
-      'token endpoint unavailable (token-endpoint-5xx profile)',
-      {
-        'retry-after': '1',
-      },
-    );
-    return;
-  }
+  if (!(await waitsInQueue(ctx, req, res, 'token-endpoint-slow'))) return;
+  if (answersDown(ctx, res, 'token-endpoint-5xx', 'token endpoint')) return;
   const form = readClientForm(ctx, req, res, body);
   if (!form) return;
   const { values, clientId } = form;

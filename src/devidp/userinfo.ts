@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { effectiveGroups, identityClaims } from './claims.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
+import { answersDown } from './endpointFaults.js';
 import { bearerToken, sendJson } from './http.js';
 import type { AccessGrant } from './tokens.js';
 import type { DevUser } from './types.js';
@@ -34,11 +35,7 @@ export function authenticateBearer(
 
 /** userinfo-5xx: answers 503 and returns true (the caller stops). */
 export function userinfoDown(ctx: IdpContext, res: ServerResponse): boolean {
-  if (!ctx.profiles.has('userinfo-5xx')) return false;
-  oauthError(ctx, res, 503, 'temporarily_unavailable', 'userinfo unavailable (userinfo-5xx profile)', {
-    'retry-after': '1',
-  });
-  return true;
+  return answersDown(ctx, res, 'userinfo-5xx', 'userinfo');
 }
 
 export const handleUserinfo: Handler = async (ctx, req, res) => {
