@@ -10,6 +10,7 @@ import { startDevIdp } from '../src/devidp/index.js';
 import type { RequestFacts } from '../src/engine/facts.js';
 import { createLogger } from '../src/util/log.js';
 import { relyingParty, login as rpLogin } from '../test/devidp/helpers.js';
+import { apiFacts } from './lib.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);
 const idp = await startDevIdp({ port: 0, quiet: true, autoLogin: 'alice', accessTokenTtl: 3600 });
@@ -18,7 +19,7 @@ const cfg = loadConfig({
     publicUrl: 'http://127.0.0.1:4180',
     provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
     session: { secret: 'bench-secret-bench-secret-bench-secret-0123456789' },
-    bearer: { accept: ['jwt'], audiences: ['gatehouse'] },
+    bearer: { accept: ['jwt'], audiences: ['gatehouse-api'] },
     authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins'] }] },
   },
   env: {},
@@ -38,24 +39,7 @@ const { cookieValue } = await sessions.create(
   },
   sessions.identityFrom(claims),
 );
-const base: RequestFacts = {
-  method: 'GET',
-  path: '/api/x',
-  url: '/api/x',
-  host: '127.0.0.1:4180',
-  secure: false,
-  cookieHeader: undefined,
-  accept: 'application/json',
-  secFetchMode: 'cors',
-  secFetchSite: undefined,
-  origin: undefined,
-  referer: undefined,
-  secFetchDest: 'empty',
-  xRequestedWith: undefined,
-  authorization: undefined,
-  clientIp: '127.0.0.1',
-  requestId: 'bench',
-};
+const base = apiFacts('/api/x');
 const cases: Record<string, RequestFacts> = {
   'cookie session (memory store, cached)': { ...base, cookieHeader: `gatehouse=${cookieValue}` },
   'bearer JWT (verified-token cache)': { ...base, authorization: `Bearer ${tokens.access_token}` },

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load.js';
 import { createGatewayCore } from '../src/core/gatewayCore.js';
-import type { RequestFacts } from '../src/engine/facts.js';
 import { createLogger } from '../src/util/log.js';
+import { apiFacts } from './lib.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);
 const storeKind = (process.argv[3] ?? 'memory') as 'memory' | 'redis';
@@ -49,24 +49,7 @@ const { cookieValue } = await sessions.create(
   },
   sessions.identityFrom(claims),
 );
-const facts: RequestFacts = {
-  method: 'GET',
-  path: '/admin/x',
-  url: '/admin/x',
-  host: '127.0.0.1:4180',
-  secure: false,
-  cookieHeader: `gatehouse=${cookieValue}`,
-  accept: 'application/json',
-  secFetchMode: 'cors',
-  secFetchSite: undefined,
-  origin: undefined,
-  referer: undefined,
-  secFetchDest: 'empty',
-  xRequestedWith: undefined,
-  authorization: undefined,
-  clientIp: '127.0.0.1',
-  requestId: 'bench',
-};
+const facts = apiFacts('/admin/x', { cookieHeader: `gatehouse=${cookieValue}` });
 
 const first = await core.engine.check(facts);
 if (first.type !== 'allow') throw new Error(`expected allow, got ${JSON.stringify(first)}`);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { RequestFacts } from '../src/engine/facts.js';
 
 export const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -68,4 +69,27 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   const line = (cells: Array<string | number>) =>
     `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** An API call's facts for an in-process `engine.check` bench (no cookie, no token unless given). */
+export function apiFacts(path: string, overrides: Partial<RequestFacts> = {}): RequestFacts {
+  return {
+    method: 'GET',
+    path,
+    url: path,
+    host: '127.0.0.1:4180',
+    secure: false,
+    cookieHeader: undefined,
+    accept: 'application/json',
+    secFetchMode: 'cors',
+    secFetchSite: undefined,
+    origin: undefined,
+    referer: undefined,
+    secFetchDest: 'empty',
+    xRequestedWith: undefined,
+    authorization: undefined,
+    clientIp: '127.0.0.1',
+    requestId: 'bench',
+    ...overrides,
+  };
 }
