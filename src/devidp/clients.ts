@@ -32,8 +32,6 @@ export interface RegisteredClient {
   readonly frontchannelLogoutUri?: string | undefined;
   /** The one method it must authenticate with; undefined: either secret method (option clients). */
   readonly authMethod?: AuthMethod | undefined;
-  /** Set for clients registered through POST /register: what the registration response echoed. */
-  readonly registration?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Why ClientRegistry.register refused a client. */

@@ -90,7 +90,7 @@ interface ClientMetadata {
 }
 
 /** RFC 7591 §2: unknown members are ignored; the known ones must make sense together. */
-export function parseClientMetadata(raw: Record<string, unknown>): ClientMetadata {
+function parseClientMetadata(raw: Record<string, unknown>): ClientMetadata {
   const auth = raw.token_endpoint_auth_method ?? 'client_secret_basic';
   if (typeof auth !== 'string' || !(AUTH_METHODS as readonly string[]).includes(auth))
     throw bad(`token_endpoint_auth_method: supported are ${AUTH_METHODS.join(', ')}`);
@@ -224,7 +224,6 @@ export const handleRegister: Handler = async (ctx, req, res) => {
     backchannelLogoutUri: metadata.backchannel_logout_uri,
     frontchannelLogoutUri: metadata.frontchannel_logout_uri,
     authMethod: metadata.token_endpoint_auth_method,
-    registration: response,
   };
   try {
     ctx.clients.register(client);
