@@ -87,7 +87,7 @@ class Receiver {
 }
 
 describe('dev IdP: Dynamic Client Registration (open)', () => {
-  const idp = useTestIdp({ maxRegisteredClients: 6 });
+  const idp = useTestIdp({ maxRegisteredClients: 7 });
 
   it('registers a confidential client that logs in, refreshes and is counted', async () => {
     idp.reset();
@@ -158,6 +158,28 @@ describe('dev IdP: Dynamic Client Registration (open)', () => {
     );
     assert.equal(grant.status, 400);
     assert.equal(grant.json.error, 'unauthorized_client');
+  });
+
+  it('registers a client_secret_post client: its secret in the form works, Basic does not', async () => {
+    const rp = await dynamicRp(idp.issuer, {
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
+    const m = rp.clientMetadata();
+    assert.equal(m.token_endpoint_auth_method, 'client_secret_post');
+    const tokens = await login(rp);
+    assert.equal(tokens.claims()?.aud, m.client_id);
+    const basic = await tokenRequest(
+      idp,
+      { grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) },
+      { authorization: `Basic ${Buffer.from(`${m.client_id}:${m.client_secret}`).toString('base64')}` },
+    );
+    assert.equal(basic.status, 401);
+    assert.ok(
+      await client.refreshTokenGrant(rp, String(tokens.refresh_token)),
+      'the registered method still works',
+    );
   });
 
   it('registers a public client (auth method none): no secret, the code flow with PKCE only', async () => {
@@ -239,7 +261,7 @@ describe('dev IdP: Dynamic Client Registration (open)', () => {
     }
     assert.equal(status, 400);
     assert.equal(last?.json.error, 'invalid_client_metadata');
-    assert.match(String(last?.json.error_description), /holds 6 dynamically registered clients, its limit/);
+    assert.match(String(last?.json.error_description), /holds 7 dynamically registered clients, its limit/);
     // The clients already registered keep working.
     assert.equal((await relyingParty(idp)).clientMetadata().client_id, 'gatehouse');
   });
