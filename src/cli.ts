@@ -9,6 +9,7 @@ Commands:
   serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys)
   demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
   dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
+  migrate oauth2-proxy    turn an oauth2-proxy configuration into gatehouse.yaml (--help)
   version                 print the version
 `;
 
@@ -78,6 +79,10 @@ export async function main(argv: string[]): Promise<void> {
     case 'dev-idp': {
       const { runDevIdpCli } = await import('./devidp/cli.js');
       return runDevIdpCli(rest);
+    }
+    case 'migrate': {
+      const { runMigrateCli } = await import('./migrate/cli.js');
+      return runMigrateCli(rest);
     }
     case 'version':
     case '--version':
