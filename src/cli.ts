@@ -7,6 +7,7 @@ const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
   serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys)
+  doctor --config FILE    check a configuration, its provider, refresh readiness and store (gatehouse doctor --help)
   demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
   dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
   version                 print the version
@@ -71,6 +72,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor/runDoctor.js');
+      return runDoctor(rest);
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/runDemo.js');
       return runDemo(rest);
