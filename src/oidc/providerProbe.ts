@@ -97,7 +97,8 @@ export async function probeDiscovery(opts: {
     const elapsedMs = Date.now() - started;
     const exchange = seen[0];
     let reason = describeError(err);
-    if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    const names = [(err as Error)?.name, ((err as Error)?.cause as Error | undefined)?.name];
+    if (names.includes('TimeoutError') || names.includes('AbortError')) {
       reason = `no answer within provider.timeoutSeconds (${opts.timeoutSeconds} s)`;
     } else if (exchange && exchange.status !== 200) {
       reason = `${exchange.url} answered HTTP ${exchange.status}`;
