@@ -208,7 +208,7 @@ export async function providerChecks(
     timeoutSeconds: p.timeoutSeconds,
   });
   if (!probe.ok) {
-    const mismatch = probe.advertisedIssuer !== undefined && probe.reason.includes('names issuer');
+    const mismatch = probe.issuerMismatch;
     return {
       metadata: undefined,
       checks: [

@@ -67,6 +67,12 @@ export async function runDoctor(argv: string[]): Promise<void> {
       },
     }));
   } catch (err) {
+    if (argv.includes('--login')) {
+      process.stderr.write(
+        'gatehouse doctor: --login (one real login and refresh on a loopback callback) is not built yet\n',
+      );
+      process.exit(2);
+    }
     process.stderr.write(`gatehouse doctor: ${(err as Error).message}\n\n${DOCTOR_USAGE}`);
     process.exit(2);
   }

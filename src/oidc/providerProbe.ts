@@ -32,17 +32,17 @@ export type DiscoveryProbe =
       /** The response, when one came (e.g. a 503), or the issuer it named on a mismatch. */
       exchange: ProbeExchange | undefined;
       advertisedIssuer: string | undefined;
+      /** The document answered, naming another issuer than the one configured. */
+      issuerMismatch: boolean;
       elapsedMs: number;
     };
 
-/**
- * The one fetch both probes use, recording what the doctor reports (status, `Date` header, timing).
- * caFile: this is where doctor's requests to the provider would trust `provider.caFile` (an undici
- * Agent with `connect: { ca }` as the dispatcher), the same CA the gateway's own calls use.
- */
+/** The one fetch both probes use, recording what the doctor reports (status, `Date` header, timing). */
 function recordingFetch(seen: ProbeExchange[]) {
   return async (url: string, init: RequestInit): Promise<Response> => {
     const sentAt = Date.now();
+    // caFile: the one place doctor's requests to the provider (discovery and JWKS) would trust
+    // provider.caFile — an undici Agent with `connect: { ca }` as `dispatcher` — as the gateway's own calls do.
     const res = await fetch(url, init);
     seen.push({
       url,
@@ -97,6 +97,7 @@ export async function probeDiscovery(opts: {
     const elapsedMs = Date.now() - started;
     const exchange = seen[0];
     let reason = describeError(err);
+    let issuerMismatch = false;
     const names = [(err as Error)?.name, ((err as Error)?.cause as Error | undefined)?.name];
     if (names.includes('TimeoutError') || names.includes('AbortError')) {
       reason = `no answer within provider.timeoutSeconds (${opts.timeoutSeconds} s)`;
@@ -107,9 +108,10 @@ export async function probeDiscovery(opts: {
       advertisedIssuer !== issuer.href.replace(/\/$/, '') &&
       advertisedIssuer !== opts.issuer
     ) {
+      issuerMismatch = true;
       reason = `the discovery document names issuer ${advertisedIssuer}, not ${opts.issuer}`;
     }
-    return { ok: false, reason, exchange, advertisedIssuer, elapsedMs };
+    return { ok: false, reason, exchange, advertisedIssuer, issuerMismatch, elapsedMs };
   }
 }
 

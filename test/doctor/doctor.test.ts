@@ -224,6 +224,32 @@ describe('gatehouse doctor', () => {
     }
   });
 
+  it('an issuer spelled otherwise than the provider names itself, and an ID token algorithm it does not offer: FAIL, naming the fix', async () => {
+    idp.setProfiles([]);
+    const other = idp.issuer.replace('127.0.0.1', 'localhost');
+    const r = await doctor(['--config', configFile({ provider: { issuer: other } })]);
+    assert.equal(r.code, 1, r.stdout);
+    const line = lineOf(r, 'provider.issuer');
+    assert.match(
+      line,
+      /^FAIL provider\.issuer: the discovery document names issuer http:\/\/127\.0\.0\.1:\d+, not http:\/\/localhost/,
+    );
+    assert.ok(line.includes(`— fix: set provider.issuer to exactly ${idp.issuer}`), line);
+
+    const alg = await doctor(['--config', configFile({ provider: { idTokenSigningAlgs: ['PS256'] } })]);
+    assert.equal(alg.code, 1, alg.stdout);
+    assert.match(
+      lineOf(alg, 'provider.id-token-alg'),
+      /^FAIL .*none of provider\.idTokenSigningAlgs \(PS256\).* — fix: set provider\.idTokenSigningAlgs/,
+    );
+  });
+
+  it('--login is refused as not built yet (exit 2)', async () => {
+    const r = await doctor(['--config', configFile(), '--login']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--login .* is not built yet/);
+  });
+
   describe('a Redis with maxmemory-policy allkeys-lru (a redis-server of its own: the shared one is left alone)', () => {
     let redis: RedisServer;
     before(async () => {
