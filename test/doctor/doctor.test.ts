@@ -271,6 +271,32 @@ describe('gatehouse doctor', () => {
     });
   });
 
+  describe('a Redis replica (read-only) as session.redisUrl', () => {
+    let primary: RedisServer;
+    let replica: RedisServer;
+    before(async () => {
+      primary = await startRedisServer(await freePort());
+      replica = await startRedisServer(await freePort());
+      const r = await requireRedis(replica.url);
+      await r.call('REPLICAOF', '127.0.0.1', String(primary.port));
+      r.disconnect();
+    });
+    after(async () => {
+      await replica?.destroy();
+      await primary?.destroy();
+    });
+
+    it('FAILs store.redis: every session write would fail', async () => {
+      idp.setProfiles([]);
+      const r = await doctor(['--config', configFile({ session: { redisUrl: replica.url } })]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        lineOf(r, 'store.redis'),
+        /^FAIL store\.redis: .*read-only replica.* — fix: point session\.redisUrl at the primary/,
+      );
+    });
+  });
+
   it('an unreachable Redis: FAIL store.redis, bounded', async () => {
     idp.setProfiles([]);
     const port = await freePort();
