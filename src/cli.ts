@@ -8,6 +8,7 @@ const USAGE = `Usage: gatehouse <command> [options]
 Commands:
   serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys);
                           SIGHUP re-reads FILE, --watch re-reads it when it changes
+  doctor --config FILE    check a configuration, its provider, refresh readiness and store (gatehouse doctor --help)
   demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
   dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
   migrate oauth2-proxy    turn an oauth2-proxy configuration into gatehouse.yaml (--help)
@@ -108,6 +109,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor/runDoctor.js');
+      return runDoctor(rest);
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/runDemo.js');
       return runDemo(rest);
