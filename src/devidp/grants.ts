@@ -88,6 +88,7 @@ export async function authorizationCodeGrant(
     authTime: grant.authTime,
     nonce: grant.nonce,
     viaRefresh: false,
+    scope: grant.scope,
     applyFailures: true,
     now,
   });
@@ -163,6 +164,7 @@ export async function refreshTokenGrant(
           authTime: family.authTime,
           nonce: undefined,
           viaRefresh: true,
+          scope,
           applyFailures: false,
           now,
         });

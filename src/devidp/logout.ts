@@ -84,6 +84,25 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
   redirect(res, next);
 };
 
+/** Auth0's logout without RP-Initiated Logout: `client_id` and `returnTo`. */
+export const handleAuth0Logout: Handler = async (ctx, _req, res, query) => {
+  const { values: v } = singleParams(query);
+  if (v.client_id !== ctx.options.clientId) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is missing or unknown');
+  }
+  const target = v.returnTo;
+  if (target === undefined || !isAllowedUri(ctx.options.postLogoutRedirectUris, target)) {
+    return oauthErrorPage(
+      ctx,
+      res,
+      400,
+      'invalid_request',
+      'returnTo is missing or not an Allowed Logout URL',
+    );
+  }
+  redirect(res, target);
+};
+
 /** Cognito's logout: `client_id` and `logout_uri`, not the OIDC parameters. */
 export const handleCognitoLogout: Handler = async (ctx, _req, res, query) => {
   const { values: v } = singleParams(query);

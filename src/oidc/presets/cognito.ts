@@ -11,6 +11,8 @@ import type { ProviderPreset } from './preset.js';
  */
 export const cognito: ProviderPreset<'cognito'> = {
   name: 'cognito',
+  matchesIssuer: (issuer) => /^cognito-idp\.[a-z0-9-]+\.amazonaws\.com$/.test(issuer.hostname.toLowerCase()),
+  issuerPattern: 'issuer host cognito-idp.<region>.amazonaws.com',
   configProblems: openIdConfigProblems,
   offlineAccess: offlineAccessByDiscovery,
   identitySource: discoverOpenIdProvider,

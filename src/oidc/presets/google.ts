@@ -1,4 +1,5 @@
 import { discoverOpenIdProvider } from '../openIdConnect.js';
+import { hostIs } from './issuerMatch.js';
 import { openIdConfigProblems } from './openIdChecks.js';
 import type { ProviderPreset } from './preset.js';
 
@@ -11,6 +12,8 @@ const OFFLINE: Readonly<Record<string, string>> = { access_type: 'offline', prom
  */
 export const google: ProviderPreset<'google'> = {
   name: 'google',
+  matchesIssuer: (issuer) => hostIs(issuer, 'accounts.google.com'),
+  issuerPattern: 'issuer host accounts.google.com',
   configProblems: openIdConfigProblems,
   offlineAccess: ({ scopes, requestOfflineAccess }) => ({
     scopes: scopes.filter((s) => s !== 'offline_access'),
@@ -21,6 +24,8 @@ export const google: ProviderPreset<'google'> = {
   identitySource: discoverOpenIdProvider,
   logoutTarget: () => undefined,
   matchUsersBy: ['sub', 'email'],
+  // Any Google account may carry a company address; only `hd` says Workspace vouches for it.
+  checksHostedDomain: true,
   sendsEmailVerified: true,
   devIdpProfile: 'google',
 };
