@@ -112,6 +112,8 @@ export function identityClaims(
     name: user.name,
     preferred_username: user.username,
     ...roleClaims(ctx, user),
+    // Google sends `hd` for a Workspace account only: a consumer account may carry any address.
+    ...(ctx.profiles.has('google') && user.hd !== undefined ? { hd: user.hd } : {}),
   };
   // Entra ID sends `email` with no `email_verified`, and a tenant admin can set any address:
   // the nOAuth takeover of apps that trust it.
