@@ -11,7 +11,7 @@ import { introspect, introspectionConfiguration } from './introspectionCall.js';
 import type { JwtChecks, VerifiedJwt } from './jwks.js';
 import { logoutUrlFromTemplate } from './logoutTarget.js';
 import { type LogoutTokenClaims, verifyLogoutToken } from './logoutToken.js';
-import type { OfflineAccessPlan } from './offlineAccess.js';
+import { type OfflineAccessPlan, refreshReadiness } from './offlineAccess.js';
 import { presetFor } from './presets/index.js';
 import type { ProviderPreset } from './presets/preset.js';
 import type { OidcProviderConfig } from './settings.js';
@@ -89,6 +89,10 @@ export class OidcProvider {
             run: (fn) => this.limiter.run(fn),
           });
           this.discoveryError = '';
+          this.deps.logger.info(
+            { preset: this.preset.name, scopes: this.connection.offline.scopes },
+            `refresh tokens (preset ${this.preset.name}): ${refreshReadiness(this.connection.offline)}`,
+          );
           resolve();
         } catch (err) {
           attempt++;

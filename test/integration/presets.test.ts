@@ -127,6 +127,12 @@ describe('provider presets end to end (dev IdP profile of the same name)', () =>
         assert.equal(up['x-forwarded-email'], 'alice@example.com');
         assert.equal(up['x-forwarded-groups'], 'admins,dev');
         assert.equal(s.idp.stats().requests.userinfo, 1);
+        const ready = s.logs.find((l) => String(l.msg).startsWith('refresh tokens (preset gitlab): '));
+        assert.match(String(ready?.msg), /GitLab issues a refresh token with every authorization code grant/);
+        assert.ok(
+          !s.logs.some((l) => String(l.msg).includes('issued no refresh token')),
+          'a refresh token came',
+        );
       },
       { config: rule },
     );

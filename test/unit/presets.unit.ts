@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { PROFILE_NAMES } from '../../src/devidp/profiles.js';
+import { refreshReadiness } from '../../src/oidc/offlineAccess.js';
 import { PRESET_NAMES, type PresetName, presetNamed, resolvePreset } from '../../src/oidc/presets/index.js';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
@@ -197,5 +198,38 @@ describe('claim shaping (preset.shapeClaims)', () => {
     assert.ok(plan(undefined).includes('groups'));
     assert.ok(plan(['openid', 'groups', 'offline_access']).includes('groups'));
     assert.ok(!plan(['openid', 'offline_access']).includes('groups'));
+  });
+});
+
+describe('refresh-token readiness (the start-up line per preset)', () => {
+  const req = (scopesSupported: string[] | undefined, requestOfflineAccess = true) => ({
+    scopes: ['openid', 'email', 'profile', 'offline_access'],
+    requestOfflineAccess,
+    scopesSupported,
+  });
+  const line = (name: PresetName, r = req(['openid', 'offline_access'])) =>
+    refreshReadiness(presetNamed(name).offlineAccess(r));
+
+  test('generic: offline_access listed → requested and expected; not listed → dropped, not expected', () => {
+    assert.match(
+      line('generic'),
+      /requesting scope offline_access \(listed in discovery\); a refresh token is expected/,
+    );
+    assert.match(line('generic', req(['openid'])), /not in the provider's scopes_supported.*comes only if/);
+    assert.match(line('generic', req(['openid', 'offline_access'], false)), /requestOfflineAccess is false/);
+  });
+
+  test('google, cognito, gitlab, github, keycloak say what their provider does', () => {
+    assert.match(line('google', req(['openid'])), /access_type=offline and prompt=consent.*expected/);
+    assert.match(line('google', req(['openid'], false)), /Google issues no refresh token/);
+    assert.match(line('cognito', req(['openid'])), /Cognito issues a refresh token with every/);
+    assert.match(line('gitlab', req(['openid'])), /GitLab issues a refresh token with every/);
+    assert.match(line('github', req(undefined)), /GitHub App with expiring user tokens/);
+    assert.match(line('keycloak'), /offline token, which outlives the Keycloak SSO session/);
+  });
+
+  test('a plan without its own line is described from its scopes and parameters', () => {
+    const plan = { scopes: ['openid'], extraParams: { access_type: 'offline' }, missingRefreshHint: '' };
+    assert.equal(refreshReadiness(plan), 'requesting access_type=offline; a refresh token is expected');
   });
 });

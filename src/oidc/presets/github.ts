@@ -38,6 +38,8 @@ export const github: ProviderPreset<'github'> = {
   offlineAccess: ({ scopes }) => ({
     scopes: githubScopes(scopes),
     extraParams: {},
+    readiness:
+      'nothing to request: a GitHub App with expiring user tokens issues a refresh token, an OAuth app does not (its token does not expire; the session lasts session.maxAgeSeconds)',
     missingRefreshHint:
       'GitHub issues refresh tokens only for GitHub Apps with expiring user tokens; an OAuth app token does not expire, so its session lasts session.maxAgeSeconds',
   }),

@@ -35,6 +35,8 @@ export const gitlab: ProviderPreset<'gitlab'> = {
   configProblems: openIdConfigProblems,
   offlineAccess: (req) => ({
     ...offlineAccessByDiscovery(req),
+    readiness:
+      'GitLab issues a refresh token with every authorization code grant (it does not know offline_access); a refresh token is expected',
     missingRefreshHint:
       'GitLab issues a refresh token with every authorization code grant; check that the application is confidential and the token endpoint is reachable',
   }),

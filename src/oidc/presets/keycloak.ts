@@ -64,11 +64,17 @@ export const keycloak: ProviderPreset<'keycloak'> = {
   matchesIssuer: (issuer) => REALM_PATH.test(issuer.pathname),
   issuerPattern: 'issuer path /realms/<realm>',
   configProblems: openIdConfigProblems,
-  offlineAccess: (req) => ({
-    ...offlineAccessByDiscovery(req),
-    missingRefreshHint:
-      'Keycloak issues refresh tokens unless the client has "Use refresh tokens" off (Advanced settings); offline_access also needs the realm role offline_access (in default-roles-<realm> unless removed)',
-  }),
+  offlineAccess: (req) => {
+    const plan = offlineAccessByDiscovery(req);
+    return {
+      ...plan,
+      readiness: plan.scopes.includes('offline_access')
+        ? `${plan.readiness} — an offline token, which outlives the Keycloak SSO session`
+        : `${plan.readiness}; Keycloak issues one anyway, ending with the SSO session (SSO Session Idle, 30 minutes by default)`,
+      missingRefreshHint:
+        'Keycloak issues refresh tokens unless the client has "Use refresh tokens" off (Advanced settings); offline_access also needs the realm role offline_access (in default-roles-<realm> unless removed)',
+    };
+  },
   identitySource: discoverOpenIdProvider,
   logoutTarget: () => undefined,
   matchUsersBy: ['sub', 'email'],
