@@ -106,7 +106,7 @@ describe('provider presets end to end (dev IdP profile of the same name)', () =>
     });
   });
 
-  it('auth0: provider.authorizationParams.audience reaches the authorization request (Auth0's API access tokens)', async () => {
+  it('auth0: provider.authorizationParams.audience reaches the authorization request (for Auth0 API access tokens)', async () => {
     await withLogin(
       ['auth0'],
       { preset: 'auth0', authorizationParams: { audience: 'https://api.example.com' } },
