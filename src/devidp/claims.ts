@@ -76,7 +76,11 @@ function overageClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> 
   };
 }
 
-function roleClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
+function roleClaims(ctx: IdpContext, user: DevUser, target: ClaimTarget): Record<string, unknown> {
+  // Keycloak on its defaults: the `roles` client scope's mappers add to the access token only.
+  if (ctx.profiles.has('keycloak') && !ctx.profiles.has('keycloak-roles') && target !== 'access_token') {
+    return {};
+  }
   if (ctx.profiles.has('keycloak-roles') || ctx.profiles.has('keycloak')) {
     // Keycloak always adds its default realm roles next to the assigned ones.
     const realm = [...user.roles, 'offline_access', 'uma_authorization', 'default-roles-dev'];
@@ -111,7 +115,7 @@ export function identityClaims(
     email_verified: user.email_verified ?? true,
     name: user.name,
     preferred_username: user.username,
-    ...roleClaims(ctx, user),
+    ...roleClaims(ctx, user, target),
     // Google sends `hd` for a Workspace account only: a consumer account may carry any address.
     ...(ctx.profiles.has('google') && user.hd !== undefined ? { hd: user.hd } : {}),
   };

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
 import {
   authorize,
   client,
@@ -191,15 +192,19 @@ describe('provider profiles', () => {
   describe('keycloak profile', () => {
     before(() => idp.setProfiles(['keycloak']));
 
-    it('groups as full paths; realm roles with Keycloak defaults; client roles under resource_access.<client>', async () => {
+    it('groups as full paths; realm roles (with Keycloak defaults) and client roles in the access token only', async () => {
       const tokens = await login(rp.config);
       const id = tokens.claims()!;
       assert.deepEqual(id.groups, ['/admins', '/dev']);
-      assert.deepEqual(id.realm_access, {
+      assert.equal(id.realm_access, undefined);
+      const at = decodeJwt(tokens.access_token);
+      assert.deepEqual(at.realm_access, {
         roles: ['admin', 'offline_access', 'uma_authorization', 'default-roles-dev'],
       });
-      assert.deepEqual(id.resource_access, { gatehouse: { roles: ['admin'] } });
-      assert.deepEqual((await userinfo(idp, tokens.access_token)).json.groups, ['/admins', '/dev']);
+      assert.deepEqual(at.resource_access, { gatehouse: { roles: ['admin'] } });
+      const info = (await userinfo(idp, tokens.access_token)).json;
+      assert.deepEqual(info.groups, ['/admins', '/dev']);
+      assert.equal(info.realm_access, undefined);
     });
   });
 

@@ -54,8 +54,9 @@ function shapeKeycloakClaims(
  * Keycloak (and Red Hat build of Keycloak / RH-SSO): issuer `https://<host>/realms/<realm>`
  * (`/auth/realms/<realm>` before Keycloak 17). Realm and client roles (`realm_access.roles`,
  * `resource_access.<clientId>.roles`) become groups and roles; a Group Membership mapper's
- * `groups` are added without their leading `/`. Keycloak puts the roles into the ID token only
- * when the `roles` client scope's mappers have "Add to ID token" (or "Add to userinfo") on.
+ * `groups` are added without their leading `/`. On its defaults Keycloak puts the roles into the
+ * access token only (the `roles` client scope's mappers have "Add to ID token" off): they are
+ * read from there (a JWT signed by the realm) when the ID token and userinfo lack them.
  * `offline_access` (listed in discovery) gets an offline token that outlives the SSO session;
  * without it Keycloak's refresh token ends with the SSO session (30 minutes idle by default).
  */
@@ -79,6 +80,7 @@ export const keycloak: ProviderPreset<'keycloak'> = {
   logoutTarget: () => undefined,
   matchUsersBy: ['sub', 'email'],
   shapeClaims: shapeKeycloakClaims,
+  accessTokenClaims: ['realm_access', 'resource_access'],
   // Keycloak sends email_verified with every email (the user's "Email verified" switch).
   sendsEmailVerified: true,
   devIdpProfile: 'keycloak',

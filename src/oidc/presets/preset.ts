@@ -62,6 +62,12 @@ export interface ProviderPreset<Name extends string = string> {
    */
   shapeClaims?(claims: Readonly<Record<string, unknown>>, ctx: ClaimShapingContext): Record<string, unknown>;
   /**
+   * Claims read from the access token when the ID token and userinfo lack them, if it is a JWT
+   * the provider signed (its keys, its issuer, `azp` our client when present): Keycloak's role
+   * mappers add `realm_access`/`resource_access` to the access token only, by default.
+   */
+  readonly accessTokenClaims?: readonly string[];
+  /**
    * `authorization.allowedEmailDomains` also requires the provider's hosted-domain claim (`hd`,
    * Google Workspace) to be one of those domains: the address alone is not proof of membership.
    */
