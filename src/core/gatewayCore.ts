@@ -6,7 +6,7 @@ import { Engine } from '../engine/engine.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
-import { presetNamed } from '../oidc/presets/index.js';
+import { presetFor } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
@@ -71,6 +71,8 @@ export async function createGatewayCore(
     throw err;
   }
   const metrics = new GatewayMetrics(!opts.logger);
+  const preset = presetFor(cfg.provider);
+  const shape = preset.shapeClaims;
   const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
   const sessions = new SessionService(
     store,
@@ -79,6 +81,7 @@ export async function createGatewayCore(
       maxAgeMs: cfg.session.maxAgeSeconds * 1000,
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
       claims: cfg.provider,
+      shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
     },
     clock,
     { logger, metrics },
@@ -120,7 +123,11 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
-  for (const warning of identityMatchWarnings(cfg.authorization, presetNamed(cfg.provider.preset))) {
+  logger.info(
+    { preset: preset.name, issuer: cfg.provider.issuer },
+    `provider preset: ${preset.name} (${cfg.provider.presetChosenBecause})`,
+  );
+  for (const warning of identityMatchWarnings(cfg.authorization, preset)) {
     logger.warn({ config: 'authorization' }, warning);
   }
   const discovered = provider.start();

@@ -59,7 +59,8 @@ function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): b
     ctx.offlineConsents.set(user.sub, true, Number.MAX_SAFE_INTEGER);
     return true;
   }
-  if (ctx.profiles.has('cognito')) return true; // Cognito always issues one and does not know offline_access
+  // Cognito and GitLab always issue one and do not know offline_access.
+  if (ctx.profiles.has('cognito') || ctx.profiles.has('gitlab')) return true;
   return request.scope.split(' ').includes('offline_access');
 }
 

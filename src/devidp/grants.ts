@@ -89,6 +89,7 @@ export async function authorizationCodeGrant(
     authTime: grant.authTime,
     nonce: grant.nonce,
     viaRefresh: false,
+    scope: grant.scope,
     applyFailures: true,
     now,
   });
@@ -165,6 +166,7 @@ export async function refreshTokenGrant(
           authTime: family.authTime,
           nonce: undefined,
           viaRefresh: true,
+          scope,
           applyFailures: false,
           now,
         });

@@ -19,6 +19,8 @@ export interface IdTokenInput {
   authTime: number;
   nonce: string | undefined;
   viaRefresh: boolean;
+  /** The grant's scope. */
+  scope?: string;
   /** Apply the failure profiles (missing, expired, bad signature, wrong aud/iss, nonce). */
   applyFailures: boolean;
   /** Milliseconds. */
@@ -45,7 +47,7 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
     ...(nonce === undefined ? {} : { nonce }),
     azp: audience,
     sid: p.sid,
-    ...identityClaims(ctx, p.user, 'id_token', p.viaRefresh),
+    ...identityClaims(ctx, p.user, 'id_token', p.viaRefresh, p.scope),
   };
   return ctx.keys.sign(payload, { typ: 'JWT', rogue: has('bad-signature') });
 }

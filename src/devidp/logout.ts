@@ -101,6 +101,26 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
   redirect(res, next);
 };
 
+/** Auth0's logout without RP-Initiated Logout: `client_id` and `returnTo`. */
+export const handleAuth0Logout: Handler = async (ctx, _req, res, query) => {
+  const { values: v } = singleParams(query);
+  const client = v.client_id === undefined ? undefined : ctx.clients.find(v.client_id);
+  if (client === undefined) {
+    return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is missing or unknown');
+  }
+  const target = v.returnTo;
+  if (target === undefined || !isAllowedUri(client.postLogoutRedirectUris, target)) {
+    return oauthErrorPage(
+      ctx,
+      res,
+      400,
+      'invalid_request',
+      'returnTo is missing or not an Allowed Logout URL',
+    );
+  }
+  redirect(res, target);
+};
+
 /** Cognito's logout: `client_id` and `logout_uri`, not the OIDC parameters. */
 export const handleCognitoLogout: Handler = async (ctx, _req, res, query) => {
   const { values: v } = singleParams(query);

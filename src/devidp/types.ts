@@ -6,6 +6,8 @@ export interface DevUser {
   username: string;
   email: string;
   email_verified?: boolean;
+  /** Google Workspace's hosted domain: sent as `hd` under the google profile; absent for a consumer account. */
+  hd?: string;
   name: string;
   groups: string[];
   roles: string[];

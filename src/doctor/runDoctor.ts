@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
-import { presetNamed } from '../oidc/presets/index.js';
+import { presetFor } from '../oidc/presets/index.js';
 import { type CheckResult, fail } from './check.js';
 import { configChecks } from './configChecks.js';
 import { gatewayChecks } from './gatewayChecks.js';
@@ -27,7 +27,7 @@ export async function runChecks(
   opts: { source: string; url?: string | undefined },
 ): Promise<CheckResult[]> {
   // The preset as the gateway uses it (load.ts resolved it); one call to adapt when presets change.
-  const preset = presetNamed(cfg.provider.preset);
+  const preset = presetFor(cfg.provider);
   const checks: CheckResult[] = [...configChecks(cfg, opts.source)];
   const provider = await guarded('provider.discovery', () => providerChecks(cfg, preset));
   checks.push(...(Array.isArray(provider) ? provider : provider.checks));
