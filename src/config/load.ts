@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetNamed } from '../oidc/presets/index.js';
+import { caBundleProblems } from '../oidc/providerFetch.js';
 import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -239,6 +240,7 @@ function checkCrossFields(cfg: GatehouseConfig): void {
   }
   const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
   if (insecure) problems.push(insecure);
+  problems.push(...caBundleProblems(cfg.provider.caFile));
   problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
