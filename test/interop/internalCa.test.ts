@@ -62,16 +62,19 @@ describe('internal CA (provider.caFile) with oidc-provider over TLS', () => {
     ca.remove();
   });
 
-  async function gateway(provider: Record<string, unknown>, clock = new ManualClock()) {
+  async function gateway(
+    provider: Record<string, unknown>,
+    clock = new ManualClock(),
+    at: { port: number; issuer: string; registered?: boolean } = { port: gwPort, issuer: op.url },
+  ) {
     const cfg = loadConfig({
       object: {
-        listen: `127.0.0.1:${gwPort}`,
-        publicUrl: `http://127.0.0.1:${gwPort}`,
+        listen: `127.0.0.1:${at.port}`,
+        publicUrl: `http://127.0.0.1:${at.port}`,
         upstream: upstream.url,
         provider: {
-          issuer: op.url,
-          clientId: 'gatehouse',
-          clientSecret: OP_CLIENT_SECRET,
+          issuer: at.issuer,
+          ...(at.registered ? {} : { clientId: 'gatehouse', clientSecret: OP_CLIENT_SECRET }),
           authorizationParams: { prompt: 'consent' },
           ...provider,
         },
@@ -139,5 +142,32 @@ describe('internal CA (provider.caFile) with oidc-provider over TLS', () => {
       again.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'],
       'interop-user',
     );
+  });
+
+  it('with caFile: Dynamic Client Registration at a provider over TLS goes through the same transport', async () => {
+    const dcrOp = await startOidcProvider({
+      tls: { key: ca.key, cert: ca.cert },
+      host: 'localhost',
+      features: { registration: { enabled: true, initialAccessToken: 'iat-for-the-ca-test' } },
+    });
+    try {
+      const port = await freePort();
+      // Registration runs before the gateway exists (and retries a transient failure forever).
+      const { gw, url } = await within(
+        gateway(
+          { caFile: ca.caFile, registration: { initialAccessToken: 'iat-for-the-ca-test' } },
+          new ManualClock(),
+          { port, issuer: dcrOp.url, registered: true },
+        ),
+        10_000,
+        'the client registration over the internal CA',
+      );
+      await within(gw.discovered, 10_000, 'discovery after registration over the internal CA');
+      const r = await loginThroughOp(new TestBrowser(browserAgent), `${url}/dcr`, dcrOp.url);
+      assert.equal(r.status, 200, r.body.slice(0, 300));
+      assert.equal(r.json<{ headers: Record<string, string> }>().headers['x-forwarded-user'], 'interop-user');
+    } finally {
+      await dcrOp.close();
+    }
   });
 });
