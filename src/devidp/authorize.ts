@@ -86,7 +86,7 @@ export function completeLogin(
 ): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
-  const sid = ctx.sessions.create(user.sub, now + sessionTtlMs);
+  const sid = ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs);
   const code = ctx.tokens.issueCode(
     {
       clientId: request.clientId,
@@ -166,8 +166,8 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
     return oauthErrorPage(ctx, res, 400, 'invalid_client', `unknown client_id "${v.client_id}"`);
   }
   if (!v.redirect_uri) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'redirect_uri is required');
-  if (!isAllowedUri(ctx.options.redirectUris, v.redirect_uri)) {
-    const rule = ctx.options.redirectUris
+  if (!isAllowedUri(registered.redirectUris, v.redirect_uri)) {
+    const rule = registered.redirectUris
       ? 'is not registered'
       : 'is not a loopback http(s) URI without fragment';
     return oauthErrorPage(ctx, res, 400, 'invalid_request', `redirect_uri "${v.redirect_uri}" ${rule}`);

@@ -15,6 +15,8 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     jwks_uri: `${iss}/jwks`,
     revocation_endpoint: `${iss}/revoke`,
     introspection_endpoint: `${iss}/introspect`,
+    // RFC 7591 (registration.ts); an initial access token may be required (registrationToken).
+    registration_endpoint: `${iss}/register`,
     // Cognito has no OIDC end_session_endpoint; its logout is /logout?client_id=&logout_uri=.
     ...(p.has('cognito') ? {} : { end_session_endpoint: `${iss}/end-session` }),
     scopes_supported: ['openid', 'profile', 'email', ...offline],
@@ -23,7 +25,8 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    // `none`: public clients registered through /register (PKCE is always required).
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],

@@ -84,6 +84,7 @@ export async function authorizationCodeGrant(
   if (github) return { ok: true, body: githubTokenBody(ctx, access, grant.scope, refreshToken) };
   const idToken = await issueIdToken(ctx, {
     user,
+    clientId,
     sid: grant.sid,
     authTime: grant.authTime,
     nonce: grant.nonce,
@@ -159,6 +160,7 @@ export async function refreshTokenGrant(
       ? undefined
       : await issueIdToken(ctx, {
           user,
+          clientId,
           sid: family.sid,
           authTime: family.authTime,
           nonce: undefined,

@@ -12,6 +12,8 @@ export const WRONG_AUDIENCE = 'some-other-client';
 
 export interface IdTokenInput {
   user: DevUser;
+  /** The client it is for: its `aud` and `azp`. */
+  clientId: string;
   sid: string;
   /** Seconds since the epoch. */
   authTime: number;
@@ -30,8 +32,7 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
   const ttl = idTokenTtl(ctx);
   let iat = Math.floor(p.now / 1000);
   if (has('expired-id-token')) iat = iat - 600 - ttl; // so exp lands 10 minutes in the past
-  const clientId = ctx.options.clientId;
-  const audience = has('wrong-audience') ? WRONG_AUDIENCE : clientId;
+  const audience = has('wrong-audience') ? WRONG_AUDIENCE : p.clientId;
   let nonce = p.nonce;
   if (has('nonce-mismatch')) nonce = randomToken(16);
   const payload: JWTPayload = {

@@ -11,6 +11,7 @@ import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
 import { handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
+import { handleRegister } from './registration.js';
 import { handleRevoke } from './revocation.js';
 import type { RequestKind } from './stats.js';
 import { handleToken } from './tokenEndpoint.js';
@@ -43,6 +44,7 @@ const ROUTES = new Map<string, Route>([
   ['/userinfo', { methods: ['GET', 'POST'], handler: handleUserinfo, counter: 'userinfo' }],
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
   ['/introspect', { methods: ['POST'], handler: handleIntrospect, counter: 'introspect' }],
+  ['/register', { methods: ['POST'], handler: handleRegister, counter: 'register' }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
   // GitHub's /user endpoints are its userinfo, so they count as userinfo requests. They answer

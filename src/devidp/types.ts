@@ -85,6 +85,13 @@ export interface DevIdpOptions {
   clients?: DevClient[];
   /** Path of a JSON array of clients (same shape as `clients`); added after `clients`. */
   clientsFile?: string;
+  /**
+   * RFC 7591 initial access token: POST /register answers 401 unless it carries
+   * `Authorization: Bearer <registrationToken>`. Default: registration is open.
+   */
+  registrationToken?: string;
+  /** How many clients POST /register may add before it refuses more; default 1000. */
+  maxRegisteredClients?: number;
   /** No console output. */
   quiet?: boolean;
   /** Default: the system clock. */
@@ -101,7 +108,11 @@ export interface DevIdpStats {
     jwks: number;
     discovery: number;
     introspect: number;
+    /** POST /register requests, whatever their outcome. */
+    register: number;
   };
+  /** Clients registered through POST /register (201 answers). */
+  registrations: number;
 }
 
 export interface BackchannelLogoutResult {

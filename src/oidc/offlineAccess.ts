@@ -8,6 +8,11 @@ export interface OfflineAccessPlan {
   extraParams: Record<string, string>;
   /** How to fix a missing refresh token for this provider; logged when none arrives. */
   missingRefreshHint: string;
+  /**
+   * The provider issues refresh tokens without being asked (no `offline_access`, no parameter):
+   * Cognito. `gatehouse doctor` then does not fail a plan that asks for nothing.
+   */
+  refreshTokenUnasked?: boolean;
 }
 
 /** What a preset plans from: the configuration and, with discovery, what the provider lists. */

@@ -12,7 +12,7 @@ import type { ProviderPreset } from './preset.js';
 export const cognito: ProviderPreset<'cognito'> = {
   name: 'cognito',
   configProblems: openIdConfigProblems,
-  offlineAccess: offlineAccessByDiscovery,
+  offlineAccess: (req) => ({ ...offlineAccessByDiscovery(req), refreshTokenUnasked: true }),
   identitySource: discoverOpenIdProvider,
   logoutTarget: ({ authorizationEndpoint, clientId, postLogoutRedirectUri }) => {
     if (!authorizationEndpoint) return undefined;
