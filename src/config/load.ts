@@ -5,6 +5,7 @@ import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetFor } from '../oidc/presets/index.js';
 import type { ProviderPreset } from '../oidc/presets/preset.js';
+import { caBundleProblems } from '../oidc/providerFetch.js';
 import { withPresetDefaults } from '../oidc/settings.js';
 import { type ConfigAsWritten, configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
@@ -243,6 +244,7 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   }
   const insecure = insecureIssuerProblem(cfg.provider.issuer, cfg.provider.allowInsecureIssuer);
   if (insecure) problems.push(insecure);
+  problems.push(...caBundleProblems(cfg.provider.caFile));
   problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {

@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
+import type { ProviderFetch } from '../oidc/providerFetch.js';
 import { RegistrationError, registerClient } from '../oidc/registration.js';
 import type { SessionStore, SharedValues } from '../session/store.js';
 import { TokenSealer } from '../session/tokenSealer.js';
@@ -121,7 +122,7 @@ export async function resolveRegisteredClient(
   cfg: GatehouseConfig,
   logger: Logger,
   store: Pick<SessionStore, 'kind' | 'lock' | 'shared'>,
-  opts: { sleep?: (ms: number) => Promise<void> } = {},
+  opts: { sleep?: (ms: number) => Promise<void>; fetch?: ProviderFetch } = {},
 ): Promise<{ clientId: string; clientSecret: string } | undefined> {
   const reg = cfg.provider.registration;
   if (reg === undefined) return undefined;
@@ -168,7 +169,7 @@ export async function resolveRegisteredClient(
         logger.info({ clientId: again.clientId }, 'client registration: reusing the registered client');
         return again;
       }
-      const c = await registerOnce(cfg);
+      const c = await registerOnce(cfg, opts.fetch);
       logger.info({ clientId: c.clientId }, 'client registration: registered at the provider');
       await vault?.write(
         `${JSON.stringify(
@@ -203,7 +204,7 @@ export async function resolveRegisteredClient(
   }
 }
 
-function registerOnce(cfg: GatehouseConfig) {
+function registerOnce(cfg: GatehouseConfig, fetch: ProviderFetch | undefined) {
   const pub = cfg.publicUrl;
   return registerClient({
     issuer: cfg.provider.issuer,
@@ -214,5 +215,6 @@ function registerOnce(cfg: GatehouseConfig) {
     clientName: `Gatehouse (${new URL(pub).host})`,
     initialAccessToken: cfg.provider.registration?.initialAccessToken,
     timeoutSeconds: cfg.provider.timeoutSeconds,
+    fetch,
   });
 }

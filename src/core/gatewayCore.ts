@@ -1,4 +1,5 @@
 import { identityMatchWarnings } from '../authz/identityWarnings.js';
+import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { EngineContext } from '../engine/context.js';
 import { cookieNames } from '../engine/cookies.js';
@@ -8,6 +9,7 @@ import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
 import { presetFor } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
+import { CaBundleError, createProviderFetch } from '../oidc/providerFetch.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
 import type { RefreshSettings } from '../refresh/policy.js';
@@ -61,11 +63,23 @@ export async function createGatewayCore(
 ): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(configured.logging.level);
+  // One transport for every call to the provider (its internal CA, provider.caFile). The loader
+  // has checked the bundle; a configuration built another way is checked here, also as exit 78.
+  let fetchProvider: ReturnType<typeof createProviderFetch>;
+  try {
+    fetchProvider = createProviderFetch(configured.provider);
+  } catch (err) {
+    if (err instanceof CaBundleError) throw new ConfigError(err.problems);
+    throw err;
+  }
   const store = opts.store ?? (await createStore(configured, clock, logger));
   // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
   let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
   try {
-    cfg = withClient(configured, await resolveRegisteredClient(configured, logger, store));
+    cfg = withClient(
+      configured,
+      await resolveRegisteredClient(configured, logger, store, { fetch: fetchProvider }),
+    );
   } catch (err) {
     if (!opts.store) await store.close();
     throw err;
@@ -86,7 +100,7 @@ export async function createGatewayCore(
     clock,
     { logger, metrics },
   );
-  const provider = new OidcProvider(cfg, { clock, logger });
+  const provider = new OidcProvider(cfg, { clock, logger, fetch: fetchProvider });
   const refreshSettings: RefreshSettings = {
     graceMs: cfg.refresh.graceSeconds * 1000,
     graceMaxFraction: cfg.refresh.graceMaxFraction,

@@ -3,6 +3,7 @@ import { SIGNED_OUT_PATH } from '../engine/logout.js';
 import { endpointDowngrades } from '../oidc/insecureTransport.js';
 import { discoverOpenIdProvider } from '../oidc/openIdConnect.js';
 import type { ProviderPreset } from '../oidc/presets/preset.js';
+import { createProviderFetch, type ProviderFetch } from '../oidc/providerFetch.js';
 import { probeDiscovery, probeJwks } from '../oidc/providerProbe.js';
 import { type CheckResult, fail, pass, reasonOf, warn } from './check.js';
 import { judgeClockSkew } from './clockSkew.js';
@@ -68,6 +69,7 @@ async function jwksCheck(
   cfg: GatehouseConfig,
   metadata: ProviderMetadata,
   alg: string | undefined,
+  transport: ProviderFetch,
 ): Promise<CheckResult> {
   const check = 'provider.jwks';
   const uri = metadata.jwks_uri;
@@ -80,7 +82,7 @@ async function jwksCheck(
   }
   const algs = [...new Set([alg ?? 'RS256', 'RS256', 'ES256', 'PS256', 'EdDSA'])];
   try {
-    const probe = await probeJwks(uri, algs, cfg.provider.timeoutSeconds * 1000);
+    const probe = await probeJwks(uri, algs, cfg.provider.timeoutSeconds * 1000, transport);
     if (probe.keys.length === 0) {
       return fail(
         check,
@@ -202,10 +204,13 @@ export async function providerChecks(
       ],
     };
   }
+  // As the gateway reaches the provider: with provider.caFile (the loader has checked the bundle).
+  const transport = createProviderFetch(p);
   const probe = await probeDiscovery({
     issuer: p.issuer,
     clientId: p.clientId,
     timeoutSeconds: p.timeoutSeconds,
+    fetch: transport,
   });
   if (!probe.ok) {
     const mismatch = probe.issuerMismatch;
@@ -255,7 +260,7 @@ export async function providerChecks(
     : undefined;
   const { result, alg } = algorithmCheck(cfg, offered);
   checks.push(result);
-  checks.push(await jwksCheck(cfg, metadata, alg));
+  checks.push(await jwksCheck(cfg, metadata, alg, transport));
   const { date, sentAt, receivedAt } = probe.exchange;
   checks.push(
     judgeClockSkew(date === undefined ? undefined : { date, sentAt, receivedAt }, p.clockToleranceSeconds),

@@ -3,6 +3,7 @@ import { describeCause } from '../util/errors.js';
 import { acceptedIssuers, type BearerIssuer, type BearerSettings, sameIssuer } from './bearerSettings.js';
 import { OidcError } from './errors.js';
 import { ProviderKeys, type VerifiedJwt } from './jwks.js';
+import type { ProviderFetch } from './providerFetch.js';
 import { audiencesOf, invalid, type TokenVerdict } from './tokenVerdict.js';
 
 /** What the verifier needs of the provider: its one JWKS cache and who it is. */
@@ -22,6 +23,8 @@ export interface AccessTokenJwtOptions {
   clockToleranceSec: number;
   timeoutMs: number;
   now: () => number;
+  /** The provider's transport (providerFetch.ts: the internal CA); default the global fetch. */
+  fetch?: ProviderFetch | undefined;
 }
 
 /** A JWT's shape: three base64url parts (a JWE has five, an opaque token is something else). */
@@ -119,7 +122,9 @@ export class AccessTokenJwtVerifier {
       const wellKnown = `${i.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
       let meta: { jwks_uri?: unknown };
       try {
-        const res = await fetch(wellKnown, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        const res = await (this.opts.fetch ?? fetch)(wellKnown, {
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         meta = (await res.json()) as { jwks_uri?: unknown };
       } catch (err) {
@@ -134,7 +139,7 @@ export class AccessTokenJwtVerifier {
       }
       uri = meta.jwks_uri;
     }
-    return new ProviderKeys(uri, this.opts.timeoutMs, this.opts.now);
+    return new ProviderKeys(uri, this.opts.timeoutMs, this.opts.now, this.opts.fetch);
   }
 }
 

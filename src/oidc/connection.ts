@@ -3,6 +3,7 @@ import type { Logger } from '../util/log.js';
 import type { ProviderKeys } from './jwks.js';
 import type { OfflineAccessPlan } from './offlineAccess.js';
 import type { ProviderPreset } from './presets/preset.js';
+import type { ProviderFetch } from './providerFetch.js';
 import type { ProviderSettings } from './settings.js';
 
 /** The checks a login flow carries from the authorization request to the callback. */
@@ -19,6 +20,13 @@ export interface IdentitySourceContext {
   logger: Logger;
   /** Runs one IdP call under the provider's semaphore (bounded concurrency). */
   run: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The transport of every call to the provider (providerFetch.ts: `provider.caFile`). */
+  fetch: ProviderFetch;
+  /**
+   * On a background re-read of discovery (`provider.discoveryRefreshSeconds`): the connection in
+   * use, so a source can keep what did not change (the JWKS cache) and log only what did.
+   */
+  previous?: ProviderConnection | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { describeCause } from '../util/errors.js';
 import { isLoopbackHostname } from './insecureTransport.js';
+import type { ProviderFetch } from './providerFetch.js';
 
 /**
  * OIDC Core §5.6.2 distributed claims, as Entra ID uses them for "group overage": above ~200
@@ -42,6 +43,8 @@ export interface ClaimSourceOptions {
   allowedHosts: readonly string[] | undefined;
   timeoutMs: number;
   run: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The provider's transport (providerFetch.ts); default the global fetch. */
+  fetch?: ProviderFetch | undefined;
   /** The provider's JWT verification (its JWKS cache and algorithms). */
   verifyJwt: (jwt: string) => Promise<JWTPayload>;
 }
@@ -123,7 +126,7 @@ export async function resolveDistributedClaims(
   let contentType: string;
   try {
     ({ body, contentType } = await opts.run(async () => {
-      const res = await fetch(url, {
+      const res = await (opts.fetch ?? fetch)(url, {
         headers: { authorization: `Bearer ${token}`, accept: 'application/jwt, application/json;q=0.5' },
         redirect: 'manual',
         signal: AbortSignal.timeout(opts.timeoutMs),

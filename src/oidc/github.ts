@@ -1,5 +1,6 @@
 import { GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import type { ProviderFetch } from './providerFetch.js';
 
 /**
  * GitHub is OAuth 2.0 only (LESSONS.md, "Provider quirks"): no discovery, no ID token, no
@@ -46,8 +47,13 @@ export function githubScopes(configured: string[]): string[] {
  * description) — so the code exchange fails cleanly and a dead refresh token ends the session
  * instead of looking like a malformed success.
  */
-export async function githubTokenFetch(url: string, init: RequestInit): Promise<Response> {
-  const res = await fetch(url, init);
+export function githubTokenFetch(
+  transport: ProviderFetch = fetch,
+): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => normalizeGithubTokenAnswer(await transport(url, init));
+}
+
+async function normalizeGithubTokenAnswer(res: Response): Promise<Response> {
   if (res.status !== 200) return res;
   const text = await res.text();
   let body: unknown;
@@ -106,6 +112,8 @@ export class GithubIdentity {
       timeoutMs: number;
       run: <T>(fn: () => Promise<T>) => Promise<T>;
       logger: Logger;
+      /** The provider's transport (providerFetch.ts: a GitHub Enterprise Server behind an internal CA). */
+      fetch?: ProviderFetch | undefined;
     },
   ) {}
 
@@ -200,7 +208,7 @@ export class GithubIdentity {
     let res: Response;
     try {
       res = await this.opts.run(() =>
-        fetch(url, {
+        (this.opts.fetch ?? fetch)(url, {
           headers: {
             authorization: `Bearer ${accessToken}`,
             accept: 'application/vnd.github+json',

@@ -27,18 +27,21 @@ export async function configureGithub(ctx: IdentitySourceContext): Promise<Provi
   );
   if (new URL(p.issuer).protocol === 'http:') client.allowInsecureRequests(conf);
   conf.timeout = p.timeoutSeconds;
-  conf[client.customFetch] = githubTokenFetch;
+  conf[client.customFetch] = githubTokenFetch(ctx.fetch);
   const identity = new GithubIdentity(ep.api, new URL(p.issuer).host, {
     timeoutMs: p.timeoutSeconds * 1000,
     run: ctx.run,
     logger: ctx.logger,
+    fetch: ctx.fetch,
   });
   const offline = ctx.preset.offlineAccess({
     scopes: p.scopes,
     requestOfflineAccess: p.requestOfflineAccess,
     scopesSupported: undefined,
   });
-  ctx.logger.info({ issuer: p.issuer, api: ep.api, scopes: offline.scopes }, 'GitHub OAuth configured');
+  if (!ctx.previous) {
+    ctx.logger.info({ issuer: p.issuer, api: ep.api, scopes: offline.scopes }, 'GitHub OAuth configured');
+  }
   return new GithubConnection(conf, offline, identity, ctx);
 }
 

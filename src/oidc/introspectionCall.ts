@@ -29,6 +29,9 @@ export function introspectionConfiguration(
     client.allowInsecureRequests(c);
   }
   c.timeout = settings.timeoutSeconds;
+  // The same transport as the connection's (its internal CA, providerFetch.ts).
+  const transport = conf[client.customFetch];
+  if (transport) c[client.customFetch] = transport;
   overridden.set(conf, c);
   return c;
 }

@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from 'jose';
+import type { ProviderFetch } from './providerFetch.js';
 
 /**
  * What a JWT the provider signed must satisfy besides its signature. `exp`/`nbf` are always
@@ -36,14 +37,17 @@ export class ProviderKeys {
   private lastRefill: number;
 
   constructor(
-    jwksUri: string,
+    readonly jwksUri: string,
     timeoutMs: number,
     private readonly now: () => number = Date.now,
+    fetchKeys?: ProviderFetch,
   ) {
     this.jwks = createRemoteJWKSet(new URL(jwksUri), {
       timeoutDuration: timeoutMs,
       cooldownDuration: 30_000,
       cacheMaxAge: 600_000,
+      // The provider's transport (its internal CA, providerFetch.ts), not the global fetch.
+      ...(fetchKeys ? { [customFetch]: fetchKeys } : {}),
     });
     this.lastRefill = now();
   }

@@ -33,6 +33,8 @@ export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promis
   let conf = await client.discovery(issuer, p.clientId, metadata, client.ClientSecretBasic(p.clientSecret), {
     execute,
     timeout: p.timeoutSeconds,
+    // Every later call of this configuration uses it too (openid-client keeps it).
+    [client.customFetch]: ctx.fetch,
   });
   const server = conf.serverMetadata();
   // No silent downgrade: an https issuer whose discovery names http endpoints (jwks_uri is
@@ -58,15 +60,23 @@ export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promis
     );
     for (const fn of execute) fn(conf);
     conf.timeout = p.timeoutSeconds;
+    conf[client.customFetch] = ctx.fetch;
   }
   if (!server.jwks_uri) throw new Error('the provider metadata has no jwks_uri');
-  const keys = new ProviderKeys(server.jwks_uri, p.timeoutSeconds * 1000);
+  // A re-read of discovery keeps the JWKS cache (and its rate limit) while jwks_uri is unchanged.
+  const previousKeys = ctx.previous?.keys;
+  const keys =
+    previousKeys?.jwksUri === server.jwks_uri
+      ? previousKeys
+      : new ProviderKeys(server.jwks_uri, p.timeoutSeconds * 1000, Date.now, ctx.fetch);
   const offline = ctx.preset.offlineAccess({
     scopes: p.scopes,
     requestOfflineAccess: p.requestOfflineAccess,
     scopesSupported: server.scopes_supported,
   });
-  ctx.logger.info({ issuer: server.issuer, scopes: offline.scopes }, 'OIDC provider discovered');
+  if (!ctx.previous) {
+    ctx.logger.info({ issuer: server.issuer, scopes: offline.scopes }, 'OIDC provider discovered');
+  }
   return new OpenIdConnection(conf, offline, keys, algorithm, ctx);
 }
 
@@ -219,6 +229,7 @@ class OpenIdConnection implements ProviderConnection {
         allowedHosts: p.claimSourceHosts,
         timeoutMs: p.timeoutSeconds * 1000,
         run: this.ctx.run,
+        fetch: this.ctx.fetch,
         verifyJwt: async (jwt) => (await this.verifySignature(jwt)).payload,
       });
     } catch (err) {

@@ -14,6 +14,7 @@ import { type LogoutTokenClaims, verifyLogoutToken } from './logoutToken.js';
 import { type OfflineAccessPlan, refreshReadiness } from './offlineAccess.js';
 import { presetFor } from './presets/index.js';
 import type { ProviderPreset } from './presets/preset.js';
+import { createProviderFetch, type ProviderFetch, untrustedCertificateHint } from './providerFetch.js';
 import type { OidcProviderConfig } from './settings.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
 
@@ -27,6 +28,8 @@ export interface AuthorizationRequest {
 export interface ProviderDeps {
   clock: Clock;
   logger: Logger;
+  /** The transport of every call to the provider; default `createProviderFetch(cfg.provider)`. */
+  fetch?: ProviderFetch;
 }
 
 /**
@@ -40,11 +43,15 @@ export class OidcProvider {
   private connection: ProviderConnection | undefined;
   private discoveryError = 'discovery has not completed yet';
   private retryTimer: NodeJS.Timeout | undefined;
+  private rediscoveryTimer: NodeJS.Timeout | undefined;
+  private rediscovering: Promise<boolean> | undefined;
   private stopped = false;
   private readonly limiter: Semaphore;
   private readonly preset: ProviderPreset;
   private warnedNoRefresh = false;
   readonly redirectUri: string;
+  /** How every call to the provider is made (providerFetch.ts: `provider.caFile`). */
+  readonly fetch: ProviderFetch;
 
   constructor(
     private readonly cfg: OidcProviderConfig,
@@ -53,6 +60,7 @@ export class OidcProvider {
     this.limiter = new Semaphore(cfg.provider.maxConcurrentRequests);
     this.preset = presetFor(cfg.provider);
     this.redirectUri = new URL('/oauth2/callback', cfg.publicUrl).href;
+    this.fetch = deps.fetch ?? createProviderFetch(cfg.provider);
   }
 
   /** Our client id, as configured or registered at start (the ID-token-as-bearer check compares with it). */
@@ -82,22 +90,18 @@ export class OidcProvider {
       const tryOnce = async () => {
         if (this.stopped) return resolve();
         try {
-          this.connection = await this.preset.identitySource({
-            settings: p,
-            preset: this.preset,
-            logger: this.deps.logger,
-            run: (fn) => this.limiter.run(fn),
-          });
+          this.connection = await this.preset.identitySource(this.sourceContext(undefined));
           this.discoveryError = '';
           this.deps.logger.info(
             { preset: this.preset.name, scopes: this.connection.offline.scopes },
             `refresh tokens (preset ${this.preset.name}): ${refreshReadiness(this.connection.offline)}`,
           );
+          this.scheduleRediscovery();
           resolve();
         } catch (err) {
           attempt++;
           const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
-          this.discoveryError = `OIDC discovery at ${p.issuer} failed: ${describeCause(err)}`;
+          this.discoveryError = `OIDC discovery at ${p.issuer} failed: ${describeCause(err)}${untrustedCertificateHint(err)}`;
           this.deps.logger.warn({ attempt, retryInMs: delay }, this.discoveryError);
           this.retryTimer = setTimeout(tryOnce, delay);
           this.retryTimer.unref();
@@ -110,6 +114,70 @@ export class OidcProvider {
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.rediscoveryTimer) clearInterval(this.rediscoveryTimer);
+  }
+
+  private sourceContext(previous: ProviderConnection | undefined) {
+    return {
+      settings: this.cfg.provider,
+      preset: this.preset,
+      logger: this.deps.logger,
+      run: <T>(fn: () => Promise<T>) => this.limiter.run(fn),
+      fetch: this.fetch,
+      previous,
+    };
+  }
+
+  /** One timer, unref'd (it never holds the process), from the first successful discovery until stop(). */
+  private scheduleRediscovery(): void {
+    const seconds = this.cfg.provider.discoveryRefreshSeconds;
+    if (seconds === 0 || this.stopped || this.rediscoveryTimer) return;
+    this.rediscoveryTimer = setInterval(() => void this.rediscover(), seconds * 1000);
+    this.rediscoveryTimer.unref();
+  }
+
+  /**
+   * Re-reads discovery in the background (`provider.discoveryRefreshSeconds`); requests go on
+   * with the connection in use meanwhile. A success swaps it (a changed token endpoint or
+   * jwks_uri is used from then on; an unchanged jwks_uri keeps its key cache); a failure keeps
+   * it, logs a warning and is retried at the next tick. Never throws; calls made while one runs
+   * share it. Resolves true when the connection was replaced.
+   */
+  rediscover(): Promise<boolean> {
+    this.rediscovering ??= this.rereadDiscovery().finally(() => {
+      this.rediscovering = undefined;
+    });
+    return this.rediscovering;
+  }
+
+  private async rereadDiscovery(): Promise<boolean> {
+    const previous = this.connection;
+    if (!previous || this.stopped) return false;
+    let next: ProviderConnection;
+    try {
+      next = await this.preset.identitySource(this.sourceContext(previous));
+    } catch (err) {
+      this.deps.logger.warn(
+        { issuer: this.cfg.provider.issuer, retryInSeconds: this.cfg.provider.discoveryRefreshSeconds },
+        `re-reading OIDC discovery failed: ${describeCause(err)}${untrustedCertificateHint(err)}; keeping the provider metadata in use`,
+      );
+      return false;
+    }
+    if (this.stopped) return false;
+    const changed = changedMembers(
+      previous.configuration.serverMetadata() as Record<string, unknown>,
+      next.configuration.serverMetadata() as Record<string, unknown>,
+    );
+    this.connection = next;
+    if (changed.length) {
+      this.deps.logger.info(
+        { issuer: this.cfg.provider.issuer, changed },
+        'OIDC discovery changed; now in use',
+      );
+    } else {
+      this.deps.logger.debug({ issuer: this.cfg.provider.issuer }, 'OIDC discovery re-read: unchanged');
+    }
+    return true;
   }
 
   private connected(): ProviderConnection {
@@ -309,4 +377,10 @@ export class OidcProvider {
     const c = this.connected();
     return introspect(introspectionConfiguration(c.configuration, this.cfg.provider, endpoint), token);
   }
+}
+
+/** The metadata members whose value differs between two discovery documents (for the log). */
+function changedMembers(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, importJWK, type JWK, customFetch as joseCustomFetch } from 'jose';
 import * as client from 'openid-client';
+import type { ProviderFetch } from './providerFetch.js';
 
 /**
  * One look at the provider, for `gatehouse doctor` (src/doctor/): a single discovery attempt and
@@ -38,12 +39,11 @@ export type DiscoveryProbe =
     };
 
 /** The one fetch both probes use, recording what the doctor reports (status, `Date` header, timing). */
-function recordingFetch(seen: ProbeExchange[]) {
+function recordingFetch(seen: ProbeExchange[], transport: ProviderFetch = fetch) {
   return async (url: string, init: RequestInit): Promise<Response> => {
     const sentAt = Date.now();
-    // caFile: the one place doctor's requests to the provider (discovery and JWKS) would trust
-    // provider.caFile — an undici Agent with `connect: { ca }` as `dispatcher` — as the gateway's own calls do.
-    const res = await fetch(url, init);
+    // The gateway's own transport (providerFetch.ts), so the doctor trusts provider.caFile as the gateway does.
+    const res = await transport(url, init);
     seen.push({
       url,
       status: res.status,
@@ -60,13 +60,15 @@ export async function probeDiscovery(opts: {
   issuer: string;
   clientId: string | undefined;
   timeoutSeconds: number;
+  /** The provider's transport (createProviderFetch: provider.caFile); default the global fetch. */
+  fetch?: ProviderFetch | undefined;
 }): Promise<DiscoveryProbe> {
   const seen: ProbeExchange[] = [];
   const started = Date.now();
   const issuer = new URL(opts.issuer);
   const execute: Array<(c: client.Configuration) => void> = [];
   if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
-  const fetchAndRecord = recordingFetch(seen);
+  const fetchAndRecord = recordingFetch(seen, opts.fetch);
   let advertisedIssuer: string | undefined;
   try {
     const conf = await client.discovery(
@@ -159,11 +161,12 @@ export async function probeJwks(
   jwksUri: string,
   algorithms: string[],
   timeoutMs: number,
+  transport?: ProviderFetch,
 ): Promise<JwksProbe> {
   const seen: ProbeExchange[] = [];
   const set = createRemoteJWKSet(new URL(jwksUri), {
     timeoutDuration: timeoutMs,
-    [joseCustomFetch]: recordingFetch(seen),
+    [joseCustomFetch]: recordingFetch(seen, transport),
   });
   await set.reload();
   const jwks = (set.jwks()?.keys ?? []) as JWK[];

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { describeCause } from '../util/errors.js';
+import type { ProviderFetch } from './providerFetch.js';
 
 /** What Gatehouse asks to be registered as (RFC 7591 §2 client metadata). */
 export interface RegistrationRequest {
@@ -11,6 +12,8 @@ export interface RegistrationRequest {
   clientName: string;
   initialAccessToken?: string | undefined;
   timeoutSeconds: number;
+  /** The provider's transport (providerFetch.ts: `provider.caFile`); default the global fetch. */
+  fetch?: ProviderFetch | undefined;
 }
 
 /** The client the provider registered. */
@@ -79,6 +82,7 @@ export async function registerClient(r: RegistrationRequest): Promise<Registered
       ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
       ...(r.initialAccessToken ? { initialAccessToken: r.initialAccessToken } : {}),
       timeout: r.timeoutSeconds,
+      ...(r.fetch ? { [client.customFetch]: r.fetch } : {}),
     });
   } catch (err) {
     const status = statusOf(err);

@@ -57,6 +57,23 @@ export const providerSettingsSchema = z
      * {client_id}, {post_logout_redirect_uri} and {id_token_hint} are replaced, URL-encoded.
      */
     logoutUrl: httpUrl.optional(),
+    /**
+     * An internal CA: the path of a PEM bundle (several certificates allowed), or a list of paths,
+     * trusted in addition to Node's roots for every call to the provider (providerFetch.ts). From
+     * the environment (GATEHOUSE_PROVIDER_CA_FILE) one path.
+     */
+    caFile: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /**
+     * Re-read discovery in the background every this many seconds (a failed re-read keeps the
+     * metadata we have); 0 = never. Min 60.
+     */
+    discoveryRefreshSeconds: z
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 60 && n <= 86_400), {
+        message: 'must be 0 (never) or between 60 and 86400 seconds',
+      })
+      .default(3600),
     /** Allow a plain-http issuer off loopback (keys and the client secret then travel in clear). */
     allowInsecureIssuer: z.boolean().default(false),
     /**

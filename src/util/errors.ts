@@ -51,7 +51,12 @@ export class GatehouseError extends Error {
 export function describeCause(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return `${err.name}${typeof code === 'string' ? `(${code})` : ''}: ${err.message}`;
+    const own = `${err.name}${typeof code === 'string' ? `(${code})` : ''}: ${err.message}`;
+    // fetch says only "fetch failed"; why (refused, DNS, an untrusted certificate) is its cause.
+    if (err.message === 'fetch failed' && err.cause instanceof Error) {
+      return `${own} (${describeCause(err.cause)})`;
+    }
+    return own;
   }
   return String(err);
 }

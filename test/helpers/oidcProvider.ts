@@ -55,6 +55,8 @@ export interface OidcProviderOptions {
   tls?: { key: string; cert: string };
   /** Host name in the issuer (default 127.0.0.1; a TLS test may want `localhost`). */
   host?: string;
+  /** Port to listen on (default a free one); a test restarts the provider at the same issuer with it. */
+  port?: number;
 }
 
 export interface RunningOidcProvider {
@@ -69,7 +71,7 @@ export async function startOidcProvider(opts: OidcProviderOptions = {}): Promise
   const server: Server = opts.tls
     ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert })
     : createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const url = `${opts.tls ? 'https' : 'http'}://${opts.host ?? '127.0.0.1'}:${port}`;
   const clients = opts.clients ?? (opts.gatewayUrl ? [gatewayClient(opts.gatewayUrl)] : []);

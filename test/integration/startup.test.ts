@@ -80,6 +80,32 @@ describe('start-up', () => {
     assert.match(r.stderr, /use the https issuer URL, or set provider\.allowInsecureIssuer: true/);
   });
 
+  it('an unusable provider.caFile (from GATEHOUSE_PROVIDER_CA_FILE) exits 78 naming the key and the fix', async () => {
+    const file = join(dir, 'ca-config.yaml');
+    writeFileSync(
+      file,
+      [
+        'publicUrl: http://127.0.0.1:4180',
+        'upstream: http://127.0.0.1:9',
+        'provider:',
+        '  issuer: https://idp.internal.example',
+        '  clientId: gatehouse',
+        '  clientSecret: gatehouse-dev-secret',
+        'session:',
+        `  secret: ${TEST_SECRET}`,
+      ].join('\n'),
+    );
+    const notPem = join(dir, 'not-a-ca.pem');
+    writeFileSync(notPem, 'this is not a certificate\n');
+    const r = await runServe(['serve', '--config', file], { GATEHOUSE_PROVIDER_CA_FILE: notPem });
+    assert.equal(r.code, 78);
+    assert.match(
+      r.stderr,
+      new RegExp(`provider\\.caFile: ${notPem.replace(/[.]/g, '\\.')} holds no PEM certificate`),
+    );
+    assert.match(r.stderr, /give the CA certificate\(s\) in PEM/);
+  });
+
   it('allowInsecureIssuer: true lets a plain-http issuer through with a warning at start', async () => {
     const logs: Array<Record<string, unknown>> = [];
     const sink = jsonLogSink(logs);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, envNameFor, loadConfig } from '../../src/config/load.js';
 import { presetNamed } from '../../src/oidc/presets/index.js';
+import { makeTestCa, type TestCa } from '../helpers/testCa.js';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 
@@ -569,5 +570,84 @@ describe('loadConfig: YAML files', () => {
     writeFileSync(file, '');
     const cfg = loadConfig({ file, object: base(), env: {} });
     assert.equal(cfg.provider.clientId, 'gatehouse');
+  });
+});
+
+describe('loadConfig: provider.caFile (an internal CA) and provider.discoveryRefreshSeconds', () => {
+  let ca: TestCa;
+  before(() => {
+    ca = makeTestCa();
+  });
+  after(() => ca.remove());
+  const withProvider = (extra: Record<string, unknown>) => {
+    const b = base();
+    return { ...b, provider: { ...(b.provider as Record<string, unknown>), ...extra } };
+  };
+
+  test('a PEM bundle path, a list of them, or one path from GATEHOUSE_PROVIDER_CA_FILE', () => {
+    assert.equal(
+      loadConfig({ object: withProvider({ caFile: ca.caFile }), env: {} }).provider.caFile,
+      ca.caFile,
+    );
+    const bundle = join(dir, 'bundle.pem');
+    writeFileSync(bundle, `${ca.caPem}\n${ca.cert}`);
+    assert.deepEqual(
+      loadConfig({ object: withProvider({ caFile: [ca.caFile, bundle] }), env: {} }).provider.caFile,
+      [ca.caFile, bundle],
+    );
+    const fromEnv = loadConfig({ object: base(), env: { GATEHOUSE_PROVIDER_CA_FILE: ca.caFile } });
+    assert.equal(fromEnv.provider.caFile, ca.caFile);
+    assert.equal(loadConfig({ object: base(), env: {} }).provider.caFile, undefined);
+  });
+
+  test('an unreadable file names provider.caFile, the path and the fix', () => {
+    const missing = join(dir, 'no-such-ca.pem');
+    const line = oneProblem(
+      { object: withProvider({ caFile: missing }), env: {} },
+      'provider.caFile',
+      missing,
+    );
+    assert.match(line, /ENOENT/);
+    assert.match(line, /readable PEM file/);
+    oneProblem({ object: base(), env: { GATEHOUSE_PROVIDER_CA_FILE: missing } }, 'provider.caFile', missing);
+  });
+
+  test('a file with no PEM certificate (a key, DER, anything else) is refused', () => {
+    const keyOnly = join(dir, 'key-only.pem');
+    writeFileSync(keyOnly, ca.key);
+    oneProblem(
+      { object: withProvider({ caFile: [ca.caFile, keyOnly] }), env: {} },
+      'provider.caFile',
+      keyOnly,
+      'no PEM certificate',
+    );
+  });
+
+  test('a PEM certificate that does not parse is refused', () => {
+    const broken = join(dir, 'broken-ca.pem');
+    writeFileSync(
+      broken,
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+    );
+    oneProblem(
+      { object: withProvider({ caFile: broken }), env: {} },
+      'provider.caFile',
+      broken,
+      'does not parse',
+    );
+  });
+
+  test('discoveryRefreshSeconds: default 3600, 0 = never, at least 60', () => {
+    assert.equal(loadConfig({ object: base(), env: {} }).provider.discoveryRefreshSeconds, 3600);
+    assert.equal(
+      loadConfig({ object: withProvider({ discoveryRefreshSeconds: 0 }), env: {} }).provider
+        .discoveryRefreshSeconds,
+      0,
+    );
+    oneProblem(
+      { object: base(), env: { GATEHOUSE_PROVIDER_DISCOVERY_REFRESH_SECONDS: '30' } },
+      'provider.discoveryRefreshSeconds',
+      '0 (never) or between 60 and 86400',
+    );
   });
 });

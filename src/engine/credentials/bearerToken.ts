@@ -53,6 +53,7 @@ export class BearerTokenLoader implements CredentialLoader {
         clockToleranceSec: cfg.provider.clockToleranceSeconds,
         timeoutMs: cfg.provider.timeoutSeconds * 1000,
         now: () => clock.now(),
+        fetch: provider.fetch,
       });
     }
     if (b.accept.includes('introspection')) {
