@@ -30,6 +30,12 @@ const FLAG_TO_OPTION: Readonly<Record<string, string>> = {
   'extra-jwt-issuers': 'extra_jwt_issuers',
   'redis-sentinel-connection-urls': 'redis_sentinel_connection_urls',
   'redis-cluster-connection-urls': 'redis_cluster_connection_urls',
+  'github-user': 'github_users',
+  'gitlab-group': 'gitlab_groups',
+  'gitlab-project': 'gitlab_projects',
+  'google-group': 'google_groups',
+  'keycloak-group': 'keycloak_groups',
+  'entra-id-allowed-tenant': 'entra_id_allowed_tenants',
 };
 
 /** Options that hold a list (several flags, a TOML array, a comma-separated variable). */

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { migrateOauth2Proxy } from '../../src/migrate/migrateOauth2Proxy.js';
+
+/**
+ * `gatehouse migrate oauth2-proxy` must never write a configuration that lets in someone the
+ * oauth2-proxy one kept out, and still call it complete (exit 0). An oauth2-proxy option that
+ * restricts who may sign in and that the migration cannot carry over is a problem (exit 78).
+ */
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-access-'));
+const BASE = `
+provider = "oidc"
+oidc_issuer_url = "https://idp.example.com"
+client_id = "gatehouse"
+client_secret = "a-client-secret"
+redirect_url = "https://app.example.com/oauth2/callback"
+cookie_secret = "an-oauth2-proxy-cookie-secret-of-44-chars-xx"
+upstreams = [ "http://127.0.0.1:3000" ]
+`;
+
+function migrate(extra: string) {
+  const file = join(dir, `cfg-${Math.random().toString(36).slice(2)}.cfg`);
+  writeFileSync(file, `${BASE}${extra}\n`);
+  return migrateOauth2Proxy({ file });
+}
+
+describe('migrate oauth2-proxy: an access restriction is never dropped in silence', () => {
+  test('authenticated_emails_file without email_domains: not complete (oauth2-proxy lets only the listed addresses in)', () => {
+    const m = migrate('authenticated_emails_file = "/etc/oauth2-proxy/emails.txt"');
+    assert.ok(
+      m.problems.some((p) => p.includes('authenticated_emails_file')),
+      `problems: ${JSON.stringify(m.problems)}`,
+    );
+  });
+
+  test('authenticated_emails_file next to email_domains: complete (dropping the file only narrows access)', () => {
+    const m = migrate(
+      'email_domains = [ "example.com" ]\nauthenticated_emails_file = "/etc/oauth2-proxy/emails.txt"',
+    );
+    assert.deepEqual(m.problems, []);
+  });
+
+  for (const [option, value] of [
+    ['github_org', '"acme"'],
+    ['github_team', '"acme:platform"'],
+    ['github_users', '[ "alice" ]'],
+    ['github_repo', '"acme/app"'],
+    ['gitlab_groups', '[ "acme" ]'],
+    ['google_groups', '[ "staff@example.com" ]'],
+    ['keycloak_groups', '[ "/admins" ]'],
+    ['entra_id_allowed_tenants', '[ "0000-tenant" ]'],
+  ] as const) {
+    test(`${option}: not complete (every account of the provider would get in)`, () => {
+      const m = migrate(`email_domains = [ "*" ]\n${option} = ${value}`);
+      assert.ok(
+        m.problems.some((p) => p.includes(option)),
+        `${option} dropped and the configuration called complete: ${JSON.stringify(m.problems)}`,
+      );
+    });
+  }
+
+  test('an unknown option that reads like an allow-list is not complete either (fail closed)', () => {
+    const m = migrate('email_domains = [ "*" ]\ngitea_org = "acme"');
+    assert.ok(
+      m.problems.some((p) => p.includes('gitea_org')),
+      JSON.stringify(m.problems),
+    );
+  });
+
+  test('email_domains ".example.com" / "*.example.com" (oauth2-proxy: subdomains) is not silently a literal domain', () => {
+    const m = migrate('email_domains = [ "example.com", ".corp.example.com", "*.lab.example.com" ]');
+    const line = m.report.find((l) => l.option === 'email_domains');
+    assert.notEqual(
+      line?.status,
+      'mapped',
+      'reported as the same meaning, but Gatehouse matches domains exactly',
+    );
+  });
+
+  test('extra_jwt_issuers without skip_jwt_bearer_tokens stays off (oauth2-proxy ignores it then)', () => {
+    const m = migrate('email_domains = [ "*" ]\nextra_jwt_issuers = [ "https://other.example.com=api" ]');
+    const bearer = (m.config.bearer ?? {}) as Record<string, unknown>;
+    assert.equal(
+      bearer.issuers,
+      undefined,
+      'bearer.issuers set although oauth2-proxy accepts no bearer token',
+    );
+    assert.deepEqual(m.problems, [], 'no problem that asks to turn bearer.accept on');
+  });
+});
