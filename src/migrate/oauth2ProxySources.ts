@@ -85,7 +85,12 @@ export function optionsFromFlags(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw new Oauth2ProxyInputError(`${arg}: not an oauth2-proxy flag (expected --name=value)`);
+    // Named without its value: a mistyped `--client_secret=…` must not print the secret.
+    if (!m) {
+      throw new Oauth2ProxyInputError(
+        `${arg.split('=')[0]}: not an oauth2-proxy flag (expected --name=value, lower case, - between words)`,
+      );
+    }
     const flag = m[1]!;
     let raw = m[2];
     if (raw === undefined) {

@@ -413,10 +413,17 @@ function skipRoutes(list: string[], c: Ctx): Omit<ReportLine, 'option'> {
 }
 
 function redisNodes(key: string, urls: string[], c: Ctx): Omit<ReportLine, 'option'> {
-  const nodes = urls.map((u) => {
-    const x = new URL(u);
-    return { host: x.hostname, port: Number(x.port || 6379) };
-  });
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const [i, u] of urls.entries()) {
+    let x: URL;
+    try {
+      x = new URL(u);
+    } catch {
+      // Not the URL itself: it may carry the Redis password.
+      return unsupported(`entry ${i + 1} is not a URL (redis://host:port); set ${key} by hand`);
+    }
+    nodes.push({ host: x.hostname, port: Number(x.port || 6379) });
+  }
   c.set(key, nodes);
   return mapped(key);
 }

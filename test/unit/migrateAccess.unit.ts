@@ -91,3 +91,22 @@ describe('migrate oauth2-proxy: an access restriction is never dropped in silenc
     assert.deepEqual(m.problems, [], 'no problem that asks to turn bearer.accept on');
   });
 });
+
+describe('migrate oauth2-proxy: secrets stay out of messages', () => {
+  test('a malformed flag is named without its value', () => {
+    assert.throws(
+      () => migrateOauth2Proxy({ flags: ['--client_secret=SUPERSECRET'] }),
+      (err: Error) => err.message.includes('--client_secret') && !err.message.includes('SUPERSECRET'),
+    );
+  });
+
+  test('an unreadable Redis URL is reported (no TypeError, no password in the report)', () => {
+    const m = migrateOauth2Proxy({
+      flags: ['--redis-sentinel-connection-urls=redis://:HUNTER2@[bad', '--email-domain=*'],
+    });
+    const line = m.report.find((l) => l.option === 'redis_sentinel_connection_urls');
+    assert.equal(line?.status, 'unsupported');
+    assert.ok(!JSON.stringify(m.report).includes('HUNTER2'), JSON.stringify(line));
+    assert.ok(!m.yaml.includes('HUNTER2'));
+  });
+});
