@@ -232,10 +232,18 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       );
     }
     const u = new URL(first);
-    c.set('upstream', first);
-    return u.pathname === '/'
-      ? mapped('upstream')
-      : changed('the path is kept as a prefix of every request', 'upstream');
+    if (u.pathname === '/') {
+      c.set('upstream', first);
+      return mapped('upstream');
+    }
+    // In oauth2-proxy the path is a route: /app/x goes to <origin>/app/x, unchanged, and other
+    // paths get 404. Gatehouse prefixes an upstream's path to every request (/app/app/x), so
+    // the equivalent is the origin.
+    c.set('upstream', u.origin);
+    return changed(
+      `the upstream is ${u.origin}: requests keep their path as in oauth2-proxy, but every path is proxied, not only ${u.pathname} (oauth2-proxy answered 404 outside it) — restrict them in your web server or with authorization.rules if that matters`,
+      'upstream',
+    );
   },
   http_address: (v, c) => {
     const addr = asString(v).replace(/^https?:\/\//, '');

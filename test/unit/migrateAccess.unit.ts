@@ -110,3 +110,20 @@ describe('migrate oauth2-proxy: secrets stay out of messages', () => {
     assert.ok(!m.yaml.includes('HUNTER2'));
   });
 });
+
+describe('migrate oauth2-proxy: upstreams', () => {
+  test('an upstream path is a route in oauth2-proxy, passed through unchanged: the upstream is its origin, not a prefix', () => {
+    const file = join(dir, 'upstream-path.cfg');
+    writeFileSync(
+      file,
+      `${BASE.replace('http://127.0.0.1:3000', 'http://127.0.0.1:3000/app/')}email_domains = [ "*" ]\n`,
+    );
+    const m = migrateOauth2Proxy({ file });
+    // oauth2-proxy sends /app/x to http://127.0.0.1:3000/app/x; Gatehouse prefixes the upstream's
+    // path, so "http://127.0.0.1:3000/app/" would send it to /app/app/x.
+    assert.equal(m.config.upstream, 'http://127.0.0.1:3000');
+    const line = m.report.find((l) => l.option === 'upstreams');
+    assert.equal(line?.status, 'changed');
+    assert.match(line?.note ?? '', /\/app\//);
+  });
+});
