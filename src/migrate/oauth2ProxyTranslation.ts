@@ -263,7 +263,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     ),
   skip_provider_button: () => changed('always: /oauth2/sign_in goes straight to the provider'),
   pass_access_token: to('headers.passAccessToken', (v) => asBool(v)),
-  pass_authorization_header: to('headers.passAuthorizationHeader', (v) => asBool(v)),
+  // oauth2-proxy's Authorization header carries the ID token; Gatehouse's the access token.
+  pass_authorization_header: (v, c) => {
+    c.set('headers.passAuthorizationHeader', asBool(v));
+    return changed(
+      'Authorization: Bearer <access token> to the upstream, where oauth2-proxy sent the ID token — an upstream that verifies it as an ID token (aud = client id) must accept the access token instead',
+      'headers.passAuthorizationHeader',
+    );
+  },
   set_authorization_header: (v, c) => {
     c.set('headers.passAuthorizationHeader', asBool(v));
     return changed(
@@ -404,18 +411,29 @@ const LOOKS_RESTRICTIVE =
 function skipRoutes(list: string[], c: Ctx): Omit<ReportLine, 'option'> {
   const prefixes: string[] = [];
   const refused: string[] = [];
+  const widened: string[] = [];
   for (const entry of list) {
     // skip_auth_routes entries may name a method: "GET=^/public"
     const regex = entry.replace(/^[A-Z]+=/, '');
     const p = literalPrefix(regex);
-    if (p && !entry.includes('=')) prefixes.push(p);
-    else refused.push(entry);
+    if (p && !entry.includes('=')) {
+      prefixes.push(p);
+      // `^/public/` does not match `/public`; the prefix /public covers it (segment-bounded).
+      if (p !== '/' && /\/(?:\.\*)?$/.test(regex)) widened.push(p);
+    } else refused.push(entry);
   }
   const existing = (c.get('skipAuth') as string[] | undefined) ?? [];
   if (prefixes.length) c.set('skipAuth', [...new Set([...existing, ...prefixes])]);
-  if (!refused.length) return mapped('skipAuth', `path prefixes ${prefixes.join(', ')}`);
+  const itself = widened.length
+    ? `; ${widened.map((w) => `${w} itself`).join(', ')} is exempt too (the regex asked for a path below it)`
+    : '';
+  if (!refused.length) {
+    return widened.length
+      ? changed(`path prefixes ${prefixes.join(', ')}${itself}`, 'skipAuth')
+      : mapped('skipAuth', `path prefixes ${prefixes.join(', ')}`);
+  }
   return changed(
-    `only literal prefixes (^/path) carry over${prefixes.length ? ` (${prefixes.join(', ')})` : ''}; not carried over: ${refused.join(', ')} — skipAuth has no regular expressions or methods (a regex is easy to get wrong in the unsafe direction)`,
+    `only literal prefixes (^/path) carry over${prefixes.length ? ` (${prefixes.join(', ')})` : ''}${itself}; not carried over: ${refused.join(', ')} — skipAuth has no regular expressions or methods (a regex is easy to get wrong in the unsafe direction)`,
     'skipAuth',
   );
 }

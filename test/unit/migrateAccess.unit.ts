@@ -127,3 +127,18 @@ describe('migrate oauth2-proxy: upstreams', () => {
     assert.match(line?.note ?? '', /\/app\//);
   });
 });
+
+describe('migrate oauth2-proxy: what the upstream is told', () => {
+  test('pass_authorization_header (oauth2-proxy: the ID token) is not "same meaning" as Gatehouse sending the access token', () => {
+    const m = migrate('email_domains = [ "*" ]\npass_authorization_header = true');
+    const line = m.report.find((l) => l.option === 'pass_authorization_header');
+    assert.equal(line?.status, 'changed', JSON.stringify(line));
+    assert.match(line?.note ?? '', /access token/);
+  });
+
+  test('skip_auth_routes "^/public/" says that /public itself is exempt too', () => {
+    const m = migrate('email_domains = [ "*" ]\nskip_auth_routes = [ "^/public/" ]');
+    const line = m.report.find((l) => l.option === 'skip_auth_routes');
+    assert.match(line?.note ?? '', /\/public itself/, JSON.stringify(line));
+  });
+});
