@@ -51,11 +51,17 @@ function checkedReturnTo(rd: string | null | undefined, publicUrl: string, allow
   return '/';
 }
 
+/** Gatehouse's own namespace (login, callback, logout...): never a page to land on after sign-in. */
+const OWN_NAMESPACE = /^\/oauth2(?:\/|$)/i;
+
 /**
  * URL parsing normalises dot segments, so `/.//evil.com` comes out as `//evil.com`, which a
  * browser reads as another host: anything that is not a plain single-slash path becomes `/`.
+ * A path into /oauth2/ becomes `/` too: returning to /oauth2/start or /oauth2/sign_in starts the
+ * next login (oauth2-proxy's nginx example names `/oauth2/sign_in` itself in
+ * X-Auth-Request-Redirect when it is opened directly), a loop only the loop guard ends.
  */
 function sameOriginPath(u: URL): string {
   const p = u.pathname + u.search + u.hash;
-  return p.startsWith('//') || p.startsWith('/\\') ? '/' : p;
+  return p.startsWith('//') || p.startsWith('/\\') || OWN_NAMESPACE.test(u.pathname) ? '/' : p;
 }

@@ -26,6 +26,8 @@ const UNBOUND = Symbol('unbound');
 interface Entry {
   socket: Duplex;
   facts: RequestFacts;
+  /** The session it is bound to (UNBOUND: a skip-auth path); a reload may bind it. */
+  key: string | typeof UNBOUND;
 }
 
 /**
@@ -75,21 +77,48 @@ export class OpenSockets {
       socket.destroy();
       return;
     }
-    const k = key ?? UNBOUND;
-    let set = this.byKey.get(k);
-    if (!set) {
-      set = new Set();
-      this.byKey.set(k, set);
-    }
-    const entry: Entry = { socket, facts };
-    set.add(entry);
+    const entry: Entry = { socket, facts, key: key ?? UNBOUND };
+    this.bind(entry);
     this.setCount(this.count + 1);
     socket.once('close', () => {
-      const s = this.byKey.get(k);
-      if (!s?.delete(entry)) return;
-      if (s.size === 0) this.byKey.delete(k);
+      if (!this.unbind(entry)) return;
       this.setCount(this.count - 1);
     });
+  }
+
+  private bind(entry: Entry): void {
+    let set = this.byKey.get(entry.key);
+    if (!set) {
+      set = new Set();
+      this.byKey.set(entry.key, set);
+    }
+    set.add(entry);
+  }
+
+  private unbind(entry: Entry): boolean {
+    const s = this.byKey.get(entry.key);
+    if (!s?.delete(entry)) return false;
+    if (s.size === 0) this.byKey.delete(entry.key);
+    return true;
+  }
+
+  /**
+   * After a configuration reload: every socket is re-authorized under the new rules, those of
+   * skip-auth paths too (the path may no longer be exempt). A socket still allowed stays open; one
+   * that now needed its session is bound to it from then on. Unbound sockets are re-checked one at
+   * a time (bounded), session-bound ones through the usual queue.
+   */
+  async recheckAll(): Promise<void> {
+    const sessions = this.recheck();
+    for (const e of [...(this.byKey.get(UNBOUND) ?? [])]) {
+      if (e.socket.destroyed || this.closed) continue;
+      const d = await this.decide(e);
+      if (d?.type === 'allow' && d.sessionKey !== undefined && !e.socket.destroyed && this.unbind(e)) {
+        e.key = d.sessionKey;
+        this.bind(e);
+      }
+    }
+    await sessions;
   }
 
   /** Queues a re-check of one session's sockets (or of all); resolves when the queue is drained. */
@@ -160,22 +189,28 @@ export class OpenSockets {
   private async recheckKey(key: string): Promise<void> {
     for (const e of [...(this.byKey.get(key) ?? [])]) {
       if (e.socket.destroyed) continue;
-      let d: Decision;
-      try {
-        d = await this.deps.check(e.facts);
-      } catch (err) {
-        this.deps.logger.warn({ reqId: e.facts.requestId, err: String(err) }, 'websocket re-check failed');
-        continue;
-      }
-      if (d.type === 'error' && (d.status === 401 || d.status === 403)) {
-        this.deps.logger.info(
-          { reqId: e.facts.requestId, path: e.facts.path, status: d.status, decision: d.code },
-          d.status === 401 ? 'websocket closed: session ended' : 'websocket closed: access lost',
-        );
-        e.socket.destroy();
-        this.deps.onEnded?.(d.status);
-      }
+      await this.decide(e);
     }
+  }
+
+  /** Re-authorizes one socket and closes it on 401/403; the decision, or undefined when the check threw. */
+  private async decide(e: Entry): Promise<Decision | undefined> {
+    let d: Decision;
+    try {
+      d = await this.deps.check(e.facts);
+    } catch (err) {
+      this.deps.logger.warn({ reqId: e.facts.requestId, err: String(err) }, 'websocket re-check failed');
+      return undefined;
+    }
+    if (d.type === 'error' && (d.status === 401 || d.status === 403)) {
+      this.deps.logger.info(
+        { reqId: e.facts.requestId, path: e.facts.path, status: d.status, decision: d.code },
+        d.status === 401 ? 'websocket closed: session ended' : 'websocket closed: access lost',
+      );
+      e.socket.destroy();
+      this.deps.onEnded?.(d.status);
+    }
+    return d;
   }
 
   private setCount(n: number): void {

@@ -54,8 +54,27 @@ export function respond(
   baseHeaders(res, requestId, d.setCookies);
   switch (d.type) {
     case 'redirect':
-      res.statusCode = d.status ?? 302;
       res.setHeader('location', d.location);
+      if (audience === 'page') {
+        // A page with the same link, for when the status does not reach the browser as a 3xx:
+        // nginx's `error_page 401 =403 /oauth2/sign_in` (oauth2-proxy's classic example) sends
+        // our sign-in redirect on as a 403, whose Location no browser follows.
+        res.setHeader('content-security-policy', PAGE_CSP);
+        send(
+          res,
+          d.status ?? 302,
+          'text/html; charset=utf-8',
+          renderPage({
+            status: d.status ?? 302,
+            title: 'Continue',
+            message: 'Your browser should have gone on by itself.',
+            requestId,
+            link: { href: d.location, text: 'Continue' },
+          }),
+        );
+        return;
+      }
+      res.statusCode = d.status ?? 302;
       res.setHeader('content-length', 0);
       res.end();
       return;

@@ -62,8 +62,9 @@ export function migrateOauth2Proxy(input: MigrationInput): Migration {
       'no oauth2-proxy options found: give its config file, --env (OAUTH2_PROXY_* variables) or its flags after --',
     );
   }
-  const { config, report } = translateOauth2Proxy(opts);
-  const problems = check(config, input.env ?? {});
+  const { config, report, problems: widening } = translateOauth2Proxy(opts);
+  // Wider access than the original first: that is what must not be missed.
+  const problems = [...widening, ...check(config, input.env ?? {})];
   return { yaml: render(config, report, problems), config, report, problems };
 }
 

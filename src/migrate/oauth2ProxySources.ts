@@ -30,6 +30,12 @@ const FLAG_TO_OPTION: Readonly<Record<string, string>> = {
   'extra-jwt-issuers': 'extra_jwt_issuers',
   'redis-sentinel-connection-urls': 'redis_sentinel_connection_urls',
   'redis-cluster-connection-urls': 'redis_cluster_connection_urls',
+  'github-user': 'github_users',
+  'gitlab-group': 'gitlab_groups',
+  'gitlab-project': 'gitlab_projects',
+  'google-group': 'google_groups',
+  'keycloak-group': 'keycloak_groups',
+  'entra-id-allowed-tenant': 'entra_id_allowed_tenants',
 };
 
 /** Options that hold a list (several flags, a TOML array, a comma-separated variable). */
@@ -79,7 +85,12 @@ export function optionsFromFlags(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw new Oauth2ProxyInputError(`${arg}: not an oauth2-proxy flag (expected --name=value)`);
+    // Named without its value: a mistyped `--client_secret=…` must not print the secret.
+    if (!m) {
+      throw new Oauth2ProxyInputError(
+        `${arg.split('=')[0]}: not an oauth2-proxy flag (expected --name=value, lower case, - between words)`,
+      );
+    }
     const flag = m[1]!;
     let raw = m[2];
     if (raw === undefined) {

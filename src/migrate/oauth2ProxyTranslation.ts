@@ -17,11 +17,18 @@ export interface Translation {
   /** The Gatehouse configuration object (YAML-ready; secrets as given or as `env:` references). */
   config: Record<string, unknown>;
   report: ReportLine[];
+  /**
+   * What keeps the configuration from being complete although it would start: an oauth2-proxy
+   * restriction on who may sign in that was not carried over (the file would let more people in).
+   */
+  problems: string[];
 }
 
 type Ctx = {
   set(path: string, value: unknown): void;
   get(path: string): unknown;
+  /** The written configuration would let in someone oauth2-proxy kept out: not complete (exit 78). */
+  widens(problem: string): void;
   opts: Oauth2ProxyOptions;
 };
 type Handler = (v: OptionValue, ctx: Ctx) => Omit<ReportLine, 'option'>;
@@ -93,6 +100,40 @@ const to =
     return mapped(key, note);
   };
 const unsupported = (note: string): Omit<ReportLine, 'option'> => ({ status: 'unsupported', note });
+
+/**
+ * oauth2-proxy options that limit who may sign in to members of something the provider knows
+ * (an organisation, team, group, project, tenant). Gatehouse carries none of them over, so each
+ * one present makes the written configuration wider than the original: never complete.
+ */
+const PROVIDER_ALLOW_LISTS: Readonly<Record<string, string>> = {
+  github_org: 'members of that GitHub organisation',
+  github_team: 'members of those GitHub teams',
+  github_repo: 'collaborators on that GitHub repository',
+  github_users: 'those GitHub users',
+  gitlab_groups: 'members of those GitLab groups',
+  gitlab_projects: 'members of those GitLab projects',
+  google_groups: 'members of those Google groups',
+  keycloak_groups: 'members of those Keycloak groups',
+  bitbucket_team: 'members of that Bitbucket team',
+  bitbucket_repository: 'collaborators on that Bitbucket repository',
+  entra_id_allowed_tenants: 'accounts of those Entra ID tenants',
+  azure_tenant: 'accounts of that Azure tenant',
+};
+const providerAllowListHandlers = (): Record<string, Handler> =>
+  Object.fromEntries(
+    Object.entries(PROVIDER_ALLOW_LISTS).map(([option, who]): [string, Handler] => [
+      option,
+      (_v, c) => {
+        c.widens(
+          `${option}: oauth2-proxy lets only ${who} sign in, and nothing here carries it over — express it in authorization.allowedGroups (provider.groupsClaim) or allowedUsers before starting, or every account of the provider gets in`,
+        );
+        return unsupported(
+          'no provider-specific membership check: put the membership in a claim (groups) and use authorization.allowedGroups, or list authorization.allowedUsers',
+        );
+      },
+    ]),
+  );
 
 /** Every option Gatehouse knows, with what it becomes. Options not listed are reported as unknown. */
 const HANDLERS: Readonly<Record<string, Handler>> = {
@@ -169,6 +210,15 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const list = asList(v);
     if (list.includes('*')) return changed('"*" (any domain) is Gatehouse\'s default: nothing to set');
     c.set('authorization.allowedEmailDomains', list);
+    // oauth2-proxy reads ".corp.example.com" and "*.corp.example.com" as "any subdomain of";
+    // allowedEmailDomains compares whole domains, so those entries now admit nobody.
+    const wildcards = list.filter((d) => d.startsWith('.') || d.startsWith('*.'));
+    if (wildcards.length) {
+      return changed(
+        `only verified addresses count, and domains match exactly: ${wildcards.join(', ')} (subdomains in oauth2-proxy) now match no address — list each subdomain`,
+        'authorization.allowedEmailDomains',
+      );
+    }
     return mapped('authorization.allowedEmailDomains', 'only verified addresses count');
   },
   allowed_groups: to('authorization.allowedGroups', (v) => asList(v)),
@@ -182,10 +232,18 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       );
     }
     const u = new URL(first);
-    c.set('upstream', first);
-    return u.pathname === '/'
-      ? mapped('upstream')
-      : changed('the path is kept as a prefix of every request', 'upstream');
+    if (u.pathname === '/') {
+      c.set('upstream', first);
+      return mapped('upstream');
+    }
+    // In oauth2-proxy the path is a route: /app/x goes to <origin>/app/x, unchanged, and other
+    // paths get 404. Gatehouse prefixes an upstream's path to every request (/app/app/x), so
+    // the equivalent is the origin.
+    c.set('upstream', u.origin);
+    return changed(
+      `the upstream is ${u.origin}: requests keep their path as in oauth2-proxy, but every path is proxied, not only ${u.pathname} (oauth2-proxy answered 404 outside it) — restrict them in your web server or with authorization.rules if that matters`,
+      'upstream',
+    );
   },
   http_address: (v, c) => {
     const addr = asString(v).replace(/^https?:\/\//, '');
@@ -205,7 +263,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     ),
   skip_provider_button: () => changed('always: /oauth2/sign_in goes straight to the provider'),
   pass_access_token: to('headers.passAccessToken', (v) => asBool(v)),
-  pass_authorization_header: to('headers.passAuthorizationHeader', (v) => asBool(v)),
+  // oauth2-proxy's Authorization header carries the ID token; Gatehouse's the access token.
+  pass_authorization_header: (v, c) => {
+    c.set('headers.passAuthorizationHeader', asBool(v));
+    return changed(
+      'Authorization: Bearer <access token> to the upstream, where oauth2-proxy sent the ID token — an upstream that verifies it as an ID token (aud = client id) must accept the access token instead',
+      'headers.passAuthorizationHeader',
+    );
+  },
   set_authorization_header: (v, c) => {
     c.set('headers.passAuthorizationHeader', asBool(v));
     return changed(
@@ -284,6 +349,10 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     );
   },
   extra_jwt_issuers: (v, c) => {
+    // oauth2-proxy reads extra issuers only with skip_jwt_bearer_tokens; without it no bearer
+    // token is accepted, and carrying them over would only invite turning bearer.accept on.
+    const skip = c.opts.get('skip_jwt_bearer_tokens');
+    if (!skip || !asBool(skip)) return changed('ignored, as by oauth2-proxy: skip_jwt_bearer_tokens is off');
     const issuers = asList(v).map((pair) => {
       const at = pair.lastIndexOf('=');
       return { issuer: pair.slice(0, at), audiences: [pair.slice(at + 1)] };
@@ -314,39 +383,73 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   footer: () => unsupported("Gatehouse's pages are built in"),
   htpasswd_file: () => unsupported('sign-in is through the OpenID provider only'),
   display_htpasswd_form: () => unsupported('sign-in is through the OpenID provider only'),
-  authenticated_emails_file: () =>
-    unsupported('list the addresses in authorization.allowedUsers (verified e-mail, matchUsersBy: [email])'),
+  authenticated_emails_file: (_v, c) => {
+    // oauth2-proxy admits an address on email_domains OR in the file: next to email_domains,
+    // dropping the file only narrows access; alone, it is the only allow-list there is.
+    const domains = c.opts.get('email_domains');
+    if (!domains || asList(domains).length === 0) {
+      c.widens(
+        'authenticated_emails_file: oauth2-proxy lets only the addresses in that file sign in, and nothing here carries it over — list them in authorization.allowedUsers (matchUsersBy: [email]) before starting, or every account of the provider gets in',
+      );
+    }
+    return unsupported(
+      'list the addresses in authorization.allowedUsers (verified e-mail, matchUsersBy: [email])',
+    );
+  },
   api_routes: () =>
     changed(
       'API calls are told apart by fetch metadata and Accept: they get 401 JSON, never a login redirect',
     ),
   force_https: () => changed('publicUrl decides; redirect http to https in front of Gatehouse'),
+  ...providerAllowListHandlers(),
 };
+
+/** An option the migration does not know whose name reads like an allow-list: assumed to restrict (fail closed). */
+const LOOKS_RESTRICTIVE =
+  /(?:^|_)(?:allowed|group|groups|team|teams|org|orgs|users|emails|tenant|tenants|repo|repository|project|projects|whitelist)(?:_|$)/;
 
 function skipRoutes(list: string[], c: Ctx): Omit<ReportLine, 'option'> {
   const prefixes: string[] = [];
   const refused: string[] = [];
+  const widened: string[] = [];
   for (const entry of list) {
     // skip_auth_routes entries may name a method: "GET=^/public"
     const regex = entry.replace(/^[A-Z]+=/, '');
     const p = literalPrefix(regex);
-    if (p && !entry.includes('=')) prefixes.push(p);
-    else refused.push(entry);
+    if (p && !entry.includes('=')) {
+      prefixes.push(p);
+      // `^/public/` does not match `/public`; the prefix /public covers it (segment-bounded).
+      if (p !== '/' && /\/(?:\.\*)?$/.test(regex)) widened.push(p);
+    } else refused.push(entry);
   }
   const existing = (c.get('skipAuth') as string[] | undefined) ?? [];
   if (prefixes.length) c.set('skipAuth', [...new Set([...existing, ...prefixes])]);
-  if (!refused.length) return mapped('skipAuth', `path prefixes ${prefixes.join(', ')}`);
+  const itself = widened.length
+    ? `; ${widened.map((w) => `${w} itself`).join(', ')} is exempt too (the regex asked for a path below it)`
+    : '';
+  if (!refused.length) {
+    return widened.length
+      ? changed(`path prefixes ${prefixes.join(', ')}${itself}`, 'skipAuth')
+      : mapped('skipAuth', `path prefixes ${prefixes.join(', ')}`);
+  }
   return changed(
-    `only literal prefixes (^/path) carry over${prefixes.length ? ` (${prefixes.join(', ')})` : ''}; not carried over: ${refused.join(', ')} — skipAuth has no regular expressions or methods (a regex is easy to get wrong in the unsafe direction)`,
+    `only literal prefixes (^/path) carry over${prefixes.length ? ` (${prefixes.join(', ')})` : ''}${itself}; not carried over: ${refused.join(', ')} — skipAuth has no regular expressions or methods (a regex is easy to get wrong in the unsafe direction)`,
     'skipAuth',
   );
 }
 
 function redisNodes(key: string, urls: string[], c: Ctx): Omit<ReportLine, 'option'> {
-  const nodes = urls.map((u) => {
-    const x = new URL(u);
-    return { host: x.hostname, port: Number(x.port || 6379) };
-  });
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const [i, u] of urls.entries()) {
+    let x: URL;
+    try {
+      x = new URL(u);
+    } catch {
+      // Not the URL itself: it may carry the Redis password.
+      return unsupported(`entry ${i + 1} is not a URL (redis://host:port); set ${key} by hand`);
+    }
+    nodes.push({ host: x.hostname, port: Number(x.port || 6379) });
+  }
   c.set(key, nodes);
   return mapped(key);
 }
@@ -359,8 +462,12 @@ export function knownOauth2ProxyOptions(): string[] {
 /** The options in a stable order: the report reads top-down as a config file does. */
 export function translateOauth2Proxy(opts: Oauth2ProxyOptions): Translation {
   const config: Record<string, unknown> = {};
+  const problems: string[] = [];
   const ctx: Ctx = {
     opts,
+    widens(problem) {
+      problems.push(problem);
+    },
     set(path, value) {
       const parts = path.split('.');
       let o = config;
@@ -381,12 +488,17 @@ export function translateOauth2Proxy(opts: Oauth2ProxyOptions): Translation {
   const order = [...opts.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   for (const option of order) {
     const handler = HANDLERS[option];
+    if (!handler && LOOKS_RESTRICTIVE.test(option)) {
+      problems.push(
+        `${option}: not an option this migration knows, and it reads like a restriction on who may sign in — carry it over by hand (authorization.*) before starting, or check the spelling`,
+      );
+    }
     const line = handler
       ? handler(opts.get(option)!, ctx)
       : unsupported('not an oauth2-proxy option Gatehouse knows: check the spelling, or map it by hand');
     report.push({ option, ...line });
   }
-  return { config, report };
+  return { config, report, problems };
 }
 
 function rank(option: string): number {
