@@ -59,6 +59,14 @@ async function serve(argv: string[]): Promise<void> {
     `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,
   );
   if (values.config) watchForReload(gw, values.config, values.watch === true);
+  else {
+    // Without a file there is nothing to re-read; SIGHUP must not kill the process (Node's default).
+    process.on('SIGHUP', () =>
+      process.stderr.write(
+        'gatehouse: SIGHUP: no --config file to re-read (environment only); restart to change the configuration\n',
+      ),
+    );
+  }
   // The first SIGTERM/SIGINT drains; a second one (of either kind) exits at once.
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
