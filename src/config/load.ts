@@ -196,6 +196,12 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
     );
   }
   if (problems.length) throw new ConfigError(problems);
+  // What the loader itself adds (why the preset is in force) is not configuration: a loaded
+  // configuration given back to loadConfig (tests, embedding code) loads the same way.
+  const writtenProvider = raw.provider;
+  if (writtenProvider && typeof writtenProvider === 'object') {
+    delete (writtenProvider as Record<string, unknown>).presetChosenBecause;
+  }
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
