@@ -6,6 +6,7 @@ import { Engine } from '../engine/engine.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
+import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetNamed } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
 import { withClient } from '../oidc/settings.js';
@@ -78,7 +79,7 @@ export async function createGatewayCore(
       secrets,
       maxAgeMs: cfg.session.maxAgeSeconds * 1000,
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
-      claims: cfg.provider,
+      claims: claimMappingOf(cfg.provider),
     },
     clock,
     { logger, metrics },

@@ -82,6 +82,16 @@ const PROFILES = [
     summary: 'as github, with expiring user tokens and a rotating refresh token (GitHub Apps)',
   },
   { name: 'cognito', kind: 'provider', summary: 'logout at /logout?client_id=&logout_uri=' },
+  {
+    name: 'entra',
+    kind: 'provider',
+    summary: 'Entra ID claims: oid, tid, UPN, email without email_verified, group ids; Graph at /graph',
+  },
+  {
+    name: 'entra-multi-tenant',
+    kind: 'provider',
+    summary: "with entra: /organizations/v2.0 discovery names {tenantid}; iss is the user's tenant",
+  },
 ] as const satisfies readonly ProfileInfo[];
 
 export type ProfileName = (typeof PROFILES)[number]['name'];

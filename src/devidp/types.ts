@@ -9,6 +9,8 @@ export interface DevUser {
   name: string;
   groups: string[];
   roles: string[];
+  /** Entra directory (tenant) id under profile `entra`; default entra.ts ENTRA_HOME_TENANT. */
+  tid?: string;
 }
 
 /**

@@ -54,6 +54,7 @@ const userSchema = z.object({
   name: z.string(),
   groups: z.array(z.string()).default([]),
   roles: z.array(z.string()).default([]),
+  tid: z.string().min(1).optional(),
 });
 const usersSchema = z.array(userSchema).min(1, 'at least one user is required');
 
@@ -74,8 +75,10 @@ export function loadUsers(source: readonly DevUser[] | string | undefined): DevU
   const parsed = usersSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid ${origin}: ${z.prettifyError(parsed.error)}`);
   const users: DevUser[] = parsed.data.map((u) => {
-    const { email_verified, ...rest } = u;
-    return email_verified === undefined ? rest : { ...rest, email_verified };
+    const { email_verified, tid, ...rest } = u;
+    const user: DevUser = email_verified === undefined ? rest : { ...rest, email_verified };
+    if (tid !== undefined) user.tid = tid;
+    return user;
   });
   for (const key of ['sub', 'username'] as const) {
     const seen = new Set<string>();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 import { httpUrl } from '../util/httpUrl.js';
+import { entraSettingsSchema } from './presets/entraSettings.js';
 import { PRESET_NAMES } from './presets/index.js';
 
 /**
@@ -18,7 +19,8 @@ export const providerSettingsSchema = z
      * works for any OIDC provider; `google` handles Google's offline-access rules; `cognito` logs
      * out through Cognito's own /logout (it has no end_session_endpoint); `github` signs in with
      * GitHub (OAuth 2.0, identity from its REST API; issuer https://github.com or a GitHub
-     * Enterprise Server URL).
+     * Enterprise Server URL); `entra` is Microsoft Entra ID (`oid`/`tid` as subject, tenant
+     * allow-list for multi-tenant issuers, group overage through Microsoft Graph).
      */
     preset: z.enum(PRESET_NAMES).default('generic'),
     scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
@@ -68,6 +70,8 @@ export const providerSettingsSchema = z
      * and `sid`. Either way sessions end only by iss + sid, never by the cookie that came along.
      */
     frontchannelLogoutSessionRequired: z.boolean().default(true),
+    /** Settings of preset `entra` (tenant allow-list, Microsoft Graph): presets/entraSettings.ts. */
+    entra: entraSettingsSchema.optional(),
     /**
      * Dynamic Client Registration (RFC 7591) instead of clientId/clientSecret: Gatehouse registers
      * itself at the provider's registration_endpoint at start and reuses the registration (kept

@@ -8,8 +8,8 @@ const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 
 /** The registry is the only place that knows the presets: every one must be usable from config. */
 describe('provider preset registry', () => {
-  test('lists generic first (the default) and the four presets the docs name', () => {
-    assert.deepEqual([...PRESET_NAMES], ['generic', 'google', 'cognito', 'github']);
+  test('lists generic first (the default) and the presets the docs name', () => {
+    assert.deepEqual([...PRESET_NAMES], ['generic', 'google', 'cognito', 'github', 'entra']);
   });
 
   for (const name of PRESET_NAMES) {

@@ -3,6 +3,7 @@ import { pathReadings } from '../../authz/pathReadings.js';
 import { type ClaimMapping, extractIdentity, type Identity } from '../../identity/identity.js';
 import { AccessTokenJwtVerifier, looksLikeJwt } from '../../oidc/accessTokenJwt.js';
 import { acceptedIssuers, sameIssuer } from '../../oidc/bearerSettings.js';
+import { claimMappingOf } from '../../oidc/claimMapping.js';
 import { TokenIntrospector, tokenHash } from '../../oidc/introspection.js';
 import { type ActiveToken, scopesOf, type TokenVerdict } from '../../oidc/tokenVerdict.js';
 import { BoundedTtlMap } from '../../util/lru.js';
@@ -44,7 +45,7 @@ export class BearerTokenLoader implements CredentialLoader {
   constructor(private readonly ctx: EngineContext) {
     const { cfg, provider, clock, metrics, logger } = ctx;
     const b = cfg.bearer;
-    this.mapping = cfg.provider;
+    this.mapping = claimMappingOf(cfg.provider);
     this.prefixes = b.pathPrefixes;
     this.verified = new BoundedTtlMap(b.jwtCacheEntries, () => clock.now());
     if (b.accept.includes('jwt')) {

@@ -1,4 +1,5 @@
 import { cognito } from './cognito.js';
+import { entra } from './entra.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
 import { google } from './google.js';
@@ -8,7 +9,7 @@ import type { ProviderPreset } from './preset.js';
  * The provider presets `provider.preset` may name, the default first. Adding one: a file of its
  * own in this folder and one entry here (docs/architecture.md, "How to add a provider preset").
  */
-const PRESETS = [generic, google, cognito, github] as const;
+const PRESETS = [generic, google, cognito, github, entra] as const;
 
 export type PresetName = (typeof PRESETS)[number]['name'];
 

@@ -36,4 +36,11 @@ export interface ProviderPreset<Name extends string = string> {
   readonly sendsEmailVerified: boolean;
   /** The dev IdP profile that behaves like this provider (`--profile <name>`); undefined: none needed. */
   readonly devIdpProfile: string | undefined;
+  /** Whether an issuer is this provider's (for `provider.preset: auto`). */
+  matchesIssuer?(issuer: URL): boolean;
+  /**
+   * The claims whose values, joined by `/`, are the stable subject instead of `sub` (Entra:
+   * `tid`, `oid`); undefined: `sub`. See identity.ts `ClaimMapping.subjectClaims`.
+   */
+  readonly subjectClaims?: readonly string[];
 }
