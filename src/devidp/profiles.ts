@@ -60,6 +60,7 @@ const PROFILES = [
     summary: 'userinfo and the GitHub /user endpoints answer 503',
   },
   { name: 'introspection-5xx', kind: 'failure', summary: 'introspection answers 503' },
+  { name: 'graph-5xx', kind: 'failure', summary: 'the Microsoft Graph emulation (/graph) answers 503' },
   {
     name: 'introspection-slow',
     kind: 'failure',

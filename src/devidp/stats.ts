@@ -8,7 +8,7 @@ export type GrantKind = keyof DevIdpStats['grants'];
 export class Stats {
   #grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
   #errors = new Map<string, number>();
-  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0 };
+  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, graph: 0 };
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -34,6 +34,6 @@ export class Stats {
   reset(): void {
     this.#grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
     this.#errors = new Map();
-    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0 };
+    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, graph: 0 };
   }
 }

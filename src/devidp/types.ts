@@ -103,6 +103,8 @@ export interface DevIdpStats {
     jwks: number;
     discovery: number;
     introspect: number;
+    /** Microsoft Graph /graph/v1.0/me/transitiveMemberOf pages (profile entra, group overage). */
+    graph: number;
   };
 }
 
