@@ -9,6 +9,7 @@ import {
   entraGroupId,
   entraObjectId,
 } from '../../src/devidp/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestIdp, useTestIdp } from '../helpers/devIdp.js';
 import { login, type Stack, type StackConfig, startStack } from '../helpers/stack.js';
@@ -166,6 +167,31 @@ describe('Entra group overage: groups from Microsoft Graph, never from the URL i
     }
   });
 
+  it('reads Graph again at refresh; with Graph down at refresh the session keeps its groups', async () => {
+    const { idp } = await overageIdp();
+    const clock = new ManualClock();
+    const s = await startStack({ idpInstance: idp, clock, config: entraConfig(idp) });
+    try {
+      const b = new TestBrowser();
+      assert.equal((await login(s, b)).at(-1)!.status, 200);
+      idp.reset();
+      clock.advance(301_000); // past the dev IdP's 300 s access tokens
+      const renewed = await b.request(`${s.url}/after-refresh`);
+      assert.equal(renewed.status, 200);
+      assert.equal(idp.stats().grants.refresh_token, 1);
+      assert.equal(idp.stats().requests.graph, 1, 'the refreshed groups come from Graph too');
+      idp.setProfiles(['entra', 'azure-group-overage', 'graph-5xx']);
+      clock.advance(301_000);
+      const kept = await b.request(`${s.url}/graph-down`);
+      assert.equal(kept.status, 200, 'a Graph outage at refresh logs nobody out');
+      assert.equal(idp.stats().grants.refresh_token, 2);
+      assert.equal(kept.json<Echo>().headers['x-forwarded-groups'], ALICE_GROUP_IDS.join(','));
+      assert.ok(s.logs.some((l) => /session keeps its previous groups/.test(String(l.msg))));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('groupNames: displayName forwards the names Graph answers', async () => {
     const { idp } = await overageIdp();
     const s = await startStack({
@@ -228,6 +254,32 @@ describe('multi-tenant Entra (organizations): only the tenants allowed', () => {
       const r = await loginThrough(s);
       assert.equal(r.last.status, 200);
       assert.equal(r.info?.sub, ALICE_SUBJECT);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refreshes a multi-tenant session (the refreshed ID token is checked against the user’s tenant)', async () => {
+    const clock = new ManualClock();
+    const s = await startStack({
+      idpInstance: idp,
+      clock,
+      config: entraConfig(idp, {
+        provider: { issuer: `${idp.issuer}/organizations/v2.0`, entra: { tenants: [ENTRA_HOME_TENANT] } },
+      }),
+    });
+    try {
+      const b = new TestBrowser();
+      assert.equal((await login(s, b)).at(-1)!.status, 200);
+      idp.reset();
+      clock.advance(301_000);
+      const r = await b.request(`${s.url}/after-refresh`);
+      assert.equal(r.status, 200);
+      assert.equal(idp.stats().grants.refresh_token, 1);
+      assert.ok(
+        !s.logs.some((l) => /identity could not be re-read/.test(String(l.msg))),
+        'the new ID token was accepted',
+      );
     } finally {
       await s.close();
     }
