@@ -7,6 +7,7 @@ import * as client from 'openid-client';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { extractIdentity } from '../../src/identity/identity.js';
 import { claimMappingOf } from '../../src/oidc/claimMapping.js';
+import { graphUrlFor } from '../../src/oidc/entra/graphUrl.js';
 import { tenancyOf } from '../../src/oidc/entra/tenancy.js';
 import { TenantGrants } from '../../src/oidc/entra/tenantGrants.js';
 import { presetNamed } from '../../src/oidc/presets/index.js';
@@ -53,7 +54,7 @@ describe('preset entra: configuration', () => {
       env: { GATEHOUSE_PROVIDER_ENTRA_TENANTS: `${TENANT_A.toUpperCase()},${TENANT_B}` },
     });
     assert.deepEqual(cfg.provider.entra?.tenants, [TENANT_A, TENANT_B]);
-    assert.equal(cfg.provider.entra?.graphUrl, 'https://graph.microsoft.com');
+    assert.equal(cfg.provider.entra?.graphUrl, undefined, 'the Graph of the issuer’s cloud');
     assert.equal(cfg.provider.entra?.groupNames, 'id');
   });
 
@@ -68,6 +69,11 @@ describe('preset entra: configuration', () => {
       problemsOf(entraConfig({ issuer, entra: { tenants: [TENANT_A], tennants: [] } })).some((p) =>
         /unknown key tennants/.test(p),
       ),
+    );
+    assert.ok(
+      problemsOf(
+        entraConfig({ issuer, entra: { tenants: [TENANT_A], graphUrl: 'http://graph.internal.example' } }),
+      ).some((p) => /provider\.entra\.graphUrl: .* plain http off loopback/.test(p)),
     );
     const single = `https://login.microsoftonline.com/${TENANT_A}/v2.0`;
     assert.ok(
@@ -107,6 +113,25 @@ describe('preset entra: configuration', () => {
       assert.equal(p.matchesIssuer?.(new URL(i)), true, i);
     for (const i of ['https://accounts.google.com', 'https://login.microsoftonline.com.evil.example/x'])
       assert.equal(p.matchesIssuer?.(new URL(i)), false, i);
+  });
+
+  test('graphUrlFor: each cloud’s Graph unless configured', () => {
+    assert.equal(
+      graphUrlFor(`https://login.microsoftonline.com/${TENANT_A}/v2.0`, undefined),
+      'https://graph.microsoft.com',
+    );
+    assert.equal(
+      graphUrlFor(`https://login.microsoftonline.us/${TENANT_A}/v2.0`, undefined),
+      'https://graph.microsoft.us',
+    );
+    assert.equal(
+      graphUrlFor(`https://login.chinacloudapi.cn/${TENANT_A}/v2.0`, undefined),
+      'https://microsoftgraph.chinacloudapi.cn',
+    );
+    assert.equal(
+      graphUrlFor('http://127.0.0.1:9000', 'http://127.0.0.1:9000/graph'),
+      'http://127.0.0.1:9000/graph',
+    );
   });
 
   test('tenancyOf: the template and discovery URL of multi-tenant issuers', () => {

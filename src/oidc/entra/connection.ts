@@ -2,6 +2,7 @@ import type { IdentitySource } from '../connection.js';
 import { discoverOpenIdProvider, type OpenIdExtensions } from '../openIdConnect.js';
 import { ENTRA_DEFAULTS } from '../presets/entraSettings.js';
 import { GraphGroups } from './graphGroups.js';
+import { graphUrlFor } from './graphUrl.js';
 import { tenancyOf } from './tenancy.js';
 import { TenantGrants } from './tenantGrants.js';
 
@@ -16,7 +17,7 @@ export const discoverEntra: IdentitySource = (ctx) => {
   const entra = p.entra ?? ENTRA_DEFAULTS;
   const ext: OpenIdExtensions = {
     groupSource: new GraphGroups({
-      graphUrl: entra.graphUrl,
+      graphUrl: graphUrlFor(p.issuer, entra.graphUrl),
       groupNames: entra.groupNames,
       groupsClaim: p.groupsClaim,
       timeoutMs: p.timeoutSeconds * 1000,

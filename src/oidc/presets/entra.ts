@@ -1,5 +1,6 @@
 import { discoverEntra } from '../entra/connection.js';
 import { issuerTenantId, tenancyOf } from '../entra/tenancy.js';
+import { isLoopbackHostname } from '../insecureTransport.js';
 import { offlineAccessByDiscovery } from '../offlineAccess.js';
 import { openIdConfigProblems } from './openIdChecks.js';
 import type { PresetConfigView, ProviderPreset } from './preset.js';
@@ -31,6 +32,12 @@ function entraConfigProblems(c: PresetConfigView): string[] {
   if (!p.scopes.includes('profile')) {
     problems.push(
       'provider.scopes: must include "profile" with preset entra — Entra puts oid (with tid, the stable subject) in the ID token only with the profile scope',
+    );
+  }
+  const graph = p.entra?.graphUrl ? new URL(p.entra.graphUrl) : undefined;
+  if (graph?.protocol === 'http:' && !isLoopbackHostname(graph.hostname) && !p.allowInsecureIssuer) {
+    problems.push(
+      `provider.entra.graphUrl: ${graph.origin} is plain http off loopback — the users' access tokens would cross the network in clear; use https`,
     );
   }
   if (p.claimSourceHosts !== undefined) {

@@ -23,9 +23,9 @@ export const entraSettingsSchema = z
     /**
      * Microsoft Graph, for group overage (more groups than fit in the ID token): the groups are read
      * from `{graphUrl}/v1.0/me/transitiveMemberOf` with the user's access token. Another cloud's
-     * Graph (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn), or a test double.
+     * Graph, or a test double. Default: the Graph of the issuer's cloud (entra/graphUrl.ts).
      */
-    graphUrl: httpUrl.default('https://graph.microsoft.com'),
+    graphUrl: httpUrl.optional(),
     /**
      * What a group read from Graph becomes: its object `id` (a GUID, what the ID token's `groups`
      * claim carries, so rules work the same with and without overage) or its `displayName`
