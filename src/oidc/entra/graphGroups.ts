@@ -162,7 +162,7 @@ export class GraphGroups implements GroupSource {
         await res.body?.cancel();
         const hint =
           res.status === 401 || res.status === 403
-            ? ' — the access token is not accepted by Graph: grant the app the delegated permission GroupMember.Read.All (or User.Read), and request no scopes of another API'
+            ? ' — Graph does not accept the access token: grant the app the delegated Microsoft Graph permission User.Read (least privileged for /me/transitiveMemberOf; GroupMember.Read.All for full group details), and request no scope of another API'
             : '';
         throw new GraphError(`answered HTTP ${res.status}${hint}`);
       }
