@@ -25,7 +25,7 @@ export const LAYERS = [
   ['core'],
   ['http'],
   ['gateway'],
-  ['demo'],
+  ['demo', 'doctor', 'migrate'],
   ['cli', 'index'],
 ];
 /** Stands apart: imports nothing of the gateway, and nothing of the gateway's imports it but demo/cli/index. */

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { planReload, type ReloadPlan } from './config/reload.js';
 import type { GatehouseConfig } from './config/schema.js';
 import { createGatewayCore, type GatewayOptions } from './core/gatewayCore.js';
 import type { Engine } from './engine/engine.js';
@@ -34,6 +35,12 @@ export interface Gateway {
    * metrics are off.
    */
   readonly metricsUrl: string | undefined;
+  /**
+   * Applies a re-read configuration (SIGHUP, `serve --watch`): rules, skipAuth, upstream headers
+   * and the log level from the next request on, sessions and requests in flight untouched. Keys
+   * that need a restart are returned (and logged) and keep their running value.
+   */
+  reload(next: GatehouseConfig): ReloadPlan;
   /** Resolves with the bound public URL once listening (and the metrics listener too, when set). */
   listen(): Promise<string>;
   /**
@@ -78,6 +85,8 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     limits: cfg.server,
   });
   let metricsListener: MetricsListener | undefined;
+  /** The configuration as last loaded (reload compares with it). */
+  let running = cfg;
 
   // RequestFacts.clientIp: the socket's peer, or the client behind one of server.trustedProxies.
   resolveClientsOf(server, clients);
@@ -97,6 +106,19 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     discovered,
     get metricsUrl() {
       return metricsListener?.url;
+    },
+    reload(next) {
+      const plan = planReload(running, next);
+      engine.reconfigure(plan.settings);
+      logger.level = plan.settings.logging.level;
+      running = { ...running, ...plan.settings };
+      logger.info(
+        { applied: plan.applied, needsRestart: plan.needsRestart },
+        plan.applied.length || plan.needsRestart.length
+          ? `configuration reloaded: ${plan.applied.length ? `applied ${plan.applied.join(', ')}` : 'nothing to apply'}${plan.needsRestart.length ? `; needs a restart (running value kept): ${plan.needsRestart.join(', ')}` : ''}`
+          : 'configuration reloaded: no change',
+      );
+      return plan;
     },
     async listen() {
       // Metrics first: a taken metrics port fails the start before the public port opens.

@@ -15,6 +15,20 @@ export class GatewayMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly refreshFailures = new Counter({
+    name: 'gatehouse_refresh_failures_total',
+    help: "Failed refresh grants by class (terminal: the session ended; transient: kept, retried) and the provider's error code (an RFC 6749 code, http_<status>, unreachable, or other)",
+    labelNames: ['class', 'error'] as const,
+    registers: [this.registry],
+  });
+  readonly refreshTokenAge = new Histogram({
+    name: 'gatehouse_refresh_token_age_seconds',
+    help: 'Age of the refresh token a grant used (since it was issued or last rotated), by result: where terminal failures cluster is the lifetime the provider gives refresh tokens (e.g. 7 days for a Google app in Testing)',
+    labelNames: ['result'] as const,
+    // From minutes (rotation every access-token lifetime) to the 90-day lifetimes some providers use.
+    buckets: [60, 300, 900, 3600, 14400, 43200, 86400, 259200, 604800, 1209600, 2592000, 7776000],
+    registers: [this.registry],
+  });
   readonly coalesced = new Counter({
     name: 'gatehouse_refresh_coalesced_total',
     help: 'Requests that waited on a refresh already in flight instead of starting one',

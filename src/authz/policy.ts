@@ -22,6 +22,12 @@ const DEFAULT_MATCH_USERS_BY: readonly UserMatchField[] = ['sub', 'email'];
 export interface AuthorizationPolicy extends AccessRule {
   /** Also lets an unverified address match `allowedUsers`/`allowedEmailDomains` (escape hatch). */
   allowUnverifiedEmail: boolean;
+  /**
+   * `allowedEmailDomains` also needs the identity's hosted domain (Google Workspace `hd`) to be
+   * one of them: any Google account can carry a company address, only `hd` says the company's
+   * Workspace manages it. Set by the loader from the preset (google).
+   */
+  requireHostedDomain?: boolean | undefined;
   /** Default `[sub, email]` (the loader resolves the preset's default). */
   matchUsersBy?: readonly UserMatchField[] | undefined;
   rules: Array<
@@ -54,13 +60,14 @@ interface CompiledRule {
   byEmail: boolean;
   byUsername: boolean;
   trustUnverifiedEmail: boolean;
+  requireHostedDomain: boolean;
 }
 
 const compiledRules = new WeakMap<AccessRule, CompiledRule>();
 
 function compileRule(
   rule: AccessRule,
-  policy: Pick<AuthorizationPolicy, 'allowUnverifiedEmail' | 'matchUsersBy'>,
+  policy: Pick<AuthorizationPolicy, 'allowUnverifiedEmail' | 'matchUsersBy' | 'requireHostedDomain'>,
 ): CompiledRule {
   const by = policy.matchUsersBy ?? DEFAULT_MATCH_USERS_BY;
   const c: CompiledRule = {
@@ -70,6 +77,7 @@ function compileRule(
     byEmail: by.includes('email'),
     byUsername: by.includes('preferred_username') || by.includes('login'),
     trustUnverifiedEmail: policy.allowUnverifiedEmail,
+    requireHostedDomain: policy.requireHostedDomain === true,
   };
   compiledRules.set(rule, c);
   return c;
@@ -105,6 +113,13 @@ function checkRule(id: Identity, rule: AccessRule, what: string): AuthzResult {
           id.email !== undefined && email === undefined
             ? `your email address is not verified by the identity provider, so it cannot grant access ${what}`
             : `your email domain is not allowed ${what}`,
+      };
+    }
+    const hd = id.hostedDomain?.toLowerCase();
+    if (c.requireHostedDomain && (hd === undefined || !c.domains.has(hd))) {
+      return {
+        ok: false,
+        reason: `your account is not managed by an allowed organisation (hosted domain${hd ? ` ${hd}` : ' missing'}), so its email domain cannot grant access ${what}`,
       };
     }
   }

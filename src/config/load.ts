@@ -3,8 +3,10 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
-import { presetNamed } from '../oidc/presets/index.js';
-import { configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
+import { presetFor } from '../oidc/presets/index.js';
+import type { ProviderPreset } from '../oidc/presets/preset.js';
+import { withPresetDefaults } from '../oidc/settings.js';
+import { type ConfigAsWritten, configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
 export class ConfigError extends Error {
@@ -217,20 +219,22 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
       }),
     );
   }
-  const cfg = result.data;
-  checkCrossFields(cfg);
-  cfg.authorization.matchUsersBy ??= [...presetNamed(cfg.provider.preset).matchUsersBy];
+  const written = result.data;
+  // The one place `provider.preset: auto` is resolved: everything after names a preset.
+  const provider = withPresetDefaults(written.provider);
+  const preset = presetFor(provider);
+  checkCrossFields(written, preset);
+  const cfg: GatehouseConfig = { ...written, provider };
+  cfg.authorization.matchUsersBy ??= [...preset.matchUsersBy];
+  if (preset.checksHostedDomain) cfg.authorization.requireHostedDomain = true;
   return cfg;
 }
 
-function checkCrossFields(cfg: GatehouseConfig): void {
+function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   const problems: string[] = [];
   // What this provider cannot work with (its preset says: presets/*.ts).
   problems.push(
-    ...presetNamed(cfg.provider.preset).configProblems({
-      provider: cfg.provider,
-      matchUsersBy: cfg.authorization.matchUsersBy,
-    }),
+    ...preset.configProblems({ provider: cfg.provider, matchUsersBy: cfg.authorization.matchUsersBy }),
   );
   if (cfg.authorization.matchUsersBy?.length === 0) {
     problems.push(

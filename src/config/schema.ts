@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bearerSettingsSchema } from '../oidc/bearerSettings.js';
-import { providerSettingsSchema } from '../oidc/settings.js';
+import { type ConfiguredProviderSettings, providerSettingsSchema } from '../oidc/settings.js';
 import { httpUrl } from '../util/httpUrl.js';
 
 /**
@@ -243,7 +243,21 @@ export const configSchema = z
   // A typo such as `authorisation:` must be an error, never silently run without authorization.
   .strict();
 
-export type GatehouseConfig = z.infer<typeof configSchema>;
+/** The configuration as written, after zod (defaults filled in, `provider.preset` maybe `auto`). */
+export type ConfigAsWritten = z.infer<typeof configSchema>;
+
+/**
+ * The configuration as loaded (loadConfig): the provider preset resolved and its defaults filled
+ * in — claim names, `authorization.matchUsersBy`, and whether allowedEmailDomains also checks the
+ * provider's hosted-domain claim.
+ */
+export type GatehouseConfig = Omit<ConfigAsWritten, 'provider' | 'authorization'> & {
+  provider: ConfiguredProviderSettings;
+  authorization: ConfigAsWritten['authorization'] & {
+    /** Set from the preset (Google Workspace `hd`); see authz/policy.ts. */
+    requireHostedDomain?: boolean;
+  };
+};
 export type ConfigInput = z.input<typeof configSchema>;
 export type PathRule = z.infer<typeof pathRuleSchema>;
 

@@ -7,7 +7,7 @@ import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
 import { claimMappingOf } from '../oidc/claimMapping.js';
-import { presetNamed } from '../oidc/presets/index.js';
+import { presetFor } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
@@ -72,6 +72,8 @@ export async function createGatewayCore(
     throw err;
   }
   const metrics = new GatewayMetrics(!opts.logger);
+  const preset = presetFor(cfg.provider);
+  const shape = preset.shapeClaims;
   const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
   const sessions = new SessionService(
     store,
@@ -80,6 +82,7 @@ export async function createGatewayCore(
       maxAgeMs: cfg.session.maxAgeSeconds * 1000,
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
       claims: claimMappingOf(cfg.provider),
+      shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
     },
     clock,
     { logger, metrics },
@@ -121,7 +124,11 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
-  for (const warning of identityMatchWarnings(cfg.authorization, presetNamed(cfg.provider.preset))) {
+  logger.info(
+    { preset: preset.name, issuer: cfg.provider.issuer },
+    `provider preset: ${preset.name} (${cfg.provider.presetChosenBecause})`,
+  );
+  for (const warning of identityMatchWarnings(cfg.authorization, preset)) {
     logger.warn({ config: 'authorization' }, warning);
   }
   const discovered = provider.start();

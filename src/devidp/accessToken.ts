@@ -23,7 +23,8 @@ export type AccessRequest = Omit<AccessGrant, 'iat' | 'exp'>;
  */
 export function accessIdentityClaims(ctx: IdpContext, grant: AccessGrant): Record<string, unknown> {
   const user = grant.subject === 'user' ? ctx.users.bySub(grant.sub) : undefined;
-  const identity = user === undefined ? {} : identityClaims(ctx, user, 'access_token', grant.viaRefresh);
+  const identity =
+    user === undefined ? {} : identityClaims(ctx, user, 'access_token', grant.viaRefresh, grant.scope);
   return { ...identity, ...(grant.extraClaims ?? {}) };
 }
 

@@ -60,7 +60,8 @@ function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): b
     ctx.offlineConsents.set(user.sub, true, Number.MAX_SAFE_INTEGER);
     return true;
   }
-  if (ctx.profiles.has('cognito')) return true; // Cognito always issues one and does not know offline_access
+  // Cognito and GitLab always issue one and do not know offline_access.
+  if (ctx.profiles.has('cognito') || ctx.profiles.has('gitlab')) return true;
   return request.scope.split(' ').includes('offline_access');
 }
 
@@ -87,7 +88,7 @@ export function completeLogin(
 ): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
-  const sid = ctx.sessions.create(user.sub, now + sessionTtlMs);
+  const sid = ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs);
   const code = ctx.tokens.issueCode(
     {
       clientId: request.clientId,
@@ -167,8 +168,8 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
     return oauthErrorPage(ctx, res, 400, 'invalid_client', `unknown client_id "${v.client_id}"`);
   }
   if (!v.redirect_uri) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'redirect_uri is required');
-  if (!isAllowedUri(ctx.options.redirectUris, v.redirect_uri)) {
-    const rule = ctx.options.redirectUris
+  if (!isAllowedUri(registered.redirectUris, v.redirect_uri)) {
+    const rule = registered.redirectUris
       ? 'is not registered'
       : 'is not a loopback http(s) URI without fragment';
     return oauthErrorPage(ctx, res, 400, 'invalid_request', `redirect_uri "${v.redirect_uri}" ${rule}`);

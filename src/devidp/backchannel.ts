@@ -1,5 +1,6 @@
 // Back-channel logout sender (OpenID Connect Back-Channel Logout 1.0): a signed logout token
 // POSTed straight to the RP, which must end the matching session without the browser.
+import type { RegisteredClient } from './clients.js';
 import type { IdpContext } from './context.js';
 import { randomToken } from './tokens.js';
 import type { BackchannelLogoutResult } from './types.js';
@@ -12,16 +13,33 @@ export interface LogoutTarget {
   sid?: string | undefined;
 }
 
-/** Builds the logout token; fills in the sid (latest of the sub) or the sub (owner of the sid). */
-export async function logoutToken(ctx: IdpContext, target: LogoutTarget): Promise<string> {
+/** The session a logout names: the sid given (or the sub's latest), its sub and its client. */
+function resolveTarget(
+  ctx: IdpContext,
+  target: LogoutTarget,
+): { sub: string | undefined; sid: string | undefined; client: RegisteredClient } {
   const now = ctx.now();
   const sid = target.sid ?? (target.sub === undefined ? undefined : ctx.sessions.latestSid(target.sub, now));
   const sub = target.sub ?? (target.sid === undefined ? undefined : ctx.sessions.subOf(target.sid, now));
-  const iat = Math.floor(now / 1000);
+  // The client the session was logged in for; a sid the IdP does not know goes to the default.
+  const clientId = sid === undefined ? undefined : ctx.sessions.clientOf(sid, now);
+  const client =
+    (clientId === undefined ? undefined : ctx.clients.find(clientId)) ?? ctx.clients.defaultClient;
+  return { sub, sid, client };
+}
+
+/** The logout token for one session of `aud`'s. */
+async function signLogoutToken(
+  ctx: IdpContext,
+  aud: string,
+  sub: string | undefined,
+  sid: string | undefined,
+): Promise<string> {
+  const iat = Math.floor(ctx.now() / 1000);
   return ctx.keys.sign(
     {
       iss: ctx.issuer,
-      aud: ctx.options.clientId,
+      aud,
       iat,
       exp: iat + 120,
       jti: randomToken(16),
@@ -33,23 +51,24 @@ export async function logoutToken(ctx: IdpContext, target: LogoutTarget): Promis
   );
 }
 
+/**
+ * Tells the client the session was logged in for (its registered backchannel_logout_uri) that
+ * the session ended.
+ */
 export async function sendBackchannelLogout(
   ctx: IdpContext,
   target: LogoutTarget,
 ): Promise<BackchannelLogoutResult> {
   if (!target.sub && !target.sid) throw new Error('back-channel logout needs a sub or a sid');
-  const uri = ctx.options.backchannelLogoutUri;
+  const { sub, sid, client } = resolveTarget(ctx, target);
+  const uri = client.backchannelLogoutUri;
   if (uri === undefined) {
-    ctx.log('dev-idp: back-channel logout requested but no backchannelLogoutUri is configured');
+    ctx.log(`dev-idp: back-channel logout requested but client "${client.id}" has no backchannel logout URI`);
     return { delivered: false };
   }
-  const token = await logoutToken(ctx, target);
+  const token = await signLogoutToken(ctx, client.id, sub, sid);
   // The IdP session is over once its RPs are told; a later sub-only logout names no stale sid.
-  if (target.sid) ctx.sessions.end(target.sid, ctx.now());
-  else if (target.sub) {
-    const sid = ctx.sessions.latestSid(target.sub, ctx.now());
-    if (sid !== undefined) ctx.sessions.end(sid, ctx.now());
-  }
+  if (sid !== undefined) ctx.sessions.end(sid, ctx.now());
   const { signal, done } = ctx.lifecycle.abortable(DELIVERY_TIMEOUT_MS);
   try {
     const res = await fetch(uri, {

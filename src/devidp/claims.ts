@@ -33,6 +33,8 @@ export function effectiveGroups(ctx: IdpContext, user: DevUser, viaRefresh: bool
 
 function groupValue(ctx: IdpContext, groups: string[]): unknown {
   if (ctx.profiles.has('entra')) return groups.map(entraGroupId); // object ids, never names
+  // Keycloak's Group Membership mapper sends full paths unless "Full group path" is off.
+  if (ctx.profiles.has('keycloak')) return groups.map((g) => `/${g}`);
   if (ctx.profiles.has('groups-string')) return toCsv(groups); // Okta/ADFS custom mappers
   if (ctx.profiles.has('single-group-string')) return groups[0]; // ADFS with one group
   return groups;
@@ -40,13 +42,25 @@ function groupValue(ctx: IdpContext, groups: string[]): unknown {
 
 function groupClaimName(ctx: IdpContext): string {
   if (ctx.profiles.has('member-of-groups')) return 'memberOf'; // LDAP-backed IdPs
-  if (ctx.profiles.has('namespaced-claims')) return `${NAMESPACE}groups`; // Auth0 rules/actions
+  if (ctx.profiles.has('namespaced-claims') || ctx.profiles.has('auth0')) return `${NAMESPACE}groups`; // Auth0 actions
   return 'groups';
 }
 
-function plainGroupClaims(ctx: IdpContext, groups: string[]): Record<string, unknown> {
+/**
+ * Okta sends groups only when the `groups` scope was requested; GitLab puts direct memberships
+ * as `groups_direct` into the ID token and all of them as `groups` into userinfo.
+ */
+function plainGroupClaims(
+  ctx: IdpContext,
+  groups: string[],
+  target: ClaimTarget,
+  scope: string | undefined,
+): Record<string, unknown> {
+  if (ctx.profiles.has('okta') && !(scope ?? '').split(' ').includes('groups')) return {};
   const value = groupValue(ctx, groups);
-  return value === undefined ? {} : { [groupClaimName(ctx)]: value };
+  if (value === undefined) return {};
+  if (ctx.profiles.has('gitlab') && target !== 'userinfo') return { groups_direct: value };
+  return { [groupClaimName(ctx)]: value };
 }
 
 /** Entra ID above 200 groups: the claim is replaced by a pointer to a distributed claim source. */
@@ -64,8 +78,12 @@ function overageClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> 
   };
 }
 
-function roleClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
-  if (ctx.profiles.has('keycloak-roles')) {
+function roleClaims(ctx: IdpContext, user: DevUser, target: ClaimTarget): Record<string, unknown> {
+  // Keycloak on its defaults: the `roles` client scope's mappers add to the access token only.
+  if (ctx.profiles.has('keycloak') && !ctx.profiles.has('keycloak-roles') && target !== 'access_token') {
+    return {};
+  }
+  if (ctx.profiles.has('keycloak-roles') || ctx.profiles.has('keycloak')) {
     // Keycloak always adds its default realm roles next to the assigned ones.
     const realm = [...user.roles, 'offline_access', 'uma_authorization', 'default-roles-dev'];
     return {
@@ -73,7 +91,9 @@ function roleClaims(ctx: IdpContext, user: DevUser): Record<string, unknown> {
       resource_access: { [ctx.options.clientId]: { roles: [...user.roles] } },
     };
   }
-  if (ctx.profiles.has('namespaced-claims')) return { [`${NAMESPACE}roles`]: [...user.roles] };
+  if (ctx.profiles.has('namespaced-claims') || ctx.profiles.has('auth0')) {
+    return { [`${NAMESPACE}roles`]: [...user.roles] };
+  }
   return { roles: [...user.roles] };
 }
 
@@ -89,13 +109,17 @@ export function identityClaims(
   user: DevUser,
   target: ClaimTarget,
   viaRefresh: boolean,
+  /** The grant's scope (the okta profile's groups claim depends on it). */
+  scope?: string,
 ): Record<string, unknown> {
   const claims: Record<string, unknown> = {
     email: user.email,
     email_verified: user.email_verified ?? true,
     name: user.name,
     preferred_username: user.username,
-    ...roleClaims(ctx, user),
+    ...roleClaims(ctx, user, target),
+    // Google sends `hd` for a Workspace account only: a consumer account may carry any address.
+    ...(ctx.profiles.has('google') && user.hd !== undefined ? { hd: user.hd } : {}),
   };
   // Entra ID sends `email` with no `email_verified`, and a tenant admin can set any address:
   // the nOAuth takeover of apps that trust it.
@@ -111,5 +135,5 @@ export function identityClaims(
   if (ctx.profiles.has('azure-group-overage') && !(target === 'userinfo' && userinfoGroups)) {
     return { ...claims, ...overageClaims(ctx, user) };
   }
-  return { ...claims, ...plainGroupClaims(ctx, groups) };
+  return { ...claims, ...plainGroupClaims(ctx, groups, target, scope) };
 }

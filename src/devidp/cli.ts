@@ -31,6 +31,8 @@ Options:
   --client SPEC                add a client; repeatable. SPEC: id=ID,secret=S[,scopes=A B][,audience=AUD]
                                [,grants=client_credentials refresh_token authorization_code]
   --clients-file FILE          JSON array of clients {id, secret, scopes?, audience?, grantTypes?}
+  --registration-token TOKEN   POST /register (RFC 7591) requires "Authorization: Bearer TOKEN"
+                               (default: registration is open)
   --quiet                      no log output except the start line
   -h, --help                   show this help
 
@@ -59,6 +61,7 @@ const OPTIONS = {
   audience: { type: 'string' },
   client: { type: 'string', multiple: true },
   'clients-file': { type: 'string' },
+  'registration-token': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -121,6 +124,7 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
       }
     }),
     clientsFile: values['clients-file'],
+    registrationToken: values['registration-token'],
     quiet: values.quiet,
   };
   return { help: false, options };
@@ -141,6 +145,7 @@ const OPTION_FLAGS: [RegExp, string][] = [
   [/^clients \(clients option\)|client id ".*" is registered twice/, '--client'],
   [/^clients \(/, '--clients-file'],
   [/^audience/, '--audience'],
+  [/^registrationToken/, '--registration-token'],
 ];
 
 /** The process facilities the CLI touches; tests pass their own to run it in-process. */

@@ -1,5 +1,6 @@
 // Client authentication for the token and revocation endpoints: client_secret_basic and
-// client_secret_post (RFC 6749 §2.3.1), never both at once.
+// client_secret_post (RFC 6749 §2.3.1), never both at once, and `none` (a public client sends
+// only its client_id; PKCE is what protects its code) for clients registered that way.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type IdpContext, oauthError } from './context.js';
@@ -31,6 +32,7 @@ export function authenticateClient(
   });
   let id: string | undefined;
   let secret: string | undefined;
+  let method: 'client_secret_basic' | 'client_secret_post' | 'none';
   if (header !== undefined && /^basic\b/i.test(header)) {
     const basic = parseBasicAuth(header);
     if (basic === undefined) return fail('malformed Basic authorization header');
@@ -51,16 +53,21 @@ export function authenticateClient(
       };
     }
     ({ id, secret } = basic);
+    method = 'client_secret_basic';
   } else {
     id = params.client_id;
     secret = params.client_secret;
-    if (id === undefined || secret === undefined) {
+    method = secret === undefined ? 'none' : 'client_secret_post';
+    if (id === undefined || (secret === undefined && ctx.clients.find(id)?.authMethod !== 'none')) {
       return fail('client authentication required (client_secret_basic or client_secret_post)');
     }
   }
   const client = ctx.clients.find(id);
   if (client === undefined) return fail('unknown client');
-  if (!sameSecret(secret, client.secret)) return fail('wrong client secret');
+  // A registered client authenticates the one way it registered (RFC 7591 token_endpoint_auth_method).
+  if (client.authMethod !== undefined && client.authMethod !== method)
+    return fail(`client "${id}" is registered for ${client.authMethod}, not ${method}`);
+  if (method !== 'none' && !sameSecret(secret ?? '', client.secret)) return fail('wrong client secret');
   return { ok: true, clientId: id };
 }
 

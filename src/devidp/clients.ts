@@ -1,11 +1,17 @@
-// The dev IdP's registered clients: the default one (--client-id/--client-secret) and any added
-// with --client / --clients-file, each with the scopes, audience and grant types it may use.
-// Validated once at start, so a typo in a clients file fails the start, not the first request.
+// The dev IdP's registered clients: the default one (--client-id/--client-secret), any added
+// with --client / --clients-file, each with the scopes, audience and grant types it may use,
+// and those registered at runtime through POST /register (registration.ts). Every endpoint
+// (authorize, token, end-session, back- and front-channel logout) finds a client here, so a
+// dynamically registered client is as first-class as the default one. Clients from options are
+// validated once at start, so a typo in a clients file fails the start, not the first request.
 import { readFileSync } from 'node:fs';
 import type { DevClient } from './types.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** A client as the endpoints see it, with every default filled in. */
 export interface RegisteredClient {
@@ -16,7 +22,20 @@ export interface RegisteredClient {
   /** The `aud` of its access tokens when the request names none. */
   readonly audience: string | undefined;
   readonly grantTypes: readonly GrantType[];
+  /** Exact redirect URIs; undefined: any loopback URI (the option-configured clients' default). */
+  readonly redirectUris?: readonly string[] | undefined;
+  /** Exact post-logout redirect URIs; undefined: any loopback URI. */
+  readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  /** Where its back-channel logout tokens go (OIDC Back-Channel Logout 1.0). */
+  readonly backchannelLogoutUri?: string | undefined;
+  /** What end-session frames for its sessions (OIDC Front-Channel Logout 1.0). */
+  readonly frontchannelLogoutUri?: string | undefined;
+  /** The one method it must authenticate with; undefined: either secret method (option clients). */
+  readonly authMethod?: AuthMethod | undefined;
 }
+
+/** Why ClientRegistry.register refused a client. */
+export class RegistryFullError extends Error {}
 
 /** What an added client may do when its entry does not say: only client credentials. */
 const DEFAULT_ADDED_GRANTS: readonly GrantType[] = ['client_credentials'];
@@ -121,9 +140,12 @@ export function loadClientsFile(path: string): unknown[] {
 export class ClientRegistry {
   readonly #byId = new Map<string, RegisteredClient>();
   readonly defaultClient: RegisteredClient;
+  readonly #maxRegistered: number;
+  #registered = 0;
 
-  constructor(defaultClient: RegisteredClient, added: readonly RegisteredClient[]) {
+  constructor(defaultClient: RegisteredClient, added: readonly RegisteredClient[], maxRegistered = 1000) {
     this.defaultClient = defaultClient;
+    this.#maxRegistered = maxRegistered;
     for (const c of [defaultClient, ...added]) {
       if (this.#byId.has(c.id)) throw new Error(`clients: client id "${c.id}" is registered twice`);
       this.#byId.set(c.id, c);
@@ -136,6 +158,21 @@ export class ClientRegistry {
 
   list(): RegisteredClient[] {
     return [...this.#byId.values()];
+  }
+
+  /**
+   * Adds a client registered at runtime (POST /register). Bounded: nothing ever removes one, so
+   * past the cap every registration is refused rather than growing the map without end.
+   */
+  register(client: RegisteredClient): void {
+    if (this.#registered >= this.#maxRegistered) {
+      throw new RegistryFullError(
+        `the dev IdP holds ${this.#maxRegistered} dynamically registered clients, its limit (maxRegisteredClients); restart it to start afresh`,
+      );
+    }
+    if (this.#byId.has(client.id)) throw new Error(`client id "${client.id}" is already registered`);
+    this.#byId.set(client.id, client);
+    this.#registered++;
   }
 }
 

@@ -5,8 +5,10 @@ import { sendJson } from './http.js';
 export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
   const iss = ctx.issuer;
   const p = ctx.profiles;
-  // Google and Cognito do not list offline_access (Google rejects it outright).
-  const offline = p.has('google') || p.has('cognito') ? [] : ['offline_access'];
+  // Google, Cognito and GitLab do not list offline_access (Google rejects it outright).
+  const offline = p.has('google') || p.has('cognito') || p.has('gitlab') ? [] : ['offline_access'];
+  // Okta's groups scope (a custom authorization server lists it once created).
+  const groups = p.has('okta') ? ['groups'] : [];
   return {
     issuer: iss,
     authorization_endpoint: `${iss}/authorize`,
@@ -15,15 +17,19 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     jwks_uri: `${iss}/jwks`,
     revocation_endpoint: `${iss}/revoke`,
     introspection_endpoint: `${iss}/introspect`,
+    // RFC 7591 (registration.ts); an initial access token may be required (registrationToken).
+    registration_endpoint: `${iss}/register`,
     // Cognito has no OIDC end_session_endpoint; its logout is /logout?client_id=&logout_uri=.
-    ...(p.has('cognito') ? {} : { end_session_endpoint: `${iss}/end-session` }),
-    scopes_supported: ['openid', 'profile', 'email', ...offline],
+    // Auth0 has one only with RP-Initiated Logout on; otherwise /v2/logout?client_id=&returnTo=.
+    ...(p.has('cognito') || p.has('auth0') ? {} : { end_session_endpoint: `${iss}/end-session` }),
+    scopes_supported: ['openid', 'profile', 'email', ...offline, ...groups],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    // `none`: public clients registered through /register (PKCE is always required).
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],

@@ -4,6 +4,7 @@
 // The IdP knows which session is signing out from the id_token_hint or, when the user comes to
 // end-session directly, from its own browser-session cookie (set at login, below).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RegisteredClient } from './clients.js';
 import type { IdpContext } from './context.js';
 import { escapeHtml } from './http.js';
 
@@ -28,9 +29,16 @@ export function sessionCookieSid(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** The iframe URL for one ended session, or undefined when no frontchannel_logout_uri is registered. */
-export function frontchannelLogoutUrl(ctx: IdpContext, sid: string): string | undefined {
-  const uri = ctx.options.frontchannelLogoutUri;
+/**
+ * The iframe URL for one ended session of `client`'s, or undefined when that client registered no
+ * frontchannel_logout_uri.
+ */
+export function frontchannelLogoutUrl(
+  ctx: IdpContext,
+  client: Pick<RegisteredClient, 'frontchannelLogoutUri'>,
+  sid: string,
+): string | undefined {
+  const uri = client.frontchannelLogoutUri;
   if (uri === undefined) return undefined;
   const url = new URL(uri);
   url.searchParams.set('iss', ctx.issuer);

@@ -84,10 +84,12 @@ export async function authorizationCodeGrant(
   if (github) return { ok: true, body: githubTokenBody(ctx, access, grant.scope, refreshToken) };
   const idToken = await issueIdToken(ctx, {
     user,
+    clientId,
     sid: grant.sid,
     authTime: grant.authTime,
     nonce: grant.nonce,
     viaRefresh: false,
+    scope: grant.scope,
     applyFailures: true,
     now,
   });
@@ -159,10 +161,12 @@ export async function refreshTokenGrant(
       ? undefined
       : await issueIdToken(ctx, {
           user,
+          clientId,
           sid: family.sid,
           authTime: family.authTime,
           nonce: undefined,
           viaRefresh: true,
+          scope,
           applyFailures: false,
           now,
         });

@@ -19,11 +19,15 @@ export const WRONG_AUDIENCE = 'some-other-client';
 
 export interface IdTokenInput {
   user: DevUser;
+  /** The client it is for: its `aud` and `azp`. */
+  clientId: string;
   sid: string;
   /** Seconds since the epoch. */
   authTime: number;
   nonce: string | undefined;
   viaRefresh: boolean;
+  /** The grant's scope. */
+  scope?: string;
   /** Apply the failure profiles (missing, expired, bad signature, wrong aud/iss, nonce). */
   applyFailures: boolean;
   /** Milliseconds. */
@@ -37,8 +41,7 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
   const ttl = idTokenTtl(ctx);
   let iat = Math.floor(p.now / 1000);
   if (has('expired-id-token')) iat = iat - 600 - ttl; // so exp lands 10 minutes in the past
-  const clientId = ctx.options.clientId;
-  const audience = has('wrong-audience') ? WRONG_AUDIENCE : clientId;
+  const audience = has('wrong-audience') ? WRONG_AUDIENCE : p.clientId;
   let nonce = p.nonce;
   if (has('nonce-mismatch')) nonce = randomToken(16);
   const payload: JWTPayload = {
@@ -51,7 +54,7 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
     ...(nonce === undefined ? {} : { nonce }),
     azp: audience,
     sid: p.sid,
-    ...identityClaims(ctx, p.user, 'id_token', p.viaRefresh),
+    ...identityClaims(ctx, p.user, 'id_token', p.viaRefresh, p.scope),
   };
   return ctx.keys.sign(payload, { typ: 'JWT', rogue: has('bad-signature') });
 }

@@ -24,6 +24,8 @@ export interface ResolvedOptions {
   tokenDelayMs: number;
   /** `aud` of access tokens when neither the request nor the client names one. */
   audience: string;
+  /** RFC 7591 initial access token: POST /register needs `Authorization: Bearer` it; undefined: open. */
+  registrationToken: string | undefined;
   quiet: boolean;
   clock: DevIdpClock;
 }
@@ -111,6 +113,10 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
         : absoluteUrl('claimSourceEndpoint', opts.claimSourceEndpoint),
     tokenDelayMs,
     audience: nonEmpty('audience', opts.audience, DEFAULT_AUDIENCE),
+    registrationToken:
+      opts.registrationToken === undefined
+        ? undefined
+        : nonEmpty('registrationToken', opts.registrationToken, ''),
     quiet: opts.quiet ?? false,
     clock: clockOption(opts.clock),
   };
@@ -124,15 +130,30 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
 
 export const DEFAULT_AUDIENCE = 'gatehouse-api';
 
-/** The default client may use every grant and any scope; added clients say what they may do. */
+export const DEFAULT_MAX_REGISTERED_CLIENTS = 1000;
+
+/**
+ * The default client may use every grant and any scope; added clients say what they may do.
+ * Both use the redirect and logout URIs of the options (as every client did before clients
+ * carried their own); clients registered through POST /register bring theirs.
+ */
 function resolveClients(opts: DevIdpOptions, options: ResolvedOptions): ClientRegistry {
   const all: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+  const uris = {
+    redirectUris: options.redirectUris,
+    postLogoutRedirectUris: options.postLogoutRedirectUris,
+    backchannelLogoutUri: options.backchannelLogoutUri,
+    frontchannelLogoutUri: options.frontchannelLogoutUri,
+  };
   const added = [
     ...(opts.clients ?? []).map((c) => toRegisteredClient(c, 'clients option')),
     ...(opts.clientsFile === undefined
       ? []
       : loadClientsFile(opts.clientsFile).map((c) => toRegisteredClient(c, opts.clientsFile ?? ''))),
-  ];
+  ].map((c) => ({ ...uris, ...c }));
+  const max = opts.maxRegisteredClients ?? DEFAULT_MAX_REGISTERED_CLIENTS;
+  if (!Number.isInteger(max) || max < 0)
+    throw new Error(`maxRegisteredClients must be a non-negative integer, got ${max}`);
   return new ClientRegistry(
     {
       id: options.clientId,
@@ -140,8 +161,10 @@ function resolveClients(opts: DevIdpOptions, options: ResolvedOptions): ClientRe
       scopes: undefined,
       audience: undefined,
       grantTypes: all,
+      ...uris,
     },
     added,
+    max,
   );
 }
 

@@ -84,6 +84,26 @@ const PROFILES = [
   },
   { name: 'cognito', kind: 'provider', summary: 'logout at /logout?client_id=&logout_uri=' },
   {
+    name: 'keycloak',
+    kind: 'provider',
+    summary: 'groups as full paths (/admins), realm_access and resource_access.<client> roles',
+  },
+  {
+    name: 'okta',
+    kind: 'provider',
+    summary: 'groups claim only when the groups scope is requested (listed in discovery)',
+  },
+  {
+    name: 'auth0',
+    kind: 'provider',
+    summary: 'namespaced https://example.com/groups and /roles; no end_session_endpoint, /v2/logout',
+  },
+  {
+    name: 'gitlab',
+    kind: 'provider',
+    summary: 'groups_direct in the ID token, groups at userinfo; no offline_access, refresh always',
+  },
+  {
     name: 'entra',
     kind: 'provider',
     summary: 'Entra ID claims: oid, tid, UPN, email without email_verified, group ids; Graph at /graph',

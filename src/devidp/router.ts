@@ -10,8 +10,9 @@ import { GRAPH_MEMBER_OF_PATH, handleGraphMemberOf } from './graph.js';
 import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
 import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
-import { handleCognitoLogout, handleEndSession } from './logout.js';
+import { handleAuth0Logout, handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
+import { handleRegister } from './registration.js';
 import { handleRevoke } from './revocation.js';
 import type { RequestKind } from './stats.js';
 import { handleToken } from './tokenEndpoint.js';
@@ -44,8 +45,10 @@ const ROUTES = new Map<string, Route>([
   ['/userinfo', { methods: ['GET', 'POST'], handler: handleUserinfo, counter: 'userinfo' }],
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
   ['/introspect', { methods: ['POST'], handler: handleIntrospect, counter: 'introspect' }],
+  ['/register', { methods: ['POST'], handler: handleRegister, counter: 'register' }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
+  ['/v2/logout', { methods: ['GET'], handler: handleAuth0Logout }],
   // GitHub's /user endpoints are its userinfo, so they count as userinfo requests. They answer
   // at the root and, as on GitHub Enterprise Server, under /api/v3; its OAuth endpoints answer
   // at GitHub's paths too, so a relying party can use this dev IdP as "GitHub at this URL".

@@ -5,6 +5,8 @@ import { randomToken } from './tokens.js';
 
 interface LoginSession {
   sub: string;
+  /** The client the login was for: whose logout URIs hear about this session, and the `aud`. */
+  clientId: string;
 }
 
 export class SessionStore {
@@ -17,15 +19,19 @@ export class SessionStore {
     this.#latest = new ExpiringMap(maxEntries);
   }
 
-  create(sub: string, expiresAt: number): string {
+  create(sub: string, clientId: string, expiresAt: number): string {
     const sid = randomToken(16);
-    this.#sessions.set(sid, { sub }, expiresAt);
+    this.#sessions.set(sid, { sub, clientId }, expiresAt);
     this.#latest.set(sub, sid, expiresAt);
     return sid;
   }
 
   subOf(sid: string, now: number): string | undefined {
     return this.#sessions.get(sid, now)?.sub;
+  }
+
+  clientOf(sid: string, now: number): string | undefined {
+    return this.#sessions.get(sid, now)?.clientId;
   }
 
   latestSid(sub: string, now: number): string | undefined {

@@ -8,7 +8,17 @@ export type GrantKind = keyof DevIdpStats['grants'];
 export class Stats {
   #grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
   #errors = new Map<string, number>();
-  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, graph: 0 };
+  #registrations = 0;
+  #requests = {
+    authorize: 0,
+    token: 0,
+    userinfo: 0,
+    jwks: 0,
+    discovery: 0,
+    introspect: 0,
+    register: 0,
+    graph: 0,
+  };
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -16,6 +26,10 @@ export class Stats {
 
   grant(kind: GrantKind): void {
     this.#grants[kind]++;
+  }
+
+  registered(): void {
+    this.#registrations++;
   }
 
   error(code: string): void {
@@ -28,12 +42,23 @@ export class Stats {
       grants: { ...this.#grants },
       errors: Object.fromEntries(this.#errors),
       requests: { ...this.#requests },
+      registrations: this.#registrations,
     };
   }
 
   reset(): void {
     this.#grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
     this.#errors = new Map();
-    this.#requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, graph: 0 };
+    this.#registrations = 0;
+    this.#requests = {
+      authorize: 0,
+      token: 0,
+      userinfo: 0,
+      jwks: 0,
+      discovery: 0,
+      introspect: 0,
+      register: 0,
+      graph: 0,
+    };
   }
 }

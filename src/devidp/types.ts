@@ -6,6 +6,8 @@ export interface DevUser {
   username: string;
   email: string;
   email_verified?: boolean;
+  /** Google Workspace's hosted domain: sent as `hd` under the google profile; absent for a consumer account. */
+  hd?: string;
   name: string;
   groups: string[];
   roles: string[];
@@ -87,6 +89,13 @@ export interface DevIdpOptions {
   clients?: DevClient[];
   /** Path of a JSON array of clients (same shape as `clients`); added after `clients`. */
   clientsFile?: string;
+  /**
+   * RFC 7591 initial access token: POST /register answers 401 unless it carries
+   * `Authorization: Bearer <registrationToken>`. Default: registration is open.
+   */
+  registrationToken?: string;
+  /** How many clients POST /register may add before it refuses more; default 1000. */
+  maxRegisteredClients?: number;
   /** No console output. */
   quiet?: boolean;
   /** Default: the system clock. */
@@ -103,9 +112,13 @@ export interface DevIdpStats {
     jwks: number;
     discovery: number;
     introspect: number;
+    /** POST /register requests, whatever their outcome. */
+    register: number;
     /** Microsoft Graph /graph/v1.0/me/transitiveMemberOf pages (profile entra, group overage). */
     graph: number;
   };
+  /** Clients registered through POST /register (201 answers). */
+  registrations: number;
 }
 
 export interface BackchannelLogoutResult {

@@ -51,6 +51,7 @@ const userSchema = z.object({
   username: z.string().min(1),
   email: z.string().min(1),
   email_verified: z.boolean().optional(),
+  hd: z.string().min(1).optional(),
   name: z.string(),
   groups: z.array(z.string()).default([]),
   roles: z.array(z.string()).default([]),
@@ -75,10 +76,13 @@ export function loadUsers(source: readonly DevUser[] | string | undefined): DevU
   const parsed = usersSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid ${origin}: ${z.prettifyError(parsed.error)}`);
   const users: DevUser[] = parsed.data.map((u) => {
-    const { email_verified, tid, ...rest } = u;
-    const user: DevUser = email_verified === undefined ? rest : { ...rest, email_verified };
-    if (tid !== undefined) user.tid = tid;
-    return user;
+    const { email_verified, hd, tid, ...rest } = u;
+    return {
+      ...rest,
+      ...(email_verified === undefined ? {} : { email_verified }),
+      ...(hd === undefined ? {} : { hd }),
+      ...(tid === undefined ? {} : { tid }),
+    };
   });
   for (const key of ['sub', 'username'] as const) {
     const seen = new Set<string>();

@@ -1,6 +1,7 @@
 import { exemptionCovers } from '../authz/pathPrefix.js';
 import { pathReadings } from '../authz/pathReadings.js';
 import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
+import type { ReloadableSettings } from '../config/reload.js';
 import { headerSafe, identityHeaders } from '../identity/identity.js';
 import type { SessionRecord } from '../session/record.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
@@ -25,10 +26,10 @@ export interface EngineOptions {
  * operations. Knows nothing of HTTP frameworks; front doors translate its decisions.
  */
 export class Engine {
-  private readonly policy: AuthorizationPolicy;
+  private policy: AuthorizationPolicy;
   /** Upstream headers per record object: computed once per session version, not per request. */
-  private readonly headerCache = new WeakMap<SessionRecord, Record<string, string>>();
-  private readonly bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
+  private headerCache = new WeakMap<SessionRecord, Record<string, string>>();
+  private bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
   private readonly frontchannel: FrontchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
@@ -41,6 +42,24 @@ export class Engine {
     this.backchannel = new BackchannelLogout(ctx);
     this.frontchannel = new FrontchannelLogout(ctx);
     this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
+  }
+
+  /**
+   * A re-read configuration's rules, exemptions and upstream headers (config/reload.ts), from the
+   * next request on. Sessions are untouched; the header caches start afresh so no request gets
+   * headers made under the old settings.
+   */
+  reconfigure(next: ReloadableSettings): void {
+    this.ctx.cfg = {
+      ...this.ctx.cfg,
+      authorization: next.authorization,
+      skipAuth: next.skipAuth,
+      headers: next.headers,
+      logging: next.logging,
+    };
+    this.policy = next.authorization;
+    this.headerCache = new WeakMap();
+    this.bearerHeaderCache = new WeakMap();
   }
 
   /** Authenticate, refresh when due, authorize for `facts.path`. */

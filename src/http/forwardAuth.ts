@@ -20,6 +20,18 @@ export const AUTH_REQUEST_PATH = '/oauth2/auth';
  */
 export const FORWARD_AUTH_PATH = '/oauth2/forward-auth';
 
+/**
+ * oauth2-proxy's `--set-xauthrequest` answer headers and the identity header each one mirrors.
+ * The access token only when Gatehouse forwards it at all (`headers.passAccessToken`).
+ */
+const OAUTH2_PROXY_NAMES: ReadonlyArray<readonly [string, string]> = [
+  ['x-forwarded-user', 'x-auth-request-user'],
+  ['x-forwarded-email', 'x-auth-request-email'],
+  ['x-forwarded-preferred-username', 'x-auth-request-preferred-username'],
+  ['x-forwarded-groups', 'x-auth-request-groups'],
+  ['x-forwarded-access-token', 'x-auth-request-access-token'],
+];
+
 export type ForwardAuthStyle = 'auth-request' | 'forward-auth';
 
 export interface ForwardAuthDeps {
@@ -61,6 +73,7 @@ export async function handleForwardAuth(
     requestId,
     deps.secure ? 'https' : 'http',
     deps.target,
+    style === 'auth-request',
   );
   if (!built.ok) {
     // A refused target (`#`, backslash, `%25`) is answered like the request it describes; a
@@ -88,6 +101,12 @@ export async function handleForwardAuth(
     // instead of its own unresolved placeholder text ("{http.reverse_proxy.header.X-…}").
     for (const name of IDENTITY_HEADER_NAMES) res.setHeader(name, d.upstreamHeaders[name] ?? '');
     for (const [name, value] of Object.entries(d.upstreamHeaders)) res.setHeader(name, value);
+    // oauth2-proxy's names next to ours, so an nginx configuration written for it
+    // (`auth_request_set $user $upstream_http_x_auth_request_user;`) works unchanged.
+    for (const [ours, theirs] of OAUTH2_PROXY_NAMES) {
+      const value = d.upstreamHeaders[ours];
+      if (value !== undefined || theirs !== 'x-auth-request-access-token') res.setHeader(theirs, value ?? '');
+    }
     res.setHeader('content-length', 0);
     res.end();
     return;

@@ -45,6 +45,16 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string | un
   });
 }
 
+/** oauth2-proxy's names for /oauth2/start and /oauth2/logout, kept so its nginx examples work. */
+const OAUTH2_PROXY_SIGN_IN = '/oauth2/sign_in';
+const OAUTH2_PROXY_SIGN_OUT = '/oauth2/sign_out';
+
+/** X-Auth-Request-Redirect, when sent once. */
+function signInRedirect(req: IncomingMessage): string | null {
+  const v = req.headersDistinct['x-auth-request-redirect'];
+  return v && v.length === 1 ? v[0]! : null;
+}
+
 /**
  * Serves the /oauth2/* routes shared by every front door (login, callback, logout, userinfo,
  * back-channel logout, and the forward-auth endpoints). `/oauth2/` is Gatehouse's namespace: any
@@ -66,12 +76,21 @@ export function createOAuth2Routes(
     const url = new URL(f.url, deps.publicUrl);
     switch (f.path) {
       case '/oauth2/start':
+      // oauth2-proxy's sign-in page with --skip-provider-button: straight to the provider. Its
+      // nginx examples name the return URL in `rd` or, on an internal redirect, in the
+      // X-Auth-Request-Redirect header; both go through the same open-redirect check.
+      case OAUTH2_PROXY_SIGN_IN:
         return answered(
-          await engine.start(f, url.searchParams.get('rd'), url.searchParams.get('retry') === '1'),
+          await engine.start(
+            f,
+            url.searchParams.get('rd') ?? (f.path === OAUTH2_PROXY_SIGN_IN ? signInRedirect(req) : null),
+            url.searchParams.get('retry') === '1',
+          ),
         );
       case '/oauth2/callback':
         return answered(await engine.callback(f, url));
       case LOGOUT_PATH:
+      case OAUTH2_PROXY_SIGN_OUT: // the same CSRF rules: a cross-site GET only gets the confirmation page
         return answered(await engine.logout(f));
       case SIGNED_OUT_PATH:
         return answered({

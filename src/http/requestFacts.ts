@@ -128,6 +128,14 @@ export function forwardedFactsFromNode(
   requestId: string,
   defaultProto: 'http' | 'https',
   target: TargetRules = STRICT_TARGET,
+  /**
+   * nginx `auth_request` only (/oauth2/auth): a subrequest that names the URI but neither
+   * X-Forwarded-Host nor X-Forwarded-Method — what oauth2-proxy's nginx examples send — is the
+   * subrequest's own `Host` (nginx sets it to `$host`, the host it routed by) and `GET` (nginx
+   * makes every auth subrequest a GET, and rules do not depend on the method). One of the two
+   * without the other stays an error: that is a half-written configuration.
+   */
+  inferHostAndMethod = false,
 ): ForwardedFacts {
   const fail = (reason: string): ForwardedFacts => ({ ok: false, reason });
   const values: Record<string, string | undefined> = {};
@@ -148,8 +156,15 @@ export function forwardedFactsFromNode(
     return fail('X-Original-URI and X-Forwarded-Uri disagree; the proxy must set one and strip the other.');
   }
   const uri = original ?? forwarded;
-  const method = values['x-forwarded-method'];
-  const hostList = values['x-forwarded-host'];
+  let method = values['x-forwarded-method'];
+  let hostList = values['x-forwarded-host'];
+  if (inferHostAndMethod && uri !== undefined && method === undefined && hostList === undefined) {
+    const own = single(req, 'host');
+    if (typeof own === 'string') {
+      method = 'GET';
+      hostList = own;
+    }
+  }
   const missing = [
     uri === undefined ? 'X-Original-URI (or X-Forwarded-Uri)' : '',
     method === undefined ? 'X-Forwarded-Method' : '',

@@ -19,6 +19,8 @@ export interface Identity {
   emailVerified?: boolean;
   name?: string;
   preferredUsername?: string;
+  /** The organisation domain the provider vouches for (Google Workspace's `hd` claim). */
+  hostedDomain?: string;
   groups: string[];
   roles: string[];
 }
@@ -89,6 +91,8 @@ export function extractIdentity(claims: Record<string, unknown>, map: ClaimMappi
   const name = str(claims.name);
   if (name !== undefined) identity.name = name;
   if (preferredUsername !== undefined) identity.preferredUsername = preferredUsername;
+  const hd = str(claims.hd);
+  if (hd !== undefined) identity.hostedDomain = hd;
   return identity;
 }
 

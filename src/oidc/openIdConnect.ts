@@ -210,6 +210,38 @@ class OpenIdConnection implements ProviderConnection {
   }
 
   /**
+   * The preset's `accessTokenClaims` the claims lack, from the access token when it is a JWT the
+   * provider signed for this user and client (Keycloak's roles). An opaque or unverifiable access
+   * token adds nothing (logged at debug): the identity then has what the ID token said.
+   */
+  private async withAccessTokenClaims(
+    claims: Record<string, unknown>,
+    accessToken: string,
+  ): Promise<Record<string, unknown>> {
+    const wanted = (this.ctx.preset.accessTokenClaims ?? []).filter((n) => claims[n] === undefined);
+    if (wanted.length === 0 || accessToken.split('.').length !== 3) return claims;
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await this.keys.verify(accessToken, {
+        issuer: this.configuration.serverMetadata().issuer,
+        clockToleranceSec: this.ctx.settings.clockToleranceSeconds,
+      }));
+    } catch (err) {
+      this.ctx.logger.debug(
+        { err: String(err) },
+        'access token claims not read: not a JWT the provider signed',
+      );
+      return claims;
+    }
+    const azp = payload.azp ?? payload.client_id;
+    if (payload.sub !== claims.sub || (azp !== undefined && azp !== this.ctx.settings.clientId))
+      return claims;
+    const out = { ...claims };
+    for (const name of wanted) if (payload[name] !== undefined) out[name] = payload[name];
+    return out;
+  }
+
+  /**
    * Userinfo (must agree on `sub`) and distributed group claims (Entra overage). A claim source
    * that is refused or fails (see distributedClaims.ts) is logged at warn with the reason: at
    * login the user signs in without those groups (group rules then deny: fail closed); at a
@@ -230,6 +262,7 @@ class OpenIdConnection implements ProviderConnection {
       const info = await this.ctx.run(() => client.fetchUserInfo(this.configuration, accessToken, sub));
       claims = { ...idClaims, ...info };
     }
+    claims = await this.withAccessTokenClaims(claims, accessToken);
     // The preset's own source (Entra: Microsoft Graph): its errors are the caller's to handle.
     if (this.ext.groupSource) return this.ext.groupSource.resolve(claims, accessToken, phase);
     try {

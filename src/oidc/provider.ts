@@ -11,8 +11,8 @@ import { introspect, introspectionConfiguration } from './introspectionCall.js';
 import type { JwtChecks, VerifiedJwt } from './jwks.js';
 import { logoutUrlFromTemplate } from './logoutTarget.js';
 import { type LogoutTokenClaims, verifyLogoutToken } from './logoutToken.js';
-import type { OfflineAccessPlan } from './offlineAccess.js';
-import { presetNamed } from './presets/index.js';
+import { type OfflineAccessPlan, refreshReadiness } from './offlineAccess.js';
+import { presetFor } from './presets/index.js';
 import type { ProviderPreset } from './presets/preset.js';
 import type { OidcProviderConfig } from './settings.js';
 import { accessExpiry, type TokenResult } from './tokenResult.js';
@@ -51,7 +51,7 @@ export class OidcProvider {
     private readonly deps: ProviderDeps,
   ) {
     this.limiter = new Semaphore(cfg.provider.maxConcurrentRequests);
-    this.preset = presetNamed(cfg.provider.preset);
+    this.preset = presetFor(cfg.provider);
     this.redirectUri = new URL('/oauth2/callback', cfg.publicUrl).href;
   }
 
@@ -89,6 +89,10 @@ export class OidcProvider {
             run: (fn) => this.limiter.run(fn),
           });
           this.discoveryError = '';
+          this.deps.logger.info(
+            { preset: this.preset.name, scopes: this.connection.offline.scopes },
+            `refresh tokens (preset ${this.preset.name}): ${refreshReadiness(this.connection.offline)}`,
+          );
           resolve();
         } catch (err) {
           attempt++;

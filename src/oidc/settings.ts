@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
+import { type ClaimMapping, DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 import { httpUrl } from '../util/httpUrl.js';
 import { entraSettingsSchema } from './presets/entraSettings.js';
-import { PRESET_NAMES } from './presets/index.js';
+import { PRESET_NAMES, type PresetName, resolvePreset } from './presets/index.js';
 
 /**
  * The `provider` section of the configuration, owned here (config/schema.ts composes it): who the
@@ -15,23 +15,25 @@ export const providerSettingsSchema = z
     clientId: z.string().min(1).optional(),
     clientSecret: z.string().min(1).optional(),
     /**
-     * What differs between providers (presets/*.ts, registered in presets/index.ts): `generic`
-     * works for any OIDC provider; `google` handles Google's offline-access rules; `cognito` logs
-     * out through Cognito's own /logout (it has no end_session_endpoint); `github` signs in with
-     * GitHub (OAuth 2.0, identity from its REST API; issuer https://github.com or a GitHub
-     * Enterprise Server URL); `entra` is Microsoft Entra ID (`oid`/`tid` as subject, tenant
-     * allow-list for multi-tenant issuers, group overage through Microsoft Graph).
+     * What differs between providers (presets/*.ts, registered in presets/index.ts). `auto` (the
+     * default) picks one from the issuer (each preset's matchesIssuer, in registry order) and
+     * falls back to `generic`, which works for any OIDC provider; a name always wins. Config
+     * loading resolves `auto` once: a loaded configuration names a preset.
+     * `entra` is Microsoft Entra ID (`oid`/`tid` as subject, tenant allow-list for multi-tenant
+     * issuers, group overage through Microsoft Graph).
      */
-    preset: z.enum(PRESET_NAMES).default('generic'),
+    preset: z.enum(['auto', ...PRESET_NAMES]).default('auto'),
     scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
     /** Request `offline_access` when discovery lists it (generic preset). */
     requestOfflineAccess: z.boolean().default(true),
     /** Extra authorization request parameters (e.g. `prompt: consent`, `audience: ...`). */
     authorizationParams: z.record(z.string(), z.string()).default({}),
-    groupsClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.groupsClaim),
-    rolesClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.rolesClaim),
-    usernameClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.usernameClaim),
-    emailClaim: z.string().min(1).default(DEFAULT_CLAIM_MAPPING.emailClaim),
+    // Unset: the preset's claim (claimDefaults), else the standard one (DEFAULT_CLAIM_MAPPING);
+    // filled in by config loading (withPresetDefaults), so "unset" and "set" stay apart.
+    groupsClaim: z.string().min(1).optional(),
+    rolesClaim: z.string().min(1).optional(),
+    usernameClaim: z.string().min(1).optional(),
+    emailClaim: z.string().min(1).optional(),
     /**
      * Read the userinfo endpoint at login and refresh: `auto` when the provider has one and the ID
      * token lacks a claim Gatehouse uses (emailClaim, usernameClaim, groupsClaim — see
@@ -109,8 +111,37 @@ export const providerSettingsSchema = z
     }
   });
 
-/** The section as configured: clientId/clientSecret absent when `registration` will provide them. */
-export type ConfiguredProviderSettings = z.infer<typeof providerSettingsSchema>;
+/** The section as written (after zod): `preset` may be `auto`, claim names may be unset. */
+export type ProviderSettingsAsWritten = z.infer<typeof providerSettingsSchema>;
+
+/**
+ * The section as loaded (config/load.ts): the preset resolved to a name, every claim name known.
+ * clientId/clientSecret are absent when `registration` will provide them.
+ */
+export type ConfiguredProviderSettings = Omit<ProviderSettingsAsWritten, 'preset' | keyof ClaimMapping> &
+  ClaimMapping & {
+    preset: PresetName;
+    /** Why this preset is in force ("provider.preset", "auto: issuer path /realms/<realm>"), for the start-up log. */
+    presetChosenBecause: string;
+  };
+
+/**
+ * The loaded section of a written one: `auto` resolved from the issuer (presets/index.ts), and
+ * the claim names the configuration leaves unset taken from the preset, else the standard ones.
+ */
+export function withPresetDefaults(p: ProviderSettingsAsWritten): ConfiguredProviderSettings {
+  const { preset, because } = resolvePreset(p.preset, p.issuer);
+  const mapping: ClaimMapping = { ...DEFAULT_CLAIM_MAPPING, ...preset.claimDefaults };
+  return {
+    ...p,
+    preset: preset.name as PresetName,
+    presetChosenBecause: because,
+    groupsClaim: p.groupsClaim ?? mapping.groupsClaim,
+    rolesClaim: p.rolesClaim ?? mapping.rolesClaim,
+    usernameClaim: p.usernameClaim ?? mapping.usernameClaim,
+    emailClaim: p.emailClaim ?? mapping.emailClaim,
+  };
+}
 /** The section once the client is known (configured, or registered at start). */
 export type ProviderSettings = Omit<ConfiguredProviderSettings, 'clientId' | 'clientSecret'> & {
   clientId: string;

@@ -168,6 +168,7 @@ export class RefreshCoordinator {
       return this.failed(key, current, err);
     }
     this.metrics.tokenLatency.observe({ grant: 'refresh_token' }, (performance.now() - started) / 1000);
+    this.observeTokenAge(current, 'ok');
     if (result.claims && typeof result.claims.sub === 'string' && result.claims.sub !== current.sub) {
       await store.delete(key);
       this.metrics.refreshes.inc({ result: 'terminal' });
@@ -221,6 +222,12 @@ export class RefreshCoordinator {
     }
   }
 
+  /** How old the refresh token was that this grant used (refreshIssuedAt: issued or last rotated). */
+  private observeTokenAge(rec: SessionRecord, result: 'ok' | 'terminal' | 'transient'): void {
+    const age = (this.clock.now() - rec.refreshIssuedAt) / 1000;
+    if (age >= 0) this.metrics.refreshTokenAge.observe({ result }, age);
+  }
+
   private async failed(key: string, current: SessionRecord, err: unknown): Promise<RefreshOutcome> {
     const store = this.sessions.store;
     // A refresher failure that is not coded (a fake's, or a bug's) is transient: never a logout.
@@ -235,6 +242,8 @@ export class RefreshCoordinator {
       error_description: e.description,
       status: e.status,
     };
+    this.metrics.refreshFailures.inc({ class: e.kind, error: errorLabel(e.oauthError) });
+    this.observeTokenAge(current, e.kind);
     if (e.kind === 'terminal') {
       // Before evicting: has someone (another replica) rotated the token meanwhile? Then use theirs.
       const latest = await store.get(key, { fresh: true });
@@ -262,6 +271,28 @@ export class RefreshCoordinator {
       retryAfterSec: Math.ceil(this.s.retryBackoffMs / 1000) || 1,
     };
   }
+}
+
+/**
+ * The provider's error code as a metric label: the codes RFC 6749 §5.2 and our own classification
+ * (errors.ts) produce, anything else `other` — a provider's free-form code must not create series
+ * without bound.
+ */
+const ERROR_LABELS = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'invalid_request',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'temporarily_unavailable',
+  'server_error',
+  'unreachable',
+]);
+function errorLabel(code: string | undefined): string {
+  if (code === undefined) return 'none';
+  if (ERROR_LABELS.has(code) || /^http_[1-5]\d\d$/.test(code)) return code;
+  return 'other';
 }
 
 /** Claims to carry over when a refresh response has no ID token (userinfo mode re-fetches). */

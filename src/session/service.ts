@@ -16,6 +16,11 @@ export interface SessionSettings {
   maxAgeMs: number;
   idleTimeoutMs: number;
   claims: ClaimMapping;
+  /**
+   * The provider preset's claim shaping (Keycloak roles, Auth0 namespaced claims, GitLab
+   * groups_direct), applied before the identity is read; never changes the claims kept.
+   */
+  shapeClaims?: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
 }
 
 /** Where refused (edited, swapped, unsigned) records are reported. */
@@ -64,7 +69,8 @@ export class SessionService {
   }
 
   identityFrom(claims: Record<string, unknown>): Identity {
-    return extractIdentity(claims, this.settings.claims);
+    const shape = this.settings.shapeClaims;
+    return extractIdentity(shape ? shape(claims) : claims, this.settings.claims);
   }
 
   /**

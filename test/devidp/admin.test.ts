@@ -79,7 +79,7 @@ describe('admin API', () => {
     await tokenRequest(idp, { grant_type: 'password' });
     const { status, json } = await admin(idp, 'GET', 'stats');
     assert.equal(status, 200);
-    assert.deepEqual(Object.keys(json).sort(), ['errors', 'grants', 'requests']);
+    assert.deepEqual(Object.keys(json).sort(), ['errors', 'grants', 'registrations', 'requests']);
     assert.deepEqual(json.grants, { authorization_code: 1, refresh_token: 0, client_credentials: 0 });
     assert.deepEqual(json.errors, { invalid_grant: 1, unsupported_grant_type: 1 });
     assert.deepEqual(json.requests, {
@@ -89,8 +89,10 @@ describe('admin API', () => {
       jwks: 0,
       discovery: 0,
       introspect: 0,
+      register: 0,
       graph: 0,
     });
+    assert.equal(json.registrations, 0);
     assert.deepEqual(json, idp.stats());
   });
 
@@ -100,7 +102,17 @@ describe('admin API', () => {
     assert.deepEqual((await admin(idp, 'GET', 'stats')).json, {
       grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0 },
       errors: {},
-      requests: { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, graph: 0 },
+      requests: {
+        authorize: 0,
+        token: 0,
+        userinfo: 0,
+        jwks: 0,
+        discovery: 0,
+        introspect: 0,
+        register: 0,
+        graph: 0,
+      },
+      registrations: 0,
     });
   });
 

@@ -181,6 +181,8 @@ describe('parseDevIdpArgs', () => {
       'http://localhost/fc',
       '--token-delay-ms',
       '0',
+      '--registration-token',
+      'T0k3n',
     ]);
     assert.ok(!parsed.help);
     assert.deepEqual(parsed.options, {
@@ -202,6 +204,7 @@ describe('parseDevIdpArgs', () => {
       audience: undefined,
       clients: undefined,
       clientsFile: undefined,
+      registrationToken: 'T0k3n',
       quiet: undefined,
     });
     assert.deepEqual(parseDevIdpArgs(['--help']), { help: true });

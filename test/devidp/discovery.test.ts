@@ -19,7 +19,12 @@ describe('discovery and JWKS', () => {
     assert.equal(m.end_session_endpoint, `${idp.issuer}/end-session`);
     assert.ok(m.scopes_supported?.includes('offline_access'));
     assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
-    assert.deepEqual(m.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+    assert.deepEqual(m.token_endpoint_auth_methods_supported, [
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+    ]);
+    assert.equal(m.registration_endpoint, `${idp.issuer}/register`);
     assert.deepEqual(m.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
     assert.equal(m.backchannel_logout_supported, true);
     assert.equal(m.backchannel_logout_session_supported, true);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
 import {
   authorize,
   client,
@@ -9,6 +10,7 @@ import {
   REDIRECT_URI,
   tokenRequest,
   useRelyingParty,
+  userinfo,
   useTestIdp,
 } from './helpers.js';
 
@@ -185,6 +187,91 @@ describe('provider profiles', () => {
 
     it('issues a refresh token without offline_access, as Cognito does', async () => {
       assert.ok((await login(rp.config, { scope: 'openid email' })).refresh_token);
+    });
+  });
+  describe('keycloak profile', () => {
+    before(() => idp.setProfiles(['keycloak']));
+
+    it('groups as full paths; realm roles (with Keycloak defaults) and client roles in the access token only', async () => {
+      const tokens = await login(rp.config);
+      const id = tokens.claims()!;
+      assert.deepEqual(id.groups, ['/admins', '/dev']);
+      assert.equal(id.realm_access, undefined);
+      const at = decodeJwt(tokens.access_token);
+      assert.deepEqual(at.realm_access, {
+        roles: ['admin', 'offline_access', 'uma_authorization', 'default-roles-dev'],
+      });
+      assert.deepEqual(at.resource_access, { gatehouse: { roles: ['admin'] } });
+      const info = (await userinfo(idp, tokens.access_token)).json;
+      assert.deepEqual(info.groups, ['/admins', '/dev']);
+      assert.equal(info.realm_access, undefined);
+    });
+  });
+
+  describe('okta profile', () => {
+    before(() => idp.setProfiles(['okta']));
+
+    it('lists the groups scope, and sends groups only when it was requested', async () => {
+      const meta = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
+      assert.ok((meta.json.scopes_supported as string[]).includes('groups'));
+      const without = await login(rp.config);
+      assert.equal(without.claims()!.groups, undefined);
+      assert.equal((await userinfo(idp, without.access_token)).json.groups, undefined);
+      const withGroups = await login(rp.config, { scope: 'openid email profile groups' });
+      assert.deepEqual(withGroups.claims()!.groups, ['admins', 'dev']);
+      assert.deepEqual((await userinfo(idp, withGroups.access_token)).json.groups, ['admins', 'dev']);
+    });
+  });
+
+  describe('auth0 profile', () => {
+    before(() => idp.setProfiles(['auth0']));
+
+    it('namespaced groups and roles; no end_session_endpoint', async () => {
+      const id = (await login(rp.config)).claims()!;
+      assert.deepEqual(id['https://example.com/groups'], ['admins', 'dev']);
+      assert.deepEqual(id['https://example.com/roles'], ['admin']);
+      assert.equal(id.groups, undefined);
+      const meta = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
+      assert.equal(meta.json.end_session_endpoint, undefined);
+    });
+
+    it('/v2/logout?client_id=&returnTo= redirects to a loopback returnTo, refuses others with a page', async () => {
+      const target = 'http://127.0.0.1:51999/signed-out';
+      const ok = await fetch(
+        `${idp.issuer}/v2/logout?client_id=gatehouse&returnTo=${encodeURIComponent(target)}`,
+        {
+          redirect: 'manual',
+        },
+      );
+      assert.equal(ok.status, 302);
+      assert.equal(ok.headers.get('location'), target);
+      for (const url of [
+        `${idp.issuer}/v2/logout?client_id=gatehouse&returnTo=${encodeURIComponent('https://evil.example/')}`,
+        `${idp.issuer}/v2/logout?client_id=other&returnTo=${encodeURIComponent(target)}`,
+      ]) {
+        const res = await fetch(url, { redirect: 'manual' });
+        assert.equal(res.status, 400);
+        assert.equal(res.headers.get('location'), null);
+        await res.text();
+      }
+    });
+  });
+
+  describe('gitlab profile', () => {
+    before(() => idp.setProfiles(['gitlab']));
+
+    it('groups_direct in the ID token, groups at userinfo; a refresh token without offline_access', async () => {
+      const tokens = await login(rp.config, { scope: 'openid email profile' });
+      const id = tokens.claims()!;
+      assert.deepEqual(id.groups_direct, ['admins', 'dev']);
+      assert.equal(id.groups, undefined);
+      assert.equal(id.email_verified, true);
+      const info = (await userinfo(idp, tokens.access_token)).json;
+      assert.deepEqual(info.groups, ['admins', 'dev']);
+      assert.equal(info.groups_direct, undefined);
+      assert.ok(tokens.refresh_token);
+      const meta = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
+      assert.ok(!(meta.json.scopes_supported as string[]).includes('offline_access'));
     });
   });
 });

@@ -105,6 +105,7 @@ describe('GitHub (preset github)', () => {
       jwks: 0,
       discovery: 0,
       introspect: 0,
+      register: 0,
     });
     clock.advance(18 * 3600_000 + 1000); // past session.maxAgeSeconds (1 day)
     assert.equal((await b.request(`${s.url}/much-later`, { kind: 'api' })).status, 401);

@@ -77,6 +77,11 @@ describe('refresh', () => {
       // (requests that arrive after the grant find a fresh token and need no coalescing)
       assert.ok(coalesced >= 2, `followers coalesced: ${coalesced}`);
       assert.match(metrics, /gatehouse_idp_token_seconds_count\{grant="refresh_token"\} 2/);
+      // each grant used a refresh token one access-token lifetime old (it rotated at the first)
+      assert.match(metrics, /gatehouse_refresh_token_age_seconds_count\{result="ok"\} 2/);
+      assert.match(metrics, /gatehouse_refresh_token_age_seconds_bucket\{le="300",result="ok"\} 0/);
+      assert.match(metrics, /gatehouse_refresh_token_age_seconds_bucket\{le="900",result="ok"\} 2/);
+      assert.doesNotMatch(metrics, /gatehouse_refresh_failures_total\{/);
     } finally {
       await s.close();
     }
@@ -118,6 +123,9 @@ describe('refresh', () => {
       const line = s.logs.find((l) => String(l.msg).startsWith('failed to renew OIDC token: invalid_grant'));
       assert.ok(line, 'terminal failure logged');
       assert.equal(line.class, 'terminal');
+      const metrics = await s.gw.metrics.registry.metrics();
+      assert.match(metrics, /gatehouse_refresh_failures_total\{class="terminal",error="invalid_grant"\} 1/);
+      assert.match(metrics, /gatehouse_refresh_token_age_seconds_count\{result="terminal"\} 1/);
       assert.ok(
         typeof line.session === 'string' && (line.session as string).length <= 12,
         'hashed session id prefix only',
@@ -148,6 +156,10 @@ describe('refresh', () => {
         Array(20).fill(200),
       );
       assert.equal(idp.stats().errors.temporarily_unavailable, 1, 'one attempt, then back-off');
+      assert.match(
+        await s.gw.metrics.registry.metrics(),
+        /gatehouse_refresh_failures_total\{class="transient",error="http_503"\} 1/,
+      );
       clock.advance(120_000); // past the outage grace
       const late = await b.request(`${s.url}/x`, { kind: 'api' });
       assert.equal(late.status, 503);

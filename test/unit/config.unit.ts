@@ -308,7 +308,7 @@ describe('loadConfig: missing and invalid keys', () => {
       ...base(),
       provider: { ...(base().provider as object), ...extra },
     });
-    oneProblem({ object: provider({ preset: 'okta' }), env: {} }, 'provider.preset', 'cognito');
+    oneProblem({ object: provider({ preset: 'pingfederate' }), env: {} }, 'provider.preset', 'keycloak');
     oneProblem({ object: provider({ logoutUrl: '/logout' }), env: {} }, 'provider.logoutUrl', 'http');
     const ok = loadConfig({ object: provider({ preset: 'cognito' }), env: {} });
     assert.equal(ok.provider.preset, 'cognito');

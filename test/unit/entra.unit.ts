@@ -10,7 +10,7 @@ import { claimMappingOf } from '../../src/oidc/claimMapping.js';
 import { graphUrlFor } from '../../src/oidc/entra/graphUrl.js';
 import { tenancyOf } from '../../src/oidc/entra/tenancy.js';
 import { TenantGrants } from '../../src/oidc/entra/tenantGrants.js';
-import { presetNamed } from '../../src/oidc/presets/index.js';
+import { presetNamed, resolvePreset } from '../../src/oidc/presets/index.js';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 const TENANT_A = '11111111-2222-4333-8444-555555555555';
@@ -113,6 +113,25 @@ describe('preset entra: configuration', () => {
       assert.equal(p.matchesIssuer?.(new URL(i)), true, i);
     for (const i of ['https://accounts.google.com', 'https://login.microsoftonline.com.evil.example/x'])
       assert.equal(p.matchesIssuer?.(new URL(i)), false, i);
+  });
+
+  test('provider.preset: auto picks entra for an Entra issuer, and a multi-tenant one still needs tenants', () => {
+    assert.equal(
+      resolvePreset('auto', `https://login.microsoftonline.com/${TENANT_A}/v2.0`).preset.name,
+      'entra',
+    );
+    assert.equal(
+      resolvePreset('auto', 'https://login.microsoftonline.us/organizations/v2.0').preset.name,
+      'entra',
+    );
+    const { preset: _explicit, ...auto } = entraConfig({
+      issuer: 'https://login.microsoftonline.com/common/v2.0',
+    }).provider;
+    const problems = problemsOf({ ...entraConfig({}), provider: { ...auto, preset: 'auto' } });
+    assert.ok(
+      problems.some((p) => p.startsWith('provider.entra.tenants: required')),
+      JSON.stringify(problems),
+    );
   });
 
   test('graphUrlFor: each cloud’s Graph unless configured', () => {

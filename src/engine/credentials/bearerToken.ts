@@ -1,9 +1,8 @@
 import { ruleCovers } from '../../authz/pathPrefix.js';
 import { pathReadings } from '../../authz/pathReadings.js';
-import { type ClaimMapping, extractIdentity, type Identity } from '../../identity/identity.js';
+import type { Identity } from '../../identity/identity.js';
 import { AccessTokenJwtVerifier, looksLikeJwt } from '../../oidc/accessTokenJwt.js';
 import { acceptedIssuers, sameIssuer } from '../../oidc/bearerSettings.js';
-import { claimMappingOf } from '../../oidc/claimMapping.js';
 import { TokenIntrospector, tokenHash } from '../../oidc/introspection.js';
 import { type ActiveToken, scopesOf, type TokenVerdict } from '../../oidc/tokenVerdict.js';
 import { BoundedTtlMap } from '../../util/lru.js';
@@ -39,13 +38,11 @@ export class BearerTokenLoader implements CredentialLoader {
   private readonly introspector: TokenIntrospector | undefined;
   private readonly verified: BoundedTtlMap<string, Principal>;
   private readonly fromIntrospection = new WeakMap<ActiveToken, Principal | Refused>();
-  private readonly mapping: ClaimMapping;
   private readonly prefixes: readonly string[];
 
   constructor(private readonly ctx: EngineContext) {
     const { cfg, provider, clock, metrics, logger } = ctx;
     const b = cfg.bearer;
-    this.mapping = claimMappingOf(cfg.provider);
     this.prefixes = b.pathPrefixes;
     this.verified = new BoundedTtlMap(b.jwtCacheEntries, () => clock.now());
     if (b.accept.includes('jwt')) {
@@ -175,7 +172,8 @@ export class BearerTokenLoader implements CredentialLoader {
     const machine = cid !== undefined && (sub === undefined || sub === cid);
     let identity: Identity;
     try {
-      identity = extractIdentity(sub === undefined && cid ? { ...c, sub: cid } : c, this.mapping);
+      // The session's way of reading claims (the preset's shaping included), for the same groups.
+      identity = this.ctx.sessions.identityFrom(sub === undefined && cid ? { ...c, sub: cid } : c);
     } catch {
       return {
         kind: 'refused',

@@ -11,8 +11,15 @@ import type { ProviderPreset } from './preset.js';
  */
 export const cognito: ProviderPreset<'cognito'> = {
   name: 'cognito',
+  matchesIssuer: (issuer) => /^cognito-idp\.[a-z0-9-]+\.amazonaws\.com$/.test(issuer.hostname.toLowerCase()),
+  issuerPattern: 'issuer host cognito-idp.<region>.amazonaws.com',
   configProblems: openIdConfigProblems,
-  offlineAccess: offlineAccessByDiscovery,
+  offlineAccess: (req) => ({
+    ...offlineAccessByDiscovery(req),
+    refreshTokenUnasked: true,
+    readiness:
+      'Cognito issues a refresh token with every authorization code grant (no scope asks for it; offline_access is not sent); a refresh token is expected',
+  }),
   identitySource: discoverOpenIdProvider,
   logoutTarget: ({ authorizationEndpoint, clientId, postLogoutRedirectUri }) => {
     if (!authorizationEndpoint) return undefined;

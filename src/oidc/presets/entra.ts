@@ -69,5 +69,7 @@ export const entra: ProviderPreset<'entra'> = {
   sendsEmailVerified: false,
   devIdpProfile: 'entra',
   matchesIssuer: (issuer) => ENTRA_HOSTS.has(issuer.hostname.toLowerCase()),
+  issuerPattern:
+    'an Entra ID login host (login.microsoftonline.com, .us, login.chinacloudapi.cn, sts.windows.net)',
   subjectClaims: ['tid', 'oid'],
 };

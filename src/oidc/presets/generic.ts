@@ -10,6 +10,8 @@ import type { ProviderPreset } from './preset.js';
  */
 export const generic: ProviderPreset<'generic'> = {
   name: 'generic',
+  // What `auto` falls back to: it never claims an issuer itself.
+  matchesIssuer: () => false,
   configProblems: openIdConfigProblems,
   offlineAccess: offlineAccessByDiscovery,
   identitySource: discoverOpenIdProvider,

@@ -1,13 +1,15 @@
 import { DEFAULT_CLAIM_MAPPING } from '../../identity/identity.js';
 import { githubScopes } from '../github.js';
 import { configureGithub } from '../githubOAuth.js';
+import { hostIs } from './issuerMatch.js';
 import type { PresetConfigView, ProviderPreset } from './preset.js';
 
 /** GitHub's identity is shaped by Gatehouse: other claim names, or userinfo, would silently find nothing. */
 function githubConfigProblems(c: PresetConfigView): string[] {
   const problems: string[] = [];
   for (const key of ['groupsClaim', 'usernameClaim', 'emailClaim'] as const) {
-    if (c.provider[key] !== DEFAULT_CLAIM_MAPPING[key]) {
+    const written = c.provider[key];
+    if (written !== undefined && written !== DEFAULT_CLAIM_MAPPING[key]) {
       problems.push(
         `provider.${key}: not used with preset github (identity comes from GitHub's API as groups, preferred_username and email) — remove it`,
       );
@@ -29,10 +31,15 @@ function githubConfigProblems(c: PresetConfigView): string[] {
  */
 export const github: ProviderPreset<'github'> = {
   name: 'github',
+  // GitHub Enterprise Server lives at any host: name the preset for it.
+  matchesIssuer: (issuer) => hostIs(issuer, 'github.com'),
+  issuerPattern: 'issuer host github.com',
   configProblems: githubConfigProblems,
   offlineAccess: ({ scopes }) => ({
     scopes: githubScopes(scopes),
     extraParams: {},
+    readiness:
+      'nothing to request: a GitHub App with expiring user tokens issues a refresh token, an OAuth app does not (its token does not expire; the session lasts session.maxAgeSeconds)',
     missingRefreshHint:
       'GitHub issues refresh tokens only for GitHub Apps with expiring user tokens; an OAuth app token does not expire, so its session lasts session.maxAgeSeconds',
   }),

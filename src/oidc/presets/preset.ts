@@ -1,14 +1,24 @@
 import type { UserMatchField } from '../../authz/policy.js';
+import type { ClaimMapping } from '../../identity/identity.js';
 import type { IdentitySource } from '../connection.js';
 import type { LogoutTargetContext } from '../logoutTarget.js';
 import type { OfflineAccessPlan, OfflineAccessRequest } from '../offlineAccess.js';
-import type { ConfiguredProviderSettings } from '../settings.js';
+import type { ProviderSettingsAsWritten } from '../settings.js';
 
 /** The configuration a preset checks. */
 export interface PresetConfigView {
-  provider: ConfiguredProviderSettings;
+  /** The `provider` section as written: claim names the configuration does not set are undefined. */
+  provider: ProviderSettingsAsWritten;
   /** `authorization.matchUsersBy` as written (before the preset's default fills it in). */
   matchUsersBy: readonly string[] | undefined;
+}
+
+/** What a preset's claim shaping knows besides the claims. */
+export interface ClaimShapingContext {
+  /** Our client id (Keycloak's client roles are under `resource_access.<clientId>`). */
+  clientId: string;
+  /** The claim names in force (configured, else the preset's, else the standard ones). */
+  mapping: ClaimMapping;
 }
 
 /**
@@ -19,6 +29,13 @@ export interface PresetConfigView {
 export interface ProviderPreset<Name extends string = string> {
   /** The `provider.preset` value that selects it. */
   readonly name: Name;
+  /**
+   * Whether `provider.preset: auto` picks this preset for that issuer. Presets are asked in the
+   * registry's order (presets/index.ts); the first that says yes wins, else generic.
+   */
+  matchesIssuer(issuer: URL): boolean;
+  /** What `matchesIssuer` looks for, for the start-up log ("issuer path /realms/<realm>"). */
+  readonly issuerPattern?: string;
   /** Configuration this provider cannot work with: one line per problem, naming the key and the fix. */
   configProblems(c: PresetConfigView): string[];
   /** The scopes and extra authorization parameters that get a refresh token from this provider. */
@@ -32,12 +49,33 @@ export interface ProviderPreset<Name extends string = string> {
   logoutTarget(ctx: LogoutTargetContext): string | undefined;
   /** `authorization.matchUsersBy` when unset. */
   readonly matchUsersBy: readonly UserMatchField[];
+  /**
+   * The claim names this provider uses where the configuration names none (`provider.groupsClaim`
+   * …); a name not given here is the standard one (DEFAULT_CLAIM_MAPPING).
+   */
+  readonly claimDefaults?: Partial<ClaimMapping>;
+  /**
+   * Reshapes the provider's claims (ID token merged with userinfo) before the identity is read
+   * from them, at login and at every refresh (and for bearer JWTs): for providers whose groups
+   * live in several claims (Keycloak realm + client roles) or under names only known at run time
+   * (Auth0 namespaced claims). Returns a new object; never sees or changes the stored claims.
+   */
+  shapeClaims?(claims: Readonly<Record<string, unknown>>, ctx: ClaimShapingContext): Record<string, unknown>;
+  /**
+   * Claims read from the access token when the ID token and userinfo lack them, if it is a JWT
+   * the provider signed (its keys, its issuer, `azp` our client when present): Keycloak's role
+   * mappers add `realm_access`/`resource_access` to the access token only, by default.
+   */
+  readonly accessTokenClaims?: readonly string[];
+  /**
+   * `authorization.allowedEmailDomains` also requires the provider's hosted-domain claim (`hd`,
+   * Google Workspace) to be one of those domains: the address alone is not proof of membership.
+   */
+  readonly checksHostedDomain?: boolean;
   /** The provider always says whether an address is verified (`email_verified`). */
   readonly sendsEmailVerified: boolean;
   /** The dev IdP profile that behaves like this provider (`--profile <name>`); undefined: none needed. */
   readonly devIdpProfile: string | undefined;
-  /** Whether an issuer is this provider's (for `provider.preset: auto`). */
-  matchesIssuer?(issuer: URL): boolean;
   /**
    * The claims whose values, joined by `/`, are the stable subject instead of `sub` (Entra:
    * `tid`, `oid`); undefined: `sub`. See identity.ts `ClaimMapping.subjectClaims`.
