@@ -7,6 +7,7 @@ import { Engine } from '../engine/engine.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
+import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetFor } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
 import { CaBundleError, createProviderFetch } from '../oidc/providerFetch.js';
@@ -94,7 +95,7 @@ export async function createGatewayCore(
       secrets,
       maxAgeMs: cfg.session.maxAgeSeconds * 1000,
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
-      claims: cfg.provider,
+      claims: claimMappingOf(cfg.provider),
       shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
     },
     clock,

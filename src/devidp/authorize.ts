@@ -31,7 +31,8 @@ export function callbackUrl(
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   if (request.state !== undefined) url.searchParams.set('state', request.state);
   // RFC 9207: lets the client detect mix-up attacks; advertised in discovery.
-  url.searchParams.set('iss', ctx.issuer);
+  // Entra sends none (entra-multi-tenant: its discovery does not advertise it).
+  if (!ctx.profiles.has('entra-multi-tenant')) url.searchParams.set('iss', ctx.issuer);
   return url.href;
 }
 

@@ -1,6 +1,7 @@
 // Identity claims, shaped the way real providers shape them. Group claims are where gateways
 // break most (LESSONS.md, "Claims"), so each shape below is one provider's actual habit.
 import type { IdpContext } from './context.js';
+import { entraGroupId, entraIdentityClaims } from './entra.js';
 import type { DevUser } from './types.js';
 
 export const NAMESPACE = 'https://example.com/';
@@ -31,6 +32,7 @@ export function effectiveGroups(ctx: IdpContext, user: DevUser, viaRefresh: bool
 }
 
 function groupValue(ctx: IdpContext, groups: string[]): unknown {
+  if (ctx.profiles.has('entra')) return groups.map(entraGroupId); // object ids, never names
   // Keycloak's Group Membership mapper sends full paths unless "Full group path" is off.
   if (ctx.profiles.has('keycloak')) return groups.map((g) => `/${g}`);
   if (ctx.profiles.has('groups-string')) return toCsv(groups); // Okta/ADFS custom mappers
@@ -122,6 +124,10 @@ export function identityClaims(
   // Entra ID sends `email` with no `email_verified`, and a tenant admin can set any address:
   // the nOAuth takeover of apps that trust it.
   if (ctx.profiles.has('no-email-verified')) delete claims.email_verified;
+  if (ctx.profiles.has('entra')) {
+    delete claims.email_verified;
+    Object.assign(claims, entraIdentityClaims(user));
+  }
   if (ctx.profiles.has('no-groups-claim')) return claims;
   const groups = effectiveGroups(ctx, user, viaRefresh);
   const userinfoGroups = ctx.profiles.has('userinfo-groups');

@@ -62,6 +62,32 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
   };
 }
 
+/** Under entra-multi-tenant: ID tokens' `iss` is the user's tenant (`<root>/<tid>/v2.0`). */
+export function entraTenantIssuerTemplate(ctx: IdpContext): string | undefined {
+  return ctx.profiles.has('entra-multi-tenant') ? `${ctx.issuer}/{tenantid}/v2.0` : undefined;
+}
+
+/**
+ * /common/v2.0 and /organizations/v2.0 discovery under entra-multi-tenant, as Entra answers it:
+ * the issuer is the template `<root>/{tenantid}/v2.0`, and no RFC 9207 `iss` in callbacks.
+ */
+export const handleTenantDiscovery: Handler = async (ctx, _req, res) => {
+  const template = entraTenantIssuerTemplate(ctx);
+  if (template === undefined) {
+    sendJson(res, 404, {
+      error: 'not_found',
+      error_description: 'tenant discovery needs profile entra-multi-tenant',
+    });
+    return;
+  }
+  const doc = {
+    ...discoveryDocument(ctx),
+    issuer: template,
+    authorization_response_iss_parameter_supported: false,
+  };
+  sendJson(res, 200, doc, { 'cache-control': 'no-cache' });
+};
+
 export const handleDiscovery: Handler = async (ctx, _req, res) => {
   if (ctx.profiles.has('discovery-down')) {
     oauthError(ctx, res, 503, 'temporarily_unavailable', 'discovery unavailable (discovery-down profile)', {

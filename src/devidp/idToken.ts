@@ -4,8 +4,15 @@
 import type { JWTPayload } from 'jose';
 import { identityClaims } from './claims.js';
 import { type IdpContext, idTokenTtl } from './context.js';
+import { entraTenantIssuerTemplate } from './discovery.js';
+import { entraTenantOf } from './entra.js';
 import { randomToken } from './tokens.js';
 import type { DevUser } from './types.js';
+
+/** Under entra-multi-tenant, the user's tenant issuer (`<root>/<tid>/v2.0`). */
+function tenantIssuerOf(ctx: IdpContext, user: DevUser): string | undefined {
+  return entraTenantIssuerTemplate(ctx)?.replace('{tenantid}', entraTenantOf(user));
+}
 
 export const WRONG_ISSUER = 'https://wrong-issuer.example';
 export const WRONG_AUDIENCE = 'some-other-client';
@@ -38,7 +45,7 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
   let nonce = p.nonce;
   if (has('nonce-mismatch')) nonce = randomToken(16);
   const payload: JWTPayload = {
-    iss: has('wrong-issuer') ? WRONG_ISSUER : ctx.issuer,
+    iss: has('wrong-issuer') ? WRONG_ISSUER : (tenantIssuerOf(ctx, p.user) ?? ctx.issuer),
     sub: p.user.sub,
     aud: audience,
     exp: iat + ttl,

@@ -60,6 +60,7 @@ const PROFILES = [
     summary: 'userinfo and the GitHub /user endpoints answer 503',
   },
   { name: 'introspection-5xx', kind: 'failure', summary: 'introspection answers 503' },
+  { name: 'graph-5xx', kind: 'failure', summary: 'the Microsoft Graph emulation (/graph) answers 503' },
   {
     name: 'introspection-slow',
     kind: 'failure',
@@ -101,6 +102,16 @@ const PROFILES = [
     name: 'gitlab',
     kind: 'provider',
     summary: 'groups_direct in the ID token, groups at userinfo; no offline_access, refresh always',
+  },
+  {
+    name: 'entra',
+    kind: 'provider',
+    summary: 'Entra ID claims: oid, tid, UPN, email without email_verified, group ids; Graph at /graph',
+  },
+  {
+    name: 'entra-multi-tenant',
+    kind: 'provider',
+    summary: "with entra: /organizations/v2.0 discovery names {tenantid}; iss is the user's tenant",
   },
 ] as const satisfies readonly ProfileInfo[];
 

@@ -4,8 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
-import { handleDiscovery, handleJwks } from './discovery.js';
+import { handleDiscovery, handleJwks, handleTenantDiscovery } from './discovery.js';
 import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
+import { GRAPH_MEMBER_OF_PATH, handleGraphMemberOf } from './graph.js';
 import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
 import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
@@ -61,6 +62,12 @@ const ROUTES = new Map<string, Route>([
   ),
   ['/login/oauth/authorize', { methods: ['GET', 'POST'], handler: handleAuthorize, counter: 'authorize' }],
   ['/login/oauth/access_token', { methods: ['POST'], handler: handleToken, counter: 'token' }],
+  [GRAPH_MEMBER_OF_PATH, { methods: ['GET'], handler: handleGraphMemberOf, counter: 'graph' }],
+  // Entra's multi-tenant discovery (profile entra-multi-tenant): the issuer is a {tenantid} template.
+  ...['common', 'organizations'].map((tenant): [string, Route] => [
+    `/${tenant}/v2.0/.well-known/openid-configuration`,
+    { methods: READ, handler: handleTenantDiscovery, counter: 'discovery' },
+  ]),
 ]);
 
 const GROUPS_ROUTE: Route = { methods: ['GET', 'POST'], handler: handleGroups };

@@ -9,7 +9,16 @@ export class Stats {
   #grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
   #errors = new Map<string, number>();
   #registrations = 0;
-  #requests = { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, register: 0 };
+  #requests = {
+    authorize: 0,
+    token: 0,
+    userinfo: 0,
+    jwks: 0,
+    discovery: 0,
+    introspect: 0,
+    register: 0,
+    graph: 0,
+  };
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -49,6 +58,7 @@ export class Stats {
       discovery: 0,
       introspect: 0,
       register: 0,
+      graph: 0,
     };
   }
 }

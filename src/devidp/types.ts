@@ -11,6 +11,8 @@ export interface DevUser {
   name: string;
   groups: string[];
   roles: string[];
+  /** Entra directory (tenant) id under profile `entra`; default entra.ts ENTRA_HOME_TENANT. */
+  tid?: string;
 }
 
 /**
@@ -112,6 +114,8 @@ export interface DevIdpStats {
     introspect: number;
     /** POST /register requests, whatever their outcome. */
     register: number;
+    /** Microsoft Graph /graph/v1.0/me/transitiveMemberOf pages (profile entra, group overage). */
+    graph: number;
   };
   /** Clients registered through POST /register (201 answers). */
   registrations: number;

@@ -55,6 +55,7 @@ const userSchema = z.object({
   name: z.string(),
   groups: z.array(z.string()).default([]),
   roles: z.array(z.string()).default([]),
+  tid: z.string().min(1).optional(),
 });
 const usersSchema = z.array(userSchema).min(1, 'at least one user is required');
 
@@ -75,11 +76,12 @@ export function loadUsers(source: readonly DevUser[] | string | undefined): DevU
   const parsed = usersSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid ${origin}: ${z.prettifyError(parsed.error)}`);
   const users: DevUser[] = parsed.data.map((u) => {
-    const { email_verified, hd, ...rest } = u;
+    const { email_verified, hd, tid, ...rest } = u;
     return {
       ...rest,
       ...(email_verified === undefined ? {} : { email_verified }),
       ...(hd === undefined ? {} : { hd }),
+      ...(tid === undefined ? {} : { tid }),
     };
   });
   for (const key of ['sub', 'username'] as const) {

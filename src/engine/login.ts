@@ -194,7 +194,15 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
 
 function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, returnTo: string): ErrorDecision {
   if (err instanceof GatehouseError) {
-    return callbackError(err.status, err.publicReason, returnTo, 'provider_unavailable');
+    // A provider preset's own refusal (Entra: a tenant not allowed, Graph failing) says why.
+    ctx.logger.warn({ reqId: f.requestId, err: describeCause(err) }, 'login failed');
+    const code =
+      err.code === 'forbidden'
+        ? 'forbidden'
+        : err.code === 'provider_error'
+          ? 'provider_error'
+          : 'provider_unavailable';
+    return callbackError(err.status, err.publicReason, returnTo, code);
   }
   const log = { reqId: f.requestId, err: describeCause(err) };
   const failure = classifyOidcError(err);

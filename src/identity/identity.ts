@@ -3,7 +3,16 @@ import { toValueList } from './groupValues.js';
 
 /** Who the user is, as forwarded upstream and used for authorization. Computed at login/refresh. */
 export interface Identity {
+  /**
+   * The stable subject: the provider's `sub`, or — with a `subjectClaims` mapping (Entra:
+   * `<tid>/<oid>`) — those claims joined by `/`. What allowedUsers `sub` entries match.
+   */
   sub: string;
+  /**
+   * The provider's own `sub`, when `sub` above is built from other claims. Back-channel logout,
+   * the userinfo `sub` check and the refresh subject check compare the provider's value.
+   */
+  providerSub?: string;
   /** preferred username, else email, else sub */
   user: string;
   email?: string;
@@ -21,6 +30,11 @@ export interface ClaimMapping {
   rolesClaim: string;
   usernameClaim: string;
   emailClaim: string;
+  /**
+   * The claims whose values, joined by `/`, are the stable subject instead of `sub` (the preset's:
+   * Entra `['tid', 'oid']`, since its `sub` is pairwise per application). All must be present.
+   */
+  subjectClaims?: readonly string[] | undefined;
 }
 
 /** The standard claim names; the config defaults (provider.*Claim) are these. */
@@ -35,13 +49,32 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+/** `sub`, or the `subjectClaims` joined by `/`; throws naming a missing one (never falls back to `sub`). */
+function stableSubject(
+  claims: Record<string, unknown>,
+  providerSub: string,
+  subjectClaims: readonly string[] | undefined,
+): string {
+  if (!subjectClaims?.length) return providerSub;
+  return subjectClaims
+    .map((name) => {
+      const v = str(claims[name]);
+      if (v === undefined) {
+        throw new Error(`claims have no ${name} (the stable subject is ${subjectClaims.join('/')})`);
+      }
+      return v.toLowerCase();
+    })
+    .join('/');
+}
+
 /**
  * Builds the identity from ID token claims merged with userinfo (userinfo wins for claims it has,
  * which is how providers that only put groups in userinfo are supported).
  */
 export function extractIdentity(claims: Record<string, unknown>, map: ClaimMapping): Identity {
-  const sub = str(claims.sub);
-  if (!sub) throw new Error('claims have no sub');
+  const providerSub = str(claims.sub);
+  if (!providerSub) throw new Error('claims have no sub');
+  const sub = stableSubject(claims, providerSub, map.subjectClaims);
   const email = str(readClaim(claims, map.emailClaim));
   const preferredUsername = str(readClaim(claims, map.usernameClaim));
   const ev = claims.email_verified;
@@ -52,6 +85,7 @@ export function extractIdentity(claims: Record<string, unknown>, map: ClaimMappi
     groups: toValueList(readClaim(claims, map.groupsClaim)),
     roles: toValueList(readClaim(claims, map.rolesClaim)),
   };
+  if (sub !== providerSub) identity.providerSub = providerSub;
   if (email !== undefined) identity.email = email;
   if (emailVerified !== undefined) identity.emailVerified = emailVerified;
   const name = str(claims.name);

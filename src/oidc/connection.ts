@@ -76,4 +76,6 @@ export interface ProviderConnection {
   reread(tokens: GrantResponse, previousClaims: Record<string, unknown> | undefined): Promise<Reread>;
   /** True when these tokens never expire, so the session's own lifetime rules (GitHub OAuth app tokens). */
   lastsTheSession(tokens: client.TokenEndpointResponse): boolean;
+  /** The refresh grant, when not openid-client's `refreshTokenGrant` (multi-tenant Entra: per-tenant issuer). */
+  readonly refreshGrant?: ((refreshToken: string) => Promise<GrantResponse>) | undefined;
 }

@@ -72,7 +72,7 @@ export function claimSourceRefusal(url: URL, hosts: readonly string[]): string |
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Reads at most `limit` bytes of the body; beyond that the stream is cancelled and undefined returned. */
-async function readCapped(res: Response, limit: number): Promise<Buffer | undefined> {
+export async function readCapped(res: Response, limit: number): Promise<Buffer | undefined> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) {
     await res.body?.cancel();

@@ -20,7 +20,10 @@ import { needsUserinfo } from './userinfoNeed.js';
  * follows a key rotation at once) while openid-client validates its claims (iss, aud, azp,
  * exp/iat, nonce); with userinfo and distributed claims when configured.
  */
-export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promise<ProviderConnection> {
+export async function discoverOpenIdProvider(
+  ctx: IdentitySourceContext,
+  ext: OpenIdExtensions = {},
+): Promise<ProviderConnection> {
   const p = ctx.settings;
   const metadata: Partial<client.ClientMetadata> = {
     client_secret: p.clientSecret,
@@ -30,13 +33,24 @@ export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promis
   const execute: Array<(c: client.Configuration) => void> = [];
   if (issuer.protocol === 'http:') execute.push(client.allowInsecureRequests);
   let algorithm = 'RS256';
-  let conf = await client.discovery(issuer, p.clientId, metadata, client.ClientSecretBasic(p.clientSecret), {
-    execute,
-    timeout: p.timeoutSeconds,
-    // Every later call of this configuration uses it too (openid-client keeps it).
-    [client.customFetch]: ctx.fetch,
-  });
+  // A discovery URL given by the preset is read as it is: openid-client then skips its "issuer
+  // equals the URL" check, and the preset's acceptIssuer does the check that fits its provider.
+  const discoveryAt = ext.discovery ? new URL(ext.discovery.url) : issuer;
+  let conf = await client.discovery(
+    discoveryAt,
+    p.clientId,
+    metadata,
+    client.ClientSecretBasic(p.clientSecret),
+    {
+      execute,
+      timeout: p.timeoutSeconds,
+      // Every later call of this configuration uses it too (openid-client keeps it).
+      [client.customFetch]: ctx.fetch,
+    },
+  );
   const server = conf.serverMetadata();
+  const refused = ext.discovery?.acceptIssuer(server.issuer);
+  if (refused) throw new Error(`the provider's discovery document is refused: ${refused}`);
   // No silent downgrade: an https issuer whose discovery names http endpoints (jwks_uri is
   // fetched by jose, which has no https guard of its own) is refused, and discovery retried.
   const downgrades = endpointDowngrades(p.issuer, server as Record<string, unknown>, p.allowInsecureIssuer);
@@ -77,7 +91,37 @@ export async function discoverOpenIdProvider(ctx: IdentitySourceContext): Promis
   if (!ctx.previous) {
     ctx.logger.info({ issuer: server.issuer, scopes: offline.scopes }, 'OIDC provider discovered');
   }
-  return new OpenIdConnection(conf, offline, keys, algorithm, ctx);
+  return new OpenIdConnection(conf, offline, keys, algorithm, ctx, ext, ext.grants?.(conf, algorithm));
+}
+
+/** The code and refresh grants, when openid-client's own issuer check cannot express the provider's. */
+export interface TokenGrants {
+  authorizationCode(callbackUrl: URL, checks: CallbackChecks): Promise<GrantResponse>;
+  refresh(refreshToken: string): Promise<GrantResponse>;
+}
+
+/**
+ * Groups that are not in the token (Entra group overage), read by the preset's own means instead
+ * of the token's `_claim_sources`. Resolves the claims with the groups claim filled in, or as
+ * they are when nothing is missing; throws (any error) when the source fails — at login the
+ * sign-in then fails with that error, at refresh the session keeps its identity.
+ */
+export interface GroupSource {
+  resolve(
+    claims: Record<string, unknown>,
+    accessToken: string,
+    phase: 'login' | 'refresh',
+  ): Promise<Record<string, unknown>>;
+}
+
+/** What a preset changes in the OpenID Connect identity source (presets/entra.ts does). */
+export interface OpenIdExtensions {
+  /** Read discovery at `url` and check its issuer with `acceptIssuer` (a refusal reason, or undefined). */
+  discovery?: { url: string; acceptIssuer(issuer: string): string | undefined };
+  /** Replaces the distributed-claims resolution of the groups claim. */
+  groupSource?: GroupSource;
+  /** Replaces openid-client's code and refresh grants (for a per-tenant issuer check). */
+  grants?: (conf: client.Configuration, algorithm: string) => TokenGrants;
 }
 
 class OpenIdConnection implements ProviderConnection {
@@ -87,7 +131,13 @@ class OpenIdConnection implements ProviderConnection {
     readonly keys: ProviderKeys,
     private readonly algorithm: string,
     private readonly ctx: IdentitySourceContext,
-  ) {}
+    private readonly ext: OpenIdExtensions,
+    private readonly grants: TokenGrants | undefined,
+  ) {
+    if (grants) this.refreshGrant = (refreshToken) => grants.refresh(refreshToken);
+  }
+
+  readonly refreshGrant?: (refreshToken: string) => Promise<GrantResponse>;
 
   authorizationParams(nonce: string): Record<string, string> {
     return { nonce };
@@ -103,13 +153,16 @@ class OpenIdConnection implements ProviderConnection {
 
   async exchangeCode(callbackUrl: URL, checks: CallbackChecks): Promise<SignedIn> {
     const conf = this.configuration;
+    const grants = this.grants;
     const res = await this.ctx.run(() =>
-      client.authorizationCodeGrant(conf, callbackUrl, {
-        expectedState: checks.state,
-        expectedNonce: checks.nonce,
-        pkceCodeVerifier: checks.codeVerifier,
-        idTokenExpected: true,
-      }),
+      grants
+        ? grants.authorizationCode(callbackUrl, checks)
+        : client.authorizationCodeGrant(conf, callbackUrl, {
+            expectedState: checks.state,
+            expectedNonce: checks.nonce,
+            pkceCodeVerifier: checks.codeVerifier,
+            idTokenExpected: true,
+          }),
     );
     const idClaims = res.claims() as Record<string, unknown> | undefined;
     if (!idClaims || !res.id_token) throw new Error('the token response carried no ID token');
@@ -223,6 +276,8 @@ class OpenIdConnection implements ProviderConnection {
       claims = { ...idClaims, ...info };
     }
     claims = await this.withAccessTokenClaims(claims, accessToken);
+    // The preset's own source (Entra: Microsoft Graph): its errors are the caller's to handle.
+    if (this.ext.groupSource) return this.ext.groupSource.resolve(claims, accessToken, phase);
     try {
       return await resolveDistributedClaims(claims, p.groupsClaim, accessToken, {
         issuer: p.issuer,

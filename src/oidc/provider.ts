@@ -241,7 +241,11 @@ export class OidcProvider {
     const now = this.deps.clock.now();
     let res: GrantResponse;
     try {
-      res = await this.limiter.run(() => client.refreshTokenGrant(c.configuration, refreshToken));
+      res = await this.limiter.run(() =>
+        c.refreshGrant
+          ? c.refreshGrant(refreshToken)
+          : client.refreshTokenGrant(c.configuration, refreshToken),
+      );
     } catch (err) {
       throw classifyOidcError(err);
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ClaimMapping, DEFAULT_CLAIM_MAPPING } from '../identity/identity.js';
 import { httpUrl } from '../util/httpUrl.js';
+import { entraSettingsSchema } from './presets/entraSettings.js';
 import { PRESET_NAMES, type PresetName, resolvePreset } from './presets/index.js';
 
 /**
@@ -18,6 +19,8 @@ export const providerSettingsSchema = z
      * default) picks one from the issuer (each preset's matchesIssuer, in registry order) and
      * falls back to `generic`, which works for any OIDC provider; a name always wins. Config
      * loading resolves `auto` once: a loaded configuration names a preset.
+     * `entra` is Microsoft Entra ID (`oid`/`tid` as subject, tenant allow-list for multi-tenant
+     * issuers, group overage through Microsoft Graph).
      */
     preset: z.enum(['auto', ...PRESET_NAMES]).default('auto'),
     scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile', 'offline_access']),
@@ -86,6 +89,8 @@ export const providerSettingsSchema = z
      * and `sid`. Either way sessions end only by iss + sid, never by the cookie that came along.
      */
     frontchannelLogoutSessionRequired: z.boolean().default(true),
+    /** Settings of preset `entra` (tenant allow-list, Microsoft Graph): presets/entraSettings.ts. */
+    entra: entraSettingsSchema.optional(),
     /**
      * Dynamic Client Registration (RFC 7591) instead of clientId/clientSecret: Gatehouse registers
      * itself at the provider's registration_endpoint at start and reuses the registration (kept

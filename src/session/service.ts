@@ -103,7 +103,8 @@ export class SessionService {
     const sid = result.claims && typeof result.claims.sid === 'string' ? result.claims.sid : undefined;
     const record: SessionRecord = {
       version: 1,
-      sub: identity.sub,
+      // The provider's own sub: back-channel logout and the refresh subject check compare it.
+      sub: identity.providerSub ?? identity.sub,
       identity,
       tokens: this.sealer.seal(JSON.stringify(result.tokens), storeKey),
       hasRefreshToken: result.tokens.refreshToken !== undefined,

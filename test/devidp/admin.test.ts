@@ -90,6 +90,7 @@ describe('admin API', () => {
       discovery: 0,
       introspect: 0,
       register: 0,
+      graph: 0,
     });
     assert.equal(json.registrations, 0);
     assert.deepEqual(json, idp.stats());
@@ -101,7 +102,16 @@ describe('admin API', () => {
     assert.deepEqual((await admin(idp, 'GET', 'stats')).json, {
       grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0 },
       errors: {},
-      requests: { authorize: 0, token: 0, userinfo: 0, jwks: 0, discovery: 0, introspect: 0, register: 0 },
+      requests: {
+        authorize: 0,
+        token: 0,
+        userinfo: 0,
+        jwks: 0,
+        discovery: 0,
+        introspect: 0,
+        register: 0,
+        graph: 0,
+      },
       registrations: 0,
     });
   });

@@ -11,8 +11,8 @@ const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 describe('provider preset registry', () => {
   test('lists the presets in the order auto asks them, generic (the fallback) last', () => {
     assert.deepEqual(
-      ([...PRESET_NAMES] as string[]).filter((n) => n !== 'entra'),
-      ['google', 'auth0', 'okta', 'keycloak', 'cognito', 'gitlab', 'github', 'generic'],
+      [...PRESET_NAMES],
+      ['google', 'entra', 'auth0', 'okta', 'keycloak', 'cognito', 'gitlab', 'github', 'generic'],
     );
   });
 

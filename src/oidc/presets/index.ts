@@ -1,5 +1,6 @@
 import { auth0 } from './auth0.js';
 import { cognito } from './cognito.js';
+import { entra } from './entra.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
 import { gitlab } from './gitlab.js';
@@ -15,7 +16,8 @@ import type { ProviderPreset } from './preset.js';
  */
 const PRESETS = [
   google,
-  // entra goes here (Microsoft's hosts are never another provider's).
+  // Microsoft's hosts are never another provider's.
+  entra,
   auth0,
   okta,
   keycloak,

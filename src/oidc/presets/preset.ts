@@ -76,4 +76,9 @@ export interface ProviderPreset<Name extends string = string> {
   readonly sendsEmailVerified: boolean;
   /** The dev IdP profile that behaves like this provider (`--profile <name>`); undefined: none needed. */
   readonly devIdpProfile: string | undefined;
+  /**
+   * The claims whose values, joined by `/`, are the stable subject instead of `sub` (Entra:
+   * `tid`, `oid`); undefined: `sub`. See identity.ts `ClaimMapping.subjectClaims`.
+   */
+  readonly subjectClaims?: readonly string[];
 }
