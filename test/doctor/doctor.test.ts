@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { createGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
-import { track } from '../helpers/children.js';
+import { runCli } from '../helpers/cli.js';
 import { useTestIdp } from '../helpers/devIdp.js';
 import { freePort } from '../helpers/ports.js';
 import { REDIS_URL, type RedisServer, requireRedis, startRedisServer } from '../redis/helpers.js';
@@ -29,31 +28,8 @@ interface Run {
 
 /** Runs the real CLI (`gatehouse doctor …`) as a child process, with no GATEHOUSE_* env of ours. */
 async function doctor(args: string[]): Promise<Run> {
-  const started = Date.now();
-  const child = track(
-    spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
-        'doctor',
-        ...args,
-      ],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr, ms: Date.now() - started, lines: stdout.split('\n').filter(Boolean) };
+  const r = await runCli(['doctor', ...args]);
+  return { ...r, lines: r.stdout.split('\n').filter(Boolean) };
 }
 
 /** The line of one check (the first, when a check has several). */

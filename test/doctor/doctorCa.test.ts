@@ -1,41 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { track } from '../helpers/children.js';
+import { runCli } from '../helpers/cli.js';
 import { OP_CLIENT_SECRET, type RunningOidcProvider, startOidcProvider } from '../helpers/oidcProvider.js';
 import { TEST_SECRET } from '../helpers/stack.js';
 import { makeTestCa, type TestCa } from '../helpers/testCa.js';
 
 /** Runs the real CLI (`gatehouse doctor --config FILE`) and collects its output. */
 async function doctor(file: string): Promise<{ code: number; lines: string[]; all: string }> {
-  const child = track(
-    spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
-        'doctor',
-        '--config',
-        file,
-      ],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, lines: out.split('\n').filter(Boolean), all: out };
+  const r = await runCli(['doctor', '--config', file]);
+  const out = r.stdout + r.stderr;
+  return { code: r.code, lines: out.split('\n').filter(Boolean), all: out };
 }
 
 /**

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +11,7 @@ import { migrateOauth2Proxy } from '../../src/migrate/migrateOauth2Proxy.js';
 import { knownOauth2ProxyOptions } from '../../src/migrate/oauth2ProxyTranslation.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort } from '../helpers/stack.js';
@@ -20,30 +19,9 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 const COOKIE_SECRET = 'an-oauth2-proxy-cookie-secret-of-44-chars-xx';
 
-/** Runs `gatehouse migrate ARGS` through the real CLI; collects exit code, stdout and stderr. */
-async function runMigrate(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
-      'migrate',
-      ...args,
-    ],
-    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
+/** Runs `gatehouse migrate ARGS` through the real CLI. */
+function runMigrate(args: string[], env: Record<string, string> = {}) {
+  return runCli(['migrate', ...args], env);
 }
 
 /** An oauth2-proxy configuration as people write them (TOML, the legacy options). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { DevIdp } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { spawnCli } from '../helpers/cli.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { freePort, login, startStack, TEST_SECRET } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
@@ -80,7 +81,7 @@ describe('configuration reload', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reload-'));
     let idp: DevIdp;
     let upstream: EchoUpstream;
-    let child: ChildProcess | undefined;
+    let child: ChildProcessWithoutNullStreams | undefined;
     let stderr = '';
     before(async () => {
       idp = await startTestIdp();
@@ -109,26 +110,18 @@ describe('configuration reload', () => {
           }),
         );
       write([]);
-      child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '-e',
-          "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
-          'serve',
-          '--config',
-          file,
-          '--watch',
-        ],
-        { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr!.on('data', (c: Buffer) => {
+      child = spawnCli(['serve', '--config', file, '--watch']);
+      let stdout = '';
+      child.stderr.on('data', (c: Buffer) => {
         stderr += c.toString();
       });
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      // Listening comes before discovery; requests are answered 503 until the provider is known.
       await until(
-        () => stderr.includes('gatehouse listening on'),
-        `the gateway to listen: ${stderr}`,
+        () => stderr.includes('gatehouse listening on') && stdout.includes('OIDC provider discovered'),
+        `the gateway to listen and discover: ${stderr}`,
         30_000,
       );
       const base = `http://127.0.0.1:${port}`;

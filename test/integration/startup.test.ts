@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,23 +7,14 @@ import { loadConfig } from '../../src/config/load.js';
 import { createGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { jsonLogSink } from '../helpers/logSink.js';
 import { freePort, TEST_SECRET } from '../helpers/stack.js';
 
 /** Runs the real CLI (`gatehouse serve`) and collects its exit code and stderr. */
-async function runServe(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '-e', "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))", ...args],
-    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stderr };
+function runServe(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, env);
 }
 
 describe('start-up', () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import Provider from 'oidc-provider';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
 import { walkOpLogin } from '../helpers/oidcProviderLogin.js';
 import { freePort, type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
@@ -229,24 +228,7 @@ describe('interop: Dynamic Client Registration at oidc-provider', () => {
         `  secret: ${'s'.repeat(40)}`,
       ].join('\n'),
     );
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/cli.ts').then((m) => m.main(process.argv.slice(1)))",
-        'serve',
-        '--config',
-        file,
-      ],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const [code] = (await once(child, 'exit')) as [number];
+    const { code, stderr } = await runCli(['serve', '--config', file]);
     assert.equal(code, 78, stderr);
     assert.match(
       stderr,
