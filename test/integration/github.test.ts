@@ -98,15 +98,11 @@ describe('GitHub (preset github)', () => {
     idp.reset();
     clock.advance(6 * 3600_000); // far past any default token lifetime, within session.maxAgeSeconds
     assert.equal((await b.request(`${s.url}/later`, { kind: 'api' })).status, 200);
-    assert.deepEqual(idp.stats().requests, {
-      authorize: 0,
-      token: 0,
-      userinfo: 0,
-      jwks: 0,
-      discovery: 0,
-      introspect: 0,
-      register: 0,
-    });
+    // no call to any endpoint of the provider (whatever endpoints the dev IdP counts)
+    assert.deepEqual(
+      Object.entries(idp.stats().requests).filter(([, n]) => n !== 0),
+      [],
+    );
     clock.advance(18 * 3600_000 + 1000); // past session.maxAgeSeconds (1 day)
     assert.equal((await b.request(`${s.url}/much-later`, { kind: 'api' })).status, 401);
   });
