@@ -69,6 +69,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly silentReauth = new Counter({
+    name: 'gatehouse_silent_reauth_total',
+    help: 'Silent re-authorizations (prompt=none) of sessions without a refresh token, by result: ok (the session was replaced by one with a refresh token), declined (login_required, consent_required, interaction_required), error (any other answer); the old session is kept on declined and error',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly bearerVerifications = new Counter({
     name: 'gatehouse_bearer_verifications_total',
     help: 'Bearer tokens checked, by method (jwt, introspection) and result (ok, cached, invalid, unavailable)',

@@ -151,6 +151,16 @@ export const configSchema = z
         retryBackoffSeconds: z.number().min(0).default(5),
         /** Cross-replica lease; must exceed provider.timeoutSeconds so a slow IdP cannot double-spend. Default: that + 5 s. */
         lockLeaseSeconds: z.number().positive().optional(),
+        /**
+         * A session without a refresh token, while the offline-access plan expects one, is upgraded
+         * on its next navigation by one silent re-authorization (prompt=none); see docs/refresh.md.
+         */
+        silentUpgrade: z.boolean().default(true),
+        /**
+         * At most one silent attempt per session per this many seconds; a sign-in that brought no
+         * refresh token counts as one, so a provider that never issues them costs no extra round trip.
+         */
+        silentUpgradeIntervalSeconds: z.number().int().positive().default(600),
       })
       .strict()
       .prefault({}),

@@ -36,6 +36,7 @@ export async function beginLogin(
   f: RequestFacts,
   rd: string | null | undefined,
   userInitiated: boolean,
+  opts: { silent?: boolean } = {},
 ): Promise<Answer> {
   const nowSec = Math.floor(ctx.clock.now() / 1000);
   const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, ctx.cfg.login.allowedRedirectHosts);
@@ -60,10 +61,18 @@ export async function beginLogin(
   const state = randomToken(24);
   const nonce = randomToken(24);
   const codeVerifier = randomCodeVerifier();
-  const location = await ctx.provider.authorizationUrl({ state, nonce, codeVerifier });
+  const silent = opts.silent === true;
+  const location = await ctx.provider.authorizationUrl({ state, nonce, codeVerifier, silent });
   await ctx.sessions.store.putFlow(
     state,
-    { browserId: s.browserId, codeVerifier, nonce, returnTo, createdAt: ctx.clock.now() },
+    {
+      browserId: s.browserId,
+      codeVerifier,
+      nonce,
+      returnTo,
+      createdAt: ctx.clock.now(),
+      ...(silent ? { silent: true } : {}),
+    },
     ctx.cfg.login.flowTtlSeconds * 1000,
     ctx.cfg.login.maxPendingFlows,
   );
@@ -112,6 +121,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       );
     }
     const desc = q.get('error_description');
+    if (flow.silent) return silentDeclined(ctx, f, idpError, returnTo);
     ctx.logger.warn(
       { reqId: f.requestId, error: idpError.slice(0, 100), error_description: desc?.slice(0, 200) },
       'identity provider returned an error',
@@ -156,7 +166,8 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       codeVerifier: flow.codeVerifier,
     });
   } catch (err) {
-    return exchangeFailure(ctx, f, err, returnTo);
+    const failed = exchangeFailure(ctx, f, err, returnTo);
+    return flow.silent ? silentFailed(ctx, returnTo) : failed;
   }
   let identity: ReturnType<typeof ctx.sessions.identityFrom>;
   try {
@@ -172,6 +183,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
   }
   const created = await ctx.sessions.create(result, identity);
   const jar = ctx.jar;
+  if (flow.silent) await replaceUpgradedSession(ctx, f);
   ctx.logger.info(
     { reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) },
     'login completed',
@@ -190,6 +202,39 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       loginCookie(ctx, f, counted),
     ],
   };
+}
+
+/**
+ * A silent re-authorization the IdP answered with an error: the user goes back to where they
+ * were with the session they have (its record is already marked, so no second attempt), and
+ * an expired one signs in normally on that navigation. Never an error page, never a loop.
+ */
+function silentDeclined(ctx: EngineContext, f: RequestFacts, idpError: string, returnTo: string): Answer {
+  const declined = SILENT_DECLINED.has(idpError);
+  ctx.metrics.silentReauth.inc({ result: declined ? 'declined' : 'error' });
+  ctx.logger.info(
+    { reqId: f.requestId, error: idpError.slice(0, 100) },
+    'silent re-authorization declined by the identity provider; the session is kept as it is',
+  );
+  return { type: 'redirect', location: returnTo, setCookies: [] };
+}
+
+function silentFailed(ctx: EngineContext, returnTo: string): Answer {
+  ctx.metrics.silentReauth.inc({ result: 'error' });
+  return { type: 'redirect', location: returnTo, setCookies: [] };
+}
+
+/** The answers of OpenID Connect Core §3.1.2.6 that mean "not without the user". */
+const SILENT_DECLINED = new Set(['login_required', 'consent_required', 'interaction_required']);
+
+/** The new session (with a refresh token) replaces the one that was upgraded: the old record goes. */
+async function replaceUpgradedSession(ctx: EngineContext, f: RequestFacts): Promise<void> {
+  ctx.metrics.silentReauth.inc({ result: 'ok' });
+  const oldKey = ctx.sessions.codec.open(readCookie(f.cookieHeader, ctx.jar.session));
+  if (!oldKey) return;
+  await ctx.sessions.store
+    .delete(oldKey)
+    .catch((err) => ctx.logger.warn({ err: describeCause(err) }, 'deleting the upgraded session failed'));
 }
 
 function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, returnTo: string): ErrorDecision {

@@ -23,6 +23,8 @@ export interface AuthorizationRequest {
   nonce: string;
   codeVerifier: string;
   loginHint?: string;
+  /** `prompt=none`: a silent re-authorization (engine/silentUpgrade.ts); wins over a configured prompt. */
+  silent?: boolean;
 }
 
 export interface ProviderDeps {
@@ -192,6 +194,21 @@ export class OidcProvider {
     return this.connection;
   }
 
+  /**
+   * Does the offline-access plan in use expect a refresh token (it asks for `offline_access` or
+   * a parameter such as Google's `access_type=offline`, or the provider issues one unasked)?
+   * False before discovery.
+   */
+  get expectsRefreshToken(): boolean {
+    const plan = this.connection?.offline;
+    if (!plan) return false;
+    return (
+      plan.scopes.includes('offline_access') ||
+      Object.keys(plan.extraParams).length > 0 ||
+      plan.refreshTokenUnasked === true
+    );
+  }
+
   async authorizationUrl(req: AuthorizationRequest): Promise<string> {
     const c = this.connected();
     const params: Record<string, string> = {
@@ -205,6 +222,7 @@ export class OidcProvider {
       ...this.cfg.provider.authorizationParams,
     };
     if (req.loginHint) params.login_hint = req.loginHint;
+    if (req.silent) params.prompt = 'none';
     return client.buildAuthorizationUrl(c.configuration, params).href;
   }
 

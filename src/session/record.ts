@@ -30,6 +30,12 @@ export interface SessionRecord {
   /** Set after a transient refresh failure: no new attempt before this time. */
   refreshRetryAt?: number;
   /**
+   * When this session last tried to obtain a refresh token: its sign-in (when none came) or a
+   * silent re-authorization (prompt=none), set before the redirect. At most one attempt per
+   * `refresh.silentUpgradeIntervalSeconds`, so never a loop.
+   */
+  silentUpgradeTriedAt?: number;
+  /**
    * HMAC over the record (all but `lastSeenAt`) and its store key, set by the session layer on
    * every write; a record without a valid one is treated as no session.
    */

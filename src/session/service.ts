@@ -116,6 +116,8 @@ export class SessionService {
       expiresAt: now + this.settings.maxAgeMs,
     };
     if (sid) record.sid = sid;
+    // The sign-in itself was the attempt to get a refresh token (engine/silentUpgrade.ts).
+    if (!record.hasRefreshToken) record.silentUpgradeTriedAt = now;
     if (result.scopes) record.scopes = result.scopes;
     await this.store.put(storeKey, record, this.ttl(record), null);
     return { cookieValue, key: storeKey, record };

@@ -92,6 +92,11 @@ export interface LoginFlow {
   /** Where to send the user after login: a same-origin path or an allow-listed absolute URL. */
   returnTo: string;
   createdAt: number;
+  /**
+   * A silent re-authorization (prompt=none) for an existing session: an error answer sends the
+   * user back to `returnTo` with the session they have instead of an error page.
+   */
+  silent?: boolean;
 }
 
 /** `takeFlow`'s answer: the flow (now removed), or why there is none for this browser. */

@@ -1,0 +1,46 @@
+import type { EngineContext } from './context.js';
+import type { Principal } from './credentials/credentialLoader.js';
+import type { Answer } from './decision.js';
+import { isNavigation, type RequestFacts } from './facts.js';
+import { beginLogin } from './login.js';
+
+/**
+ * Sessions that upgrade themselves: a session signed in without a refresh token (before offline
+ * access was asked for, or under another preset) while the plan now expects one is sent, on its
+ * next top-level navigation, through one silent re-authorization (`prompt=none`, back to the same
+ * URL). Enabling refresh tokens then needs no mass log-out.
+ *
+ * The record is marked *before* the redirect (`silentUpgradeTriedAt`), so a session gets one
+ * attempt per `refresh.silentUpgradeIntervalSeconds` whatever the IdP answers: a declined attempt
+ * lands on the original URL with the old session (completeLogin), and the next navigation is
+ * served normally — never a loop. A sign-in that brought no refresh token marks its new session
+ * too (SessionService.create), so a provider that never issues one costs no immediate second
+ * round trip. API calls never redirect (a fetch cannot follow a cross-site sign-in).
+ *
+ * Returns the redirect, or undefined to serve the request as it is.
+ */
+export async function silentUpgrade(
+  ctx: EngineContext,
+  f: RequestFacts,
+  principal: Principal,
+): Promise<Answer | undefined> {
+  const session = principal.session;
+  if (!session || !ctx.cfg.refresh.silentUpgrade) return undefined;
+  const rec = session.record;
+  if (rec.hasRefreshToken || !isNavigation(f) || !ctx.provider.expectsRefreshToken) return undefined;
+  const now = ctx.clock.now();
+  const intervalMs = ctx.cfg.refresh.silentUpgradeIntervalSeconds * 1000;
+  if (rec.silentUpgradeTriedAt !== undefined && now - rec.silentUpgradeTriedAt < intervalMs) return undefined;
+  const marked = { ...rec, version: rec.version + 1, silentUpgradeTriedAt: now };
+  // Compare-and-set: of concurrent navigations only the one that marks the record redirects.
+  const ok = await ctx.sessions.store.put(session.key, marked, ctx.sessions.ttl(marked), rec.version);
+  if (!ok) return undefined;
+  const d = await beginLogin(ctx, f, f.url, false, { silent: true });
+  // Rate-limited or a sign-in loop: serve the request with the session it has.
+  if (d.type !== 'redirect') return undefined;
+  ctx.logger.info(
+    { reqId: f.requestId, session: session.key.slice(0, 12) },
+    'session without a refresh token: silent re-authorization (prompt=none) to obtain one',
+  );
+  return d;
+}
