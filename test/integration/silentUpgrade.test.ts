@@ -56,6 +56,8 @@ describe('silent upgrade of sessions without a refresh token', () => {
     const { s, b, clock } = await sessionWithoutRefreshToken();
     try {
       const url = `${s.url}/reports/42?tab=open`;
+      const host = new URL(s.url).host;
+      const before = new Map(b.cookies(host));
       const hops = await b.follow(url);
       const authorize = new URL(hops[0]!.location!);
       assert.equal(hops[0]!.status, 302);
@@ -65,6 +67,10 @@ describe('silent upgrade of sessions without a refresh token', () => {
       assert.equal(hops.at(-1)!.status, 200);
       assert.equal(idp.stats().requests.authorize, 1);
       assert.deepEqual(await silentReauth(s), { ok: 1, declined: 0, error: 0 });
+      // The old session is replaced, not kept next to the new one: its cookie no longer signs in.
+      const old = new TestBrowser();
+      for (const [name, value] of before) old.cookies(host).set(name, value);
+      assert.equal((await old.request(url, { kind: 'api' })).status, 401);
 
       // The new session has a refresh token: past the access token's expiry it is refreshed, not ended.
       clock.advance(TTL * 1000 + 1000);
