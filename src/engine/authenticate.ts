@@ -3,7 +3,7 @@ import type { CredentialLoader, Principal, Refused } from './credentials/credent
 import type { Answer, ErrorDecision } from './decision.js';
 import { isNavigation, type RequestFacts } from './facts.js';
 import { beginLogin } from './login.js';
-import { silentUpgrade } from './silentUpgrade.js';
+import { silentUpgrade, wantsSilentUpgrade } from './silentUpgrade.js';
 
 /**
  * Runs the credential chain (see credentials/credentialChain.ts): the first loader that finds
@@ -18,7 +18,9 @@ export async function authenticate(
   for (const loader of chain) {
     const r = await loader.load(f);
     if (r.kind === 'none') continue;
-    if (r.kind === 'authenticated') return (await silentUpgrade(ctx, f, r)) ?? r;
+    if (r.kind === 'authenticated') {
+      return wantsSilentUpgrade(ctx, f, r) ? ((await silentUpgrade(ctx, f, r)) ?? r) : r;
+    }
     if (r.kind === 'unavailable') {
       if (loader.signsInByRedirect) return unavailable(r.retryAfterSec);
       return { ...unavailable(r.retryAfterSec), reason: r.reason ?? 'Please retry shortly.', bearer: {} };

@@ -25,12 +25,9 @@ export async function silentUpgrade(
   principal: Principal,
 ): Promise<Answer | undefined> {
   const session = principal.session;
-  if (!session || !ctx.cfg.refresh.silentUpgrade) return undefined;
+  if (!session || !wantsSilentUpgrade(ctx, f, principal)) return undefined;
   const rec = session.record;
-  if (rec.hasRefreshToken || !isNavigation(f) || !ctx.provider.expectsRefreshToken) return undefined;
   const now = ctx.clock.now();
-  const intervalMs = ctx.cfg.refresh.silentUpgradeIntervalSeconds * 1000;
-  if (rec.silentUpgradeTriedAt !== undefined && now - rec.silentUpgradeTriedAt < intervalMs) return undefined;
   const marked = { ...rec, version: rec.version + 1, silentUpgradeTriedAt: now };
   // Compare-and-set: of concurrent navigations only the one that marks the record redirects.
   const ok = await ctx.sessions.store.put(session.key, marked, ctx.sessions.ttl(marked), rec.version);
@@ -43,4 +40,16 @@ export async function silentUpgrade(
     'session without a refresh token: silent re-authorization (prompt=none) to obtain one',
   );
   return d;
+}
+
+/**
+ * Synchronous, so the hot path (a session with a refresh token, or an API call) pays a few field
+ * reads and no extra promise: only a session that is due gets the async part above.
+ */
+export function wantsSilentUpgrade(ctx: EngineContext, f: RequestFacts, principal: Principal): boolean {
+  const rec = principal.session?.record;
+  if (!rec || rec.hasRefreshToken || !ctx.cfg.refresh.silentUpgrade) return false;
+  if (!isNavigation(f) || !ctx.provider.expectsRefreshToken) return false;
+  const intervalMs = ctx.cfg.refresh.silentUpgradeIntervalSeconds * 1000;
+  return rec.silentUpgradeTriedAt === undefined || ctx.clock.now() - rec.silentUpgradeTriedAt >= intervalMs;
 }
