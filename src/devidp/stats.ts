@@ -5,11 +5,14 @@ import type { DevIdpStats } from './types.js';
 export type RequestKind = keyof DevIdpStats['requests'];
 export type GrantKind = keyof DevIdpStats['grants'];
 
-export class Stats {
-  #grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
-  #errors = new Map<string, number>();
-  #registrations = 0;
-  #requests = {
+/** Every grant counter at zero: the one list of grant kinds (start and reset). */
+function noGrants(): DevIdpStats['grants'] {
+  return { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
+}
+
+/** Every endpoint counter at zero: the one list of endpoints (start and reset). */
+function noRequests(): DevIdpStats['requests'] {
+  return {
     authorize: 0,
     token: 0,
     userinfo: 0,
@@ -19,6 +22,13 @@ export class Stats {
     register: 0,
     graph: 0,
   };
+}
+
+export class Stats {
+  #grants = noGrants();
+  #errors = new Map<string, number>();
+  #registrations = 0;
+  #requests = noRequests();
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -47,18 +57,9 @@ export class Stats {
   }
 
   reset(): void {
-    this.#grants = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
+    this.#grants = noGrants();
     this.#errors = new Map();
     this.#registrations = 0;
-    this.#requests = {
-      authorize: 0,
-      token: 0,
-      userinfo: 0,
-      jwks: 0,
-      discovery: 0,
-      introspect: 0,
-      register: 0,
-      graph: 0,
-    };
+    this.#requests = noRequests();
   }
 }
