@@ -35,16 +35,13 @@ describe('configuration reload', () => {
         logging: { level: 'debug' },
         ...extra,
       });
-      const plan = s.gw.reload(
-        loadConfig({
-          env: {},
-          object: object({
-            authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins', 'dev'] }] },
-            headers: { passAccessToken: true },
-            skipAuth: ['/status'],
-          }),
-        }),
-      );
+      // the reloadable changes: group dev admitted to /admin, the access token passed, /status open
+      const widened = {
+        authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins', 'dev'] }] },
+        headers: { passAccessToken: true },
+        skipAuth: ['/status'],
+      };
+      const plan = s.gw.reload(loadConfig({ env: {}, object: object(widened) }));
       assert.deepEqual(plan.applied.sort(), ['authorization', 'headers.passAccessToken', 'skipAuth']);
       assert.deepEqual(plan.needsRestart, []);
       const admin = await bob.request(`${s.url}/admin/x`, { kind: 'api' });
@@ -61,9 +58,7 @@ describe('configuration reload', () => {
         loadConfig({
           env: {},
           object: object({
-            authorization: { rules: [{ pathPrefix: '/admin', allowedGroups: ['admins', 'dev'] }] },
-            headers: { passAccessToken: true },
-            skipAuth: ['/status'],
+            ...widened,
             session: { secret: TEST_SECRET, maxAgeSeconds: 60 },
             refresh: { graceSeconds: 5 },
           }),
