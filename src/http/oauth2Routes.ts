@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import { answer, audienceOf } from './answer.js';
 import { continueBody } from './expectContinue.js';
 import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
+import { single } from './requestFacts.js';
 import type { RequestLog } from './requestLog.js';
 import { sendJson } from './respond.js';
 
@@ -51,8 +52,8 @@ const OAUTH2_PROXY_SIGN_OUT = '/oauth2/sign_out';
 
 /** X-Auth-Request-Redirect, when sent once. */
 function signInRedirect(req: IncomingMessage): string | null {
-  const v = req.headersDistinct['x-auth-request-redirect'];
-  return v && v.length === 1 ? v[0]! : null;
+  const v = single(req, 'x-auth-request-redirect');
+  return typeof v === 'string' ? v : null;
 }
 
 /**

@@ -93,7 +93,7 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:
 const MAX_URI = 8192;
 
 /** The single value of a header; `multiple` when a proxy chain (or a client) sent it twice. */
-function single(req: IncomingMessage, name: string): string | undefined | { multiple: true } {
+export function single(req: IncomingMessage, name: string): string | undefined | { multiple: true } {
   const v = req.headersDistinct[name];
   if (!v || v.length === 0) return undefined;
   if (v.length > 1) return { multiple: true };
