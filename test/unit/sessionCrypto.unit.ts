@@ -118,7 +118,8 @@ describe('TokenSealer', () => {
   test('the sealed value contains no plaintext', () => {
     const sealed = new TokenSealer([SECRET_A]).seal(tokens, KEY);
     assert.ok(!sealed.includes('SECRET-VALUE'));
-    assert.ok(!sealed.includes('at-'));
+    // Not 'at-' alone: three characters turn up in random base64url now and then (CI saw it).
+    assert.ok(!sealed.includes('at-SECRET'));
     assert.ok(!Buffer.from(sealed.split('.')[3]!, 'base64url').toString('latin1').includes('SECRET-VALUE'));
     assert.match(sealed, /^v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
   });
