@@ -34,6 +34,7 @@ Options:
   --registration-token TOKEN   POST /register (RFC 7591) requires "Authorization: Bearer TOKEN"
                                (default: registration is open)
   --quiet                      no log output except the start line
+  --list-profiles              print one line per profile (name, kind, summary; tab-separated), exit
   -h, --help                   show this help
 
 Profiles:
@@ -63,6 +64,7 @@ const OPTIONS = {
   'clients-file': { type: 'string' },
   'registration-token': { type: 'string' },
   quiet: { type: 'boolean' },
+  'list-profiles': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -92,7 +94,9 @@ function parseFlags(argv: string[]) {
 }
 
 /** Flags → options; throws UsageError naming the offending flag. */
-export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false; options: DevIdpOptions } {
+export function parseDevIdpArgs(
+  argv: string[],
+): { help: true } | { help: false; listProfiles: boolean; options: DevIdpOptions } {
   const values = parseFlags(argv);
   if (values.help) return { help: true };
   const profiles = (values.profile ?? [])
@@ -127,7 +131,15 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
     registrationToken: values['registration-token'],
     quiet: values.quiet,
   };
-  return { help: false, options };
+  return { help: false, listProfiles: values['list-profiles'] === true, options };
+}
+
+/**
+ * `--list-profiles`: `name<TAB>kind<TAB>summary`, one line per profile, nothing else, so scripts
+ * can `cut -f1` the names or `grep -P '\tfailure\t'` a kind. Summaries never contain a tab.
+ */
+export function profileListing(): string {
+  return PROFILE_INFO.map((p) => `${p.name}\t${p.kind}\t${p.summary}\n`).join('');
 }
 
 /** Errors startDevIdp throws for bad option values, mapped back to the flag the user typed. */
@@ -209,6 +221,10 @@ export async function runDevIdpCli(argv: string[], io: CliIo = processIo): Promi
   }
   if (parsed.help) {
     io.out(USAGE);
+    return;
+  }
+  if (parsed.listProfiles) {
+    io.out(profileListing());
     return;
   }
   let idp: DevIdp;

@@ -67,6 +67,21 @@ const PROFILES = [
     summary: 'each introspection answer delayed (token-delay-ms)',
   },
   {
+    name: 'token-type-lowercase',
+    kind: 'provider',
+    summary: 'token responses say token_type "bearer" (lower case, as GitHub and others do)',
+  },
+  {
+    name: 'scope-omitted',
+    kind: 'provider',
+    summary: 'token responses carry no scope (RFC 6749: optional when it is the requested one)',
+  },
+  {
+    name: 'expires-in-string',
+    kind: 'provider',
+    summary: 'token responses send expires_in as a string ("300"), not a number',
+  },
+  {
     name: 'opaque-access-tokens',
     kind: 'provider',
     summary: 'access tokens are opaque random strings (introspect them)',

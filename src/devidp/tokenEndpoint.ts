@@ -13,6 +13,7 @@ import { answersDown, waitsInQueue } from './endpointFaults.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
+import { shapeTokenResponse } from './tokenResponseShape.js';
 
 export const handleToken: Handler = async (ctx, req, res) => {
   const body = await readBody(req);
@@ -52,8 +53,9 @@ export const handleToken: Handler = async (ctx, req, res) => {
       };
   }
   if (outcome.ok) {
-    ctx.tokenWatch.emit(outcome.body);
-    sendJson(res, 200, outcome.body, { pragma: 'no-cache' });
+    const body = shapeTokenResponse(ctx, outcome.body);
+    ctx.tokenWatch.emit(body);
+    sendJson(res, 200, body, { pragma: 'no-cache' });
   } else if (githubStyle(ctx)) githubError(ctx, res, values.grant_type, outcome.error, outcome.description);
   else oauthError(ctx, res, outcome.status, outcome.error, outcome.description);
 };

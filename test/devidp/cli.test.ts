@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, exposureWarning, parseDevIdpArgs, runDevIdpCli } from '../../src/devidp/cli.js';
+import { PROFILE_INFO } from '../../src/devidp/profiles.js';
+import { runCli } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -213,5 +215,26 @@ describe('parseDevIdpArgs', () => {
   it('rejects out-of-range numbers', () => {
     assert.throws(() => parseDevIdpArgs(['--port', '70000']), /--port/);
     assert.throws(() => parseDevIdpArgs(['--token-delay-ms', '1.5']), /--token-delay-ms/);
+  });
+});
+
+describe('gatehouse dev-idp --list-profiles', () => {
+  it('prints name<TAB>kind<TAB>summary for every profile, nothing else, exit 0', async () => {
+    const run = await runCli(['dev-idp', '--list-profiles']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    assert.ok(run.stdout.endsWith('\n'));
+    const lines = run.stdout.slice(0, -1).split('\n');
+    assert.ok(lines.length >= 45, `only ${lines.length} profiles`);
+    assert.deepEqual(
+      lines.map((l) => l.split('\t')),
+      PROFILE_INFO.map((p) => [p.name, p.kind, p.summary]),
+    );
+    for (const kind of ['claims', 'refresh', 'failure', 'provider']) {
+      assert.ok(
+        lines.some((l) => l.split('\t')[1] === kind),
+        `no ${kind} profile listed`,
+      );
+    }
   });
 });
