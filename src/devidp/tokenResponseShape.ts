@@ -10,10 +10,9 @@ export function shapeTokenResponse(ctx: IdpContext, body: Record<string, unknown
   if (ctx.profiles.has('token-type-lowercase') && typeof out.token_type === 'string') {
     out.token_type = out.token_type.toLowerCase();
   }
-  // RFC 6749 §5.1: scope is OPTIONAL when it equals the requested scope (Google omits it on refresh,
-  // many Keycloak/ADFS setups always).
+  // RFC 6749 §5.1: scope is OPTIONAL when it equals the requested scope.
   if (ctx.profiles.has('scope-omitted')) delete out.scope;
-  // RFC 6749 §5.1 says a number; some providers (older Azure AD v1, Facebook, some PHP IdPs) send "300".
+  // RFC 6749 §5.1 says a number; Entra ID's v1 endpoint (/{tenant}/oauth2/token) and Naver send "3599".
   if (ctx.profiles.has('expires-in-string') && typeof out.expires_in === 'number') {
     out.expires_in = String(out.expires_in);
   }
