@@ -220,7 +220,7 @@ describe('parseDevIdpArgs', () => {
 
 describe('gatehouse dev-idp --list-profiles', () => {
   it('prints name<TAB>kind<TAB>summary for every profile, nothing else, exit 0', async () => {
-    const run = await runCli(['dev-idp', '--list-profiles']);
+    const run = await runCli(['dev-idp', '--list-profiles', '--port', '0']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, '');
     assert.ok(run.stdout.endsWith('\n'));
