@@ -8,8 +8,9 @@ import { login, startStack } from '../helpers/stack.js';
 /**
  * Sessions that upgrade themselves (issue 14 part 2): a session signed in without a refresh
  * token, while the gateway asks for offline access, gets one silent re-authorization
- * (prompt=none) on its next navigation. The dev IdP signs `alice` in by itself (auto-login, its
- * stand-in for an SSO session), so prompt=none succeeds there unless a profile makes it fail.
+ * (prompt=none) on its next navigation. Here the dev IdP signs `alice` in by itself (auto-login),
+ * so prompt=none succeeds unless a profile makes it fail; the suite below uses its login page and
+ * SSO cookie instead.
  */
 const TTL = 300; // dev IdP default access token lifetime, seconds
 /** refresh.silentUpgradeIntervalSeconds in these tests: below TTL, so the old session is still valid. */
