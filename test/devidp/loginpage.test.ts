@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { clearSessionCookie, sessionCookie } from '../../src/devidp/frontchannel.js';
 import { authorizationRequest, client, login, REDIRECT_URI, useRelyingParty, useTestIdp } from './helpers.js';
 
 /** The login page flow with plain fetch, as a browser without JavaScript would do it. */
@@ -232,5 +233,13 @@ describe('RP-initiated logout (end_session_endpoint)', () => {
       assert.equal(res.headers.get('location'), null);
       await res.text();
     }
+  });
+});
+
+describe('SSO cookie attributes', () => {
+  it('Secure only on an https issuer (a loopback http IdP would have its cookie dropped)', () => {
+    assert.doesNotMatch(sessionCookie('http://127.0.0.1:9000', 'abcdefgh'), /Secure/);
+    assert.match(sessionCookie('https://idp.example', 'abcdefgh'), /; Secure$/);
+    assert.match(clearSessionCookie('https://idp.example'), /^gatehouse_devidp_sid=; .*Secure; Max-Age=0$/);
   });
 });
