@@ -2,7 +2,7 @@
 // to an unverified URI would make the IdP an open redirector (RFC 6749 §4.1.2.1). Every later
 // error goes back to the client as `error=` on its redirect_uri, with state and iss.
 
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestedAudience } from './audience.js';
 import {
   type AuthRequest,
@@ -11,7 +11,7 @@ import {
   INTERACTION_TTL_MS,
   oauthErrorPage,
 } from './context.js';
-import { sessionCookie } from './frontchannel.js';
+import { sessionCookie, sessionCookieSid } from './frontchannel.js';
 import { githubStyle } from './github.js';
 import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
 import { isAllowedUri } from './options.js';
@@ -67,28 +67,57 @@ function offlineGranted(ctx: IdpContext, request: AuthRequest, user: DevUser): b
 
 /**
  * Logs the user in and sends the browser back with the code, setting the IdP's browser-session
- * cookie so that end-session visited directly knows which session ends (frontchannel.ts).
+ * (SSO) cookie: a later prompt=none is approved from it, and end-session visited directly knows
+ * which session ends (frontchannel.ts).
  */
 export function redirectLoggedIn(
   ctx: IdpContext,
   res: ServerResponse,
   request: AuthRequest,
   user: DevUser,
+  sso?: SsoSession,
 ): void {
-  const { location, sid } = completeLogin(ctx, request, user);
-  res.setHeader('set-cookie', sessionCookie(sid));
+  const { location, sid } = completeLogin(ctx, request, user, sso);
+  res.setHeader('set-cookie', sessionCookie(ctx.issuer, sid));
   redirect(res, location);
 }
 
-/** Logs the user in (new IdP session) and returns where to send the browser, code attached. */
+/** A live IdP session named by this browser's SSO cookie. */
+interface SsoSession {
+  sid: string;
+  clientId: string;
+  authTime: number;
+  user: DevUser;
+}
+
+/** The SSO session this browser's cookie names, if it is live and its user still exists. */
+function ssoSession(ctx: IdpContext, req: IncomingMessage): SsoSession | undefined {
+  const sid = sessionCookieSid(req);
+  const session = sid === undefined ? undefined : ctx.sessions.get(sid, ctx.now());
+  const user = session === undefined ? undefined : ctx.users.bySub(session.sub);
+  if (sid === undefined || session === undefined || user === undefined) return undefined;
+  return { sid, clientId: session.clientId, authTime: session.authTime, user };
+}
+
+/**
+ * Issues the code and returns where to send the browser. A fresh login starts an IdP session; an
+ * SSO approval for the session's own client reuses its sid and auth_time (one browser session, as
+ * a real IdP's), while another client gets its own session (its logout routing is per client)
+ * that keeps the original auth_time.
+ */
 export function completeLogin(
   ctx: IdpContext,
   request: AuthRequest,
   user: DevUser,
+  sso?: SsoSession,
 ): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
-  const sid = ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs);
+  const authTime = sso?.authTime ?? Math.floor(now / 1000);
+  const sid =
+    sso !== undefined && sso.clientId === request.clientId
+      ? sso.sid
+      : ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs, authTime);
   const code = ctx.tokens.issueCode(
     {
       clientId: request.clientId,
@@ -98,7 +127,7 @@ export function completeLogin(
       scope: request.scope,
       sub: user.sub,
       sid,
-      authTime: Math.floor(now / 1000),
+      authTime,
       offline: offlineGranted(ctx, request, user),
       audience: request.audience,
     },
@@ -198,9 +227,16 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
     const hinted = request.loginHint === undefined ? undefined : ctx.users.find(request.loginHint);
     return redirectLoggedIn(ctx, res, request, hinted ?? auto);
   }
-  // No SSO cookie: without auto-login every authorization asks, so prompt=none cannot succeed.
-  if (request.prompt.includes('none'))
-    return redirectError(ctx, res, request, 'login_required', 'the user must log in');
+  // prompt=none (OIDC Core §3.1.2.1): approved silently from this browser's SSO session, else
+  // login_required. A login_hint naming someone else is not that session's user to approve.
+  // Other prompts still show the login page, so a test can switch users in one browser.
+  if (request.prompt.includes('none')) {
+    const sso = ssoSession(ctx, req);
+    const hinted = request.loginHint === undefined ? undefined : ctx.users.find(request.loginHint);
+    if (sso === undefined || (hinted !== undefined && hinted.sub !== sso.user.sub))
+      return redirectError(ctx, res, request, 'login_required', 'the user must log in');
+    return redirectLoggedIn(ctx, res, request, sso.user, sso);
+  }
   const interaction = randomToken(24);
   ctx.interactions.set(interaction, request, ctx.now() + INTERACTION_TTL_MS);
   sendHtml(

@@ -8,14 +8,25 @@ import type { RegisteredClient } from './clients.js';
 import type { IdpContext } from './context.js';
 import { escapeHtml } from './http.js';
 
-/** The dev IdP's browser-session cookie: the sid of the last login in this browser. */
+/**
+ * The dev IdP's browser-session (SSO) cookie: the sid of the last login in this browser. No
+ * Max-Age: it lasts as long as the browser session; the server-side session's expiry bounds it.
+ * SameSite=Lax still sends it on the top-level redirect a prompt=none authorization is.
+ */
 export const SESSION_COOKIE = 'gatehouse_devidp_sid';
 
-export function sessionCookie(sid: string): string {
-  return `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`;
+/** Secure only on an https issuer: the usual loopback http IdP would have its cookie dropped. */
+function attributes(issuer: string): string {
+  return `Path=/; HttpOnly; SameSite=Lax${issuer.startsWith('https:') ? '; Secure' : ''}`;
 }
 
-export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
+export function sessionCookie(issuer: string, sid: string): string {
+  return `${SESSION_COOKIE}=${sid}; ${attributes(issuer)}`;
+}
+
+export function clearSessionCookie(issuer: string): string {
+  return `${SESSION_COOKIE}=; ${attributes(issuer)}; Max-Age=0`;
+}
 
 /** The sid in the request's dev IdP session cookie, if any. */
 export function sessionCookieSid(req: IncomingMessage): string | undefined {

@@ -4,7 +4,7 @@ import { compactVerify, createLocalJWKSet, decodeJwt, type JWTPayload } from 'jo
 import type { RegisteredClient } from './clients.js';
 import { type Handler, type IdpContext, oauthErrorPage } from './context.js';
 import {
-  CLEAR_SESSION_COOKIE,
+  clearSessionCookie,
   frontchannelLogoutUrl,
   sendFrontchannelPage,
   sessionCookieSid,
@@ -88,6 +88,10 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
   // Only a live session is announced: a stale cookie names nothing the RP should hear about.
   const live = sessionClient !== undefined;
   if (sid !== undefined) ctx.sessions.end(sid, now);
+  // Logging out at the IdP ends this browser's SSO session too, even when the hint named another
+  // one: a later prompt=none from any client must get login_required.
+  const browserSid = sessionCookieSid(req);
+  if (browserSid !== undefined) ctx.sessions.end(browserSid, now);
   let next: string | undefined;
   if (target !== undefined) {
     const url = new URL(target);
@@ -95,8 +99,9 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
     next = url.href;
   }
   const frame = live && sid !== undefined ? frontchannelLogoutUrl(ctx, sessionClient, sid) : undefined;
-  if (frame !== undefined) return sendFrontchannelPage(res, [frame], next, CLEAR_SESSION_COOKIE);
-  res.setHeader('set-cookie', CLEAR_SESSION_COOKIE);
+  const clear = clearSessionCookie(ctx.issuer);
+  if (frame !== undefined) return sendFrontchannelPage(res, [frame], next, clear);
+  res.setHeader('set-cookie', clear);
   if (next === undefined) return sendHtml(res, 200, signedOutPage());
   redirect(res, next);
 };

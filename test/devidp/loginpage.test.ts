@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { clearSessionCookie, sessionCookie } from '../../src/devidp/frontchannel.js';
 import { authorizationRequest, client, login, REDIRECT_URI, useRelyingParty, useTestIdp } from './helpers.js';
 
 /** The login page flow with plain fetch, as a browser without JavaScript would do it. */
@@ -116,6 +118,75 @@ describe('login page', () => {
     assert.equal(new URL(res.headers.get('location') ?? '').searchParams.get('error'), 'login_required');
   });
 
+  /** A prompt=none request sent with `cookie`; the redirect's query and the exchanged tokens' claims. */
+  async function silent(cookie: string | undefined, params: Record<string, string> = {}) {
+    const { url, verifier, state, nonce } = await authorizationRequest(
+      rp.config,
+      { prompt: 'none', ...params },
+      'openid',
+    );
+    const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+    assert.equal(res.status, 302);
+    const callback = new URL(res.headers.get('location') ?? '');
+    assert.equal(callback.searchParams.get('state'), state);
+    assert.equal(callback.searchParams.get('iss'), idp.issuer);
+    const error = callback.searchParams.get('error');
+    if (error !== null) return { error, sub: undefined, claims: undefined };
+    const tokens = await client.authorizationCodeGrant(rp.config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
+    return { error: undefined, sub: tokens.claims()?.sub, claims: tokens.claims() };
+  }
+
+  /** Logs `user` in on the login page; returns the SSO cookie (name=value) and the ID token. */
+  async function ssoLogin(user: string): Promise<{ cookie: string; idToken: string }> {
+    const page = await openPage();
+    const res = await post({ interaction: page.interaction, user });
+    const set = res.headers.get('set-cookie') ?? '';
+    assert.match(
+      set,
+      /^gatehouse_devidp_sid=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax$/,
+      'no Secure on http',
+    );
+    const callback = new URL(res.headers.get('location') ?? '');
+    const tokens = await client.authorizationCodeGrant(rp.config, callback, {
+      pkceCodeVerifier: page.verifier,
+      expectedState: page.state,
+      expectedNonce: page.nonce,
+    });
+    return { cookie: set.split(';')[0]!, idToken: tokens.id_token ?? '' };
+  }
+
+  it('prompt=none with the SSO cookie of a login-page login: a code for that user, same sid and auth_time', async () => {
+    const { cookie, idToken } = await ssoLogin('bob');
+    const first = decodeJwt(idToken);
+    const got = await silent(cookie);
+    assert.equal(got.error, undefined);
+    assert.equal(got.sub, 'usr_bob');
+    assert.equal(got.claims?.sid, first.sid, 'the same IdP session');
+    assert.equal(got.claims?.auth_time, first.auth_time, 'no new authentication happened');
+  });
+
+  it('prompt=none with an unknown or forged SSO cookie, or a login_hint for another user: login_required', async () => {
+    assert.equal((await silent('gatehouse_devidp_sid=AAAAAAAAAAAAAAAAAAAAAA')).error, 'login_required');
+    const { cookie } = await ssoLogin('carol');
+    assert.equal((await silent(cookie, { login_hint: 'alice' })).error, 'login_required');
+    assert.equal((await silent(cookie, { login_hint: 'carol' })).sub, 'usr_carol');
+  });
+
+  it('after end-session the SSO cookie no longer approves prompt=none, and end-session clears it', async () => {
+    const { cookie } = await ssoLogin('alice');
+    assert.equal((await silent(cookie)).sub, 'usr_alice');
+    // The user goes to end-session directly (no hint): this browser's session ends.
+    const out = await fetch(`${idp.issuer}/end-session`, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(out.status, 200);
+    assert.match(out.headers.get('set-cookie') ?? '', /^gatehouse_devidp_sid=; .*Max-Age=0/);
+    // A browser that ignored the clearing still sends the old cookie: the session behind it is gone.
+    assert.equal((await silent(cookie)).error, 'login_required');
+  });
+
   it('an unknown or missing interaction gets the expired page', async () => {
     const forms: Record<string, string>[] = [{ interaction: 'nope', user: 'alice' }, { user: 'alice' }];
     for (const form of forms) {
@@ -162,5 +233,13 @@ describe('RP-initiated logout (end_session_endpoint)', () => {
       assert.equal(res.headers.get('location'), null);
       await res.text();
     }
+  });
+});
+
+describe('SSO cookie attributes', () => {
+  it('Secure only on an https issuer (a loopback http IdP would have its cookie dropped)', () => {
+    assert.doesNotMatch(sessionCookie('http://127.0.0.1:9000', 'abcdefgh'), /Secure/);
+    assert.match(sessionCookie('https://idp.example', 'abcdefgh'), /; Secure$/);
+    assert.match(clearSessionCookie('https://idp.example'), /^gatehouse_devidp_sid=; .*Secure; Max-Age=0$/);
   });
 });

@@ -8,8 +8,9 @@ import { login, startStack } from '../helpers/stack.js';
 /**
  * Sessions that upgrade themselves (issue 14 part 2): a session signed in without a refresh
  * token, while the gateway asks for offline access, gets one silent re-authorization
- * (prompt=none) on its next navigation. The dev IdP signs `alice` in by itself (auto-login, its
- * stand-in for an SSO session), so prompt=none succeeds there unless a profile makes it fail.
+ * (prompt=none) on its next navigation. Here the dev IdP signs `alice` in by itself (auto-login),
+ * so prompt=none succeeds unless a profile makes it fail; the suite below uses its login page and
+ * SSO cookie instead.
  */
 const TTL = 300; // dev IdP default access token lifetime, seconds
 /** refresh.silentUpgradeIntervalSeconds in these tests: below TTL, so the old session is still valid. */
@@ -125,6 +126,91 @@ describe('silent upgrade of sessions without a refresh token', () => {
       const r = await b.request(`${s.url}/reports/1`);
       assert.equal(r.status, 200);
       assert.equal(idp.stats().requests.authorize, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+/**
+ * The same against a dev IdP without auto-login: the user signs in on its login page, and
+ * prompt=none succeeds only from the IdP's SSO session cookie in that browser.
+ */
+describe('silent upgrade against the dev IdP’s SSO session (no auto-login)', () => {
+  const idp = useTestIdp({ autoLogin: undefined });
+  beforeEach(() => {
+    idp.setProfiles([]);
+    idp.reset();
+  });
+
+  /** Signed in on the login page while the IdP issued no refresh token; then it issues them again. */
+  async function sessionWithoutRefreshToken() {
+    const clock = new ManualClock();
+    const s = await startStack({
+      idpInstance: idp,
+      clock,
+      config: { refresh: { silentUpgradeIntervalSeconds: INTERVAL } } as never,
+    });
+    const b = new TestBrowser();
+    idp.setProfiles(['no-refresh-token']);
+    const toPage = await b.follow(`${s.url}/`);
+    const page = toPage.at(-1)!;
+    assert.equal(page.status, 200);
+    const interaction = /name="interaction" value="([^"]+)"/.exec(page.body)?.[1];
+    assert.ok(interaction, 'the login page');
+    const posted = await b.request(`${idp.issuer}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      body: new URLSearchParams({ interaction, user: 'alice' }).toString(),
+    });
+    assert.equal(posted.status, 302);
+    const back = await b.follow(posted.location!);
+    assert.equal(back.at(-1)!.status, 200, 'signed in');
+    idp.setProfiles([]);
+    idp.reset();
+    clock.advance(INTERVAL * 1000 + 1000);
+    return { s, b };
+  }
+
+  async function silentReauth(s: { gw: { metrics: { registry: { metrics(): Promise<string> } } } }) {
+    const text = await s.gw.metrics.registry.metrics();
+    const count = (result: string) =>
+      Number(new RegExp(`gatehouse_silent_reauth_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { ok: count('ok'), declined: count('declined'), error: count('error') };
+  }
+
+  it('with the IdP’s SSO cookie in the browser, prompt=none upgrades the session', async () => {
+    const { s, b } = await sessionWithoutRefreshToken();
+    try {
+      assert.ok(b.cookie(idp.issuer, 'gatehouse_devidp_sid'), 'the IdP set its SSO cookie');
+      const hops = await b.follow(`${s.url}/reports/3`);
+      assert.match(hops[0]!.location ?? '', /prompt=none/);
+      assert.equal(hops.at(-2)!.location, '/reports/3');
+      assert.equal(hops.at(-1)!.status, 200);
+      assert.deepEqual(await silentReauth(s), { ok: 1, declined: 0, error: 0 });
+      assert.equal(idp.stats().grants.authorization_code, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('without it (another browser session at the IdP): login_required → declined, old session kept, no loop', async () => {
+    const { s, b } = await sessionWithoutRefreshToken();
+    try {
+      b.cookies(new URL(idp.issuer).host).delete('gatehouse_devidp_sid');
+      const url = `${s.url}/reports/7?tab=open`;
+      const hops = await b.follow(url);
+      assert.match(hops[0]!.location ?? '', /prompt=none/);
+      const callback = new URL(hops[1]!.location ?? '');
+      assert.equal(callback.searchParams.get('error'), 'login_required', 'the IdP declined');
+      assert.equal(hops.at(-2)!.location, '/reports/7?tab=open', 'back to the original URL, no login page');
+      assert.equal(hops.at(-1)!.status, 200, 'served with the old session');
+      assert.deepEqual(await silentReauth(s), { ok: 0, declined: 1, error: 0 });
+
+      const again = await b.request(url);
+      assert.equal(again.status, 200, 'the next navigation is served, not redirected');
+      assert.equal(idp.stats().requests.authorize, 1, 'no second silent attempt (no loop)');
+      assert.equal(idp.stats().grants.authorization_code, 0);
     } finally {
       await s.close();
     }
