@@ -74,8 +74,9 @@ export function redirectLoggedIn(
   res: ServerResponse,
   request: AuthRequest,
   user: DevUser,
+  extraClaims?: Record<string, unknown>,
 ): void {
-  const { location, sid } = completeLogin(ctx, request, user);
+  const { location, sid } = completeLogin(ctx, request, user, extraClaims);
   res.setHeader('set-cookie', sessionCookie(sid));
   redirect(res, location);
 }
@@ -85,10 +86,18 @@ export function completeLogin(
   ctx: IdpContext,
   request: AuthRequest,
   user: DevUser,
+  /** Claims typed into the login page for this login only. */
+  extraClaims?: Record<string, unknown>,
 ): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
   const sid = ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs);
+  // Per-test claims are taken per login and stay with its session (refreshes keep them).
+  ctx.claimOverrides.bind(
+    sid,
+    ctx.claimOverrides.takeForLogin(user.username, extraClaims),
+    now + sessionTtlMs,
+  );
   const code = ctx.tokens.issueCode(
     {
       clientId: request.clientId,
