@@ -52,6 +52,8 @@ export function validateClaims(value: unknown): Record<string, unknown> {
   if (forbidden.length > 0) {
     throw new ClaimsError(`protected claims cannot be set: ${forbidden.join(', ')}`);
   }
+  // Merging a `__proto__` key with Object.assign would swap the merged object's prototype.
+  if (Object.hasOwn(claims, '__proto__')) throw new ClaimsError('"__proto__" is not a claim name');
   const text = JSON.stringify(claims);
   if (Buffer.byteLength(text) > MAX_CLAIMS_BYTES) {
     throw new ClaimsError(`claims exceed ${MAX_CLAIMS_BYTES} bytes`);

@@ -73,6 +73,7 @@ describe('per-test claims', () => {
       [{ claims: { a: 1 } }, /logins/],
       [{ user: 'alice', claims: { a: 1 }, logins: 0 }, /positive integer/],
       [{ user: 'mallory', claims: { a: 1 } }, /no user named "mallory"/],
+      [JSON.parse('{"user":"alice","claims":{"__proto__":{"admin":true}}}'), /__proto__/],
       [{ user: 'alice', claims: { big: 'x'.repeat(20_000) } }, /exceed/],
     ] as const) {
       const res = await admin(idp, 'POST', 'claims', body);
