@@ -3,8 +3,11 @@
 // otherwise POST to it through the user's browser, which is on loopback).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendBackchannelLogout } from './backchannel.js';
+import { ClaimsError } from './claimOverrides.js';
+import { setClaimRule } from './claimRules.js';
 import type { IdpContext } from './context.js';
 import { isLoopbackAddress, readBody, sendJson } from './http.js';
+import { UserError } from './users.js';
 
 export interface AdminOps {
   rotateKeys(): void;
@@ -44,7 +47,42 @@ type AdminRoute = (
   res: ServerResponse,
 ) => Promise<void>;
 
+// Per-test claims and runtime users (issue 15): kept in their own block.
+const claimAndUserRoutes: Record<string, Partial<Record<string, AdminRoute>>> = {
+  claims: {
+    GET: async (ctx, _ops, _req, res) => sendJson(res, 200, { claims: ctx.claimOverrides.list() }),
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      if (body === undefined) return adminError(res, 400, 'invalid_request', 'body must be a JSON object');
+      try {
+        sendJson(res, 200, { added: setClaimRule(ctx, body), claims: ctx.claimOverrides.list() });
+      } catch (err) {
+        if (!(err instanceof ClaimsError)) throw err;
+        adminError(res, 400, 'invalid_request', err.message);
+      }
+    },
+    DELETE: async (ctx, _ops, _req, res) => {
+      ctx.claimOverrides.clear();
+      sendJson(res, 200, { claims: [] });
+    },
+  },
+  users: {
+    GET: async (ctx, _ops, _req, res) => sendJson(res, 200, { users: ctx.users.list() }),
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      if (body === undefined) return adminError(res, 400, 'invalid_request', 'body must be a JSON object');
+      try {
+        sendJson(res, 201, { user: ctx.users.add(body) });
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        adminError(res, err.kind === 'duplicate' ? 409 : 400, 'invalid_request', err.message);
+      }
+    },
+  },
+};
+
 const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
+  ...claimAndUserRoutes,
   stats: { GET: async (ctx, _ops, _req, res) => sendJson(res, 200, ctx.stats.snapshot()) },
   reset: {
     POST: async (ctx, _ops, _req, res) => {

@@ -76,8 +76,9 @@ export function redirectLoggedIn(
   request: AuthRequest,
   user: DevUser,
   sso?: SsoSession,
+  extraClaims?: Record<string, unknown>,
 ): void {
-  const { location, sid } = completeLogin(ctx, request, user, sso);
+  const { location, sid } = completeLogin(ctx, request, user, sso, extraClaims);
   res.setHeader('set-cookie', sessionCookie(ctx.issuer, sid));
   redirect(res, location);
 }
@@ -110,14 +111,25 @@ export function completeLogin(
   request: AuthRequest,
   user: DevUser,
   sso?: SsoSession,
+  /** Claims typed into the login page for this login only. */
+  extraClaims?: Record<string, unknown>,
 ): { location: string; sid: string } {
   const now = ctx.now();
   const sessionTtlMs = Math.max(ctx.options.refreshTokenTtl, 3600) * 1000;
   const authTime = sso?.authTime ?? Math.floor(now / 1000);
-  const sid =
-    sso !== undefined && sso.clientId === request.clientId
-      ? sso.sid
-      : ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs, authTime);
+  const reused = sso !== undefined && sso.clientId === request.clientId;
+  const sid = reused
+    ? sso.sid
+    : ctx.sessions.create(user.sub, request.clientId, now + sessionTtlMs, authTime);
+  // Per-test claims are taken per login and stay with its session (refreshes keep them); a
+  // silent re-authorization that reuses the SSO session keeps the claims already bound to it.
+  if (!reused) {
+    ctx.claimOverrides.bind(
+      sid,
+      ctx.claimOverrides.takeForLogin(user.username, extraClaims),
+      now + sessionTtlMs,
+    );
+  }
   const code = ctx.tokens.issueCode(
     {
       clientId: request.clientId,

@@ -1,5 +1,6 @@
 // The state every handler works on, in one object handed to each of them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ClaimOverrides } from './claimOverrides.js';
 import type { ClientRegistry } from './clients.js';
 import { ExpiringMap } from './expiringMap.js';
 import { sendHtml, sendJson } from './http.js';
@@ -51,6 +52,8 @@ export interface IdpContext {
   readonly lifecycle: Lifecycle;
   /** Who wants to see the tokens handed out (tests: DevIdp.onTokens). */
   readonly tokenWatch: TokenWatch;
+  /** Per-test claims (POST /__admin/claims), and the claims each login session got. */
+  readonly claimOverrides: ClaimOverrides;
   /** Milliseconds since the epoch, from the configured clock. */
   now(): number;
   log(message: string): void;
@@ -71,6 +74,7 @@ export function createContext({ options, profiles, users, clients }: Resolved): 
     stats: new Stats(),
     lifecycle: new Lifecycle(),
     tokenWatch: new TokenWatch(),
+    claimOverrides: new ClaimOverrides(MAX_ENTRIES),
     now: () => options.clock.now(),
     log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
   };

@@ -55,6 +55,8 @@ export async function issueIdToken(ctx: IdpContext, p: IdTokenInput): Promise<st
     azp: audience,
     sid: p.sid,
     ...identityClaims(ctx, p.user, 'id_token', p.viaRefresh, p.scope),
+    // Per-test claims of this login session (never protocol claims: those are refused on input).
+    ...ctx.claimOverrides.forSession(p.sid, p.now),
   };
   return ctx.keys.sign(payload, { typ: 'JWT', rogue: has('bad-signature') });
 }

@@ -4,6 +4,7 @@ export { PROFILE_NAMES } from './profiles.js';
 export { startDevIdp } from './server.js';
 export type {
   BackchannelLogoutResult,
+  DevClaimRule,
   DevIdp,
   DevIdpClock,
   DevIdpOptions,

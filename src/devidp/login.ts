@@ -1,9 +1,22 @@
 // POST /login: the answer of the login page. The interaction id ties the answer to one pending
 // authorization request; it is single-use and expires, like a real IdP's login transaction.
 import { redirectError, redirectLoggedIn } from './authorize.js';
+import { ClaimsError, validateClaims } from './claimOverrides.js';
 import type { Handler } from './context.js';
 import { isFormRequest, readBody, sendHtml, singleParams } from './http.js';
 import { errorPage, loginPage } from './pages.js';
+
+/** The login page's optional "extra claims (JSON)" field; throws ClaimsError with the reason. */
+function formClaims(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ClaimsError(`not valid JSON (${(err as Error).message})`);
+  }
+  return validateClaims(parsed);
+}
 
 export const handleLogin: Handler = async (ctx, req, res) => {
   const body = await readBody(req);
@@ -48,6 +61,24 @@ export const handleLogin: Handler = async (ctx, req, res) => {
     sendHtml(res, 400, page);
     return;
   }
+  let extraClaims: Record<string, unknown> | undefined;
+  try {
+    extraClaims = formClaims(values.claims);
+  } catch (err) {
+    if (!(err instanceof ClaimsError)) throw err;
+    // The interaction stays usable: the user fixes the JSON and submits again.
+    const page = loginPage({
+      interaction: id,
+      users: ctx.users.list(),
+      clientId: request.clientId,
+      scope: request.scope,
+      username: typed,
+      claims: values.claims,
+      error: `Extra claims: ${err.message}`,
+    });
+    sendHtml(res, 400, page);
+    return;
+  }
   ctx.interactions.delete(id);
-  redirectLoggedIn(ctx, res, request, user);
+  redirectLoggedIn(ctx, res, request, user, undefined, extraClaims);
 };

@@ -9,7 +9,8 @@ main{max-width:34rem;margin:3rem auto;padding:2rem;background:#fff;border-radius
 h1{font-size:1.4rem;margin-top:0}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
 ul{list-style:none;padding:0;margin:0}li{margin:.4rem 0}
 button{font:inherit;cursor:pointer;border:1px solid #8a8f98;border-radius:6px;background:#fff;padding:.5rem .9rem}
-button:focus-visible,input:focus-visible{outline:3px solid #2b6cb0;outline-offset:2px}
+textarea{font:12px/1.4 ui-monospace,monospace;width:100%;box-sizing:border-box}
+button:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid #2b6cb0;outline-offset:2px}
 .user{display:block;width:100%;text-align:left}.user small{display:block;color:#4a4f57}
 input[type=text]{font:inherit;padding:.45rem;border:1px solid #8a8f98;border-radius:6px;width:100%;box-sizing:border-box;margin:.3rem 0 .6rem}
 .error{background:#fde8e8;border:1px solid #c53030;padding:.6rem;border-radius:6px}
@@ -41,6 +42,17 @@ export interface LoginPageInput {
   /** Prefills the text field (login_hint or the name just typed). */
   username?: string | undefined;
   error?: string | undefined;
+  /** Prefills the extra-claims fields (the JSON just rejected). */
+  claims?: string | undefined;
+}
+
+/** Optional per-login claims; one field per form, because a field belongs to one form. */
+function claimsField(id: string, value: string | undefined): string {
+  const open = value !== undefined && value !== '' ? ' open' : '';
+  return `<details${open}><summary>Extra claims (JSON)</summary>
+<label for="${id}">Extra claims for this login, as a JSON object</label>
+<textarea id="${id}" name="claims" rows="3" placeholder='{"department":"sales"}'>${escapeHtml(value ?? '')}</textarea>
+</details>`;
 }
 
 export function loginPage(p: LoginPageInput): string {
@@ -66,12 +78,14 @@ ${hidden}
 <ul>
 ${users}
 </ul>
+${claimsField('claims-pick', p.claims)}
 </form>
 <form method="post" action="/login" aria-labelledby="type">
 ${hidden}
 <h2 id="type">Or type a username</h2>
 <label for="username">Username or e-mail</label>
 <input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(p.username ?? '')}">
+${claimsField('claims-type', p.claims)}
 <button type="submit">Sign in</button>
 </form>
 <form method="post" action="/login">

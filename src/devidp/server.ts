@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdminOps } from './admin.js';
 import { sendBackchannelLogout } from './backchannel.js';
+import { setClaimRule } from './claimRules.js';
 import { createContext, type IdpContext } from './context.js';
 import { resolveOptions } from './options.js';
 import { handleRequest } from './router.js';
@@ -17,6 +18,7 @@ function sweep(ctx: IdpContext): void {
   ctx.tokens.sweep(now);
   ctx.sessions.sweep(now);
   ctx.interactions.sweep(now);
+  ctx.claimOverrides.sweep(now);
 }
 
 /** IPv6 literals need brackets in a URL; 0.0.0.0/:: are kept as given (the user chose them). */
@@ -79,5 +81,10 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     revoke: ops.revoke,
     backchannelLogout: (p) => sendBackchannelLogout(ctx, p),
     onTokens: (listener) => ctx.tokenWatch.add(listener),
+    // Per-test claims and users: the same checks as POST /__admin/claims and /__admin/users.
+    setClaims: (rule) => setClaimRule(ctx, rule),
+    pendingClaims: () => ctx.claimOverrides.list(),
+    clearClaims: () => ctx.claimOverrides.clear(),
+    addUser: (user) => ({ ...ctx.users.add(user) }),
   };
 }

@@ -149,4 +149,23 @@ export interface DevIdp {
    * logs. Returns the function that removes the listener.
    */
   onTokens(listener: (issued: IssuedTokens) => void): () => void;
+  /**
+   * Extra or overridden claims for later logins, as POST /__admin/claims: `user` for that user's
+   * logins (all of them, or the next `logins`), no `user` for anyone's next `logins`. They go
+   * into the ID token and userinfo of that login's session. Throws on a protected claim
+   * (iss, sub, aud, exp, iat, nbf, nonce, azp, sid, auth_time, at_hash, c_hash) or unknown user.
+   */
+  setClaims(rule: DevClaimRule): DevClaimRule;
+  /** The claim rules still pending, oldest first. */
+  pendingClaims(): DevClaimRule[];
+  /** Drops every pending claim rule (live sessions keep the claims they got). */
+  clearClaims(): void;
+  /** Adds a user (same shape as a `users` entry) who can log in at once; throws on a duplicate. */
+  addUser(user: DevUser): DevUser;
+}
+
+export interface DevClaimRule {
+  user?: string | undefined;
+  claims: Record<string, unknown>;
+  logins?: number | undefined;
 }

@@ -45,7 +45,11 @@ export const handleUserinfo: Handler = async (ctx, req, res) => {
   const { user, grant } = auth;
   // userinfo-sub-mismatch: the RP must compare this with the ID token's sub (OIDC Core §5.3.2).
   const sub = ctx.profiles.has('userinfo-sub-mismatch') ? `${user.sub}-mismatch` : user.sub;
-  sendJson(res, 200, { sub, ...identityClaims(ctx, user, 'userinfo', grant.viaRefresh, grant.scope) });
+  sendJson(res, 200, {
+    sub,
+    ...identityClaims(ctx, user, 'userinfo', grant.viaRefresh, grant.scope),
+    ...ctx.claimOverrides.forSession(grant.sid, ctx.now()),
+  });
 };
 
 /**

@@ -59,6 +59,30 @@ const userSchema = z.object({
 });
 const usersSchema = z.array(userSchema).min(1, 'at least one user is required');
 
+function toDevUser(u: z.infer<typeof userSchema>): DevUser {
+  const { email_verified, hd, tid, ...rest } = u;
+  return {
+    ...rest,
+    ...(email_verified === undefined ? {} : { email_verified }),
+    ...(hd === undefined ? {} : { hd }),
+    ...(tid === undefined ? {} : { tid }),
+  };
+}
+
+/** Users added at runtime (POST /__admin/users, DevIdp.addUser) may not grow without bound. */
+export const MAX_USERS = 1000;
+
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(
+    message: string,
+    /** 'duplicate': the username or sub is taken (HTTP 409); 'invalid': a bad entry (400). */
+    readonly kind: 'invalid' | 'duplicate',
+  ) {
+    super(message);
+  }
+}
+
 /** Validates users from code or a JSON file; errors name the source so a bad file is obvious. */
 export function loadUsers(source: readonly DevUser[] | string | undefined): DevUser[] {
   if (source === undefined)
@@ -75,15 +99,7 @@ export function loadUsers(source: readonly DevUser[] | string | undefined): DevU
   }
   const parsed = usersSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid ${origin}: ${z.prettifyError(parsed.error)}`);
-  const users: DevUser[] = parsed.data.map((u) => {
-    const { email_verified, hd, tid, ...rest } = u;
-    return {
-      ...rest,
-      ...(email_verified === undefined ? {} : { email_verified }),
-      ...(hd === undefined ? {} : { hd }),
-      ...(tid === undefined ? {} : { tid }),
-    };
-  });
+  const users: DevUser[] = parsed.data.map(toDevUser);
   for (const key of ['sub', 'username'] as const) {
     const seen = new Set<string>();
     for (const u of users) {
@@ -96,10 +112,32 @@ export function loadUsers(source: readonly DevUser[] | string | undefined): DevU
 }
 
 export class UserDirectory {
-  readonly #users: readonly DevUser[];
+  readonly #users: DevUser[];
 
   constructor(users: readonly DevUser[]) {
-    this.#users = users;
+    this.#users = [...users];
+  }
+
+  /**
+   * Adds one user (same shape as a --users FILE entry) who can log in at once. Throws UserError:
+   * 'duplicate' when the username (case-insensitive) or sub is taken, 'invalid' otherwise.
+   */
+  add(raw: unknown): DevUser {
+    const parsed = userSchema.safeParse(raw);
+    if (!parsed.success) throw new UserError(`invalid user: ${z.prettifyError(parsed.error)}`, 'invalid');
+    const user = frozenUser(toDevUser(parsed.data));
+    const name = user.username.toLowerCase();
+    if (this.#users.some((u) => u.username.toLowerCase() === name)) {
+      throw new UserError(`a user named "${user.username}" exists already`, 'duplicate');
+    }
+    if (this.#users.some((u) => u.sub === user.sub)) {
+      throw new UserError(`a user with sub "${user.sub}" exists already`, 'duplicate');
+    }
+    if (this.#users.length >= MAX_USERS) {
+      throw new UserError(`at most ${MAX_USERS} users; no more can be added`, 'invalid');
+    }
+    this.#users.push(user);
+    return user;
   }
 
   list(): readonly DevUser[] {
