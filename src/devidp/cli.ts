@@ -2,6 +2,7 @@
 // and stops cleanly on SIGINT/SIGTERM. Flag errors exit 2, like other Unix tools' usage errors.
 import { parseArgs } from 'node:util';
 import { parseClientFlag } from './clients.js';
+import { parseFaultSpec } from './faults.js';
 import { isLoopbackAddress } from './http.js';
 import { PROFILE_INFO } from './profiles.js';
 import { startDevIdp } from './server.js';
@@ -33,6 +34,9 @@ Options:
   --clients-file FILE          JSON array of clients {id, secret, scopes?, audience?, grantTypes?}
   --registration-token TOKEN   POST /register (RFC 7591) requires "Authorization: Bearer TOKEN"
                                (default: registration is open)
+  --fault SPEC                 inject a fault; repeatable. SPEC: endpoint=E[,kind=K][,nth=N]
+                               [,probability=P,seed=S][,latencyMs=MS,jitterMs=MS][,times=N]
+                               [,status=CODE][,retryAfter=S] (see docs/dev-idp.md)
   --quiet                      no log output except the start line
   -h, --help                   show this help
 
@@ -62,6 +66,7 @@ const OPTIONS = {
   client: { type: 'string', multiple: true },
   'clients-file': { type: 'string' },
   'registration-token': { type: 'string' },
+  fault: { type: 'string', multiple: true },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -126,6 +131,13 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
     clientsFile: values['clients-file'],
     registrationToken: values['registration-token'],
     quiet: values.quiet,
+    faults: values.fault?.map((spec) => {
+      try {
+        return parseFaultSpec(spec);
+      } catch (err) {
+        throw new UsageError(`--fault: ${(err as Error).message}`);
+      }
+    }),
   };
   return { help: false, options };
 }

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientRegistry } from './clients.js';
 import { ExpiringMap } from './expiringMap.js';
+import { FaultTable } from './faults.js';
 import { sendHtml, sendJson } from './http.js';
 import { KeyRing } from './keys.js';
 import { Lifecycle } from './lifecycle.js';
@@ -51,12 +52,14 @@ export interface IdpContext {
   readonly lifecycle: Lifecycle;
   /** Who wants to see the tokens handed out (tests: DevIdp.onTokens). */
   readonly tokenWatch: TokenWatch;
+  /** Injected faults (POST /__admin/faults, --fault, the faults option). */
+  readonly faults: FaultTable;
   /** Milliseconds since the epoch, from the configured clock. */
   now(): number;
   log(message: string): void;
 }
 
-export function createContext({ options, profiles, users, clients }: Resolved): IdpContext {
+export function createContext({ options, profiles, users, clients, faults }: Resolved): IdpContext {
   return {
     issuer: '',
     options,
@@ -71,6 +74,7 @@ export function createContext({ options, profiles, users, clients }: Resolved): 
     stats: new Stats(),
     lifecycle: new Lifecycle(),
     tokenWatch: new TokenWatch(),
+    faults: new FaultTable(faults),
     now: () => options.clock.now(),
     log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
   };
