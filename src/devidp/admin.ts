@@ -102,7 +102,12 @@ const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
       const body = await jsonBody(req);
       const list = body?.rules;
       if (!Array.isArray(list)) {
-        return adminError(res, 400, 'invalid_request', 'rules: body must be {"rules":[{"endpoint":...}, ...]}');
+        return adminError(
+          res,
+          400,
+          'invalid_request',
+          'rules: body must be {"rules":[{"endpoint":...}, ...]}',
+        );
       }
       try {
         ctx.faults.add(list.map((r, i) => validateFaultRule(r, `rules[${i}].`)));

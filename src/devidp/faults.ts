@@ -174,7 +174,8 @@ export class FaultTable {
       if (r.rule.endpoint !== endpoint || spent(r)) continue;
       r.seen++;
       const { nth, probability } = r.rule;
-      const hit = nth !== undefined ? r.seen === nth : probability !== undefined ? r.random() < probability : true;
+      const hit =
+        nth !== undefined ? r.seen === nth : probability !== undefined ? r.random() < probability : true;
       if (hit && picked === undefined) picked = r;
     }
     if (picked !== undefined) picked.fired++;
