@@ -131,14 +131,17 @@ export function parseDevIdpArgs(argv: string[]): { help: true } | { help: false;
     clientsFile: values['clients-file'],
     registrationToken: values['registration-token'],
     quiet: values.quiet,
-    faults: values.fault?.map((spec) => {
+  };
+  // Set only when given, so the options of a run without --fault stay as they were.
+  if (values.fault !== undefined) {
+    options.faults = values.fault.map((spec) => {
       try {
         return parseFaultSpec(spec);
       } catch (err) {
         throw new UsageError(`--fault: ${(err as Error).message}`);
       }
-    }),
-  };
+    });
+  }
   return { help: false, options };
 }
 
