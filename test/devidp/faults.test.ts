@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { parseDevIdpArgs } from '../../src/devidp/cli.js';
 import { MAX_FAULT_RULES } from '../../src/devidp/faults.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { login, startStack } from '../helpers/stack.js';
 import { admin, startTestIdp, useTestIdp } from './helpers.js';
 
 describe('dev IdP fault injection', () => {
@@ -76,7 +79,10 @@ describe('dev IdP fault injection', () => {
   it('stopping the IdP does not wait for an injected latency', async () => {
     const other = await startTestIdp({ faults: [{ endpoint: 'jwks', latencyMs: 60_000 }] });
     const pending = fetch(`${other.issuer}/jwks`).catch((err: Error) => err);
-    while (other.stats().faults.jwks.fired === 0) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 5_000;
+    while (other.stats().faults.jwks.fired === 0 && Date.now() < deadline)
+      await new Promise((r) => setImmediate(r));
+    assert.equal(other.stats().faults.jwks.fired, 1);
     const t0 = performance.now();
     await other.stop();
     assert.ok(performance.now() - t0 < 5_000);
@@ -131,4 +137,36 @@ describe('dev IdP fault injection', () => {
     assert.throws(() => parseDevIdpArgs(['--fault', 'endpoint=token,nth=x']), /--fault: nth must be/);
     await assert.rejects(startTestIdp({ faults: [{ endpoint: 'x' }] }), /faults\[0\]\.endpoint/);
   });
+});
+
+describe('Gatehouse under an injected token-endpoint fault', () => {
+  const idp = useTestIdp();
+
+  for (const kind of ['html', 'reset', 'malformed-json'] as const) {
+    it(`a transient ${kind} fault during refresh does not log the user out`, async () => {
+      const clock = new ManualClock();
+      const s = await startStack({
+        idpInstance: idp,
+        clock,
+        config: { refresh: { outageGraceSeconds: 120, retryBackoffSeconds: 5 } } as never,
+      });
+      try {
+        const b = new TestBrowser();
+        assert.equal((await login(s, b)).at(-1)?.status, 200);
+        idp.reset();
+        await admin(idp, 'POST', 'faults', { rules: [{ endpoint: 'token', kind, nth: 1 }] });
+        clock.advance(300_000 + 1000); // past the access token's lifetime
+        const during = await b.request(`${s.url}/x`, { kind: 'api' });
+        assert.equal(during.status, 200, 'served within the outage grace');
+        assert.equal(idp.stats().faults.token.fired, 1);
+        clock.advance(6000); // past the back-off
+        const back = await b.request(`${s.url}/x`, { kind: 'api' });
+        assert.equal(back.status, 200, 'the same session refreshes, no new login');
+        assert.equal(idp.stats().grants.refresh_token, 1);
+      } finally {
+        await admin(idp, 'DELETE', 'faults');
+        await s.close();
+      }
+    });
+  }
 });
