@@ -6,6 +6,7 @@ import { sendBackchannelLogout } from './backchannel.js';
 import { ClaimsError } from './claimOverrides.js';
 import { setClaimRule } from './claimRules.js';
 import type { IdpContext } from './context.js';
+import { FaultRuleError, validateFaultRule } from './faults.js';
 import { isLoopbackAddress, readBody, sendJson } from './http.js';
 import { UserError } from './users.js';
 
@@ -130,6 +131,33 @@ const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
         return adminError(res, 400, 'invalid_request', 'body must be {"sub":"..."} and/or {"sid":"..."}');
       }
       sendJson(res, 200, await sendBackchannelLogout(ctx, { sub, sid }));
+    },
+  },
+  // Fault injection (docs/dev-idp.md, Admin API: faults). POST adds rules; all or none.
+  faults: {
+    GET: async (ctx, _ops, _req, res) => sendJson(res, 200, { rules: ctx.faults.list() }),
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      const list = body?.rules;
+      if (!Array.isArray(list)) {
+        return adminError(
+          res,
+          400,
+          'invalid_request',
+          'rules: body must be {"rules":[{"endpoint":...}, ...]}',
+        );
+      }
+      try {
+        ctx.faults.add(list.map((r, i) => validateFaultRule(r, `rules[${i}].`)));
+      } catch (err) {
+        if (!(err instanceof FaultRuleError)) throw err;
+        return adminError(res, 400, 'invalid_request', err.message);
+      }
+      sendJson(res, 200, { rules: ctx.faults.list() });
+    },
+    DELETE: async (ctx, _ops, _req, res) => {
+      ctx.faults.clear();
+      sendJson(res, 200, { rules: [] });
     },
   },
 };

@@ -2,6 +2,7 @@
 // and stops cleanly on SIGINT/SIGTERM. Flag errors exit 2, like other Unix tools' usage errors.
 import { parseArgs } from 'node:util';
 import { parseClientFlag } from './clients.js';
+import { parseFaultSpec } from './faults.js';
 import { isLoopbackAddress } from './http.js';
 import { PROFILE_INFO } from './profiles.js';
 import { startDevIdp } from './server.js';
@@ -33,6 +34,9 @@ Options:
   --clients-file FILE          JSON array of clients {id, secret, scopes?, audience?, grantTypes?}
   --registration-token TOKEN   POST /register (RFC 7591) requires "Authorization: Bearer TOKEN"
                                (default: registration is open)
+  --fault SPEC                 inject a fault; repeatable. SPEC: endpoint=E[,kind=K][,nth=N]
+                               [,probability=P,seed=S][,latencyMs=MS,jitterMs=MS][,times=N]
+                               [,status=CODE][,retryAfter=S] (see docs/dev-idp.md)
   --quiet                      no log output except the start line
   --list-profiles              print one line per profile (name, kind, summary; tab-separated), exit
   -h, --help                   show this help
@@ -63,6 +67,7 @@ const OPTIONS = {
   client: { type: 'string', multiple: true },
   'clients-file': { type: 'string' },
   'registration-token': { type: 'string' },
+  fault: { type: 'string', multiple: true },
   quiet: { type: 'boolean' },
   'list-profiles': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -131,6 +136,16 @@ export function parseDevIdpArgs(
     registrationToken: values['registration-token'],
     quiet: values.quiet,
   };
+  // Set only when given, so the options of a run without --fault stay as they were.
+  if (values.fault !== undefined) {
+    options.faults = values.fault.map((spec) => {
+      try {
+        return parseFaultSpec(spec);
+      } catch (err) {
+        throw new UsageError(`--fault: ${(err as Error).message}`);
+      }
+    });
+  }
   return { help: false, listProfiles: values['list-profiles'] === true, options };
 }
 

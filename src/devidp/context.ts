@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClaimOverrides } from './claimOverrides.js';
 import type { ClientRegistry } from './clients.js';
 import { ExpiringMap } from './expiringMap.js';
+import { FaultTable } from './faults.js';
 import { sendHtml, sendJson } from './http.js';
 import { KeyRing } from './keys.js';
 import { Lifecycle } from './lifecycle.js';
@@ -54,12 +55,14 @@ export interface IdpContext {
   readonly tokenWatch: TokenWatch;
   /** Per-test claims (POST /__admin/claims), and the claims each login session got. */
   readonly claimOverrides: ClaimOverrides;
+  /** Injected faults (POST /__admin/faults, --fault, the faults option). */
+  readonly faults: FaultTable;
   /** Milliseconds since the epoch, from the configured clock. */
   now(): number;
   log(message: string): void;
 }
 
-export function createContext({ options, profiles, users, clients }: Resolved): IdpContext {
+export function createContext({ options, profiles, users, clients, faults }: Resolved): IdpContext {
   return {
     issuer: '',
     options,
@@ -75,6 +78,7 @@ export function createContext({ options, profiles, users, clients }: Resolved): 
     lifecycle: new Lifecycle(),
     tokenWatch: new TokenWatch(),
     claimOverrides: new ClaimOverrides(MAX_ENTRIES),
+    faults: new FaultTable(faults),
     now: () => options.clock.now(),
     log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
   };

@@ -1,6 +1,7 @@
 // Turns DevIdpOptions into validated settings. Everything a user can mistype fails here, at
 // start, with a message that names the option, instead of misbehaving at the first login.
 import { ClientRegistry, type GrantType, loadClientsFile, toRegisteredClient } from './clients.js';
+import { type FaultRule, validateFaultRule } from './faults.js';
 import { isLoopbackUrl } from './http.js';
 import { ProfileSet } from './profiles.js';
 import type { DevIdpClock, DevIdpOptions, DevUser } from './types.js';
@@ -35,6 +36,7 @@ export interface Resolved {
   profiles: ProfileSet;
   users: UserDirectory;
   clients: ClientRegistry;
+  faults: FaultRule[];
 }
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
@@ -125,6 +127,7 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
     profiles: new ProfileSet(opts.profiles ?? []),
     users,
     clients: resolveClients(opts, options),
+    faults: (opts.faults ?? []).map((f, i) => validateFaultRule(f, `faults[${i}].`)),
   };
 }
 

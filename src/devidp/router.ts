@@ -5,6 +5,7 @@ import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
 import { handleDiscovery, handleJwks, handleTenantDiscovery } from './discovery.js';
+import { isFaultEndpoint } from './faults.js';
 import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
 import { GRAPH_MEMBER_OF_PATH, handleGraphMemberOf } from './graph.js';
 import { BodyTooLargeError, parseTarget, sendHtml, sendJson } from './http.js';
@@ -94,6 +95,12 @@ async function dispatch(
     const allow = route.methods.join(', ');
     oauthError(ctx, res, 405, 'invalid_request', `method ${req.method} not allowed; use ${allow}`, { allow });
     return;
+  }
+  // Injected faults, in one place for every endpoint, keyed by the route's stats counter.
+  const kind = route.counter;
+  if (kind !== undefined && isFaultEndpoint(kind)) {
+    const fire = () => ctx.stats.faultFired(kind);
+    if (await ctx.faults.intercept(kind, ctx.lifecycle, req, res, fire)) return;
   }
   await route.handler(ctx, req, res, query);
 }

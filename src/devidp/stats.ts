@@ -24,11 +24,28 @@ function noRequests(): DevIdpStats['requests'] {
   };
 }
 
+/** Every fault endpoint at zero fired. */
+function noFaults(): DevIdpStats['faults'] {
+  return {
+    token: { fired: 0 },
+    userinfo: { fired: 0 },
+    jwks: { fired: 0 },
+    discovery: { fired: 0 },
+    introspect: { fired: 0 },
+    authorize: { fired: 0 },
+  };
+}
+
 export class Stats {
   #grants = noGrants();
   #errors = new Map<string, number>();
   #registrations = 0;
   #requests = noRequests();
+  #faults = noFaults();
+
+  faultFired(endpoint: keyof DevIdpStats['faults']): void {
+    this.#faults[endpoint].fired++;
+  }
 
   request(kind: RequestKind): void {
     this.#requests[kind]++;
@@ -53,6 +70,9 @@ export class Stats {
       errors: Object.fromEntries(this.#errors),
       requests: { ...this.#requests },
       registrations: this.#registrations,
+      faults: Object.fromEntries(
+        Object.entries(this.#faults).map(([k, v]) => [k, { ...v }]),
+      ) as DevIdpStats['faults'],
     };
   }
 
@@ -61,5 +81,6 @@ export class Stats {
     this.#errors = new Map();
     this.#registrations = 0;
     this.#requests = noRequests();
+    this.#faults = noFaults();
   }
 }

@@ -47,6 +47,8 @@ export interface DevClient {
 }
 
 export interface DevIdpOptions {
+  /** Fault injection rules (see docs/dev-idp.md, Admin API: faults); validated at start. */
+  faults?: unknown[];
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
   /** Default 9000; 0 picks a free port. */
@@ -119,6 +121,8 @@ export interface DevIdpStats {
   };
   /** Clients registered through POST /register (201 answers). */
   registrations: number;
+  /** Injected faults (POST /__admin/faults, --fault) that fired, per endpoint. */
+  faults: Record<'token' | 'userinfo' | 'jwks' | 'discovery' | 'introspect' | 'authorize', { fired: number }>;
 }
 
 export interface BackchannelLogoutResult {

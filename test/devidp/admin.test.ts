@@ -79,7 +79,7 @@ describe('admin API', () => {
     await tokenRequest(idp, { grant_type: 'password' });
     const { status, json } = await admin(idp, 'GET', 'stats');
     assert.equal(status, 200);
-    assert.deepEqual(Object.keys(json).sort(), ['errors', 'grants', 'registrations', 'requests']);
+    assert.deepEqual(Object.keys(json).sort(), ['errors', 'faults', 'grants', 'registrations', 'requests']);
     assert.deepEqual(json.grants, { authorization_code: 1, refresh_token: 0, client_credentials: 0 });
     assert.deepEqual(json.errors, { invalid_grant: 1, unsupported_grant_type: 1 });
     assert.deepEqual(json.requests, {
@@ -113,6 +113,14 @@ describe('admin API', () => {
         graph: 0,
       },
       registrations: 0,
+      faults: {
+        token: { fired: 0 },
+        userinfo: { fired: 0 },
+        jwks: { fired: 0 },
+        discovery: { fired: 0 },
+        introspect: { fired: 0 },
+        authorize: { fired: 0 },
+      },
     });
   });
 
