@@ -114,7 +114,7 @@ export function parseFaultSpec(spec: string): FaultRule {
 }
 
 /** mulberry32: tiny, seedable, and the same sequence in every process for the same seed. */
-function prng(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -153,7 +153,7 @@ export class FaultTable {
     for (const rule of rules)
       this.#rules.push({
         rule,
-        random: prng(rule.seed ?? Math.floor(Math.random() * 0x100000000)),
+        random: mulberry32(rule.seed ?? Math.floor(Math.random() * 0x100000000)),
         seen: 0,
         fired: 0,
       });

@@ -48,17 +48,24 @@ export const handleLogin: Handler = async (ctx, req, res) => {
     return;
   }
   const typed = values.user ?? values.username ?? '';
+  // The interaction stays usable: the page comes back with the typed values and the reason.
+  const reshow = (error: string, claims?: string): void =>
+    sendHtml(
+      res,
+      400,
+      loginPage({
+        interaction: id,
+        users: ctx.users.list(),
+        clientId: request.clientId,
+        scope: request.scope,
+        username: typed,
+        claims,
+        error,
+      }),
+    );
   const user = ctx.users.find(typed);
   if (user === undefined) {
-    const page = loginPage({
-      interaction: id,
-      users: ctx.users.list(),
-      clientId: request.clientId,
-      scope: request.scope,
-      username: typed,
-      error: typed.trim() === '' ? 'Pick a user or type a username.' : `No user named "${typed}".`,
-    });
-    sendHtml(res, 400, page);
+    reshow(typed.trim() === '' ? 'Pick a user or type a username.' : `No user named "${typed}".`);
     return;
   }
   let extraClaims: Record<string, unknown> | undefined;
@@ -67,16 +74,7 @@ export const handleLogin: Handler = async (ctx, req, res) => {
   } catch (err) {
     if (!(err instanceof ClaimsError)) throw err;
     // The interaction stays usable: the user fixes the JSON and submits again.
-    const page = loginPage({
-      interaction: id,
-      users: ctx.users.list(),
-      clientId: request.clientId,
-      scope: request.scope,
-      username: typed,
-      claims: values.claims,
-      error: `Extra claims: ${err.message}`,
-    });
-    sendHtml(res, 400, page);
+    reshow(`Extra claims: ${err.message}`, values.claims);
     return;
   }
   ctx.interactions.delete(id);

@@ -17,6 +17,7 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { mulberry32 } from '../../src/devidp/faults.js';
 import type { TestBrowser as Browser } from '../helpers/browser.js';
 import { login, type Stack, startStack, TestBrowser } from '../helpers/stack.js';
 
@@ -45,18 +46,7 @@ const upgradesSeen: Array<{ url: string; upgrade: string; headers: Record<string
 const tunnelled: string[] = [];
 const upstreamSockets: Duplex[] = [];
 
-// ---------------------------------------------------------------- deterministic generator
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---------------------------------------------------------------- deterministic generator (mulberry32, shared with the dev IdP faults)
 
 const pct = (ch: string, lower = false) => {
   const h = ch.charCodeAt(0).toString(16).padStart(2, '0');

@@ -16,6 +16,14 @@ const TTL = 300; // dev IdP default access token lifetime, seconds
 /** refresh.silentUpgradeIntervalSeconds in these tests: below TTL, so the old session is still valid. */
 const INTERVAL = 60;
 
+/** The gateway's gatehouse_silent_reauth_total counters, by result. */
+async function silentReauth(s: { gw: { metrics: { registry: { metrics(): Promise<string> } } } }) {
+  const text = await s.gw.metrics.registry.metrics();
+  const count = (result: string) =>
+    Number(new RegExp(`gatehouse_silent_reauth_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return { ok: count('ok'), declined: count('declined'), error: count('error') };
+}
+
 describe('silent upgrade of sessions without a refresh token', () => {
   const idp = useTestIdp();
   beforeEach(() => {
@@ -44,13 +52,6 @@ describe('silent upgrade of sessions without a refresh token', () => {
     idp.reset();
     clock.advance(INTERVAL * 1000 + 1000);
     return { s, b, clock };
-  }
-
-  async function silentReauth(s: { gw: { metrics: { registry: { metrics(): Promise<string> } } } }) {
-    const text = await s.gw.metrics.registry.metrics();
-    const count = (result: string) =>
-      Number(new RegExp(`gatehouse_silent_reauth_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-    return { ok: count('ok'), declined: count('declined'), error: count('error') };
   }
 
   it('the next navigation re-authorizes with prompt=none, comes back to the same URL, and the session then refreshes', async () => {
@@ -170,13 +171,6 @@ describe('silent upgrade against the dev IdP’s SSO session (no auto-login)', (
     idp.reset();
     clock.advance(INTERVAL * 1000 + 1000);
     return { s, b };
-  }
-
-  async function silentReauth(s: { gw: { metrics: { registry: { metrics(): Promise<string> } } } }) {
-    const text = await s.gw.metrics.registry.metrics();
-    const count = (result: string) =>
-      Number(new RegExp(`gatehouse_silent_reauth_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-    return { ok: count('ok'), declined: count('declined'), error: count('error') };
   }
 
   it('with the IdP’s SSO cookie in the browser, prompt=none upgrades the session', async () => {
