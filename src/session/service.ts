@@ -109,8 +109,7 @@ export class SessionService {
 
   private authenticated(rec: SessionRecord): { key: string; by: SessionKeys } {
     const a = this.store.authenticatedBy(rec);
-    if (a === undefined)
-      throw new Error('session record was not read or written through the session layer');
+    if (a === undefined) throw new Error('session record was not read or written through the session layer');
     return a;
   }
 

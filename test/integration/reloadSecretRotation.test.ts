@@ -78,7 +78,11 @@ describe('session secret rotation on reload', () => {
 
       // bob's sign-in, started under A, completes; his new session works.
       const finished = await bob.follow(as('bob', started.location!));
-      assert.equal(finished.at(-1)!.status, 200, finished.map((h) => `${h.status} ${h.location}`).join(' → '));
+      assert.equal(
+        finished.at(-1)!.status,
+        200,
+        finished.map((h) => `${h.status} ${h.location}`).join(' → '),
+      );
       assert.equal(userOf(finished.at(-1)!), 'bob');
       assert.match(finished.at(-1)!.json<{ url: string }>().url, /^\/bob-was-here/);
 
