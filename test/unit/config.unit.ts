@@ -505,6 +505,21 @@ describe('loadConfig: secret references', () => {
     assert.equal(cfg.session.secret, SECRET);
   });
 
+  test('session.previousSecrets entries may be file: or env: references too (a rotation keeps secrets out of the YAML)', () => {
+    const file = join(dir, 'old-session-secret');
+    writeFileSync(file, `${SECRET}-old\n`);
+    const cfg = loadConfig({
+      object: { ...base(), session: { secret: SECRET, previousSecrets: [`file:${file}`, 'env:OLDER'] } },
+      env: { OLDER: `${SECRET}-older` },
+    });
+    assert.deepEqual(cfg.session.previousSecrets, [`${SECRET}-old`, `${SECRET}-older`]);
+    oneProblem(
+      { object: { ...base(), session: { secret: SECRET, previousSecrets: ['env:GONE'] } }, env: {} },
+      'session.previousSecrets[0]',
+      'GONE',
+    );
+  });
+
   test('an unreadable secret file names the key, the file and the error code', () => {
     const file = join(dir, 'does-not-exist');
     oneProblem(
