@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { SessionRecord } from '../../src/session/record.js';
 import { RecordMac } from '../../src/session/recordMac.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { type Reply, TestBrowser } from '../helpers/browser.js';
-import { login, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
+import { spawnCli } from '../helpers/cli.js';
+import { startTestIdp } from '../helpers/devIdp.js';
+import { freePort, login, type Stack, startStack, TEST_SECRET } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
+import { startEchoUpstream } from '../helpers/upstream.js';
 
 type Echo = { headers: Record<string, string | undefined> };
 
@@ -134,6 +143,83 @@ describe('session secret rotation on reload', () => {
       assert.ok(!s.logs.some((l) => l.msg === 'unexpected error'), 'no 500 anywhere');
     } finally {
       await s.close();
+    }
+  });
+
+  it('gatehouse serve: SIGHUP rotates the secrets from files; the old cookie works, then is refused once its secret is gone', async () => {
+    const idp = await startTestIdp();
+    const upstream = await startEchoUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rotate-'));
+    let child: ChildProcessWithoutNullStreams | undefined;
+    try {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const file = join(dir, 'gatehouse.yaml');
+      const secretFile = (name: string, value: string) => {
+        const path = join(dir, name);
+        writeFileSync(path, `${value}\n`);
+        return `file:${path}`;
+      };
+      const a = secretFile('a', SECRET_A);
+      const b = secretFile('b', SECRET_B);
+      const write = (secret: string, previousSecrets: string[]) =>
+        writeFileSync(
+          file,
+          stringify({
+            listen: `127.0.0.1:${port}`,
+            publicUrl: base,
+            upstream: upstream.url,
+            provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+            session: { secret, previousSecrets },
+          }),
+        );
+      write(a, []);
+      child = spawnCli(['serve', '--config', file]);
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      await until(
+        () => stderr.includes('gatehouse listening on') && stdout.includes('OIDC provider discovered'),
+        `the gateway to listen and discover: ${stderr}`,
+        30_000,
+      );
+      const alice = new TestBrowser();
+      assert.equal((await alice.follow(`${base}/`)).at(-1)!.status, 200);
+
+      write(b, [a]);
+      child.kill('SIGHUP');
+      await until(
+        () =>
+          /SIGHUP: configuration reloaded \(applied: session\.previousSecrets, session\.secret\)/.test(
+            stderr,
+          ),
+        `the reload: ${stderr}`,
+      );
+      const kept = await alice.request(`${base}/kept`, { kind: 'api' });
+      assert.equal(kept.status, 200, 'the cookie made under A still works');
+      assert.equal(userOf(kept), 'alice');
+      const bob = new TestBrowser();
+      assert.equal((await bob.follow(`${base}/`)).at(-1)!.status, 200, 'a sign-in under B');
+
+      write(b, []);
+      child.kill('SIGHUP');
+      await until(
+        () => /SIGHUP: configuration reloaded \(applied: session\.previousSecrets\)/.test(stderr),
+        `the second reload: ${stderr}`,
+      );
+      assert.equal((await alice.request(`${base}/gone`, { kind: 'api' })).status, 401);
+      assert.equal((await bob.request(`${base}/stays`, { kind: 'api' })).status, 200);
+      for (const secret of [SECRET_A, SECRET_B])
+        assert.ok(!(stderr + stdout).includes(secret), 'no secret in the output');
+    } finally {
+      child?.kill('SIGKILL');
+      await upstream.close();
+      await idp.stop();
     }
   });
 });
