@@ -11,7 +11,7 @@ import { SessionKeys } from './sessionKeys.js';
 import type { SessionStore } from './store.js';
 
 export interface SessionSettings {
-  /** `session.secret` first, then `session.previousSecrets`; replaced by `rotateSecrets`. */
+  /** `session.secret` first, then `session.previousSecrets`, at start (`rotateSecrets` replaces the keys made from them). */
   secrets: string[];
   maxAgeMs: number;
   idleTimeoutMs: number;
