@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClaimOverrides } from './claimOverrides.js';
 import type { ClientRegistry } from './clients.js';
+import { DeviceCodeStore } from './deviceCodes.js';
 import { ExpiringMap } from './expiringMap.js';
 import { FaultTable } from './faults.js';
 import { sendHtml, sendJson } from './http.js';
@@ -47,6 +48,8 @@ export interface IdpContext {
   readonly sessions: SessionStore;
   /** Login pages awaiting an answer, by interaction id. */
   readonly interactions: ExpiringMap<string, AuthRequest>;
+  /** Device authorizations (RFC 8628) awaiting a person at /device, or redeemed. */
+  readonly devices: DeviceCodeStore;
   /** Subjects that granted Google-style offline access once (google profile). */
   readonly offlineConsents: ExpiringMap<string, true>;
   readonly stats: Stats;
@@ -73,6 +76,7 @@ export function createContext({ options, profiles, users, clients, faults }: Res
     tokens: new TokenStore({ maxEntries: MAX_ENTRIES }),
     sessions: new SessionStore(MAX_ENTRIES),
     interactions: new ExpiringMap(10_000),
+    devices: new DeviceCodeStore(10_000),
     offlineConsents: new ExpiringMap(MAX_ENTRIES),
     stats: new Stats(),
     lifecycle: new Lifecycle(),

@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
+import { handleDeviceAuthorization } from './deviceGrant.js';
+import { handleDevicePage } from './devicePage.js';
 import { handleDiscovery, handleJwks, handleTenantDiscovery } from './discovery.js';
 import { isFaultEndpoint } from './faults.js';
 import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
@@ -47,6 +49,12 @@ const ROUTES = new Map<string, Route>([
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
   ['/introspect', { methods: ['POST'], handler: handleIntrospect, counter: 'introspect' }],
   ['/register', { methods: ['POST'], handler: handleRegister, counter: 'register' }],
+  // RFC 8628 device grant: the device's endpoint and the page a person approves it on.
+  [
+    '/device_authorization',
+    { methods: ['POST'], handler: handleDeviceAuthorization, counter: 'device_authorization' },
+  ],
+  ['/device', { methods: ['GET', 'HEAD', 'POST'], handler: handleDevicePage }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
   ['/v2/logout', { methods: ['GET'], handler: handleAuth0Logout }],

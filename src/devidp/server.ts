@@ -18,6 +18,7 @@ function sweep(ctx: IdpContext): void {
   ctx.tokens.sweep(now);
   ctx.sessions.sweep(now);
   ctx.interactions.sweep(now);
+  ctx.devices.sweep(now);
   ctx.claimOverrides.sweep(now);
 }
 
