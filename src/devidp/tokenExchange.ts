@@ -4,7 +4,7 @@
 // store (so an expired or revoked one is refused at once), an ID token or other JWT is checked
 // against the IdP's own keys, issuer and expiry. The issued token is a fresh access token whose
 // `sub` is the subject's, `aud` the requested audience, `client_id`/`azp` the exchanging client.
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { issueAccessToken } from './accessToken.js';
 import { requestedAudience, tokenAudience } from './audience.js';
 import { scopesAllowed } from './clients.js';
@@ -82,6 +82,7 @@ async function fromJwt(ctx: IdpContext, token: string, idTokenOnly: boolean): Pr
       currentDate: new Date(ctx.now()),
     }));
   } catch (err) {
+    if (err instanceof errors.JWTExpired) return { ok: false, description: 'has expired' };
     return { ok: false, description: `failed verification (${(err as Error).message})` };
   }
   const sub = payload.sub;
