@@ -87,7 +87,7 @@ describe('device authorization grant through openid-client', () => {
       const res = await fetch(url, init as RequestInit);
       if (
         res.status === 400 &&
-        (await res.clone().json()).error === 'authorization_pending' &&
+        ((await res.clone().json()) as { error?: string }).error === 'authorization_pending' &&
         ++pending === 1
       ) {
         const ok = await admin(idp, 'POST', 'device/approve', { user_code: started.user_code, user: 'bob' });
