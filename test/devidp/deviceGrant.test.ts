@@ -315,3 +315,54 @@ describe('the /device page', () => {
     assert.match(res.html, /No user named &#34;mallory&#34;/);
   });
 });
+
+describe('device grant for a client registered at runtime', () => {
+  const idp = useTestIdp();
+
+  async function register(metadata: Record<string, unknown>) {
+    const res = await fetch(`${idp.issuer}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(metadata),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('a public client (auth method none) runs the whole flow with its client_id alone', async () => {
+    const reg = await register({
+      grant_types: [GRANT, 'refresh_token', 'authorization_code'],
+      redirect_uris: ['http://127.0.0.1:51999/callback'],
+      token_endpoint_auth_method: 'none',
+    });
+    assert.equal(reg.status, 201, JSON.stringify(reg.json));
+    const clientId = String(reg.json.client_id);
+    const form = (params: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: clientId, ...params }).toString(),
+    });
+    const started = (await (
+      await fetch(`${idp.issuer}/device_authorization`, form({ scope: 'openid offline_access' }))
+    ).json()) as Record<string, string>;
+    assert.match(String(started.user_code), USER_CODE);
+    await admin(idp, 'POST', 'device/approve', { user_code: started.user_code, user: 'alice' });
+    const res = await fetch(
+      `${idp.issuer}/token`,
+      form({ grant_type: GRANT, device_code: String(started.device_code) }),
+    );
+    const tokens = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 200, JSON.stringify(tokens));
+    assert.equal(claimsOf(String(tokens.id_token)).aud, clientId);
+    assert.ok(tokens.refresh_token);
+  });
+
+  it('token exchange is refused to a public client at registration', async () => {
+    const reg = await register({
+      grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'],
+      response_types: [],
+      token_endpoint_auth_method: 'none',
+    });
+    assert.equal(reg.status, 400);
+    assert.match(String(reg.json.error_description), /token-exchange needs a confidential client/);
+  });
+});
