@@ -10,6 +10,7 @@ import { KeyRing } from './keys.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Resolved, ResolvedOptions } from './options.js';
 import { errorPage } from './pages.js';
+import type { PushedRequest } from './par.js';
 import type { ProfileSet } from './profiles.js';
 import { SessionStore } from './sessions.js';
 import { Stats } from './stats.js';
@@ -48,6 +49,8 @@ export interface IdpContext {
   readonly sessions: SessionStore;
   /** Login pages awaiting an answer, by interaction id. */
   readonly interactions: ExpiringMap<string, AuthRequest>;
+  /** Pushed authorization requests (RFC 9126) by request_uri, single use, 60 s. */
+  readonly pushedRequests: ExpiringMap<string, PushedRequest>;
   /** Device authorizations (RFC 8628) awaiting a person at /device, or redeemed. */
   readonly devices: DeviceCodeStore;
   /** Subjects that granted Google-style offline access once (google profile). */
@@ -77,6 +80,7 @@ export function createContext({ options, profiles, users, clients, faults }: Res
     sessions: new SessionStore(MAX_ENTRIES),
     interactions: new ExpiringMap(10_000),
     devices: new DeviceCodeStore(10_000),
+    pushedRequests: new ExpiringMap(10_000),
     offlineConsents: new ExpiringMap(MAX_ENTRIES),
     stats: new Stats(),
     lifecycle: new Lifecycle(),

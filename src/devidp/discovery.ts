@@ -29,6 +29,9 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     // RFC 8693 token exchange (tokenExchange.ts) and RFC 8628 device grant (deviceGrant.ts) too.
     grant_types_supported: [...GRANT_TYPES],
     device_authorization_endpoint: `${iss}/device_authorization`,
+    // RFC 9126 (par.ts): optional, so a client may still send the request through the browser.
+    pushed_authorization_request_endpoint: `${iss}/par`,
+    require_pushed_authorization_requests: false,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     // `none`: public clients registered through /register (PKCE is always required).

@@ -15,6 +15,7 @@ import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
 import { handleAuth0Logout, handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
+import { handlePar } from './par.js';
 import { handleRegister } from './registration.js';
 import { handleRevoke } from './revocation.js';
 import type { RequestKind } from './stats.js';
@@ -55,6 +56,8 @@ const ROUTES = new Map<string, Route>([
     { methods: ['POST'], handler: handleDeviceAuthorization, counter: 'device_authorization' },
   ],
   ['/device', { methods: ['GET', 'HEAD', 'POST'], handler: handleDevicePage }],
+  // RFC 9126 pushed authorization requests; /authorize takes the request_uri.
+  ['/par', { methods: ['POST'], handler: handlePar, counter: 'par' }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
   ['/v2/logout', { methods: ['GET'], handler: handleAuth0Logout }],

@@ -19,6 +19,7 @@ function sweep(ctx: IdpContext): void {
   ctx.sessions.sweep(now);
   ctx.interactions.sweep(now);
   ctx.devices.sweep(now);
+  ctx.pushedRequests.sweep(now);
   ctx.claimOverrides.sweep(now);
 }
 

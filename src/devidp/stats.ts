@@ -28,6 +28,7 @@ function noRequests(): DevIdpStats['requests'] {
     register: 0,
     graph: 0,
     device_authorization: 0,
+    par: 0,
   };
 }
 

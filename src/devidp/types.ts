@@ -135,6 +135,8 @@ export interface DevIdpStats {
     graph: number;
     /** POST /device_authorization requests (RFC 8628), whatever their outcome. */
     device_authorization: number;
+    /** POST /par requests (RFC 9126), whatever their outcome. */
+    par: number;
   };
   /** Clients registered through POST /register (201 answers). */
   registrations: number;

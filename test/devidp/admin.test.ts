@@ -98,6 +98,7 @@ describe('admin API', () => {
       register: 0,
       graph: 0,
       device_authorization: 0,
+      par: 0,
     });
     assert.equal(json.registrations, 0);
     assert.deepEqual(json, idp.stats());
@@ -125,6 +126,7 @@ describe('admin API', () => {
         register: 0,
         graph: 0,
         device_authorization: 0,
+        par: 0,
       },
       registrations: 0,
       faults: {
