@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import {
   AUTH_METHODS,
   type AuthMethod,
+  DEVICE_CODE_GRANT,
   GRANT_TYPES,
   type GrantType,
   type RegisteredClient,
@@ -108,8 +109,10 @@ function parseClientMetadata(raw: Record<string, unknown>): ClientMetadata {
   const code = grants.includes('authorization_code');
   if (code !== responseTypes.includes('code'))
     throw bad('grant_types authorization_code and response_types code go together (RFC 7591 §2.1)');
-  if (grants.includes('refresh_token') && !code)
-    throw bad('grant_types: refresh_token needs authorization_code (the grant that issues refresh tokens)');
+  if (grants.includes('refresh_token') && !code && !grants.includes(DEVICE_CODE_GRANT))
+    throw bad(
+      'grant_types: refresh_token needs authorization_code or the device code grant (the grants that issue refresh tokens)',
+    );
   for (const g of ['client_credentials', TOKEN_EXCHANGE_GRANT]) {
     if (auth === 'none' && grants.includes(g))
       throw bad(`grant_types: ${g} needs a confidential client (not auth method none)`);

@@ -330,8 +330,8 @@ describe('device grant for a client registered at runtime', () => {
 
   it('a public client (auth method none) runs the whole flow with its client_id alone', async () => {
     const reg = await register({
-      grant_types: [GRANT, 'refresh_token', 'authorization_code'],
-      redirect_uris: ['http://127.0.0.1:51999/callback'],
+      grant_types: [GRANT, 'refresh_token'],
+      response_types: [],
       token_endpoint_auth_method: 'none',
     });
     assert.equal(reg.status, 201, JSON.stringify(reg.json));
@@ -354,6 +354,11 @@ describe('device grant for a client registered at runtime', () => {
     assert.equal(res.status, 200, JSON.stringify(tokens));
     assert.equal(claimsOf(String(tokens.id_token)).aud, clientId);
     assert.ok(tokens.refresh_token);
+    const refreshed = await fetch(
+      `${idp.issuer}/token`,
+      form({ grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }),
+    );
+    assert.equal(refreshed.status, 200, 'a device client refreshes without the code grant');
   });
 
   it('token exchange is refused to a public client at registration', async () => {
