@@ -2,9 +2,13 @@
 // person watching a login and a refresh sees, that no token value ever shows, that the page's
 // CSP forbids foreign scripts, and that only loopback clients get any of it.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { describe, it } from 'node:test';
 import { fingerprint } from '../../src/devidp/requestLog.js';
+import { stopChild } from '../helpers/children.js';
+import { spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { admin, client, getJson, login, tokenRequest, useRelyingParty, useTestIdp } from './helpers.js';
 
 interface Event {
@@ -200,5 +204,30 @@ describe('live console: loopback clients only', () => {
     }
     // The same server answers loopback clients.
     assert.equal((await fetch(`http://127.0.0.1:${idp.port}/__admin/families`)).status, 200);
+  });
+});
+
+describe('live console: `npm start` (gatehouse demo)', () => {
+  it('prints the console URL next to the others, and it answers the console page', async () => {
+    const [port, idpPort] = [await freePort(), await freePort()];
+    const child = spawnCli(['demo', '--port', String(port), '--idp-port', String(idpPort)]);
+    try {
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      while (!stdout.includes('Press Ctrl+C')) {
+        const [code] = await Promise.race([once(child.stdout, 'data'), once(child, 'exit')]);
+        if (typeof code === 'number') assert.fail(`the demo exited ${code}: ${stdout}`);
+      }
+      const url = `http://127.0.0.1:${idpPort}/__admin/`;
+      assert.match(stdout, new RegExp(`^  console: +${url.replace(/[.]/g, '\\.')} `, 'm'));
+      assert.match(stdout, new RegExp(`^  open: +http://127\\.0\\.0\\.1:${port}/`, 'm'));
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /live console/);
+    } finally {
+      await stopChild(child);
+    }
   });
 });
