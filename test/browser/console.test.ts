@@ -105,6 +105,8 @@ describe('browser: dev IdP live console (headless Chromium)', () => {
               once: true,
             });
             const s = document.createElement('script');
+            s.onload = () => resolve('loaded');
+            s.onerror = () => resolve('failed to load');
             s.src = url;
             document.head.append(s);
           }),
