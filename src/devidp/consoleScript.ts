@@ -7,6 +7,8 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
 (() => {
   const POLL_MS = 1000;
   const KEEP_EVENTS = 500;
+  // A timeline shows at most the last two minutes, so a long demo keeps its bars readable.
+  const WINDOW_MS = 120000;
   const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
   let since = 0;
@@ -91,7 +93,7 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
   function timeline(f, now) {
     const W = 720;
     const H = 54;
-    const first = f.tokens.length ? f.tokens[0].at : f.started;
+    const first = Math.max(f.tokens.length ? f.tokens[0].at : f.started, now - WINDOW_MS);
     let last = now;
     for (const t of f.tokens) if (t.expiresAt !== undefined && t.expiresAt > last) last = t.expiresAt;
     const span = Math.max(last - first, 1000);

@@ -66,14 +66,10 @@ describe('browser: dev IdP live console (headless Chromium)', () => {
 
   it('a profile checkbox and the fault form change the running IdP', async () => {
     await page.locator('input[data-profile="refresh-no-id-token"]').check();
-    await page.waitForFunction(() =>
-      document.getElementById('active-profiles')?.textContent?.includes('refresh-no-id-token'),
-    );
+    await page.locator('#active-profiles', { hasText: 'refresh-no-id-token' }).waitFor();
     assert.deepEqual(idp.profiles(), ['short-expiry', 'refresh-no-id-token']);
     await page.locator('input[data-profile="refresh-no-id-token"]').uncheck();
-    await page.waitForFunction(
-      () => document.getElementById('active-profiles')?.textContent === 'short-expiry',
-    );
+    await page.waitForFunction('document.getElementById("active-profiles").textContent === "short-expiry"');
     assert.deepEqual(idp.profiles(), ['short-expiry']);
 
     await page.locator('#fault-form select[name=endpoint]').selectOption('userinfo');
@@ -98,25 +94,17 @@ describe('browser: dev IdP live console (headless Chromium)', () => {
     await once(server, 'listening');
     try {
       const src = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.js`;
-      const violation = await page.evaluate(
-        (url) =>
-          new Promise<string>((resolve) => {
-            document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), {
-              once: true,
-            });
-            const s = document.createElement('script');
-            s.onload = () => resolve('loaded');
-            s.onerror = () => resolve('failed to load');
-            s.src = url;
-            document.head.append(s);
-          }),
-        src,
-      );
+      // In the page (a string: this file is typed without the DOM library): add a foreign script.
+      const violation = await page.evaluate(`new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true });
+        const s = document.createElement('script');
+        s.onload = () => resolve('loaded');
+        s.onerror = () => resolve('failed to load');
+        s.src = ${JSON.stringify(src)};
+        document.head.append(s);
+      })`);
       assert.equal(violation, 'script-src-elem');
-      assert.equal(
-        await page.evaluate(() => (window as unknown as { __external?: boolean }).__external),
-        undefined,
-      );
+      assert.equal(await page.evaluate('window.__external'), undefined);
       assert.equal(fetched, 0, 'the external script was never requested');
     } finally {
       server.closeAllConnections();
