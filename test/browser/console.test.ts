@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { startDemoApp } from '../../src/demo/upstreamApp.js';
 import { client, login, relyingParty } from '../devidp/helpers.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { useTestIdp } from '../helpers/devIdp.js';
+import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 
 /**
  * The dev IdP's live console in a real headless Chromium: it shows the profiles and users, draws
@@ -69,7 +71,7 @@ describe('browser: dev IdP live console (headless Chromium)', () => {
     await page.locator('#active-profiles', { hasText: 'refresh-no-id-token' }).waitFor();
     assert.deepEqual(idp.profiles(), ['short-expiry', 'refresh-no-id-token']);
     await page.locator('input[data-profile="refresh-no-id-token"]').uncheck();
-    await page.waitForFunction('document.getElementById("active-profiles").textContent === "short-expiry"');
+    await page.locator('#active-profiles', { hasText: /^short-expiry$/ }).waitFor();
     assert.deepEqual(idp.profiles(), ['short-expiry']);
 
     await page.locator('#fault-form select[name=endpoint]').selectOption('userinfo');
@@ -110,5 +112,69 @@ describe('browser: dev IdP live console (headless Chromium)', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+});
+
+/**
+ * What `npm start` shows a person: the demo page through the gateway polls every second, tokens
+ * expire, and the console's timeline gets one refresh per access token — each refresh presents
+ * the refresh token issued just before it, none is presented twice.
+ */
+describe('browser: the live console watching the demo (headless Chromium)', () => {
+  const idp = useTestIdp({ autoLogin: undefined, accessTokenTtl: 2, idTokenTtl: 2 });
+  let gateway: GatewayUnderTest;
+  let app: Awaited<ReturnType<typeof startDemoApp>>;
+  let browser: Browser;
+
+  before(async () => {
+    app = await startDemoApp(0);
+    gateway = await startGateway({
+      issuer: idp.issuer,
+      upstream: app.url,
+      config: { logging: { level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' } } as StackConfig,
+    });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await gateway?.close();
+    app?.server.close();
+  });
+
+  it('each access token of the session is refreshed exactly once', async (t) => {
+    const demo = await browser.newPage();
+    await demo.goto(`${gateway.url}/`);
+    await demo.getByRole('button', { name: /alice/i }).first().click();
+    await demo.waitForURL(`${gateway.url}/`);
+    const watch = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await watch.goto(`${idp.issuer}/__admin/`);
+    // The demo page polls every second and tokens live 2 s: wait for three refreshes.
+    await watch.locator('.family .mark.refresh').nth(2).waitFor({ timeout: 30_000 });
+    const { families } = (await (await fetch(`${idp.issuer}/__admin/families`)).json()) as {
+      families: {
+        tokens: { grantType: string; refresh?: string; presented?: string }[];
+        reuseDetections: number;
+      }[];
+    };
+    assert.equal(families.length, 1, 'one login, one family');
+    const [family] = families;
+    assert.equal(family?.reuseDetections, 0);
+    const tokens = family?.tokens ?? [];
+    assert.equal(tokens[0]?.grantType, 'authorization_code');
+    tokens.slice(1).forEach((tok, i) => {
+      assert.equal(tok.grantType, 'refresh_token');
+      assert.equal(
+        tok.presented,
+        tokens[i]?.refresh,
+        `refresh ${i + 1} presents the refresh token issued before it`,
+      );
+    });
+    const presented = tokens.slice(1).map((tok) => tok.presented);
+    assert.equal(new Set(presented).size, presented.length, 'no refresh token presented twice');
+
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-console-demo-'));
+    const shot = join(dir, 'console-demo.png');
+    await watch.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`live console (demo) screenshot: ${shot}`);
   });
 });
