@@ -17,6 +17,7 @@ import { handleAuth0Logout, handleCognitoLogout, handleEndSession } from './logo
 import { indexPage } from './pages.js';
 import { handlePar } from './par.js';
 import { handleRegister } from './registration.js';
+import { isAdminPath } from './requestLog.js';
 import { handleRevoke } from './revocation.js';
 import type { RequestKind } from './stats.js';
 import { handleToken } from './tokenEndpoint.js';
@@ -95,7 +96,7 @@ async function dispatch(
   res: ServerResponse,
 ): Promise<void> {
   const { pathname, query } = parseTarget(req.url);
-  if (pathname.startsWith('/__admin/')) return handleAdmin(ctx, ops, req, res, pathname);
+  if (isAdminPath(pathname)) return handleAdmin(ctx, ops, req, res, pathname);
   const route = findRoute(pathname);
   if (route === undefined) {
     sendJson(res, 404, { error: 'not_found', error_description: `no endpoint ${pathname}` });
@@ -122,6 +123,7 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  ctx.requestLog.watch(req, res, () => ctx.now()); // the live console's request log (requestLog.ts)
   try {
     await dispatch(ctx, ops, req, res);
   } catch (err) {
