@@ -21,6 +21,7 @@ export const LAYERS = [
   ['refresh'],
   ['store'],
   ['config'],
+  ['routes'],
   ['engine'],
   ['core'],
   ['http'],

@@ -7,6 +7,7 @@ import { presetFor } from '../oidc/presets/index.js';
 import type { ProviderPreset } from '../oidc/presets/preset.js';
 import { caBundleProblems } from '../oidc/providerFetch.js';
 import { withPresetDefaults } from '../oidc/settings.js';
+import { routeProblems } from './routeChecks.js';
 import { type ConfigAsWritten, configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -273,5 +274,31 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   if (pub.pathname !== '/' || pub.search || pub.hash) {
     problems.push('publicUrl: must be an origin without a path (e.g. https://auth.example.com)');
   }
+  problems.push(...routingProblems(cfg));
   if (problems.length) throw new ConfigError(problems);
+}
+
+/** `routes` with `upstream`, routes that cannot match, a cookie domain the callback is outside of. */
+function routingProblems(cfg: ConfigAsWritten): string[] {
+  const problems: string[] = [];
+  if (cfg.routes !== undefined) {
+    if (cfg.upstream !== undefined) {
+      problems.push(
+        'upstream: cannot be used together with routes — move it into a route (routes: [{ upstream: ... }]); a request no route matches gets 404, never a default upstream',
+      );
+    }
+    if (cfg.routes.length === 0)
+      problems.push('routes: is empty — add a route, or remove routes and set upstream');
+    problems.push(...routeProblems(cfg.routes));
+  }
+  const domain = cfg.session.cookieDomain;
+  if (domain) {
+    const host = new URL(cfg.publicUrl).hostname.toLowerCase();
+    if (!host.endsWith(domain)) {
+      problems.push(
+        `session.cookieDomain: ${domain} does not cover publicUrl's host ${host} — the callback on ${host} must see the cookies; use a domain ${host} is under, or remove cookieDomain`,
+      );
+    }
+  }
+  return problems;
 }

@@ -4,6 +4,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { EngineContext } from '../engine/context.js';
 import { cookieNames } from '../engine/cookies.js';
 import { Engine } from '../engine/engine.js';
+import { HandoffTickets } from '../engine/handoff.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
 import { GatewayMetrics } from '../metrics.js';
@@ -14,6 +15,7 @@ import { CaBundleError, createProviderFetch } from '../oidc/providerFetch.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
 import type { RefreshSettings } from '../refresh/policy.js';
+import { RouteTable } from '../routes/routeTable.js';
 import { SessionService } from '../session/service.js';
 import type { SessionStore } from '../session/store.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -123,7 +125,7 @@ export async function createGatewayCore(
     metrics,
   );
   const secure = cfg.publicUrl.startsWith('https:');
-  const jar = cookieNames({ secure, base: cfg.session.cookieName });
+  const jar = cookieNames({ secure, base: cfg.session.cookieName, domain: cfg.session.cookieDomain });
   const ctx: EngineContext = {
     cfg,
     sessions,
@@ -135,6 +137,9 @@ export async function createGatewayCore(
     metrics,
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
+    routes: new RouteTable(cfg),
+    publicHostName: new URL(cfg.publicUrl).hostname.toLowerCase(),
+    handoff: new HandoffTickets([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
   };
   const engine = new Engine(ctx);
@@ -154,7 +159,7 @@ export async function createGatewayCore(
     metrics,
     refresh,
     logger,
-    cookieNames: [jar.session, jar.login],
+    cookieNames: [jar.session, jar.login, jar.bind],
     discovered,
     readiness() {
       const reasons: string[] = [];

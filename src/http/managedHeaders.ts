@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { GatehouseConfig } from '../config/schema.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
 import { plainAddress } from '../util/ipAddress.js';
-import type { ClientAddressResolver } from './clientAddress.js';
+import { type ClientAddressResolver, requestHostOf } from './clientAddress.js';
 
 /**
  * Request headers Gatehouse sets or rebuilds itself. A client's copy — in any spelling an
@@ -135,5 +135,6 @@ export function forwardingHeaders(
   else if (trustedChain) out['x-forwarded-for'] = trustedChain;
   if (facts.client) out['x-real-ip'] = facts.client;
   out['x-forwarded-proto'] = secure ? 'https' : 'http';
-  if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  const host = requestHostOf(req);
+  if (host) out['x-forwarded-host'] = host;
 }

@@ -3,6 +3,7 @@ import type { Answer } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import type { RequestFacts } from '../engine/facts.js';
 import { FRONTCHANNEL_LOGOUT_PATH } from '../engine/frontchannelLogout.js';
+import { HANDOFF_PATH } from '../engine/handoff.js';
 import { LOGOUT_PATH, SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
@@ -86,8 +87,11 @@ export function createOAuth2Routes(
             f,
             url.searchParams.get('rd') ?? (f.path === OAUTH2_PROXY_SIGN_IN ? signInRedirect(req) : null),
             url.searchParams.get('retry') === '1',
+            url.searchParams.get('hb'),
           ),
         );
+      case HANDOFF_PATH:
+        return answered(await engine.redeemHandoff(f, url.searchParams.get('ticket')));
       case '/oauth2/callback':
         return answered(await engine.callback(f, url));
       case LOGOUT_PATH:
