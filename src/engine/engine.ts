@@ -19,6 +19,7 @@ import { FrontchannelLogout } from './frontchannelLogout.js';
 import {
   absoluteUrl,
   bindHashParam,
+  HandoffTickets,
   needsHandoff,
   redeemHandoff,
   startHandoff,
@@ -97,6 +98,7 @@ export class Engine {
       const secrets = [next.session.secret, ...next.session.previousSecrets];
       this.ctx.sessions.rotateSecrets(secrets);
       this.ctx.loginCookies = new LoginCookieCodec(secrets);
+      this.ctx.handoff = new HandoffTickets(secrets);
     }
     this.ctx.cfg = {
       ...this.ctx.cfg,
