@@ -205,6 +205,13 @@ export const configSchema = z
         passAuthorizationHeader: z.boolean().default(false),
         /** X-Forwarded-Groups is cut (at a group boundary, flagged) beyond this many bytes. */
         maxGroupsHeaderBytes: z.number().int().min(256).max(65536).default(8192),
+        /**
+         * Upstream headers of your own, from the claims and tokens (identity/headerTemplates.ts:
+         * `{"X-User-Email": "{{claims.email}}"}`). Parsed at load; a client's copy never passes.
+         */
+        templates: z.record(z.string(), z.string()).default({}),
+        /** A templated value longer than this (bytes) is not sent (the header is left out). */
+        maxTemplateValueBytes: z.number().int().min(256).max(65536).default(8192),
       })
       .strict()
       .prefault({}),

@@ -6,6 +6,7 @@ import { cookieNames } from '../engine/cookies.js';
 import { Engine } from '../engine/engine.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
+import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { GatewayMetrics } from '../metrics.js';
 import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetFor } from '../oidc/presets/index.js';
@@ -85,6 +86,19 @@ export async function createGatewayCore(
     if (!opts.store) await store.close();
     throw err;
   }
+  // Parsed once; the loader has checked them, a configuration built another way is checked here (exit 78).
+  let headerTemplates: ReturnType<typeof compileHeaderTemplates>;
+  try {
+    headerTemplates = compileHeaderTemplates(
+      cfg.headers.templates ?? {},
+      'headers.templates',
+      cfg.headers.maxTemplateValueBytes,
+    );
+  } catch (err) {
+    if (!opts.store) await store.close();
+    if (err instanceof HeaderTemplateError) throw new ConfigError(err.problems);
+    throw err;
+  }
   const metrics = new GatewayMetrics(!opts.logger);
   const preset = presetFor(cfg.provider);
   const shape = preset.shapeClaims;
@@ -97,6 +111,7 @@ export async function createGatewayCore(
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
       claims: claimMappingOf(cfg.provider),
       shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
+      keepClaims: headerTemplates.claimNames,
     },
     clock,
     { logger, metrics },
@@ -136,6 +151,7 @@ export async function createGatewayCore(
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
+    headerTemplates,
   };
   const engine = new Engine(ctx);
   logger.info(

@@ -14,6 +14,7 @@ import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import type { RequestFacts } from '../../src/engine/facts.js';
 import { LoginCookieCodec } from '../../src/engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../../src/engine/loginLimits.js';
+import { compileHeaderTemplates } from '../../src/identity/headerTemplates.js';
 import { GatewayMetrics } from '../../src/metrics.js';
 import type { CallbackChecks } from '../../src/oidc/connection.js';
 import type { AuthorizationRequest, OidcProvider } from '../../src/oidc/provider.js';
@@ -175,6 +176,7 @@ export class EngineHarness {
       jar: this.jar,
       loginCookies: new LoginCookieCodec([cfg.session.secret]),
       crowd: new BrowserCrowdWatch(logger, this.clock),
+      headerTemplates: compileHeaderTemplates(cfg.headers.templates, 'headers.templates'),
     };
     this.engine = new Engine(ctx, opts.credentials ? { credentials: opts.credentials } : {});
   }
