@@ -189,10 +189,22 @@ describe('header templates: rendering', () => {
   test('tokens are opened once per render, and only when a template needs one', () => {
     let opened = 0;
     const t = compileHeaderTemplates({ A: '{{accessToken}}', B: '{{idToken}}', C: '{{claims.x}}' }, W);
-    t.render({ claims: { x: 1 }, tokens: () => (opened++, { accessToken: 'a', idToken: 'i' }) });
+    t.render({
+      claims: { x: 1 },
+      tokens: () => {
+        opened++;
+        return { accessToken: 'a', idToken: 'i' };
+      },
+    });
     assert.equal(opened, 1);
     const c = compileHeaderTemplates({ C: '{{claims.x}}' }, W);
-    c.render({ claims: { x: 1 }, tokens: () => (opened++, {}) });
+    c.render({
+      claims: { x: 1 },
+      tokens: () => {
+        opened++;
+        return {};
+      },
+    });
     assert.equal(opened, 1);
   });
 });

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { basicAuth, tokenRequest } from '../devidp/helpers.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
+import { login, type Stack, startStack } from '../helpers/stack.js';
+
+/**
+ * `headers.templates` end to end: dev IdP → gateway → echo upstream, real sockets. The users get
+ * odd claims from the dev IdP (setClaims); what the upstream receives is what is asserted.
+ */
+const TEMPLATES = {
+  'X-User-Email': '{{claims.email}}',
+  'X-User-Roles': "{{join claims.roles ';'}}",
+  'X-Realm-Roles': '{{claims.realm_access.roles}}',
+  'X-Ns-Team': '{{claims["https://example.com/org"].team}}',
+  'X-Tenant': "{{default claims.tid 'none'}}",
+  'X-Note': 'note={{claims.note}}',
+  'X-Client': '{{claims.client_id}}',
+  Authorization: 'Bearer {{accessToken}}',
+};
+
+const BOT = { id: 'ci-bot', secret: 'ci-bot-secret', scopes: ['api:read'], audience: 'grafana-api' };
+
+type Echo = { headers: Record<string, string | undefined> };
+
+describe('templated headers reach the upstream', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      idp: { clients: [BOT] },
+      config: {
+        headers: { templates: TEMPLATES },
+        // Underscore headers pass here: X_User_Email must be stopped by the template rule itself.
+        proxy: { allowUnderscoreHeaders: true },
+        bearer: { accept: ['jwt'], audiences: ['grafana-api'] },
+      } as never,
+    });
+  });
+  after(() => s?.close());
+
+  /** Signs `user` in with extra claims for that login; returns the browser and the access token issued. */
+  async function signIn(user: string, claims: Record<string, unknown>) {
+    s.idp.setClaims({ user, claims, logins: 1 });
+    let accessToken: string | undefined;
+    const stop = s.idp.onTokens((t) => {
+      accessToken = t.accessToken;
+    });
+    const b = new TestBrowser();
+    try {
+      const hops = await login(s, b, { user });
+      assert.equal(hops.at(-1)!.status, 200, hops.at(-1)!.body);
+    } finally {
+      stop();
+    }
+    assert.ok(accessToken);
+    return { b, accessToken };
+  }
+
+  it('list claim joined, nested and namespaced claims, default, accessToken; a client copy never passes', async () => {
+    const { b, accessToken } = await signIn('alice', {
+      roles: ['admin', 'ops'],
+      realm_access: { roles: ['realm-a', 'realm-b'] },
+      'https://example.com/org': { team: 'core' },
+      note: 'hello',
+    });
+    const r = await b.request(`${s.url}/x`, {
+      headers: {
+        'X-User-Email': 'mallory@evil.example',
+        X_User_Email: 'mallory@evil.example',
+        'X-TENANT': 'forged',
+        X_Tenant: 'forged',
+      },
+    });
+    assert.equal(r.status, 200, r.body);
+    const h = r.json<Echo>().headers;
+    assert.equal(h['x-user-email'], 'alice@example.com');
+    assert.equal(h.x_user_email, undefined);
+    assert.equal(h['x-user-roles'], 'admin;ops');
+    assert.equal(h['x-realm-roles'], 'realm-a,realm-b');
+    assert.equal(h['x-ns-team'], 'core');
+    assert.equal(h['x-tenant'], 'none');
+    assert.equal(h.x_tenant, undefined);
+    assert.equal(h['x-note'], 'note=hello');
+    assert.equal(h.authorization, `Bearer ${accessToken}`);
+    // No client_id claim in a user's ID token: left out, and a client's copy does not stand in.
+    assert.equal(h['x-client'], undefined);
+    // The identity headers are still there.
+    assert.equal(h['x-forwarded-user'], 'alice');
+  });
+
+  it('a user whose claims lack a value: that header is left out, even when the client sends one', async () => {
+    const { b } = await signIn('carol', { tid: 'tenant-7' });
+    const r = await b.request(`${s.url}/x`, { headers: { 'X-Note': 'forged', 'X-Realm-Roles': 'admins' } });
+    assert.equal(r.status, 200, r.body);
+    const h = r.json<Echo>().headers;
+    assert.equal(h['x-tenant'], 'tenant-7');
+    assert.equal(h['x-note'], undefined);
+    assert.equal(h['x-realm-roles'], undefined);
+  });
+
+  it('CR/LF in a claim value: the header is left out, the request still 200, the value never logged', async () => {
+    const { b } = await signIn('bob', { note: 'hi\r\nX-Injected: yes' });
+    const r = await b.request(`${s.url}/x`);
+    assert.equal(r.status, 200, r.body);
+    const h = r.json<Echo>().headers;
+    assert.equal(h['x-note'], undefined);
+    assert.equal(h['x-injected'], undefined);
+    assert.equal(h['x-user-email'], 'bob@example.com');
+    const line = s.logs.find(
+      (l) => l.msg === 'templated header left out' && l.header === 'x-note' && l.user === 'bob',
+    );
+    assert.equal(line?.reason, 'control_character');
+    assert.ok(!JSON.stringify(s.logs).includes('X-Injected'), 'the value is never logged');
+  });
+
+  it('forward-auth answers the templated headers like the identity headers', async () => {
+    const { b } = await signIn('alice', { roles: ['admin', 'ops'] });
+    const r = await b.request(`${s.url}/oauth2/auth`, {
+      kind: 'api',
+      headers: {
+        'x-original-uri': '/app',
+        'x-forwarded-method': 'GET',
+        'x-forwarded-host': new URL(s.url).host,
+        'x-forwarded-proto': 'http',
+      },
+    });
+    assert.equal(r.status, 202, r.body);
+    assert.equal(r.headers['x-user-email'], 'alice@example.com');
+    assert.equal(r.headers['x-user-roles'], 'admin;ops');
+    // left out: answered empty, so nginx drops it and Caddy copies no placeholder
+    assert.equal(r.headers['x-note'], '');
+  });
+
+  it('a bearer token: its own claims and itself feed the templates', async () => {
+    const t = await tokenRequest(
+      s.idp,
+      { grant_type: 'client_credentials', scope: 'api:read' },
+      { authorization: basicAuth(BOT.id, BOT.secret) },
+    );
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    const token = String(t.json.access_token);
+    const r = await new TestBrowser().request(`${s.url}/api`, {
+      kind: 'api',
+      headers: { authorization: `Bearer ${token}`, 'x-client': 'forged' },
+    });
+    assert.equal(r.status, 200, r.body);
+    const h = r.json<Echo>().headers;
+    assert.equal(h['x-client'], 'ci-bot');
+    assert.equal(h.authorization, `Bearer ${token}`);
+  });
+});
+
+describe('a bad template stops the gateway at start', () => {
+  it('gatehouse serve exits 78 naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-tmpl-'));
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(
+      file,
+      [
+        'publicUrl: http://127.0.0.1:4180',
+        'listen: 127.0.0.1:0',
+        'upstream: http://127.0.0.1:3000',
+        'provider:',
+        '  issuer: http://127.0.0.1:9',
+        '  clientId: gatehouse',
+        '  clientSecret: secret',
+        'session:',
+        `  secret: ${'s'.repeat(40)}`,
+        'headers:',
+        '  templates:',
+        '    X-User-Email: "{{claims.email}}"',
+        `    X-User-Roles: "{{ joins claims.roles ','}}"`,
+        '    Content-Length: "1"',
+      ].join('\n'),
+    );
+    const { code, stderr } = await runCli(['serve', '--config', file]);
+    assert.equal(code, 78, stderr);
+    assert.match(stderr, /headers\.templates\.X-User-Roles: unknown function "joins" at column 4 — fix: /);
+    assert.match(stderr, /headers\.templates\.Content-Length: Content-Length cannot be templated/);
+    assert.doesNotMatch(stderr, /X-User-Email/);
+  });
+});
