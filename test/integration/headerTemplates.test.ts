@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { SessionRecord } from '../../src/session/record.js';
 import { basicAuth, tokenRequest } from '../devidp/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
@@ -90,6 +91,17 @@ describe('templated headers reach the upstream', () => {
     assert.equal(h['x-client'], undefined);
     // The identity headers are still there.
     assert.equal(h['x-forwarded-user'], 'alice');
+  });
+
+  it('the record keeps only the claims the templates read; an edited one is no session', async () => {
+    const { b } = await signIn('alice', { note: 'kept', tid: 't-1' });
+    const key = s.gw.engine.ctx.sessions.codec.open(b.cookie(s.url, 'gatehouse')!)!;
+    const rec = JSON.parse(JSON.stringify(await s.gw.store.get(key))) as SessionRecord;
+    // email, roles, note, tid: read by the templates; name, groups, sub...: not kept
+    assert.deepEqual(Object.keys(rec.claims ?? {}).sort(), ['email', 'note', 'roles', 'tid']);
+    rec.claims!.email = 'mallory@evil.example';
+    assert.ok(await s.gw.store.put(key, rec, 60_000, rec.version));
+    assert.equal((await b.request(`${s.url}/x`, { kind: 'api' })).status, 401);
   });
 
   it('a user whose claims lack a value: that header is left out, even when the client sends one', async () => {

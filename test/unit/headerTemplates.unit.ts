@@ -7,6 +7,11 @@ import {
   HeaderTemplateError,
   type OmitReason,
 } from '../../src/identity/headerTemplates.js';
+import { DEFAULT_CLAIM_MAPPING } from '../../src/identity/identity.js';
+import { SessionService } from '../../src/session/service.js';
+import { MemoryStore } from '../../src/store/memoryStore.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { T0, tokenResult } from './fixtures.js';
 
 const W = 'headers.templates';
 
@@ -266,5 +271,68 @@ describe('header templates: configuration', () => {
     });
     assert.equal(lax.drops('x_user_email'), true);
     assert.equal(lax.drops('x_user_name'), false);
+  });
+});
+
+describe('header templates: the claims a session keeps', () => {
+  const keep = compileHeaderTemplates(
+    { A: '{{claims.email}}', B: '{{claims.realm_access.roles}}', C: '{{claims["https://x/org"]}}' },
+    W,
+  ).claimNames;
+  const sessions = new SessionService(
+    new MemoryStore({ maxSessions: 10, clock: new ManualClock(T0) }),
+    {
+      secrets: ['s'.repeat(40)],
+      maxAgeMs: 86_400_000,
+      idleTimeoutMs: 0,
+      claims: DEFAULT_CLAIM_MAPPING,
+      keepClaims: keep,
+    },
+    new ManualClock(T0),
+  );
+  const claims = {
+    sub: 'usr_a',
+    email: 'a@example.com',
+    name: 'A',
+    groups: ['g'],
+    realm_access: { roles: ['r'] },
+    'https://x/org': 'acme',
+  };
+
+  test('at sign-in: only the top-level claims the templates read; at refresh: the claims that came back', async () => {
+    const { record } = await sessions.create(
+      tokenResult({ now: T0, refreshToken: 'rt', claims }),
+      sessions.identityFrom(claims),
+    );
+    assert.deepEqual(record.claims, {
+      email: 'a@example.com',
+      realm_access: { roles: ['r'] },
+      'https://x/org': 'acme',
+    });
+    const refreshed = sessions.refreshed(
+      record,
+      tokenResult({
+        now: T0 + 1000,
+        refreshToken: 'rt2',
+        claims: { sub: 'usr_a', email: 'new@example.com' },
+      }),
+    );
+    assert.deepEqual(refreshed.claims, { email: 'new@example.com' });
+    // A refresh without claims keeps what the record had, as it keeps the identity.
+    const kept = sessions.refreshed(
+      record,
+      tokenResult({ now: T0 + 1000, refreshToken: 'rt2', claims: undefined }),
+    );
+    assert.deepEqual(kept.claims, record.claims);
+  });
+
+  test('no template reads a claim: records carry no claims at all', async () => {
+    const none = new SessionService(
+      new MemoryStore({ maxSessions: 10, clock: new ManualClock(T0) }),
+      { secrets: ['s'.repeat(40)], maxAgeMs: 86_400_000, idleTimeoutMs: 0, claims: DEFAULT_CLAIM_MAPPING },
+      new ManualClock(T0),
+    );
+    const { record } = await none.create(tokenResult({ now: T0, claims }), none.identityFrom(claims));
+    assert.equal('claims' in record, false);
   });
 });
