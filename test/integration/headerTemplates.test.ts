@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { basicAuth, tokenRequest } from '../devidp/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
+import { connect, startWsUpstream } from '../helpers/websocket.js';
 
 /**
  * `headers.templates` end to end: dev IdP → gateway → echo upstream, real sockets. The users get
@@ -163,6 +165,40 @@ describe('templated headers reach the upstream', () => {
     const h = r.json<Echo>().headers;
     assert.equal(h['x-client'], 'ci-bot');
     assert.equal(h.authorization, `Bearer ${token}`);
+  });
+});
+
+describe('templated headers on a WebSocket upgrade', () => {
+  let up: Awaited<ReturnType<typeof startWsUpstream>>;
+  let s: Stack;
+  before(async () => {
+    up = await startWsUpstream();
+    s = await startStack({
+      config: {
+        upstream: up.url,
+        headers: { templates: { 'X-User-Email': '{{claims.email}}', 'X-Tenant': '{{claims.tid}}' } },
+      } as never,
+    });
+  });
+  after(async () => {
+    await s?.close();
+    await up?.close();
+  });
+
+  it('the upstream sees the rendered value, never the client copy', async () => {
+    const b = new TestBrowser();
+    await login(s, b, { user: 'bob' });
+    const r = await connect(`${s.url.replace('http:', 'ws:')}/live`, {
+      cookie: `gatehouse=${b.cookie(s.url, 'gatehouse')}`,
+      'X-User-Email': 'mallory@evil.example',
+      'X-Tenant': 'forged',
+    });
+    assert.ok(r.ws, `upgrade refused: ${r.status} ${r.body}`);
+    assert.equal(up.seen.at(-1)!['x-user-email'], 'bob@example.com');
+    // bob has no tid: left out, and the client's copy does not stand in
+    assert.equal(up.seen.at(-1)!['x-tenant'], undefined);
+    r.ws.close();
+    await once(r.ws, 'close');
   });
 });
 

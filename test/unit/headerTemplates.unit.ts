@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { planReload } from '../../src/config/reload.js';
 import { ManagedHeaders, managedHeadersFor } from '../../src/http/managedHeaders.js';
 import {
   compileHeaderTemplates,
@@ -334,5 +335,27 @@ describe('header templates: the claims a session keeps', () => {
     );
     const { record } = await none.create(tokenResult({ now: T0, claims }), none.identityFrom(claims));
     assert.equal('claims' in record, false);
+  });
+});
+
+describe('header templates: reload', () => {
+  test('a changed template needs a restart: the running templates (and managed names) are kept', () => {
+    const object = {
+      publicUrl: 'http://127.0.0.1:4180',
+      upstream: 'http://127.0.0.1:3000',
+      provider: { issuer: 'http://127.0.0.1:9000', clientId: 'c', clientSecret: 's' },
+      session: { secret: 'x'.repeat(32) },
+    };
+    const running = loadConfig({
+      object: { ...object, headers: { templates: { 'X-A': '{{claims.a}}' } } },
+      env: {},
+    });
+    const next = loadConfig({
+      object: { ...object, headers: { templates: { 'X-B': '{{claims.b}}' } } },
+      env: {},
+    });
+    const plan = planReload(running, next);
+    assert.deepEqual(plan.needsRestart, ['headers.templates']);
+    assert.deepEqual(plan.settings.headers.templates, { 'X-A': '{{claims.a}}' });
   });
 });
