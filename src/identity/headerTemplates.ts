@@ -94,6 +94,8 @@ const GATEHOUSE_PREFIXES = ['x-forwarded-', 'x-auth-request-', 'x-gatehouse-'];
  * drops them by default: a templated name has one spelling, which the gateway can own.
  */
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
+/** RFC 9110 §5.1 field-name (token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A dotted claim-path part: what `claims.<name>` may say without brackets. */
 const PATH_NAME = /[A-Za-z0-9_$-]/;
 const WORD_START = /[A-Za-z]/;
@@ -175,8 +177,11 @@ export function compileHeaderTemplates(
 }
 
 function headerNameProblem(name: string): string | undefined {
+  if (!TOKEN.test(name)) {
+    return 'is not a valid header name (an HTTP token) — fix: use letters, digits and - only, e.g. X-User-Email';
+  }
   if (!NAME.test(name)) {
-    return 'is not a header name Gatehouse sets — fix: use letters, digits and - only (upstreams read _ and . as -, and nginx drops them)';
+    return 'is not a name a template may set: one spelling only — fix: use letters, digits and - only, - not at either end (upstreams read _ and . as -, and nginx drops them)';
   }
   const lower = name.toLowerCase();
   if (FORBIDDEN_NAMES.has(lower)) {
