@@ -39,7 +39,7 @@ describe('templated headers reach the upstream', () => {
         headers: { templates: TEMPLATES },
         // Underscore headers pass here: X_User_Email must be stopped by the template rule itself.
         proxy: { allowUnderscoreHeaders: true },
-        bearer: { accept: ['jwt'], audiences: ['grafana-api'] },
+        bearer: { accept: ['jwt', 'introspection'], audiences: ['grafana-api'] },
       } as never,
     });
   });
@@ -149,7 +149,7 @@ describe('templated headers reach the upstream', () => {
     assert.equal(r.headers['x-note'], '');
   });
 
-  it('a bearer token: its own claims and itself feed the templates', async () => {
+  async function machineCall() {
     const t = await tokenRequest(
       s.idp,
       { grant_type: 'client_credentials', scope: 'api:read' },
@@ -162,9 +162,26 @@ describe('templated headers reach the upstream', () => {
       headers: { authorization: `Bearer ${token}`, 'x-client': 'forged' },
     });
     assert.equal(r.status, 200, r.body);
-    const h = r.json<Echo>().headers;
+    return { token, h: r.json<Echo>().headers };
+  }
+
+  it('a bearer JWT: its own claims and itself feed the templates', async () => {
+    const { token, h } = await machineCall();
+    assert.ok(token.includes('.'), 'a JWT');
     assert.equal(h['x-client'], 'ci-bot');
     assert.equal(h.authorization, `Bearer ${token}`);
+  });
+
+  it('an opaque bearer token: the introspection answer feeds the templates', async () => {
+    s.idp.setProfiles(['opaque-access-tokens']);
+    try {
+      const { token, h } = await machineCall();
+      assert.ok(!token.includes('.'), 'an opaque token');
+      assert.equal(h['x-client'], 'ci-bot');
+      assert.equal(h.authorization, `Bearer ${token}`);
+    } finally {
+      s.idp.setProfiles([]);
+    }
   });
 });
 
