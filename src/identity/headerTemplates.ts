@@ -58,7 +58,8 @@ export class HeaderTemplateError extends Error {
   }
 }
 
-export const DEFAULT_MAX_TEMPLATE_VALUE_BYTES = 8192;
+/** `headers.maxTemplateValueBytes`' default. */
+const DEFAULT_MAX_TEMPLATE_VALUE_BYTES = 8192;
 
 /**
  * Names a template may not set: framing and connection management (the proxy owns them, and a
@@ -509,6 +510,3 @@ class CompiledTemplates implements HeaderTemplates {
     return undefined;
   }
 }
-
-/** No templates: nothing to render, no claims to keep. */
-export const NO_HEADER_TEMPLATES: HeaderTemplates = compileHeaderTemplates({}, 'headers.templates');
