@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetFor } from '../oidc/presets/index.js';
@@ -280,6 +281,7 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
       `metrics.listen: must differ from listen (${cfg.listen}): metrics have an address of their own, never the public port (e.g. 0.0.0.0:9464)`,
     );
   }
+  problems.push(...headerTemplateProblems(cfg.headers, cfg.routes));
   const pub = new URL(cfg.publicUrl);
   if (pub.pathname !== '/' || pub.search || pub.hash) {
     problems.push('publicUrl: must be an origin without a path (e.g. https://auth.example.com)');
@@ -309,6 +311,39 @@ function routingProblems(cfg: ConfigAsWritten): string[] {
         `session.cookieDomain: ${domain} does not cover publicUrl's host ${host} — the callback on ${host} must see the cookies; use a domain ${host} is under, or remove cookieDomain`,
       );
     }
+  }
+  return problems;
+}
+
+/** `headers.templates` parsed (as the engine will parse them), each problem naming its key. */
+function headerTemplateProblems(h: ConfigAsWritten['headers'], routes: ConfigAsWritten['routes']): string[] {
+  const problems: string[] = [];
+  try {
+    compileHeaderTemplates(h.templates, 'headers.templates', h.maxTemplateValueBytes);
+  } catch (err) {
+    if (!(err instanceof HeaderTemplateError)) throw err;
+    problems.push(...err.problems);
+  }
+  (routes ?? []).forEach((r, i) => {
+    if (!r.headers.templates) return;
+    try {
+      compileHeaderTemplates(r.headers.templates, `routes[${i}].headers.templates`, h.maxTemplateValueBytes);
+    } catch (err) {
+      if (!(err instanceof HeaderTemplateError)) throw err;
+      problems.push(...err.problems);
+    }
+    const auth = Object.keys(r.headers.templates).find((n) => n.toLowerCase() === 'authorization');
+    if (auth && (r.headers.passAuthorizationHeader ?? h.passAuthorizationHeader)) {
+      problems.push(
+        `routes[${i}].headers.templates.${auth}: passAuthorizationHeader sets Authorization on this route too — fix: keep one`,
+      );
+    }
+  });
+  const auth = Object.keys(h.templates).find((n) => n.toLowerCase() === 'authorization');
+  if (auth && h.passAuthorizationHeader) {
+    problems.push(
+      `headers.templates.${auth}: headers.passAuthorizationHeader sets Authorization too — fix: keep one (remove the template, or set passAuthorizationHeader: false)`,
+    );
   }
   return problems;
 }

@@ -65,6 +65,8 @@ const routeHeadersSchema = z
     passAccessToken: z.boolean().optional(),
     passAuthorizationHeader: z.boolean().optional(),
     maxGroupsHeaderBytes: z.number().int().min(256).max(65536).optional(),
+    /** Added to the global `headers.templates` for this route (a name in both: this route's wins). */
+    templates: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
@@ -289,6 +291,13 @@ export const configSchema = z
         passAuthorizationHeader: z.boolean().default(false),
         /** X-Forwarded-Groups is cut (at a group boundary, flagged) beyond this many bytes. */
         maxGroupsHeaderBytes: z.number().int().min(256).max(65536).default(8192),
+        /**
+         * Upstream headers of your own, from the claims and tokens (identity/headerTemplates.ts:
+         * `{"X-User-Email": "{{claims.email}}"}`). Parsed at load; a client's copy never passes.
+         */
+        templates: z.record(z.string(), z.string()).default({}),
+        /** A templated value longer than this (bytes) is not sent (the header is left out). */
+        maxTemplateValueBytes: z.number().int().min(256).max(65536).default(8192),
       })
       .strict()
       .prefault({}),

@@ -7,6 +7,7 @@ import { Engine } from '../engine/engine.js';
 import { HandoffTickets } from '../engine/handoff.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
+import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { GatewayMetrics } from '../metrics.js';
 import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetFor } from '../oidc/presets/index.js';
@@ -87,6 +88,22 @@ export async function createGatewayCore(
     if (!opts.store) await store.close();
     throw err;
   }
+  // Parsed once; the loader has checked them, a configuration built another way is checked here (exit 78).
+  let headerTemplates: ReturnType<typeof compileHeaderTemplates>;
+  let routes: RouteTable;
+  try {
+    headerTemplates = compileHeaderTemplates(
+      cfg.headers.templates ?? {},
+      'headers.templates',
+      cfg.headers.maxTemplateValueBytes,
+    );
+    // Each route's templates too (global + its own).
+    routes = new RouteTable(cfg);
+  } catch (err) {
+    if (!opts.store) await store.close();
+    if (err instanceof HeaderTemplateError) throw new ConfigError(err.problems);
+    throw err;
+  }
   const metrics = new GatewayMetrics(!opts.logger);
   const preset = presetFor(cfg.provider);
   const shape = preset.shapeClaims;
@@ -99,6 +116,7 @@ export async function createGatewayCore(
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
       claims: claimMappingOf(cfg.provider),
       shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
+      keepClaims: routes.keptClaims(),
     },
     clock,
     { logger, metrics },
@@ -137,10 +155,11 @@ export async function createGatewayCore(
     metrics,
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
-    routes: new RouteTable(cfg),
+    routes,
     publicHostName: new URL(cfg.publicUrl).hostname.toLowerCase(),
     handoff: new HandoffTickets([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
+    headerTemplates,
   };
   const engine = new Engine(ctx);
   logger.info(

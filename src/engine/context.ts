@@ -1,4 +1,5 @@
 import type { GatehouseConfig } from '../config/schema.js';
+import type { HeaderTemplates } from '../identity/headerTemplates.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { OidcProvider } from '../oidc/provider.js';
 import type { RefreshCoordinator } from '../refresh/coordinator.js';
@@ -33,4 +34,6 @@ export interface EngineContext {
   handoff: HandoffTickets;
   /** Warns once when many browsers sign in from one address (a proxy missing from server.trustedProxies). */
   crowd: BrowserCrowdWatch;
+  /** `headers.templates`, parsed once at start (restart-only: a reload keeps these). */
+  headerTemplates: HeaderTemplates;
 }

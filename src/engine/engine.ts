@@ -2,6 +2,7 @@ import { exemptionCovers } from '../authz/pathPrefix.js';
 import { pathReadings } from '../authz/pathReadings.js';
 import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
 import type { ReloadableSettings } from '../config/reload.js';
+import type { HeaderTemplates } from '../identity/headerTemplates.js';
 import { headerSafe, identityHeaders } from '../identity/identity.js';
 import type { Route, RouteHeaderSettings } from '../routes/route.js';
 import { RouteTable } from '../routes/routeTable.js';
@@ -271,7 +272,9 @@ export class Engine {
 
   /**
    * A session's headers are computed once per record and route; a bearer principal's once per
-   * cached principal and route. A bearer request forwards its own token when `headers.pass*` say so.
+   * cached principal and route. A bearer request forwards its own token when `headers.pass*` say
+   * so. The route's templated headers (global `headers.templates` and its own) are rendered with
+   * them, cached alike.
    */
   private headersFor(p: Principal, route: Route): Record<string, string> {
     let caches = this.headerCaches.get(route);
@@ -280,6 +283,7 @@ export class Engine {
       this.headerCaches.set(route, caches);
     }
     const cfg: RouteHeaderSettings = route.headers;
+    const templates = route.templates;
     if (p.bearer) {
       let h = caches.bearers.get(p.bearer);
       if (!h) {
@@ -287,12 +291,18 @@ export class Engine {
         if (p.bearer.clientId) h['x-forwarded-client-id'] = headerSafe(p.bearer.clientId);
         if (cfg.passAccessToken) h['x-forwarded-access-token'] = p.bearer.token;
         if (cfg.passAuthorizationHeader) h.authorization = `Bearer ${p.bearer.token}`;
+        Object.assign(h, this.templateHeaders(templates, p));
         caches.bearers.set(p.bearer, h);
       }
       return h;
     }
     // A credential without a session has no tokens of ours to forward: identity headers only.
-    if (!p.session) return identityHeaders(p.identity, cfg.maxGroupsHeaderBytes);
+    if (!p.session) {
+      return Object.assign(
+        identityHeaders(p.identity, cfg.maxGroupsHeaderBytes),
+        this.templateHeaders(templates, p),
+      );
+    }
     const rec = p.session.record;
     let h = caches.sessions.get(rec);
     if (!h) {
@@ -302,9 +312,30 @@ export class Engine {
         if (cfg.passAccessToken) h['x-forwarded-access-token'] = accessToken;
         if (cfg.passAuthorizationHeader) h.authorization = `Bearer ${accessToken}`;
       }
+      Object.assign(h, this.templateHeaders(templates, p));
       caches.sessions.set(rec, h);
     }
     return h;
+  }
+
+  /**
+   * One principal's templated headers, for any set of templates (the global `headers.templates`
+   * today; a route's own later). Claims: the session record's kept claims, or the bearer token's.
+   * Tokens are opened only when a template uses one. A header left out is logged at debug with
+   * why, never with its value.
+   */
+  private templateHeaders(templates: HeaderTemplates, p: Principal): Record<string, string> {
+    if (templates.names.length === 0) return {};
+    const rec = p.session?.record;
+    return templates.render({
+      claims: rec ? rec.claims : p.claims,
+      tokens: () => {
+        if (p.bearer) return { accessToken: p.bearer.token };
+        return rec ? this.ctx.sessions.tokens(rec) : {};
+      },
+      onOmitted: (header, reason) =>
+        this.ctx.logger.debug({ header, reason, user: p.identity.user }, 'templated header left out'),
+    });
   }
 
   /** Typed errors become error decisions; anything unexpected is logged and answered 500 (never a crash). */

@@ -35,6 +35,8 @@ export class Upstreams {
           managedHeaders: new ManagedHeaders({
             allowUnderscoreHeaders: opts.allowUnderscoreHeaders,
             setsAuthorization: route.headers.passAuthorizationHeader,
+            // Every route's names, not only this one's: no client ever sends one of them on.
+            templateNames: routes.flatMap((r) => r.templates.names),
           }),
           responseHeaders: opts.responseHeaders,
         }),

@@ -1,5 +1,6 @@
 import type { AuthorizationPolicy } from '../authz/policy.js';
 import type { GatehouseConfig } from '../config/schema.js';
+import type { HeaderTemplates } from '../identity/headerTemplates.js';
 
 /** The header settings a route runs with: the global `headers.*`, overridden key by key by the route's. */
 export type RouteHeaderSettings = GatehouseConfig['headers'];
@@ -29,6 +30,8 @@ export interface Route {
   /** Upper-cased methods answered without authentication. */
   readonly methodsWithoutAuth: ReadonlySet<string>;
   readonly headers: RouteHeaderSettings;
+  /** The global `headers.templates` with the route's own, parsed once. */
+  readonly templates: HeaderTemplates;
   readonly websocket: boolean;
   readonly upstreamConnections: number;
   readonly upstreamTimeoutSeconds: number;

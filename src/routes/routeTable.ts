@@ -4,6 +4,7 @@ import type { PathReadings } from '../authz/pathReadings.js';
 import type { AuthorizationPolicy } from '../authz/policy.js';
 import { DEFAULT_ROUTE_ID, derivedRouteId, trimmedPrefix } from '../config/routeChecks.js';
 import type { GatehouseConfig, RouteConfig } from '../config/schema.js';
+import { compileHeaderTemplates } from '../identity/headerTemplates.js';
 import type { Route } from './route.js';
 
 /** What a request's host and path select. */
@@ -36,6 +37,9 @@ function routePolicy(r: RouteConfig, global: AuthorizationPolicy): Authorization
 }
 
 function compileRoute(r: RouteConfig, index: number, cfg: GatehouseConfig): Route {
+  const headers = { ...cfg.headers, ...definedOnly(r.headers) };
+  // The loader has parsed both sets (each problem named by its own key); merged they parse too.
+  headers.templates = { ...cfg.headers.templates, ...(r.headers.templates ?? {}) };
   return {
     id: r.id ?? derivedRouteId(r),
     index,
@@ -46,7 +50,12 @@ function compileRoute(r: RouteConfig, index: number, cfg: GatehouseConfig): Rout
     policy: routePolicy(r, cfg.authorization),
     skipAuth: r.skipAuth,
     methodsWithoutAuth: new Set(r.methodsWithoutAuth),
-    headers: { ...cfg.headers, ...definedOnly(r.headers) },
+    headers,
+    templates: compileHeaderTemplates(
+      headers.templates,
+      cfg.routes ? `routes[${index}].headers.templates` : 'headers.templates',
+      cfg.headers.maxTemplateValueBytes,
+    ),
     websocket: r.websocket,
     upstreamConnections: r.upstreamConnections,
     upstreamTimeoutSeconds: r.upstreamTimeoutSeconds,
@@ -136,6 +145,11 @@ export class RouteTable {
       else if (hit !== chosen) return { type: 'ambiguous' };
     }
     return chosen ? { type: 'route', route: chosen } : { type: 'none' };
+  }
+
+  /** The claims any route's templates read: the only ones a session keeps (SessionRecord.claims). */
+  keptClaims(): string[] {
+    return [...new Set(this.routes.flatMap((r) => r.templates.claimNames))];
   }
 
   /** The host patterns of the routes, for return URLs (`rd`): exact names and `.suffix` wildcards. */

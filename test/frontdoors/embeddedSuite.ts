@@ -70,6 +70,11 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
       app = await door.start(
         {
           ...DOOR_CONFIG,
+          // A templated header is Gatehouse's at this door too (headers.templates).
+          headers: {
+            ...DOOR_CONFIG.headers,
+            templates: { 'X-User-Email': '{{claims.email}}', 'X-Tenant': '{{claims.tid}}' },
+          },
           logging: { level: 'warn' },
           publicUrl: url,
           provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
@@ -124,11 +129,19 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
           'x-forwarded-groups': 'admins',
           'x-forwarded-groups-truncated': 'true',
           'x-forwarded-access-token': 'forged',
+          'X-User-Email': 'root@evil.example',
+          // carol has no tid claim: the template is left out, and the client's copy must not stand in
+          'X-Tenant': 'forged-tenant',
           cookie: `theme=dark; gatehouse=${b.cookie(url, 'gatehouse')}; lang=en`,
         },
       });
       const e = echo(r.body);
       assert.equal(e.headers['x-forwarded-user'], 'carol');
+      assert.equal(e.headers['x-user-email'], 'carol@other.example');
+      assert.deepEqual(e.headersDistinct['x-user-email'], ['carol@other.example']);
+      assert.ok(!e.rawHeaders.includes('root@evil.example'));
+      assert.equal(e.headers['x-tenant'], undefined);
+      assert.ok(!e.rawHeaders.includes('forged-tenant'));
       assert.equal(e.headers['x-forwarded-groups'], undefined);
       assert.equal(e.headers['x-forwarded-groups-truncated'], undefined);
       assert.notEqual(e.headers['x-forwarded-access-token'], 'forged');

@@ -57,7 +57,7 @@ function twoHosts(up: { grafana: EchoUpstream; admin: EchoUpstream }) {
       allowedGroups: ['dev'],
       skipAuth: ['/public'],
       methodsWithoutAuth: ['OPTIONS'],
-      headers: { passAccessToken: true },
+      headers: { passAccessToken: true, templates: { 'X-Grafana-Login': '{{claims.preferred_username}}' } },
     },
     {
       id: 'admin',
@@ -85,6 +85,7 @@ describe('routes: two hosts, two upstreams, one sign-in', () => {
     assert.equal(echo.url, '/d/home?orgId=1');
     assert.equal(echo.headers['x-forwarded-user'], 'alice');
     assert.ok(echo.headers['x-forwarded-access-token'], 'grafana route: passAccessToken');
+    assert.equal(echo.headers['x-grafana-login'], 'alice', 'grafana route: its own templated header');
     assert.equal(s.grafana.hits, 1);
     assert.equal(s.idp.stats().grants.authorization_code, 1);
     // The callback is publicUrl's: one redirect URI for every route.
@@ -96,6 +97,10 @@ describe('routes: two hosts, two upstreams, one sign-in', () => {
     assert.equal(adminEcho.url, '/reports');
     assert.equal(adminEcho.headers['x-forwarded-user'], 'alice');
     assert.equal(adminEcho.headers['x-forwarded-access-token'], undefined, 'admin route forwards no token');
+    assert.equal(adminEcho.headers['x-grafana-login'], undefined, "grafana's template is not admin's");
+    // ...and a client cannot send it to admin either: every route's template names are ours.
+    const forged = await b.request(s.at('admin', '/x'), { headers: { 'x-grafana-login': 'root' } });
+    assert.equal(forged.json<Echo>().headers['x-grafana-login'], undefined);
     assert.equal(s.idp.stats().grants.authorization_code, 1, 'one login at the provider serves both hosts');
     assert.ok(second.some((h) => new URL(h.url).pathname === '/oauth2/session'));
     // alice is in admins: /danger on admin is hers.

@@ -15,6 +15,7 @@ import type { RequestFacts } from '../../src/engine/facts.js';
 import { HandoffTickets } from '../../src/engine/handoff.js';
 import { LoginCookieCodec } from '../../src/engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../../src/engine/loginLimits.js';
+import { compileHeaderTemplates } from '../../src/identity/headerTemplates.js';
 import { GatewayMetrics } from '../../src/metrics.js';
 import type { CallbackChecks } from '../../src/oidc/connection.js';
 import type { AuthorizationRequest, OidcProvider } from '../../src/oidc/provider.js';
@@ -180,6 +181,7 @@ export class EngineHarness {
       publicHostName: new URL(cfg.publicUrl).hostname.toLowerCase(),
       handoff: new HandoffTickets([cfg.session.secret]),
       crowd: new BrowserCrowdWatch(logger, this.clock),
+      headerTemplates: compileHeaderTemplates(cfg.headers.templates, 'headers.templates'),
     };
     this.engine = new Engine(ctx, opts.credentials ? { credentials: opts.credentials } : {});
   }
