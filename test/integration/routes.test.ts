@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { TestBrowser } from '../helpers/browser.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { HostBrowser } from '../helpers/hostBrowser.js';
 import { freePort } from '../helpers/ports.js';
 import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
+import { connect, startWsUpstream } from '../helpers/websocket.js';
 
 /**
  * Many applications behind one gateway (docs/routes.md), over real sockets: every `*.gatehouse.test`
@@ -384,5 +387,48 @@ describe('routes: configuration errors name the route and the fix', () => {
       '',
       'specific first, then wildcard, then any host: all reachable',
     );
+  });
+});
+
+describe('routes: WebSockets per route', () => {
+  let idp: Awaited<ReturnType<typeof startTestIdp>>;
+  let ws: Awaited<ReturnType<typeof startWsUpstream>>;
+  let gw: GatewayUnderTest;
+  before(async () => {
+    idp = await startTestIdp();
+    ws = await startWsUpstream();
+    gw = await startGateway({
+      issuer: idp.issuer,
+      upstream: ws.url,
+      config: {
+        routes: [
+          { id: 'live', pathPrefix: '/live', upstream: ws.url },
+          { id: 'app', upstream: ws.url, websocket: false },
+        ],
+      } as unknown as StackConfig,
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await ws.close();
+    await idp.stop();
+  });
+
+  it('a route with websocket: true tunnels the socket, one with websocket: false refuses it (403)', async () => {
+    const b = new TestBrowser();
+    await b.follow(`${gw.url}/`);
+    const cookie = `gatehouse=${b.cookie(gw.url, 'gatehouse')}`;
+    const wsUrl = gw.url.replace('http:', 'ws:');
+    const open = await connect(`${wsUrl}/live/feed`, { cookie });
+    assert.ok(open.ws, `upgrade refused: ${open.status} ${open.body}`);
+    open.ws.send('hi');
+    const [msg] = await once(open.ws, 'message');
+    assert.equal(String(msg), 'echo:hi');
+    open.ws.close();
+    const seen = ws.seen.length;
+    const refused = await connect(`${wsUrl}/feed`, { cookie });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body ?? '', /route app/);
+    assert.equal(ws.seen.length, seen, 'the upstream never saw the refused upgrade');
   });
 });
