@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { assertionKeyProblems } from '../assertion/keyFile.js';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetFor } from '../oidc/presets/index.js';
@@ -262,6 +263,7 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   if (insecure) problems.push(insecure);
   problems.push(...caBundleProblems(cfg.provider.caFile));
   problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
+  problems.push(...assertionKeyProblems(cfg.headers));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(

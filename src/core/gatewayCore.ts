@@ -1,3 +1,6 @@
+import { AssertionKeyError } from '../assertion/keyFile.js';
+import type { AssertionSigner } from '../assertion/signer.js';
+import { startAssertions } from '../assertion/startAssertions.js';
 import { identityMatchWarnings } from '../authz/identityWarnings.js';
 import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -76,13 +79,24 @@ export async function createGatewayCore(
   const store = opts.store ?? (await createStore(configured, clock, logger));
   // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
   let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
+  let assertions: AssertionSigner | undefined;
   try {
     cfg = withClient(
       configured,
       await resolveRegisteredClient(configured, logger, store, { fetch: fetchProvider }),
     );
+    // The signing key of X-Gatehouse-Assertion: a key file, or one generated and shared through the store.
+    assertions = await startAssertions(
+      cfg.headers,
+      cfg.publicUrl,
+      store,
+      [cfg.session.secret, ...cfg.session.previousSecrets],
+      clock,
+      logger,
+    );
   } catch (err) {
     if (!opts.store) await store.close();
+    if (err instanceof AssertionKeyError) throw new ConfigError([err.message]);
     throw err;
   }
   const metrics = new GatewayMetrics(!opts.logger);
@@ -137,6 +151,7 @@ export async function createGatewayCore(
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
   };
+  if (assertions) ctx.assertions = assertions;
   const engine = new Engine(ctx);
   logger.info(
     { preset: preset.name, issuer: cfg.provider.issuer },

@@ -1,3 +1,4 @@
+import type { AssertionSigner } from '../assertion/signer.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { OidcProvider } from '../oidc/provider.js';
@@ -25,4 +26,6 @@ export interface EngineContext {
   loginCookies: LoginCookieCodec;
   /** Warns once when many browsers sign in from one address (a proxy missing from server.trustedProxies). */
   crowd: BrowserCrowdWatch;
+  /** Signs X-Gatehouse-Assertion when `headers.assertion` is on (src/assertion/). */
+  assertions?: AssertionSigner;
 }

@@ -1,3 +1,6 @@
+import { AssertionCache } from '../assertion/assertionCache.js';
+import { ASSERTION_HEADER, DEFAULT_ROUTE_ID } from '../assertion/settings.js';
+import type { SignedAssertion } from '../assertion/signer.js';
 import { exemptionCovers } from '../authz/pathPrefix.js';
 import { pathReadings } from '../authz/pathReadings.js';
 import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
@@ -31,6 +34,10 @@ export class Engine {
   /** Upstream headers per record object: computed once per session version, not per request. */
   private headerCache = new WeakMap<SessionRecord, Record<string, string>>();
   private bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
+  /** Assertions per record (or bearer credential) and route, signed again when half-spent. */
+  private readonly assertionCache: AssertionCache | undefined;
+  /** The headers with the assertion, per assertion: a request with a cached one allocates nothing. */
+  private withAssertion = new WeakMap<SignedAssertion, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
   private readonly frontchannel: FrontchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
@@ -43,6 +50,7 @@ export class Engine {
     this.backchannel = new BackchannelLogout(ctx);
     this.frontchannel = new FrontchannelLogout(ctx);
     this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
+    this.assertionCache = ctx.assertions && new AssertionCache(ctx.assertions, ctx.clock);
   }
 
   /**
@@ -69,6 +77,8 @@ export class Engine {
     this.policy = next.authorization;
     this.headerCache = new WeakMap();
     this.bearerHeaderCache = new WeakMap();
+    this.assertionCache?.clear();
+    this.withAssertion = new WeakMap();
   }
 
   /** Authenticate, refresh when due, authorize for `facts.path`. */
@@ -113,7 +123,7 @@ export class Engine {
       const allow: Decision = {
         type: 'allow',
         identity: a.identity,
-        upstreamHeaders: this.headersFor(a),
+        upstreamHeaders: await this.headersFor(a, DEFAULT_ROUTE_ID),
         setCookies: a.setCookies,
       };
       if (a.session) allow.sessionKey = a.session.key;
@@ -175,10 +185,29 @@ export class Engine {
   }
 
   /**
+   * The identity headers, plus — with `headers.assertion` — X-Gatehouse-Assertion for `routeId`
+   * (its `aud`). The assertion is cached next to the headers, per record or bearer credential and
+   * route, and signed again only when less than half its lifetime is left: signing is not on
+   * every request's path.
+   */
+  private async headersFor(p: Principal, routeId: string): Promise<Record<string, string>> {
+    const h = this.identityHeadersFor(p);
+    const principal = p.bearer ?? p.session?.record;
+    if (!this.assertionCache || !principal) return h;
+    const signed = await this.assertionCache.get(principal, p.identity, routeId);
+    let out = this.withAssertion.get(signed);
+    if (!out) {
+      out = { ...h, [ASSERTION_HEADER]: signed.token };
+      this.withAssertion.set(signed, out);
+    }
+    return out;
+  }
+
+  /**
    * A session's headers are computed once per record; a bearer principal's once per cached
    * principal. A bearer request forwards its own token when `headers.pass*` say so.
    */
-  private headersFor(p: Principal): Record<string, string> {
+  private identityHeadersFor(p: Principal): Record<string, string> {
     if (p.bearer) {
       let h = this.bearerHeaderCache.get(p.bearer);
       if (!h) {
