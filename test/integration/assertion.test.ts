@@ -12,6 +12,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { ManualClock } from '../../src/util/clock.js';
+import { basicAuth, tokenRequest } from '../devidp/helpers.js';
 import {
   type AssertionUpstream,
   type AssertionVerdict,
@@ -48,6 +49,8 @@ function tampered(jwt: string): string {
   return `${h}.${p.slice(0, i)}${c}${p.slice(i + 1)}.${sig}`;
 }
 
+const BOT = { id: 'ci-bot', secret: 'ci-bot-secret', scopes: ['api:read'], audience: 'gatehouse-api' };
+
 describe('X-Gatehouse-Assertion with a generated key (memory store)', () => {
   let up: AssertionUpstream;
   let s: Stack;
@@ -56,10 +59,12 @@ describe('X-Gatehouse-Assertion with a generated key (memory store)', () => {
     up = await startAssertionUpstream();
     s = await startStack({
       clock,
+      idp: { clients: [BOT] },
       config: {
         upstream: up.url,
         skipAuth: ['/public'],
         headers: { assertion: true, assertionLifetimeSeconds: 60 },
+        bearer: { accept: ['jwt'], audiences: ['gatehouse-api'] },
       } as StackConfig,
     });
     up.trust(s.cfg.publicUrl);
@@ -148,6 +153,41 @@ describe('X-Gatehouse-Assertion with a generated key (memory store)', () => {
     // Another session has its own.
     const other = (await through(await signedIn(s), `${s.url}/app`)).assertion;
     assert.notEqual(other, renewed.assertion);
+  });
+
+  it('forward-auth (/oauth2/auth) answers the assertion for the proxy to pass on', async () => {
+    const b = await signedIn(s, 'bob');
+    const r = await b.request(`${s.url}/oauth2/auth`, {
+      kind: 'api',
+      headers: {
+        'x-original-uri': '/app',
+        'x-forwarded-method': 'GET',
+        'x-forwarded-host': new URL(s.url).host,
+        'x-forwarded-proto': 'http',
+      },
+    });
+    assert.equal(r.status, 202, r.body);
+    const token = String(r.headers['x-gatehouse-assertion']);
+    const jwks = createRemoteJWKSet(new URL(`${s.cfg.publicUrl}/oauth2/jwks`));
+    const { payload } = await jwtVerify(token, jwks, { issuer: s.cfg.publicUrl, audience: 'default' });
+    assert.equal(payload.sub, 'usr_bob');
+  });
+
+  it('a bearer request gets one too, reused for the same token', async () => {
+    const t = await tokenRequest(
+      s.idp,
+      { grant_type: 'client_credentials', scope: 'api:read' },
+      { authorization: basicAuth(BOT.id, BOT.secret) },
+    );
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    const api = new TestBrowser();
+    const auth = { authorization: `Bearer ${String(t.json.access_token)}` };
+    const v = await through(api, `${s.url}/api`, auth);
+    assert.ok(v.ok, v.error);
+    assert.equal(v.payload?.aud, 'default');
+    assert.equal(v.headers['x-forwarded-user'], 'ci-bot');
+    assert.equal(typeof v.payload?.sub, 'string');
+    assert.equal((await through(api, `${s.url}/api`, auth)).assertion, v.assertion);
   });
 });
 

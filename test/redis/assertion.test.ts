@@ -60,7 +60,9 @@ describe('X-Gatehouse-Assertion: replicas on Redis share one generated key', () 
       const [ja, jb] = [await jwksOf(a), await jwksOf(b)];
       assert.equal(ja.keys.length, 1);
       assert.deepEqual(jb, ja, 'one key set');
-      const generated = [...a.logs, ...b.logs].filter((l) => String(l.msg).startsWith('assertion key: generated'));
+      const generated = [...a.logs, ...b.logs].filter((l) =>
+        String(l.msg).startsWith('assertion key: generated'),
+      );
       assert.equal(generated.length, 1, 'exactly one replica generated the key');
       // Kept in Redis sealed: no private JWK member in the clear.
       const stored = await redis.get(`${prefix}shared:{assertion-key}`);
