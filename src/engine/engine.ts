@@ -186,13 +186,15 @@ export class Engine {
 
   /**
    * The identity headers, plus — with `headers.assertion` — X-Gatehouse-Assertion for `routeId`
-   * (its `aud`). The assertion is cached next to the headers, per record or bearer credential and
-   * route, and signed again only when less than half its lifetime is left: signing is not on
+   * (its `aud`). The assertion is cached next to the headers, per session version or bearer
+   * credential and route (assertionCache.ts says why a session is named, not keyed by its record
+   * object), and signed again only when less than half its lifetime is left: signing is not on
    * every request's path.
    */
   private async headersFor(p: Principal, routeId: string): Promise<Record<string, string>> {
     const h = this.identityHeadersFor(p);
-    const principal = p.bearer ?? p.session?.record;
+    // A session by its key and record version (a refresh is a new version); a bearer principal by its cached credential.
+    const principal = p.bearer ?? (p.session && `${p.session.key}#${p.session.record.version}`);
     if (!this.assertionCache || !principal) return h;
     const signed = await this.assertionCache.get(principal, p.identity, routeId);
     let out = this.withAssertion.get(signed);

@@ -30,7 +30,7 @@ describe('X-Gatehouse-Assertion: replicas on Redis share one generated key', () 
     await upstream.close();
   });
 
-  it('two replicas starting together publish the same key, and each one’s assertion verifies against the other’s JWKS', async () => {
+  it('two replicas starting together publish the same key, and each one’s assertion verifies against the other’s JWKS and is reused for its session', async () => {
     const redis = await requireRedis();
     const prefix = uniquePrefix('assertion');
     try {
@@ -43,7 +43,8 @@ describe('X-Gatehouse-Assertion: replicas on Redis share one generated key', () 
           publicUrl,
           ...(port === undefined ? {} : { port }),
           config: {
-            session: { store: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: prefix },
+            // No L1 cache: every request reads a new record object from Redis.
+            session: { store: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: prefix, cacheTtlMs: 0 },
             headers: { assertion: true },
             logging: { level: 'info' },
           } as StackConfig,
@@ -84,6 +85,12 @@ describe('X-Gatehouse-Assertion: replicas on Redis share one generated key', () 
         const jwks = createRemoteJWKSet(new URL(`${other.url}/oauth2/jwks`));
         const { payload } = await jwtVerify(assertion, jwks, { issuer: publicUrl, audience: 'default' });
         assert.equal(payload.sub, 'usr_alice');
+        // The session's next request, its record read from Redis again: the same assertion, not signed again.
+        const again = await browser.request(`${signer.url}/app`, { kind: 'api' });
+        assert.equal(
+          again.json<{ headers: Record<string, string> }>().headers['x-gatehouse-assertion'],
+          assertion,
+        );
       }
 
       // A replica started later reuses the stored key.
