@@ -189,6 +189,23 @@ describe('X-Gatehouse-Assertion with a generated key (memory store)', () => {
     assert.equal(typeof v.payload?.sub, 'string');
     assert.equal((await through(api, `${s.url}/api`, auth)).assertion, v.assertion);
   });
+
+  // Last in this suite: it moves the gateway's clock past the access token's lifetime.
+  it('a refresh that drops a group: the next request gets a new assertion with the new groups', async () => {
+    const b = await signedIn(s);
+    const before = await through(b, `${s.url}/app`);
+    assert.deepEqual(before.payload?.groups, ['admins', 'dev']);
+    s.idp.setProfiles(['refresh-loses-group']);
+    try {
+      clock.advance(301_000); // the dev IdP's access tokens live 300 s: this request waits for the refresh
+      const after = await through(b, `${s.url}/app`);
+      assert.ok(after.ok, after.error);
+      assert.notEqual(after.assertion, before.assertion);
+      assert.deepEqual(after.payload?.groups, ['dev']);
+    } finally {
+      s.idp.setProfiles([]);
+    }
+  });
 });
 
 describe('X-Gatehouse-Assertion off (the default)', () => {
