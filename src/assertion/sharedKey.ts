@@ -21,12 +21,30 @@ export function generateEs256Key(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 }
 
-function opened(raw: string | undefined, sealer: TokenSealer, logger: Logger): KeyObject | undefined {
+interface Opened {
+  key: KeyObject;
+  /** Sealed under a secret of `previousSecrets`, not `session.secret`: to be sealed again. */
+  stale: boolean;
+}
+
+function opened(
+  raw: string | undefined,
+  sealer: TokenSealer,
+  current: TokenSealer,
+  logger: Logger,
+): Opened | undefined {
   if (raw === undefined) return undefined;
   try {
     const s = JSON.parse(raw) as StoredKey;
     if (s.v !== 1 || s.alg !== 'ES256' || typeof s.jwk !== 'string') throw new Error('unknown format');
-    return createPrivateKey({ key: JSON.parse(sealer.open(s.jwk, AAD)), format: 'jwk' });
+    const key = createPrivateKey({ key: JSON.parse(sealer.open(s.jwk, AAD)), format: 'jwk' });
+    let stale = false;
+    try {
+      current.open(s.jwk, AAD);
+    } catch {
+      stale = true;
+    }
+    return { key, stale };
   } catch (err) {
     // A session secret rotated without previousSecrets: a new key replaces it (upstreams pick it
     // up from /oauth2/jwks on their next fetch, an unknown kid makes jose's key set refetch).
@@ -62,14 +80,21 @@ export async function sharedAssertionKey(
   logger: Logger,
 ): Promise<KeyObject> {
   const sealer = new TokenSealer([...secrets]);
+  const current = new TokenSealer(secrets.slice(0, 1));
+  const read = async () => opened(await store.shared.get(SHARED_KEY_NAME), sealer, current, logger);
   const leaseMs = 10_000;
   for (;;) {
-    const found = opened(await store.shared.get(SHARED_KEY_NAME), sealer, logger);
-    if (found) return found;
+    const found = await read();
+    if (found) {
+      // Sealed again under session.secret, so the key still opens once the old secret leaves
+      // previousSecrets. Every replica that starts may do it; they all write the same key.
+      if (found.stale) await store.shared.put(SHARED_KEY_NAME, sealed(found.key, sealer));
+      return found.key;
+    }
     if (!store.lock) {
       await store.shared.put(SHARED_KEY_NAME, sealed(generateEs256Key(), sealer));
-      const back = opened(await store.shared.get(SHARED_KEY_NAME), sealer, logger);
-      if (back) return back;
+      const back = await read();
+      if (back) return back.key;
       continue;
     }
     const token = await store.lock.acquire(SHARED_KEY_NAME, leaseMs);
@@ -78,8 +103,8 @@ export async function sharedAssertionKey(
       continue;
     }
     try {
-      const again = opened(await store.shared.get(SHARED_KEY_NAME), sealer, logger);
-      if (again) return again;
+      const again = await read();
+      if (again) return again.key;
       const key = generateEs256Key();
       await store.shared.put(SHARED_KEY_NAME, sealed(key, sealer));
       logger.info('assertion key: generated an ES256 key, kept in the store for every replica');

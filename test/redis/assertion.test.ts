@@ -101,4 +101,39 @@ describe('X-Gatehouse-Assertion: replicas on Redis share one generated key', () 
       redis.disconnect();
     }
   });
+
+  it('a session secret rotation keeps the key: a start under the new secret seals it again, so it outlives the old one', async () => {
+    const redis = await requireRedis();
+    const prefix = uniquePrefix('assertion-rotation');
+    const [oldSecret, newSecret] = [
+      'old-secret-old-secret-old-secret-0123456789',
+      'new-secret-new-secret-new-secret-0123456789',
+    ];
+    const start = async (session: Record<string, unknown>) => {
+      const g = await startGateway({
+        issuer: idp.issuer,
+        upstream: upstream.url,
+        config: {
+          session: { store: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: prefix, ...session },
+          headers: { assertion: true },
+          logging: { level: 'info' },
+        } as StackConfig,
+      });
+      const jwks = await (await fetch(`${g.url}/oauth2/jwks`)).json();
+      const generated = g.logs.some((l) => String(l.msg).startsWith('assertion key: generated'));
+      await g.close();
+      return { jwks, generated };
+    };
+    try {
+      const first = await start({ secret: oldSecret });
+      assert.equal(first.generated, true);
+      const rotated = await start({ secret: newSecret, previousSecrets: [oldSecret] });
+      assert.deepEqual(rotated, { jwks: first.jwks, generated: false });
+      // The old secret is gone: the key, sealed again at the last start, still opens.
+      assert.deepEqual(await start({ secret: newSecret }), { jwks: first.jwks, generated: false });
+    } finally {
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
 });
