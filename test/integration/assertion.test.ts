@@ -119,6 +119,9 @@ describe('X-Gatehouse-Assertion with a generated key (memory store)', () => {
     assert.equal(body.keys.length, 1);
     assert.equal(body.keys[0]!.d, undefined, 'no private part is published');
     assert.equal(body.keys[0]!.use, 'sig');
+    const post = await fetch(`${s.url}/oauth2/jwks`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
   });
 
   it("a client's X-Gatehouse-Assertion never reaches the upstream, signed in or on a skipAuth path", async () => {
