@@ -34,7 +34,7 @@ export class Engine {
   /** Upstream headers per record object: computed once per session version, not per request. */
   private headerCache = new WeakMap<SessionRecord, Record<string, string>>();
   private bearerHeaderCache = new WeakMap<BearerCredential, Record<string, string>>();
-  /** Assertions per record (or bearer credential) and route, signed again when half-spent. */
+  /** Assertions per session version (or bearer credential) and route, signed again when half-spent. */
   private readonly assertionCache: AssertionCache | undefined;
   /** The headers with the assertion, per assertion: a request with a cached one allocates nothing. */
   private withAssertion = new WeakMap<SignedAssertion, Record<string, string>>();
