@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { assertionKeyProblems } from '../assertion/keyFile.js';
 import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
@@ -264,6 +265,7 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   if (insecure) problems.push(insecure);
   problems.push(...caBundleProblems(cfg.provider.caFile));
   problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
+  problems.push(...assertionKeyProblems(cfg.headers));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(

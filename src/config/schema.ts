@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ASSERTION_CLAIMS } from '../assertion/settings.js';
 import { bearerSettingsSchema } from '../oidc/bearerSettings.js';
 import { type ConfiguredProviderSettings, providerSettingsSchema } from '../oidc/settings.js';
 import { httpUrl } from '../util/httpUrl.js';
@@ -298,6 +299,22 @@ export const configSchema = z
         templates: z.record(z.string(), z.string()).default({}),
         /** A templated value longer than this (bytes) is not sent (the header is left out). */
         maxTemplateValueBytes: z.number().int().min(256).max(65536).default(8192),
+        /**
+         * X-Gatehouse-Assertion: a JWT signed by Gatehouse saying who the user is, verifiable with
+         * the keys at /oauth2/jwks (docs/assertion.md). Restart-only, like every key below.
+         */
+        assertion: z.boolean().default(false),
+        /** PEM PKCS#8 private key or private JWK (P-256 → ES256, RSA → RS256, Ed25519 → EdDSA); unset: a generated ES256 key, shared through the store. */
+        assertionKeyFile: z.string().min(1).optional(),
+        /** Keys still published at /oauth2/jwks but never signed with (rotation with overlap); public or private. */
+        assertionPreviousKeyFiles: z.array(z.string().min(1)).default([]),
+        /** The identity claims an assertion carries besides iss, aud, iat, exp and jti. */
+        assertionClaims: z
+          .array(z.enum(ASSERTION_CLAIMS))
+          .refine((c) => new Set(c).size === c.length, 'must not name a claim twice')
+          .default(['sub', 'email', 'groups']),
+        /** Seconds an assertion is valid; Gatehouse signs a new one when less than half is left. */
+        assertionLifetimeSeconds: z.number().int().min(30).max(300).default(300),
       })
       .strict()
       .prefault({}),

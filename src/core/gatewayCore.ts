@@ -1,3 +1,6 @@
+import { AssertionKeyError } from '../assertion/keyFile.js';
+import type { AssertionSigner } from '../assertion/signer.js';
+import { startAssertions } from '../assertion/startAssertions.js';
 import { identityMatchWarnings } from '../authz/identityWarnings.js';
 import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -79,13 +82,24 @@ export async function createGatewayCore(
   const store = opts.store ?? (await createStore(configured, clock, logger));
   // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
   let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
+  let assertions: AssertionSigner | undefined;
   try {
     cfg = withClient(
       configured,
       await resolveRegisteredClient(configured, logger, store, { fetch: fetchProvider }),
     );
+    // The signing key of X-Gatehouse-Assertion: a key file, or one generated and shared through the store.
+    assertions = await startAssertions(
+      cfg.headers,
+      cfg.publicUrl,
+      store,
+      [cfg.session.secret, ...cfg.session.previousSecrets],
+      clock,
+      logger,
+    );
   } catch (err) {
     if (!opts.store) await store.close();
+    if (err instanceof AssertionKeyError) throw new ConfigError([err.message]);
     throw err;
   }
   // Parsed once; the loader has checked them, a configuration built another way is checked here (exit 78).
@@ -161,6 +175,7 @@ export async function createGatewayCore(
     crowd: new BrowserCrowdWatch(logger, clock),
     headerTemplates,
   };
+  if (assertions) ctx.assertions = assertions;
   const engine = new Engine(ctx);
   logger.info(
     { preset: preset.name, issuer: cfg.provider.issuer },

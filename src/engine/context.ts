@@ -1,3 +1,4 @@
+import type { AssertionSigner } from '../assertion/signer.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { HeaderTemplates } from '../identity/headerTemplates.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -36,4 +37,6 @@ export interface EngineContext {
   crowd: BrowserCrowdWatch;
   /** `headers.templates`, parsed once at start (restart-only: a reload keeps these). */
   headerTemplates: HeaderTemplates;
+  /** Signs X-Gatehouse-Assertion when `headers.assertion` is on (src/assertion/). */
+  assertions?: AssertionSigner;
 }

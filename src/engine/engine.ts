@@ -1,3 +1,6 @@
+import { AssertionCache } from '../assertion/assertionCache.js';
+import { ASSERTION_HEADER } from '../assertion/settings.js';
+import type { SignedAssertion } from '../assertion/signer.js';
 import { exemptionCovers } from '../authz/pathPrefix.js';
 import { pathReadings } from '../authz/pathReadings.js';
 import { type AuthorizationPolicy, authorize } from '../authz/policy.js';
@@ -73,6 +76,10 @@ export class Engine {
    * not per request (routes may forward different headers).
    */
   private headerCaches = new Map<Route, RouteHeaderCache>();
+  /** Assertions per session version (or bearer credential) and route, signed again when half-spent. */
+  private readonly assertionCache: AssertionCache | undefined;
+  /** The headers with the assertion, per assertion: a request with a cached one allocates nothing. */
+  private withAssertion = new WeakMap<SignedAssertion, Record<string, string>>();
   private readonly backchannel: BackchannelLogout;
   private readonly frontchannel: FrontchannelLogout;
   private readonly credentials: readonly CredentialLoader[];
@@ -85,6 +92,7 @@ export class Engine {
     this.backchannel = new BackchannelLogout(ctx);
     this.frontchannel = new FrontchannelLogout(ctx);
     this.credentials = opts.credentials ?? defaultCredentialChain(ctx);
+    this.assertionCache = ctx.assertions && new AssertionCache(ctx.assertions, ctx.clock);
   }
 
   /**
@@ -113,6 +121,8 @@ export class Engine {
     // Routes take the global headers and identity matching as their defaults: rebuilt with them.
     this.ctx.routes = new RouteTable(this.ctx.cfg);
     this.headerCaches = new Map();
+    this.assertionCache?.clear();
+    this.withAssertion = new WeakMap();
   }
 
   /**
@@ -168,7 +178,7 @@ export class Engine {
       const allow: Decision = {
         type: 'allow',
         identity: a.identity,
-        upstreamHeaders: this.headersFor(a, route),
+        upstreamHeaders: await this.headersFor(a, route),
         setCookies: a.setCookies,
         route,
       };
@@ -271,12 +281,33 @@ export class Engine {
   }
 
   /**
+   * The route's headers, plus — with `headers.assertion` — X-Gatehouse-Assertion with the route's
+   * id as its `aud`. The assertion is cached next to the headers, per session version or bearer
+   * credential and route (assertionCache.ts says why a session is named, not keyed by its record
+   * object), and signed again only when less than half its lifetime is left: signing is not on
+   * every request's path.
+   */
+  private async headersFor(p: Principal, route: Route): Promise<Record<string, string>> {
+    const h = this.identityHeadersFor(p, route);
+    // A session by its key and record version (a refresh is a new version); a bearer principal by its cached credential.
+    const principal = p.bearer ?? (p.session && `${p.session.key}#${p.session.record.version}`);
+    if (!this.assertionCache || !principal) return h;
+    const signed = await this.assertionCache.get(principal, p.identity, route.id);
+    let out = this.withAssertion.get(signed);
+    if (!out) {
+      out = { ...h, [ASSERTION_HEADER]: signed.token };
+      this.withAssertion.set(signed, out);
+    }
+    return out;
+  }
+
+  /**
    * A session's headers are computed once per record and route; a bearer principal's once per
    * cached principal and route. A bearer request forwards its own token when `headers.pass*` say
    * so. The route's templated headers (global `headers.templates` and its own) are rendered with
    * them, cached alike.
    */
-  private headersFor(p: Principal, route: Route): Record<string, string> {
+  private identityHeadersFor(p: Principal, route: Route): Record<string, string> {
     let caches = this.headerCaches.get(route);
     if (!caches) {
       caches = { sessions: new WeakMap(), bearers: new WeakMap() };

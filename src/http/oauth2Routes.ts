@@ -12,7 +12,7 @@ import { continueBody } from './expectContinue.js';
 import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
 import { single } from './requestFacts.js';
 import type { RequestLog } from './requestLog.js';
-import { sendJson } from './respond.js';
+import { sendCacheableJson, sendJson } from './respond.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware, Fastify). */
 export interface FrontDoorDeps {
@@ -46,6 +46,15 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string | un
     req.on('error', reject);
   });
 }
+
+/** The public keys of X-Gatehouse-Assertion (docs/assertion.md); 404 while assertions are off. */
+export const JWKS_PATH = '/oauth2/jwks';
+/**
+ * How long an upstream may cache the key set: one assertion lifetime at most (300 s), so a key
+ * added by a rotation is picked up before assertions signed with it are common; jose's
+ * createRemoteJWKSet also refetches at once on an unknown `kid`.
+ */
+const JWKS_MAX_AGE_SECONDS = 300;
 
 /** oauth2-proxy's names for /oauth2/start and /oauth2/logout, kept so its nginx examples work. */
 const OAUTH2_PROXY_SIGN_IN = '/oauth2/sign_in';
@@ -135,6 +144,18 @@ export function createOAuth2Routes(
         log.decision = 'backchannel_logout';
         const d = await engine.backchannelLogout(f, new URLSearchParams(body));
         answer(res, d, 'json', requestId, log, 'backchannel_logout');
+        return true;
+      }
+      case JWKS_PATH: {
+        const signer = engine.ctx.assertions;
+        if (!signer) break; // the namespace's 404 below
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('allow', 'GET, HEAD');
+          sendJson(res, 405, { error: 'invalid_request', error_description: 'use GET' }, requestId);
+          return true;
+        }
+        log.decision = 'jwks';
+        sendCacheableJson(res, signer.keys.jwks, requestId, JWKS_MAX_AGE_SECONDS);
         return true;
       }
       case FRONTCHANNEL_LOGOUT_PATH:

@@ -36,5 +36,3 @@ export interface Route {
   readonly upstreamConnections: number;
   readonly upstreamTimeoutSeconds: number;
 }
-
-export { DEFAULT_ROUTE_ID } from '../config/routeChecks.js';

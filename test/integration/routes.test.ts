@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { HostBrowser } from '../helpers/hostBrowser.js';
@@ -430,5 +431,27 @@ describe('routes: WebSockets per route', () => {
     assert.equal(refused.status, 403);
     assert.match(refused.body ?? '', /route app/);
     assert.equal(ws.seen.length, seen, 'the upstream never saw the refused upgrade');
+  });
+});
+
+describe('routes: the signed identity assertion names its route', () => {
+  let s: Routed;
+  before(async () => {
+    s = await startRoutes(twoHosts, { headers: { assertion: true } } as StackConfig);
+  });
+  after(() => s.close());
+
+  it("each route's upstream gets an assertion with its own aud; one replayed on another route fails verification", async () => {
+    const b = new HostBrowser();
+    const g = (await b.follow(s.at('grafana', '/'))).at(-1)!.json<Echo>().headers['x-gatehouse-assertion']!;
+    const a = (await b.follow(s.at('admin', '/'))).at(-1)!.json<Echo>().headers['x-gatehouse-assertion']!;
+    const jwks = createLocalJWKSet(
+      (await b.request(`${s.gw.cfg.publicUrl}/oauth2/jwks`, { kind: 'api' })).json(),
+    );
+    const issuer = s.gw.cfg.publicUrl;
+    const gv = await jwtVerify(g, jwks, { issuer, audience: 'grafana.gatehouse.test' });
+    assert.equal(gv.payload.sub, 'usr_alice');
+    await jwtVerify(a, jwks, { issuer, audience: 'admin' });
+    await assert.rejects(jwtVerify(a, jwks, { issuer, audience: 'grafana.gatehouse.test' }), /aud/);
   });
 });
