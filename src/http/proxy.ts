@@ -1,9 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
-import { appendSetCookies } from './answer.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
 
@@ -24,6 +23,18 @@ const HOP_BY_HOP = new Set([
   // server.ts); the upstream hop is ours, and undici refuses a request carrying `Expect`.
   'expect',
 ]);
+
+/** The names a request's `Connection` header lists (hop-by-hop for this hop); undefined for none. */
+function listedInConnection(connection: string | undefined): Set<string> | undefined {
+  // The common values name no other header: nothing to allocate.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
+  return new Set(
+    connection
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
 
 export interface ProxyOptions {
   upstream: string;
@@ -60,7 +71,7 @@ export interface ProxyRequestExtras {
  * back: bodies are never buffered, so a 1 GB upload costs a few socket buffers of memory.
  */
 export class UpstreamProxy {
-  private readonly dispatcher: Agent;
+  private readonly dispatcher: Pool;
   private readonly origin: string;
   private readonly basePath: string;
   private readonly ownCookies: string[];
@@ -77,7 +88,8 @@ export class UpstreamProxy {
     this.managed =
       opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
     this.responseHeaders = Object.entries(opts.responseHeaders ?? {});
-    this.dispatcher = new Agent({
+    // A Pool for the one origin (an Agent would look the origin up on every request).
+    this.dispatcher = new Pool(this.origin, {
       connections: opts.connections ?? 256,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
@@ -94,16 +106,12 @@ export class UpstreamProxy {
     extras: ProxyRequestExtras,
   ): Record<string, string | string[]> {
     const src: IncomingHttpHeaders = req.headers;
-    const connectionListed = new Set(
-      String(src.connection ?? '')
-        .split(',')
-        .map((s) => s.trim().toLowerCase())
-        .filter(Boolean),
-    );
+    const connectionListed = listedInConnection(src.connection);
     const out: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(src)) {
+    for (const name in src) {
+      const value = src[name];
       if (value === undefined) continue;
-      if (HOP_BY_HOP.has(name) || connectionListed.has(name) || this.managed.drops(name)) continue;
+      if (HOP_BY_HOP.has(name) || connectionListed?.has(name) || this.managed.drops(name)) continue;
       if (name === 'cookie') {
         const kept = stripCookies(value as string, this.ownCookies);
         if (kept) out.cookie = kept;
@@ -114,11 +122,15 @@ export class UpstreamProxy {
     }
     forwardingHeaders(req, forwardingFacts(req, this.clientAddress), extras.secure, out);
     out['x-request-id'] = extras.requestId;
-    for (const [k, v] of Object.entries(extras.identityHeaders)) out[k] = v;
+    const identity = extras.identityHeaders;
+    for (const k in identity) out[k] = identity[k]!;
     return out;
   }
 
-  /** `ok: false` with the cause when the upstream could not be reached (the caller logs it, answers 502). */
+  /**
+   * `ok: false` with the cause when the upstream could not be reached and nothing was sent (the
+   * caller logs it, answers 502). Resolves when the response is over.
+   */
   async forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -129,35 +141,56 @@ export class UpstreamProxy {
       !(method === 'GET' || method === 'HEAD') ||
       req.headers['content-length'] !== undefined ||
       req.headers['transfer-encoding'] !== undefined;
-    let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await this.dispatcher.request({
-        origin: this.origin,
-        path: this.basePath + extras.url,
-        method,
-        headers: this.upstreamHeaders(req, extras),
-        body: hasBody ? req : null,
-      });
+      // undici writes the upstream's body straight into `res` (with its backpressure: a client
+      // that stops reading pauses the upstream, and is cut by cutStalledWriters); an error on
+      // either side destroys the other. No body stream and no pipe per request.
+      await this.dispatcher.stream(
+        {
+          path: this.basePath + extras.url,
+          method,
+          headers: this.upstreamHeaders(req, extras),
+          body: hasBody ? req : null,
+        },
+        ({ statusCode, headers }) => {
+          res.writeHead(statusCode, this.responseHead(headers, extras.setCookies));
+          return res;
+        },
+      );
     } catch (err) {
+      // Once the head went out, the failure (the client went away, the upstream broke off the
+      // body) has already closed the response: nothing is left to answer.
+      if (res.headersSent || res.destroyed) return { ok: true };
       return { ok: false, cause: describeCause(err) };
     }
-    res.statusCode = upstream.statusCode;
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      res.setHeader(name, value);
-    }
-    // securityHeaders: only where the application said nothing.
-    for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
-    // An allow decision may carry cookies of ours: appended, never replacing the application's.
-    appendSetCookies(res, extras.setCookies ?? []);
-    const body = upstream.body;
-    body.on('error', () => res.destroy());
-    res.on('close', () => {
-      if (!res.writableFinished) body.destroy();
-    });
-    // A client that stops reading is cut by cutStalledWriters (server.writeTimeoutSeconds).
-    body.pipe(res);
     return { ok: true };
+  }
+
+  /**
+   * The response head, as the flat `[name, value, …]` list `writeHead` takes whole (one pass, no
+   * per-header `setHeader`): the upstream's headers without hop-by-hop ones, `securityHeaders`
+   * only where the application said nothing, and an allow decision's own cookies appended to the
+   * application's, never replacing them.
+   */
+  private responseHead(
+    upstream: IncomingHttpHeaders,
+    setCookies: readonly string[] = [],
+  ): Array<string | string[]> {
+    const head: Array<string | string[]> = [];
+    for (const name in upstream) {
+      const value = upstream[name];
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      if (name === 'set-cookie' && setCookies.length) continue;
+      head.push(name, value);
+    }
+    for (const [name, value] of this.responseHeaders)
+      if (upstream[name] === undefined) head.push(name, value);
+    if (setCookies.length) {
+      const theirs = upstream['set-cookie'];
+      const own = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [theirs];
+      head.push('set-cookie', [...own, ...setCookies]);
+    }
+    return head;
   }
 
   /**
