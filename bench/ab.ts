@@ -3,9 +3,13 @@
  * Each checkout's gateway runs in its own process as a user runs it (`gatehouse serve`, request
  * logging on at info, stdout to /dev/null), behind the same upstream process and dev IdP; wrk (its
  * own process) drives A and B in interleaved rounds, so background load hits both alike. Prints
- * req/s and p99 per round and the B/A ratio (median and spread over the rounds).
+ * req/s, p99, the gateway's own CPU time per request (user + system, from /proc: far steadier than
+ * req/s when other work shares the cores) and its read/write syscalls per request, per round, and
+ * the B/A ratios (median and spread over the rounds).
  * Options: --mode bare|memory (default memory: a logged-in session) --rounds N (5) --seconds N (4)
  *          --connections N (32) --threads N (2) --prof DIR (B runs with --cpu-prof into DIR)
+ *          --a floor (the minimal Node proxy of bench:peers instead of a checkout)
+ *          --b-log-level warn (B without the request log line: what a line costs)
  */
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     threads: { type: 'string', default: '2' },
     prof: { type: 'string' },
+    'b-log-level': { type: 'string' },
   },
 });
 if (!values.a) throw new Error('--a DIR (the baseline checkout) is required');
@@ -96,7 +101,8 @@ async function gateway(name: string, checkout: string, prof?: string) {
       provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
       session: { secret: 'bench-ab-secret-bench-ab-secret-bench-ab-0123456789' },
       ...(values.mode === 'bare' ? { skipAuth: ['/'] } : {}),
-      logging: { level: 'info' },
+      // `--b-log-level warn` (B only): no request line, so B/A is what the line costs.
+      logging: { level: name === 'B' ? (values['b-log-level'] ?? 'info') : 'info' },
     }),
   );
   const root = resolve(checkout);
