@@ -10,6 +10,7 @@
  *          --connections N (32) --threads N (2) --prof DIR (B runs with --cpu-prof into DIR)
  *          --a floor (the minimal Node proxy of bench:peers instead of a checkout)
  *          --b-log-level warn (B without the request log line: what a line costs)
+ *          --b-node-flags="FLAGS" (B started with these node flags, e.g. =--max-semi-space-size=16)
  */
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     prof: { type: 'string' },
     'b-log-level': { type: 'string' },
+    'b-node-flags': { type: 'string' },
   },
 });
 if (!values.a) throw new Error('--a DIR (the baseline checkout) is required');
@@ -107,6 +109,8 @@ async function gateway(name: string, checkout: string, prof?: string) {
   );
   const root = resolve(checkout);
   const args = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', resolve(prof)] : [])];
+  // `--b-node-flags=--max-semi-space-size=16`: B with other V8/Node flags.
+  if (name === 'B' && values['b-node-flags']) args.push(...values['b-node-flags'].split(' ').filter(Boolean));
   args.push('--import', 'tsx', join(root, 'test/redis/gatewayProcess.ts'), file);
   const child = track(
     spawn(process.execPath, args, {
