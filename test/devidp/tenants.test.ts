@@ -318,6 +318,12 @@ describe('gatehouse dev-idp --issuer-path', () => {
     assert.equal(code, 0);
   });
 
+  it('--help describes the flag', async () => {
+    const run = await runCli(['dev-idp', '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /--issuer-path NAME +also serve an independent issuer at <root>\/NAME/);
+  });
+
   it('a bad name exits 2 with an error naming the flag', async () => {
     for (const name of ['authorize', 'a/../b', 'x/__admin']) {
       const run = await runCli([
