@@ -190,6 +190,16 @@ export function loadConfig(opts: LoadOptions = {}): GatehouseConfig {
     const v = getPath(raw, path);
     if (v !== undefined) setPath(raw, path, resolveSecret(path, v, env, problems));
   }
+  // The secrets being rotated out live where `session.secret` did (a file, a variable): each
+  // entry may be a reference too.
+  const previous = getPath(raw, 'session.previousSecrets');
+  if (Array.isArray(previous)) {
+    setPath(
+      raw,
+      'session.previousSecrets',
+      previous.map((v, i) => resolveSecret(`session.previousSecrets[${i}]`, v, env, problems)),
+    );
+  }
   if (getPath(raw, 'metrics.enabled') !== undefined || env.GATEHOUSE_METRICS_ENABLED !== undefined) {
     problems.push(
       'metrics.enabled: removed — metrics are no longer served on the public port; set metrics.listen to an address of their own (e.g. 0.0.0.0:9464, env GATEHOUSE_METRICS_LISTEN) to turn them on, and remove metrics.enabled (GATEHOUSE_METRICS_ENABLED); without metrics.listen metrics are off',

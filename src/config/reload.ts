@@ -3,9 +3,11 @@ import type { GatehouseConfig } from './schema.js';
 
 /**
  * The settings a running gateway takes from a re-read configuration (SIGHUP, `--watch`), without
- * dropping a session or a request in flight: who may reach what, what the upstream is told, and
- * how much is logged. Everything else — listeners, the store, the provider, secrets, cookies —
- * is built once at start; a change there is named as needing a restart and not applied.
+ * dropping a session or a request in flight: who may reach what, what the upstream is told, how
+ * much is logged, and the session secrets (a rotation: `session.secret` signs from now on, the
+ * `previousSecrets` still verify). Everything else — listeners, the store, the provider and its
+ * `clientSecret`, the other session keys (store, cookie name, lifetimes...) — is built once at
+ * start; a change there is named as needing a restart and not applied.
  */
 export const RELOADABLE_KEYS = [
   'authorization',
@@ -13,9 +15,14 @@ export const RELOADABLE_KEYS = [
   'headers.passAccessToken',
   'headers.maxGroupsHeaderBytes',
   'logging.level',
+  'session.secret',
+  'session.previousSecrets',
 ] as const;
 
-export type ReloadableSettings = Pick<GatehouseConfig, 'authorization' | 'skipAuth' | 'headers' | 'logging'>;
+export type ReloadableSettings = Pick<
+  GatehouseConfig,
+  'authorization' | 'skipAuth' | 'headers' | 'logging' | 'session'
+>;
 
 export interface ReloadPlan {
   /** Reloadable keys whose value changed: applied. */
@@ -24,7 +31,8 @@ export interface ReloadPlan {
   needsRestart: string[];
   /**
    * The settings to run with: the new reloadable values; for the sections that mix reloadable
-   * and restart-only keys (`headers`), the restart-only ones keep their running value.
+   * and restart-only keys (`headers`, `logging`, `session`), the restart-only ones keep their
+   * running value.
    */
   settings: ReloadableSettings;
 }
@@ -49,13 +57,18 @@ export function planReload(running: GatehouseConfig, next: GatehouseConfig): Rel
         maxGroupsHeaderBytes: next.headers.maxGroupsHeaderBytes,
       },
       logging: { ...running.logging, level: next.logging.level },
+      session: {
+        ...running.session,
+        secret: next.session.secret,
+        previousSecrets: next.session.previousSecrets,
+      },
     },
   };
 }
 
 /**
  * Changed keys, top-level sections compared as wholes except those that mix reloadable and
- * restart-only keys, which are compared key by key (`headers.passAccessToken`).
+ * restart-only keys, which are compared key by key (`headers.passAccessToken`, `session.secret`).
  */
 function changedKeys(a: GatehouseConfig, b: GatehouseConfig): string[] {
   const split = new Set(RELOADABLE_KEYS.filter((k) => k.includes('.')).map((k) => k.split('.')[0]!));

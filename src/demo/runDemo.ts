@@ -44,6 +44,7 @@ export async function runDemo(argv: string[]): Promise<void> {
       'Gatehouse demo is running.',
       `  open:      ${publicUrl}/`,
       `  dev IdP:   ${idp.issuer} (profiles: ${idp.profiles().join(', ') || 'none'})`,
+      `  console:   ${idp.issuer}/__admin/ (live: profiles, faults, requests, token timelines)`,
       `  demo app:  ${app.url} (behind the gateway)`,
       '  users:     alice (admins, dev) · bob (dev) · carol (no groups) — pick one on the login page',
       '  tokens live 10 s, so you can watch the live panel keep working across refreshes.',

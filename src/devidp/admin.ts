@@ -5,9 +5,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendBackchannelLogout } from './backchannel.js';
 import { ClaimsError } from './claimOverrides.js';
 import { setClaimRule } from './claimRules.js';
+import { CONSOLE_CSP, consolePage } from './consolePage.js';
 import type { IdpContext } from './context.js';
 import { FaultRuleError, validateFaultRule } from './faults.js';
-import { isLoopbackAddress, readBody, sendJson } from './http.js';
+import { isLoopbackAddress, parseTarget, readBody, sendHtml, sendJson } from './http.js';
 import { UserError } from './users.js';
 
 export interface AdminOps {
@@ -84,8 +85,30 @@ const claimAndUserRoutes: Record<string, Partial<Record<string, AdminRoute>>> = 
   },
 };
 
+// The live console (issue 15): its page at /__admin/ and the two feeds only it needs.
+const consoleRoutes: Record<string, Partial<Record<string, AdminRoute>>> = {
+  '': { GET: async (ctx, _ops, _req, res) => sendHtml(res, 200, consolePage(ctx.issuer), CONSOLE_CSP) },
+  events: {
+    GET: async (ctx, _ops, req, res) => {
+      const raw = parseTarget(req.url).query.get('since') ?? '0';
+      const since = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (Number.isNaN(since))
+        return adminError(res, 400, 'invalid_request', 'since must be a sequence number');
+      sendJson(res, 200, { now: ctx.now(), ...ctx.requestLog.since(since) });
+    },
+  },
+  families: {
+    GET: async (ctx, _ops, _req, res) => {
+      const now = ctx.now();
+      const families = ctx.timelines.list(now, (sid) => ctx.sessions.get(sid, now) !== undefined);
+      sendJson(res, 200, { now, families });
+    },
+  },
+};
+
 const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
   ...claimAndUserRoutes,
+  ...consoleRoutes,
   stats: { GET: async (ctx, _ops, _req, res) => sendJson(res, 200, ctx.stats.snapshot()) },
   reset: {
     POST: async (ctx, _ops, _req, res) => {

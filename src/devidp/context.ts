@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClaimOverrides } from './claimOverrides.js';
 import type { ClientRegistry } from './clients.js';
 import { ExpiringMap } from './expiringMap.js';
+import { FamilyTimelines } from './familyTimelines.js';
 import { FaultTable } from './faults.js';
 import { sendHtml, sendJson } from './http.js';
 import { KeyRing } from './keys.js';
@@ -10,6 +11,7 @@ import { Lifecycle } from './lifecycle.js';
 import type { Resolved, ResolvedOptions } from './options.js';
 import { errorPage } from './pages.js';
 import type { ProfileSet } from './profiles.js';
+import { RequestLog } from './requestLog.js';
 import { SessionStore } from './sessions.js';
 import { Stats } from './stats.js';
 import { TokenStore } from './tokens.js';
@@ -57,12 +59,16 @@ export interface IdpContext {
   readonly claimOverrides: ClaimOverrides;
   /** Injected faults (POST /__admin/faults, --fault, the faults option). */
   readonly faults: FaultTable;
+  /** The live console's view (/__admin/): recent requests, and each family's tokens over time. */
+  readonly requestLog: RequestLog;
+  readonly timelines: FamilyTimelines;
   /** Milliseconds since the epoch, from the configured clock. */
   now(): number;
   log(message: string): void;
 }
 
 export function createContext({ options, profiles, users, clients, faults }: Resolved): IdpContext {
+  const timelines = new FamilyTimelines();
   return {
     issuer: '',
     options,
@@ -70,7 +76,9 @@ export function createContext({ options, profiles, users, clients, faults }: Res
     users,
     clients,
     keys: new KeyRing(),
-    tokens: new TokenStore({ maxEntries: MAX_ENTRIES }),
+    tokens: new TokenStore({ maxEntries: MAX_ENTRIES }, (id, reason, now) =>
+      timelines.revoked(id, reason, now),
+    ),
     sessions: new SessionStore(MAX_ENTRIES),
     interactions: new ExpiringMap(10_000),
     offlineConsents: new ExpiringMap(MAX_ENTRIES),
@@ -79,6 +87,8 @@ export function createContext({ options, profiles, users, clients, faults }: Res
     tokenWatch: new TokenWatch(),
     claimOverrides: new ClaimOverrides(MAX_ENTRIES),
     faults: new FaultTable(faults),
+    requestLog: new RequestLog(),
+    timelines,
     now: () => options.clock.now(),
     log: options.quiet ? () => {} : (message) => process.stderr.write(`${message}\n`),
   };
@@ -118,6 +128,7 @@ export function oauthError(
   headers: Record<string, string> = {},
 ): void {
   ctx.stats.error(error);
+  ctx.requestLog.note(res, { error });
   sendJson(res, status, { error, error_description: description }, headers);
 }
 

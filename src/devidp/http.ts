@@ -92,13 +92,16 @@ export function sendJson(
   res.end(text);
 }
 
-export function sendHtml(res: ServerResponse, status: number, html: string): void {
+/** The login page needs no scripts, frames or foreign resources; say so. */
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+
+/** `csp`: a page with a script of its own (the live console) names exactly what it allows. */
+export function sendHtml(res: ServerResponse, status: number, html: string, csp = PAGE_CSP): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(html),
     'cache-control': 'no-store',
-    // The login page needs no scripts, frames or foreign resources; say so.
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    'content-security-policy': csp,
     'x-frame-options': 'DENY',
   });
   res.end(html);

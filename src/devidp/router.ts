@@ -14,6 +14,7 @@ import { handleLogin } from './login.js';
 import { handleAuth0Logout, handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
 import { handleRegister } from './registration.js';
+import { isAdminPath } from './requestLog.js';
 import { handleRevoke } from './revocation.js';
 import type { RequestKind } from './stats.js';
 import { handleToken } from './tokenEndpoint.js';
@@ -89,7 +90,7 @@ async function dispatch(
   res: ServerResponse,
 ): Promise<void> {
   const { pathname, query } = parseTarget(req.url);
-  if (pathname.startsWith('/__admin/')) return handleAdmin(ctx, ops, req, res, pathname);
+  if (isAdminPath(pathname)) return handleAdmin(ctx, ops, req, res, pathname);
   const route = findRoute(pathname);
   if (route === undefined) {
     sendJson(res, 404, { error: 'not_found', error_description: `no endpoint ${pathname}` });
@@ -116,6 +117,7 @@ async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  ctx.requestLog.watch(req, res, () => ctx.now()); // the live console's request log (requestLog.ts)
   try {
     await dispatch(ctx, ops, req, res);
   } catch (err) {

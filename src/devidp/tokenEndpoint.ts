@@ -13,6 +13,7 @@ import { answersDown, waitsInQueue } from './endpointFaults.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
+import { feedIssuedTokens } from './issuedFeed.js';
 import { shapeTokenResponse } from './tokenResponseShape.js';
 
 export const handleToken: Handler = async (ctx, req, res) => {
@@ -22,6 +23,7 @@ export const handleToken: Handler = async (ctx, req, res) => {
   const form = readClientForm(ctx, req, res, body);
   if (!form) return;
   const { values, clientId } = form;
+  ctx.requestLog.note(res, { grantType: values.grant_type, clientId });
   let outcome: GrantOutcome;
   const allowed = ctx.clients.find(clientId)?.grantTypes ?? [];
   const known = (GRANT_TYPES as readonly string[]).includes(values.grant_type ?? '');
@@ -53,6 +55,7 @@ export const handleToken: Handler = async (ctx, req, res) => {
       };
   }
   if (outcome.ok) {
+    feedIssuedTokens(ctx, res, values, outcome.body);
     const body = shapeTokenResponse(ctx, outcome.body);
     ctx.tokenWatch.emit(body);
     sendJson(res, 200, body, { pragma: 'no-cache' });

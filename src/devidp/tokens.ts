@@ -111,13 +111,22 @@ export interface StoreLimits {
   maxEntries: number;
 }
 
+/** Why a family died: a spent refresh token reused, a code replayed, RFC 7009, POST /__admin/revoke. */
+export type RevokeReason = 'reuse' | 'code-replay' | 'revocation' | 'admin';
+
+/** Told of every family revocation (the live console draws them). */
+export type RevokeListener = (familyId: string, reason: RevokeReason, now: number) => void;
+
 export class TokenStore {
   readonly #codes: ExpiringMap<string, CodeRecord>;
   readonly #families: ExpiringMap<string, Family>;
   readonly #refresh: ExpiringMap<string, RefreshRecord>;
   readonly #access: ExpiringMap<string, AccessGrant>;
 
-  constructor(limits: StoreLimits = { maxEntries: 100_000 }) {
+  readonly #onRevoke: RevokeListener;
+
+  constructor(limits: StoreLimits = { maxEntries: 100_000 }, onRevoke: RevokeListener = () => {}) {
+    this.#onRevoke = onRevoke;
     this.#codes = new ExpiringMap(limits.maxEntries);
     this.#families = new ExpiringMap(limits.maxEntries);
     this.#refresh = new ExpiringMap(limits.maxEntries);
@@ -139,7 +148,7 @@ export class TokenStore {
     const record = this.#codes.get(tokenKey(code), now);
     if (record === undefined) return { kind: 'unknown' };
     if (record.used) {
-      const revoked = record.familyId !== undefined && this.revokeFamily(record.familyId, now);
+      const revoked = record.familyId !== undefined && this.revokeFamily(record.familyId, now, 'code-replay');
       return { kind: 'replayed', revoked };
     }
     record.used = true;
@@ -192,6 +201,7 @@ export class TokenStore {
     if (family.revoked) return { kind: 'invalid', reason: 'refresh token has been revoked' };
     if (record.used) {
       family.revoked = true;
+      this.#onRevoke(family.id, 'reuse', now);
       return { kind: 'reused', family };
     }
     // Checked before marking used, so a bad scope request does not burn the token.
@@ -221,10 +231,11 @@ export class TokenStore {
     return grant;
   }
 
-  revokeFamily(id: string, now: number): boolean {
+  revokeFamily(id: string, now: number, reason: RevokeReason = 'revocation'): boolean {
     const family = this.#families.get(id, now);
     if (family === undefined || family.revoked) return false;
     family.revoked = true;
+    this.#onRevoke(id, reason, now);
     return true;
   }
 
@@ -234,7 +245,7 @@ export class TokenStore {
     const refresh = this.#refresh.get(key, now);
     if (refresh !== undefined) {
       const family = this.#families.get(refresh.familyId, now);
-      if (family !== undefined && family.clientId === clientId) family.revoked = true;
+      if (family !== undefined && family.clientId === clientId) this.revokeFamily(family.id, now);
       return;
     }
     const access = this.#access.get(key, now);
@@ -247,7 +258,7 @@ export class TokenStore {
     for (const [id, f] of this.#families.entries(now)) if (f.sub === sub && !f.revoked) families.add(id);
     let live = 0;
     for (const [, r] of this.#refresh.entries(now)) if (!r.used && families.has(r.familyId)) live++;
-    for (const id of families) this.revokeFamily(id, now);
+    for (const id of families) this.revokeFamily(id, now, 'admin');
     return live;
   }
 

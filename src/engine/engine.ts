@@ -14,6 +14,7 @@ import type { Answer, Decision, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import { FrontchannelLogout } from './frontchannelLogout.js';
 import { beginLogin, completeLogin, signInUrl } from './login.js';
+import { LoginCookieCodec } from './loginCookie.js';
 import { logout } from './logout.js';
 
 export interface EngineOptions {
@@ -45,17 +46,25 @@ export class Engine {
   }
 
   /**
-   * A re-read configuration's rules, exemptions and upstream headers (config/reload.ts), from the
-   * next request on. Sessions are untouched; the header caches start afresh so no request gets
-   * headers made under the old settings.
+   * A re-read configuration's rules, exemptions, upstream headers and session secrets
+   * (config/reload.ts), from the next request on. Sessions are untouched; the header caches start
+   * afresh so no request gets headers made under the old settings. Changed secrets rotate the
+   * session keys and the login cookie codec together, in this one synchronous step.
    */
   reconfigure(next: ReloadableSettings): void {
+    const was = this.ctx.cfg.session;
+    if (was.secret !== next.session.secret || !sameList(was.previousSecrets, next.session.previousSecrets)) {
+      const secrets = [next.session.secret, ...next.session.previousSecrets];
+      this.ctx.sessions.rotateSecrets(secrets);
+      this.ctx.loginCookies = new LoginCookieCodec(secrets);
+    }
     this.ctx.cfg = {
       ...this.ctx.cfg,
       authorization: next.authorization,
       skipAuth: next.skipAuth,
       headers: next.headers,
       logging: next.logging,
+      session: next.session,
     };
     this.policy = next.authorization;
     this.headerCache = new WeakMap();
@@ -227,4 +236,8 @@ export class Engine {
       };
     }
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

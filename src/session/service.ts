@@ -5,13 +5,13 @@ import type { TokenSet } from '../oidc/tokenSet.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { AuthenticatedStore } from './authenticatedStore.js';
-import { SessionIdCodec } from './cookieCodec.js';
+import type { SessionIdCodec } from './cookieCodec.js';
 import { recordTtlMs, type SessionRecord } from './record.js';
-import { RecordMac } from './recordMac.js';
+import { SessionKeys } from './sessionKeys.js';
 import type { SessionStore } from './store.js';
-import { TokenSealer } from './tokenSealer.js';
 
 export interface SessionSettings {
+  /** `session.secret` first, then `session.previousSecrets`, at start (`rotateSecrets` replaces the keys made from them). */
   secrets: string[];
   maxAgeMs: number;
   idleTimeoutMs: number;
@@ -38,9 +38,7 @@ export interface SessionObservers {
  * record reads and writes of the engine, the refresh coordinator and logout go through it.
  */
 export class SessionService {
-  readonly codec: SessionIdCodec;
-  readonly store: AuthenticatedStore;
-  private readonly sealer: TokenSealer;
+  readonly store: AuthenticatedStore<SessionKeys>;
   /** Opened token sets, cached per record object so forwarding tokens costs no decryption per request. */
   private readonly opened = new WeakMap<SessionRecord, TokenSet>();
 
@@ -50,18 +48,38 @@ export class SessionService {
     private readonly clock: Clock,
     observers: SessionObservers = {},
   ) {
-    this.codec = new SessionIdCodec(settings.secrets);
-    this.sealer = new TokenSealer(settings.secrets);
     const { logger, metrics } = observers;
-    this.store = new AuthenticatedStore(store, new RecordMac(settings.secrets), {
+    this.store = new AuthenticatedStore(store, new SessionKeys(settings.secrets), {
       firstSeen: (key, reason) =>
         // Never the record's content: only which session (a key prefix) and why.
         logger?.warn(
           { session: key.slice(0, 12), reason },
-          'session record failed verification (edited, copied from another session, or written before records were authenticated); treated as no session',
+          'session record failed verification (edited, copied from another session, written before records were authenticated, or under a secret no longer configured); treated as no session',
         ),
       refused: (reason) => metrics?.recordsRejected.inc({ reason }),
     });
+  }
+
+  /** The keys in force: they mint and seal from now on (the store's authenticator). */
+  private get keys(): SessionKeys {
+    return this.store.authenticator;
+  }
+
+  /** The session cookie codec in force (replaced whole by `rotateSecrets`). */
+  get codec(): SessionIdCodec {
+    return this.keys.codec;
+  }
+
+  /**
+   * A re-read `session.secret` / `previousSecrets` (config reload): `secrets[0]` mints cookies,
+   * seals tokens and signs records from the next request on; cookies, sealed tokens and record
+   * MACs made with any of the others stay valid; those made with a secret no longer listed are
+   * refused (no session: the normal sign-in). The cookie codec, the sealer and the record MAC are
+   * built first and swapped by one assignment, so nothing runs with half of a rotation. Requests
+   * already holding a record finish with the keys that accepted it.
+   */
+  rotateSecrets(secrets: readonly string[]): void {
+    this.store.rekey(new SessionKeys(secrets));
   }
 
   get idleTimeoutMs(): number {
@@ -80,17 +98,19 @@ export class SessionService {
   tokens(rec: SessionRecord): TokenSet {
     let t = this.opened.get(rec);
     if (!t) {
-      t = JSON.parse(this.sealer.open(rec.tokens, this.keyOf(rec))) as TokenSet;
+      // Opened with the keys that accepted the record: a rotation while a request holds it does
+      // not take its tokens away mid-request.
+      const { key, by } = this.authenticated(rec);
+      t = JSON.parse(by.sealer.open(rec.tokens, key)) as TokenSet;
       this.opened.set(rec, t);
     }
     return t;
   }
 
-  private keyOf(rec: SessionRecord): string {
-    const key = this.store.keyOf(rec);
-    if (key === undefined)
-      throw new Error('session record was not read or written through the session layer');
-    return key;
+  private authenticated(rec: SessionRecord): { key: string; by: SessionKeys } {
+    const a = this.store.authenticatedBy(rec);
+    if (a === undefined) throw new Error('session record was not read or written through the session layer');
+    return a;
   }
 
   /** A brand-new session (new id on every login: no fixation). */
@@ -99,14 +119,16 @@ export class SessionService {
     identity: Identity,
   ): Promise<{ cookieValue: string; key: string; record: SessionRecord }> {
     const now = this.clock.now();
-    const { cookieValue, storeKey } = this.codec.mint();
+    // One set of keys for the cookie and the seal; the MAC is made in the same tick by `store.put`.
+    const keys = this.keys;
+    const { cookieValue, storeKey } = keys.codec.mint();
     const sid = result.claims && typeof result.claims.sid === 'string' ? result.claims.sid : undefined;
     const record: SessionRecord = {
       version: 1,
       // The provider's own sub: back-channel logout and the refresh subject check compare it.
       sub: identity.providerSub ?? identity.sub,
       identity,
-      tokens: this.sealer.seal(JSON.stringify(result.tokens), storeKey),
+      tokens: keys.sealer.seal(JSON.stringify(result.tokens), storeKey),
       hasRefreshToken: result.tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,
@@ -140,7 +162,8 @@ export class SessionService {
       ...prev,
       version: prev.version + 1,
       identity,
-      tokens: this.sealer.seal(JSON.stringify(tokens), this.keyOf(prev)),
+      // Sealed with the secret in force now, whichever one `prev` was sealed with.
+      tokens: this.keys.sealer.seal(JSON.stringify(tokens), this.authenticated(prev).key),
       hasRefreshToken: tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,

@@ -26,6 +26,17 @@ export class TokenSealer {
     return `v2.${id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
+  /**
+   * Was `sealed` made with one of the configured keys? Only the key id is read (no decryption):
+   * a record whose tokens were sealed under a secret since dropped is no session, like one whose
+   * MAC is (see SessionKeys.verify).
+   */
+  knowsKeyOf(sealed: unknown): boolean {
+    if (typeof sealed !== 'string') return false;
+    const [v, id] = sealed.split('.', 2);
+    return v === 'v2' && this.keys.some((k) => k.id === id);
+  }
+
   /** Throws when the value was not sealed by one of our keys with this `aad` (tampered, moved, unknown key). */
   open(sealed: string, aad: string): string {
     const [v, id, ivS, bodyS] = sealed.split('.');

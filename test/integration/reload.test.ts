@@ -65,7 +65,7 @@ describe('configuration reload', () => {
         }),
       );
       assert.deepEqual(second.applied, []);
-      assert.deepEqual(second.needsRestart.sort(), ['refresh', 'session']);
+      assert.deepEqual(second.needsRestart.sort(), ['refresh', 'session.maxAgeSeconds']);
       assert.equal((await bob.request(`${s.url}/admin/x`, { kind: 'api' })).status, 200);
     } finally {
       await s.close();

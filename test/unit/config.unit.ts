@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, envNameFor, loadConfig } from '../../src/config/load.js';
+import { planReload } from '../../src/config/reload.js';
 import { presetNamed } from '../../src/oidc/presets/index.js';
 import { makeTestCa, type TestCa } from '../helpers/testCa.js';
 
@@ -504,6 +505,21 @@ describe('loadConfig: secret references', () => {
     assert.equal(cfg.session.secret, SECRET);
   });
 
+  test('session.previousSecrets entries may be file: or env: references too (a rotation keeps secrets out of the YAML)', () => {
+    const file = join(dir, 'old-session-secret');
+    writeFileSync(file, `${SECRET}-old\n`);
+    const cfg = loadConfig({
+      object: { ...base(), session: { secret: SECRET, previousSecrets: [`file:${file}`, 'env:OLDER'] } },
+      env: { OLDER: `${SECRET}-older` },
+    });
+    assert.deepEqual(cfg.session.previousSecrets, [`${SECRET}-old`, `${SECRET}-older`]);
+    oneProblem(
+      { object: { ...base(), session: { secret: SECRET, previousSecrets: ['env:GONE'] } }, env: {} },
+      'session.previousSecrets[0]',
+      'GONE',
+    );
+  });
+
   test('an unreadable secret file names the key, the file and the error code', () => {
     const file = join(dir, 'does-not-exist');
     oneProblem(
@@ -649,5 +665,49 @@ describe('loadConfig: provider.caFile (an internal CA) and provider.discoveryRef
       'provider.discoveryRefreshSeconds',
       '0 (never) or between 60 and 86400',
     );
+  });
+});
+
+describe('planReload: the session section is compared key by key', () => {
+  const OTHER = 'another-session-secret-long-enough-0123456789';
+  const load = (session: Record<string, unknown>, provider: Record<string, unknown> = {}) => {
+    const b = base();
+    return loadConfig({
+      env: {},
+      object: { ...b, session, provider: { ...(b.provider as Record<string, unknown>), ...provider } },
+    });
+  };
+
+  test('session.secret and previousSecrets apply; store, cookieName, lifetimes and provider.clientSecret need a restart', () => {
+    const running = load({ secret: SECRET, maxAgeSeconds: 3600 });
+    const rotated = planReload(
+      running,
+      load({ secret: OTHER, previousSecrets: [SECRET], maxAgeSeconds: 3600 }),
+    );
+    assert.deepEqual(rotated.applied, ['session.previousSecrets', 'session.secret']);
+    assert.deepEqual(rotated.needsRestart, []);
+    assert.equal(rotated.settings.session.secret, OTHER);
+    assert.deepEqual(rotated.settings.session.previousSecrets, [SECRET]);
+
+    const mixed = planReload(
+      running,
+      load(
+        { secret: OTHER, store: 'redis', cookieName: 'gh', maxAgeSeconds: 60, redisUrl: 'redis://x:6379' },
+        { clientSecret: 'a-new-client-secret' },
+      ),
+    );
+    assert.deepEqual(mixed.applied, ['session.secret']);
+    assert.deepEqual(mixed.needsRestart, [
+      'provider',
+      'session.cookieName',
+      'session.maxAgeSeconds',
+      'session.redisUrl',
+      'session.store',
+    ]);
+    // The restart-only keys keep their running values in the settings run with.
+    assert.equal(mixed.settings.session.secret, OTHER);
+    assert.equal(mixed.settings.session.store, 'memory');
+    assert.equal(mixed.settings.session.cookieName, 'gatehouse');
+    assert.equal(mixed.settings.session.maxAgeSeconds, 3600);
   });
 });

@@ -391,6 +391,79 @@ describe('SessionService: records are authenticated', () => {
   });
 });
 
+describe('SessionService.rotateSecrets (a reload of session.secret / previousSecrets)', () => {
+  test('new secret signs, the previous one still verifies; a record already verified is checked again once dropped', async () => {
+    const s = service([SECRET_A]);
+    const { key, cookieValue } = await s.login('bob', ['dev']);
+    const held = await s.sessions.store.get(key);
+    assert.ok(held);
+    assert.equal(s.sessions.tokens(held).accessToken, 'at-bob');
+
+    s.sessions.rotateSecrets([SECRET_B, SECRET_A]);
+    assert.equal(s.sessions.codec.open(cookieValue), key, 'the cookie made under A opens');
+    const same = await s.sessions.store.get(key);
+    assert.equal(same, held, 'the memory store hands out its own object');
+    const fresh = await s.sessions.create(
+      tokenResult({ now: T0, accessToken: 'at-new', refreshToken: 'rt-new' }),
+      s.sessions.identityFrom({ sub: 'usr_new', preferred_username: 'new' }),
+    );
+    const written = roundtrip((await s.inner.get(fresh.key))!);
+    assert.equal(new RecordMac([SECRET_B]).verify(fresh.key, written), undefined, 'signed with B');
+    assert.equal(new RecordMac([SECRET_A]).verify(fresh.key, written), 'unknown_key', 'not with A');
+
+    s.sessions.rotateSecrets([SECRET_B]);
+    assert.equal(s.sessions.codec.open(cookieValue), undefined, 'the A cookie is refused');
+    assert.equal(
+      await s.sessions.store.get(key),
+      undefined,
+      'the same record object, accepted under A before, is verified again and refused',
+    );
+    assert.equal(await s.rejected('unknown_key'), 1);
+    assert.equal(s.sessions.codec.open(fresh.cookieValue), fresh.key);
+    const kept = await s.sessions.store.get(fresh.key);
+    assert.ok(kept);
+    assert.equal(s.sessions.tokens(kept).accessToken, 'at-new');
+  });
+
+  test('a request holding a record when its secret is dropped still opens its tokens (nothing in flight fails)', async () => {
+    const s = service([SECRET_A]);
+    const { key } = await s.login('bob', ['dev']);
+    const held = roundtrip((await s.inner.get(key))!);
+    await s.inner.put(key, held, 60_000, null);
+    const inFlight = await s.sessions.store.get(key); // verified, tokens not opened yet
+    assert.ok(inFlight);
+    s.sessions.rotateSecrets([SECRET_B]);
+    assert.equal(s.sessions.tokens(inFlight).refreshToken, 'rt-bob');
+    assert.equal(await s.sessions.store.get(key), undefined, 'the next read is refused');
+  });
+
+  test('a record re-signed under the new secret around tokens sealed under the old one is no session once the old one is dropped', async () => {
+    const s = service([SECRET_A]);
+    const { key } = await s.login('bob', ['dev']);
+    s.sessions.rotateSecrets([SECRET_B, SECRET_A]);
+    const rec = (await s.sessions.store.get(key))!;
+    // A rewrite that keeps the sealed tokens (silent-upgrade mark, refresh back-off).
+    assert.ok(await s.sessions.store.put(key, { ...rec, version: rec.version + 1 }, 60_000, rec.version));
+    s.sessions.rotateSecrets([SECRET_B]);
+    const stored = roundtrip((await s.inner.get(key))!);
+    assert.equal(new RecordMac([SECRET_B]).verify(key, stored), undefined, 'the MAC alone passes');
+    assert.equal(await s.sessions.store.get(key), undefined, 'refused, not a throw at tokens()');
+    assert.equal(await s.rejected('unknown_key'), 1);
+  });
+
+  test('a record refused as unknown_key before this replica knew the secret is accepted after the reload', async () => {
+    const writer = service([SECRET_B]);
+    const { key } = await writer.login('bob', ['dev']);
+    const reader = service([SECRET_A]);
+    await reader.inner.put(key, roundtrip((await writer.inner.get(key))!), 60_000, null);
+    assert.equal(await reader.sessions.store.get(key), undefined);
+    reader.sessions.rotateSecrets([SECRET_A, SECRET_B]);
+    const rec = await reader.sessions.store.get(key);
+    assert.ok(rec, 'verified again under the new list');
+    assert.equal(reader.sessions.tokens(rec).accessToken, 'at-bob');
+  });
+});
+
 describe('AuthenticatedStore: the hot path', () => {
   test('a record object handed out again is verified once; a changed object is verified again', async () => {
     const clock = new ManualClock(T0);
