@@ -264,6 +264,25 @@ describe('dev IdP tenants (issuerPaths)', () => {
     );
   });
 
+  it("a tenant's live console and its feeds show that tenant's requests only", async () => {
+    const page = await fetch(`${b.issuer}/__admin/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.ok(html.includes(b.issuer), 'the page names the tenant issuer');
+    // The page's script calls its admin API relative to the page, i.e. under the tenant.
+    assert.ok(!html.includes("fetch('/__admin/'"), 'no root-absolute admin calls');
+    const before = (await admin(a, 'GET', 'events')).json.latest as number;
+    await fetch(`${b.issuer}/jwks?tenant-b-marker`);
+    const seen = async (i: DevIdpIssuer) =>
+      (
+        (await admin(i, 'GET', `events?since=${i === a ? before : 0}`)).json.events as Array<{
+          endpoint: string;
+        }>
+      ).map((e) => e.endpoint);
+    assert.ok((await seen(b)).includes('/jwks'));
+    assert.ok(!(await seen(a)).includes('/jwks'), "tenant A's feed has none of B's requests");
+  });
+
   it("a tenant's pages name its own paths, and unknown paths under it are its 404s", async () => {
     const page = await fetch(a.issuer);
     assert.equal(page.status, 200);
