@@ -7,6 +7,8 @@ import { ClaimsError } from './claimOverrides.js';
 import { setClaimRule } from './claimRules.js';
 import { CONSOLE_CSP, consolePage } from './consolePage.js';
 import type { IdpContext } from './context.js';
+import { approveDevice } from './deviceGrant.js';
+import { deviceSession } from './devicePage.js';
 import { FaultRuleError, validateFaultRule } from './faults.js';
 import { isLoopbackAddress, parseTarget, readBody, sendHtml, sendJson } from './http.js';
 import { UserError } from './users.js';
@@ -85,6 +87,58 @@ const claimAndUserRoutes: Record<string, Partial<Record<string, AdminRoute>>> = 
   },
 };
 
+/** Why a user code cannot be decided, as an admin error. */
+function deviceRefusal(res: ServerResponse, kind: 'unknown' | 'expired' | 'decided', userCode: string): void {
+  if (kind === 'unknown') {
+    adminError(res, 404, 'not_found', `no pending device authorization has user code ${userCode}`);
+    return;
+  }
+  const why = kind === 'expired' ? 'expired' : 'was already approved or denied';
+  adminError(res, 409, 'invalid_request', `user code ${userCode} ${why}`);
+}
+
+// The device grant's approval without a browser (RFC 8628; devicePage.ts is the browser's way).
+const deviceRoutes: Record<string, Partial<Record<string, AdminRoute>>> = {
+  'device/approve': {
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      const userCode = body?.user_code;
+      const name = body?.user;
+      if (typeof userCode !== 'string' || userCode === '' || typeof name !== 'string' || name === '')
+        return adminError(res, 400, 'invalid_request', 'body must be {"user_code":"...","user":"..."}');
+      const user = ctx.users.find(name);
+      if (user === undefined) return adminError(res, 400, 'invalid_request', `unknown user "${name}"`);
+      const found = ctx.devices.byUserCode(userCode, ctx.now());
+      if (found.kind !== 'ok') return deviceRefusal(res, found.kind, userCode);
+      const session = deviceSession(ctx, user, found.request.clientId, undefined);
+      const approved = approveDevice(ctx, userCode, user, session);
+      if (approved.kind !== 'ok') return deviceRefusal(res, approved.kind, userCode);
+      sendJson(res, 200, {
+        approved: true,
+        user_code: approved.request.userCode,
+        client_id: approved.request.clientId,
+        sub: user.sub,
+        sid: session.sid,
+      });
+    },
+  },
+  'device/deny': {
+    POST: async (ctx, _ops, req, res) => {
+      const body = await jsonBody(req);
+      const userCode = body?.user_code;
+      if (typeof userCode !== 'string' || userCode === '')
+        return adminError(res, 400, 'invalid_request', 'body must be {"user_code":"..."}');
+      const denied = ctx.devices.decide(userCode, 'deny', ctx.now());
+      if (denied.kind !== 'ok') return deviceRefusal(res, denied.kind, userCode);
+      sendJson(res, 200, {
+        denied: true,
+        user_code: denied.request.userCode,
+        client_id: denied.request.clientId,
+      });
+    },
+  },
+};
+
 // The live console (issue 15): its page at /__admin/ and the two feeds only it needs.
 const consoleRoutes: Record<string, Partial<Record<string, AdminRoute>>> = {
   '': { GET: async (ctx, _ops, _req, res) => sendHtml(res, 200, consolePage(ctx.issuer), CONSOLE_CSP) },
@@ -108,6 +162,7 @@ const consoleRoutes: Record<string, Partial<Record<string, AdminRoute>>> = {
 
 const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
   ...claimAndUserRoutes,
+  ...deviceRoutes,
   ...consoleRoutes,
   stats: { GET: async (ctx, _ops, _req, res) => sendJson(res, 200, ctx.stats.snapshot()) },
   reset: {

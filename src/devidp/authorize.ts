@@ -17,6 +17,7 @@ import { githubStyle } from './github.js';
 import { isFormRequest, readBody, redirect, sendHtml, singleParams } from './http.js';
 import { isAllowedUri } from './options.js';
 import { loginPage } from './pages.js';
+import { REQUEST_URI_PREFIX, takePushedRequest } from './par.js';
 import { randomToken } from './tokens.js';
 import type { DevUser } from './types.js';
 
@@ -199,10 +200,18 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
     }
     params = new URLSearchParams(body.toString('utf8'));
   }
-  const { values: v, duplicate } = singleParams(params);
+  const { values: sent, duplicate } = singleParams(params);
   if (duplicate === 'client_id' || duplicate === 'redirect_uri') {
     oauthErrorPage(ctx, res, 400, 'invalid_request', `parameter ${duplicate} was sent more than once`);
     return;
+  }
+  let v = sent;
+  // RFC 9126: the request was pushed to /par; only client_id and request_uri come this way. An
+  // unusable request_uri gets a page: there is no verified redirect_uri to send an error to.
+  if (sent.request_uri?.startsWith(REQUEST_URI_PREFIX)) {
+    const pushed = takePushedRequest(ctx, sent.request_uri, sent.client_id);
+    if (!pushed.ok) return oauthErrorPage(ctx, res, 400, 'invalid_request_uri', pushed.description);
+    v = pushed.params;
   }
   if (!v.client_id) return oauthErrorPage(ctx, res, 400, 'invalid_request', 'client_id is required');
   const registered = ctx.clients.find(v.client_id);

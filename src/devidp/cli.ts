@@ -28,6 +28,8 @@ Options:
   --backchannel-logout-uri URL where back-channel logout tokens are POSTed
   --frontchannel-logout-uri URL  framed (with iss and sid) by end-session when a session ends
   --token-delay-ms MS          delay of token-endpoint-slow (default 2000)
+  --device-code-ttl S          device code (RFC 8628) lifetime in seconds (default 600)
+  --device-interval S          seconds a device waits between polls (default 5)
   --audience AUD               aud of access tokens when nothing else names one (default gatehouse-api)
   --client SPEC                add a client; repeatable. SPEC: id=ID,secret=S[,scopes=A B][,audience=AUD]
                                [,grants=client_credentials refresh_token authorization_code]
@@ -68,6 +70,8 @@ const OPTIONS = {
   'backchannel-logout-uri': { type: 'string' },
   'frontchannel-logout-uri': { type: 'string' },
   'token-delay-ms': { type: 'string' },
+  'device-code-ttl': { type: 'string' },
+  'device-interval': { type: 'string' },
   audience: { type: 'string' },
   client: { type: 'string', multiple: true },
   'clients-file': { type: 'string' },
@@ -130,6 +134,8 @@ export function parseDevIdpArgs(
     backchannelLogoutUri: values['backchannel-logout-uri'],
     frontchannelLogoutUri: values['frontchannel-logout-uri'],
     tokenDelayMs: integer('token-delay-ms', values['token-delay-ms'], 0),
+    deviceCodeTtl: integer('device-code-ttl', values['device-code-ttl'], 1),
+    deviceInterval: integer('device-interval', values['device-interval'], 1),
     audience: values.audience,
     clients: values.client?.map((spec) => {
       try {

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClaimOverrides } from './claimOverrides.js';
 import type { ClientRegistry } from './clients.js';
+import { DeviceCodeStore } from './deviceCodes.js';
 import { ExpiringMap } from './expiringMap.js';
 import { FamilyTimelines } from './familyTimelines.js';
 import { FaultTable } from './faults.js';
@@ -10,6 +11,7 @@ import { KeyRing } from './keys.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Resolved, ResolvedOptions } from './options.js';
 import { errorPage } from './pages.js';
+import type { PushedRequest } from './par.js';
 import type { ProfileSet } from './profiles.js';
 import { RequestLog } from './requestLog.js';
 import { SessionStore } from './sessions.js';
@@ -49,6 +51,10 @@ export interface IdpContext {
   readonly sessions: SessionStore;
   /** Login pages awaiting an answer, by interaction id. */
   readonly interactions: ExpiringMap<string, AuthRequest>;
+  /** Pushed authorization requests (RFC 9126) by request_uri, single use, 60 s. */
+  readonly pushedRequests: ExpiringMap<string, PushedRequest>;
+  /** Device authorizations (RFC 8628) awaiting a person at /device, or redeemed. */
+  readonly devices: DeviceCodeStore;
   /** Subjects that granted Google-style offline access once (google profile). */
   readonly offlineConsents: ExpiringMap<string, true>;
   readonly stats: Stats;
@@ -81,6 +87,8 @@ export function createContext({ options, profiles, users, clients, faults }: Res
     ),
     sessions: new SessionStore(MAX_ENTRIES),
     interactions: new ExpiringMap(10_000),
+    devices: new DeviceCodeStore(10_000),
+    pushedRequests: new ExpiringMap(10_000),
     offlineConsents: new ExpiringMap(MAX_ENTRIES),
     stats: new Stats(),
     lifecycle: new Lifecycle(),

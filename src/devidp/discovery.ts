@@ -1,4 +1,5 @@
 // Discovery and JWKS. The document is built per request because profiles change it at runtime.
+import { GRANT_TYPES } from './clients.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
 import { sendJson } from './http.js';
 
@@ -25,7 +26,12 @@ export function discoveryDocument(ctx: IdpContext): Record<string, unknown> {
     scopes_supported: ['openid', 'profile', 'email', ...offline, ...groups],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    // RFC 8693 token exchange (tokenExchange.ts) and RFC 8628 device grant (deviceGrant.ts) too.
+    grant_types_supported: [...GRANT_TYPES],
+    device_authorization_endpoint: `${iss}/device_authorization`,
+    // RFC 9126 (par.ts): optional, so a client may still send the request through the browser.
+    pushed_authorization_request_endpoint: `${iss}/par`,
+    require_pushed_authorization_requests: false,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     // `none`: public clients registered through /register (PKCE is always required).

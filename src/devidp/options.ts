@@ -1,6 +1,12 @@
 // Turns DevIdpOptions into validated settings. Everything a user can mistype fails here, at
 // start, with a message that names the option, instead of misbehaving at the first login.
-import { ClientRegistry, type GrantType, loadClientsFile, toRegisteredClient } from './clients.js';
+import {
+  ClientRegistry,
+  GRANT_TYPES,
+  type GrantType,
+  loadClientsFile,
+  toRegisteredClient,
+} from './clients.js';
 import { type FaultRule, validateFaultRule } from './faults.js';
 import { isLoopbackUrl } from './http.js';
 import { ProfileSet } from './profiles.js';
@@ -23,6 +29,9 @@ export interface ResolvedOptions {
   frontchannelLogoutUri: string | undefined;
   claimSourceEndpoint: string | undefined;
   tokenDelayMs: number;
+  /** RFC 8628: seconds a device code lives, and the polling interval it starts with. */
+  deviceCodeTtl: number;
+  deviceInterval: number;
   /** `aud` of access tokens when neither the request nor the client names one. */
   audience: string;
   /** RFC 7591 initial access token: POST /register needs `Authorization: Bearer` it; undefined: open. */
@@ -114,6 +123,8 @@ export function resolveOptions(opts: DevIdpOptions): Resolved {
         ? undefined
         : absoluteUrl('claimSourceEndpoint', opts.claimSourceEndpoint),
     tokenDelayMs,
+    deviceCodeTtl: positiveInt('deviceCodeTtl', opts.deviceCodeTtl) ?? 600,
+    deviceInterval: positiveInt('deviceInterval', opts.deviceInterval) ?? 5,
     audience: nonEmpty('audience', opts.audience, DEFAULT_AUDIENCE),
     registrationToken:
       opts.registrationToken === undefined
@@ -141,7 +152,7 @@ export const DEFAULT_MAX_REGISTERED_CLIENTS = 1000;
  * carried their own); clients registered through POST /register bring theirs.
  */
 function resolveClients(opts: DevIdpOptions, options: ResolvedOptions): ClientRegistry {
-  const all: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+  const all: GrantType[] = [...GRANT_TYPES];
   const uris = {
     redirectUris: options.redirectUris,
     postLogoutRedirectUris: options.postLogoutRedirectUris,

@@ -16,7 +16,7 @@ input[type=text]{font:inherit;padding:.45rem;border:1px solid #8a8f98;border-rad
 .error{background:#fde8e8;border:1px solid #c53030;padding:.6rem;border-radius:6px}
 .muted{color:#4a4f57}code{background:#eef0f3;padding:0 .25rem;border-radius:3px}`;
 
-function layout(title: string, body: string): string {
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -8,10 +8,12 @@ import type { ServerResponse } from 'node:http';
 import {
   AUTH_METHODS,
   type AuthMethod,
+  DEVICE_CODE_GRANT,
   GRANT_TYPES,
   type GrantType,
   type RegisteredClient,
   RegistryFullError,
+  TOKEN_EXCHANGE_GRANT,
 } from './clients.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
 import { bearerToken, isLoopbackUrl, mediaType, readBody, sendJson } from './http.js';
@@ -107,10 +109,14 @@ function parseClientMetadata(raw: Record<string, unknown>): ClientMetadata {
   const code = grants.includes('authorization_code');
   if (code !== responseTypes.includes('code'))
     throw bad('grant_types authorization_code and response_types code go together (RFC 7591 §2.1)');
-  if (grants.includes('refresh_token') && !code)
-    throw bad('grant_types: refresh_token needs authorization_code (the grant that issues refresh tokens)');
-  if (auth === 'none' && grants.includes('client_credentials'))
-    throw bad('grant_types: client_credentials needs a confidential client (not auth method none)');
+  if (grants.includes('refresh_token') && !code && !grants.includes(DEVICE_CODE_GRANT))
+    throw bad(
+      'grant_types: refresh_token needs authorization_code or the device code grant (the grants that issue refresh tokens)',
+    );
+  for (const g of ['client_credentials', TOKEN_EXCHANGE_GRANT]) {
+    if (auth === 'none' && grants.includes(g))
+      throw bad(`grant_types: ${g} needs a confidential client (not auth method none)`);
+  }
   const redirects = uriList('redirect_uris', raw.redirect_uris, 'invalid_redirect_uri');
   if (code && redirects === undefined)
     throw new MetadataError(

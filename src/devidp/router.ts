@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
 import { type Handler, type IdpContext, oauthError, pathOnIssuer } from './context.js';
+import { handleDeviceAuthorization } from './deviceGrant.js';
+import { handleDevicePage } from './devicePage.js';
 import { handleDiscovery, handleJwks, handleTenantDiscovery } from './discovery.js';
 import { isFaultEndpoint } from './faults.js';
 import { handleGithubEmails, handleGithubOrgs, handleGithubTeams, handleGithubUser } from './github.js';
@@ -13,6 +15,7 @@ import { handleIntrospect } from './introspection.js';
 import { handleLogin } from './login.js';
 import { handleAuth0Logout, handleCognitoLogout, handleEndSession } from './logout.js';
 import { indexPage } from './pages.js';
+import { handlePar } from './par.js';
 import { handleRegister } from './registration.js';
 import { isAdminPath } from './requestLog.js';
 import { handleRevoke } from './revocation.js';
@@ -53,6 +56,14 @@ const ROUTES = new Map<string, Route>([
   ['/revoke', { methods: ['POST'], handler: handleRevoke }],
   ['/introspect', { methods: ['POST'], handler: handleIntrospect, counter: 'introspect' }],
   ['/register', { methods: ['POST'], handler: handleRegister, counter: 'register' }],
+  // RFC 8628 device grant: the device's endpoint and the page a person approves it on.
+  [
+    '/device_authorization',
+    { methods: ['POST'], handler: handleDeviceAuthorization, counter: 'device_authorization' },
+  ],
+  ['/device', { methods: ['GET', 'HEAD', 'POST'], handler: handleDevicePage }],
+  // RFC 9126 pushed authorization requests; /authorize takes the request_uri.
+  ['/par', { methods: ['POST'], handler: handlePar, counter: 'par' }],
   ['/end-session', { methods: ['GET', 'POST'], handler: handleEndSession }],
   ['/logout', { methods: ['GET'], handler: handleCognitoLogout }],
   ['/v2/logout', { methods: ['GET'], handler: handleAuth0Logout }],

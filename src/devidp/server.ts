@@ -18,6 +18,8 @@ function sweep(ctx: IdpContext): void {
   ctx.tokens.sweep(now);
   ctx.sessions.sweep(now);
   ctx.interactions.sweep(now);
+  ctx.devices.sweep(now);
+  ctx.pushedRequests.sweep(now);
   ctx.claimOverrides.sweep(now);
 }
 

@@ -7,7 +7,13 @@ export type GrantKind = keyof DevIdpStats['grants'];
 
 /** Every grant counter at zero: the one list of grant kinds (start and reset). */
 function noGrants(): DevIdpStats['grants'] {
-  return { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
+  return {
+    authorization_code: 0,
+    refresh_token: 0,
+    client_credentials: 0,
+    token_exchange: 0,
+    device_code: 0,
+  };
 }
 
 /** Every endpoint counter at zero: the one list of endpoints (start and reset). */
@@ -21,6 +27,8 @@ function noRequests(): DevIdpStats['requests'] {
     introspect: 0,
     register: 0,
     graph: 0,
+    device_authorization: 0,
+    par: 0,
   };
 }
 

@@ -7,13 +7,15 @@
 import type { ServerResponse } from 'node:http';
 import { readClientForm } from './clientAuth.js';
 import { clientCredentialsGrant } from './clientCredentials.js';
-import { GRANT_TYPES } from './clients.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT } from './clients.js';
 import { type Handler, type IdpContext, oauthError } from './context.js';
+import { deviceCodeGrant } from './deviceGrant.js';
 import { answersDown, waitsInQueue } from './endpointFaults.js';
 import { githubStyle } from './github.js';
 import { authorizationCodeGrant, type GrantOutcome, refreshTokenGrant } from './grants.js';
 import { readBody, sendJson } from './http.js';
 import { feedIssuedTokens } from './issuedFeed.js';
+import { tokenExchangeGrant } from './tokenExchange.js';
 import { shapeTokenResponse } from './tokenResponseShape.js';
 
 export const handleToken: Handler = async (ctx, req, res) => {
@@ -45,6 +47,12 @@ export const handleToken: Handler = async (ctx, req, res) => {
       break;
     case 'client_credentials':
       outcome = await clientCredentialsGrant(ctx, values, clientId);
+      break;
+    case TOKEN_EXCHANGE_GRANT:
+      outcome = await tokenExchangeGrant(ctx, values, clientId);
+      break;
+    case DEVICE_CODE_GRANT:
+      outcome = await deviceCodeGrant(ctx, values, clientId);
       break;
     default:
       outcome = {

@@ -158,7 +158,12 @@ export class TokenStore {
   }
 
   /** Links the tokens issued from a code to it, so a later replay of the code revokes them. */
-  createFamily(code: string, grant: CodeGrant, expiresAt: number, now: number): Family {
+  createFamily(
+    code: string | undefined,
+    grant: Pick<CodeGrant, 'sub' | 'clientId' | 'scope' | 'sid' | 'authTime' | 'audience'>,
+    expiresAt: number,
+    now: number,
+  ): Family {
     const family: Family = {
       id: randomToken(16),
       sub: grant.sub,
@@ -171,7 +176,8 @@ export class TokenStore {
       expiresAt,
     };
     this.#families.set(family.id, family, expiresAt);
-    const record = this.#codes.get(tokenKey(code), now);
+    // No code behind a device grant's family (deviceGrant.ts): nothing to link then.
+    const record = code === undefined ? undefined : this.#codes.get(tokenKey(code), now);
     if (record !== undefined) record.familyId = family.id;
     return family;
   }

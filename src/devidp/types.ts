@@ -42,7 +42,10 @@ export interface DevClient {
   scopes?: string[];
   /** `aud` of its access tokens when a request names no resource/audience; default `--audience`. */
   audience?: string;
-  /** Default ['client_credentials']. Known: authorization_code, refresh_token, client_credentials. */
+  /**
+   * Default ['client_credentials']. Known: authorization_code, refresh_token, client_credentials,
+   * urn:ietf:params:oauth:grant-type:token-exchange, urn:ietf:params:oauth:grant-type:device_code.
+   */
   grantTypes?: string[];
 }
 
@@ -83,6 +86,10 @@ export interface DevIdpOptions {
    * claim source elsewhere (another host, a redirector, a hostile server).
    */
   claimSourceEndpoint?: string;
+  /** Seconds a device code (RFC 8628) stays valid; default 600. */
+  deviceCodeTtl?: number;
+  /** Seconds a device must wait between polls (RFC 8628 `interval`); default 5. */
+  deviceInterval?: number;
   /** Delay of each token response under token-endpoint-slow; default 2000. */
   tokenDelayMs?: number;
   /** `aud` of access tokens when neither the request nor the client names one; default 'gatehouse-api'. */
@@ -112,7 +119,15 @@ export interface DevIdpOptions {
 }
 
 export interface DevIdpStats {
-  grants: { authorization_code: number; refresh_token: number; client_credentials: number };
+  grants: {
+    authorization_code: number;
+    refresh_token: number;
+    client_credentials: number;
+    /** RFC 8693 token exchanges that issued a token. */
+    token_exchange: number;
+    /** RFC 8628 device codes redeemed for tokens. */
+    device_code: number;
+  };
   errors: Record<string, number>;
   requests: {
     authorize: number;
@@ -125,6 +140,10 @@ export interface DevIdpStats {
     register: number;
     /** Microsoft Graph /graph/v1.0/me/transitiveMemberOf pages (profile entra, group overage). */
     graph: number;
+    /** POST /device_authorization requests (RFC 8628), whatever their outcome. */
+    device_authorization: number;
+    /** POST /par requests (RFC 9126), whatever their outcome. */
+    par: number;
   };
   /** Clients registered through POST /register (201 answers). */
   registrations: number;

@@ -80,7 +80,13 @@ describe('admin API', () => {
     const { status, json } = await admin(idp, 'GET', 'stats');
     assert.equal(status, 200);
     assert.deepEqual(Object.keys(json).sort(), ['errors', 'faults', 'grants', 'registrations', 'requests']);
-    assert.deepEqual(json.grants, { authorization_code: 1, refresh_token: 0, client_credentials: 0 });
+    assert.deepEqual(json.grants, {
+      authorization_code: 1,
+      refresh_token: 0,
+      client_credentials: 0,
+      token_exchange: 0,
+      device_code: 0,
+    });
     assert.deepEqual(json.errors, { invalid_grant: 1, unsupported_grant_type: 1 });
     assert.deepEqual(json.requests, {
       authorize: 1,
@@ -91,6 +97,8 @@ describe('admin API', () => {
       introspect: 0,
       register: 0,
       graph: 0,
+      device_authorization: 0,
+      par: 0,
     });
     assert.equal(json.registrations, 0);
     assert.deepEqual(json, idp.stats());
@@ -100,7 +108,13 @@ describe('admin API', () => {
     await login(rp.config);
     assert.deepEqual((await admin(idp, 'POST', 'reset')).status, 200);
     assert.deepEqual((await admin(idp, 'GET', 'stats')).json, {
-      grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0 },
+      grants: {
+        authorization_code: 0,
+        refresh_token: 0,
+        client_credentials: 0,
+        token_exchange: 0,
+        device_code: 0,
+      },
       errors: {},
       requests: {
         authorize: 0,
@@ -111,6 +125,8 @@ describe('admin API', () => {
         introspect: 0,
         register: 0,
         graph: 0,
+        device_authorization: 0,
+        par: 0,
       },
       registrations: 0,
       faults: {

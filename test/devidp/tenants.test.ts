@@ -264,6 +264,35 @@ describe('dev IdP tenants (issuerPaths)', () => {
     );
   });
 
+  it('the device grant runs at a tenant: its page, its approval, its issuer', async () => {
+    const form = (i: DevIdpIssuer, path: string, params: Record<string, string>) =>
+      getJson(`${i.issuer}${path}`, {
+        method: 'POST',
+        headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(params).toString(),
+      });
+    const started = await form(a, '/device_authorization', { scope: 'openid email' });
+    assert.equal(started.status, 200);
+    const { device_code, user_code, verification_uri, verification_uri_complete } = started.json as Record<
+      string,
+      string
+    >;
+    assert.equal(verification_uri, `${a.issuer}/device`);
+    const page = await (await fetch(verification_uri_complete ?? '')).text();
+    assert.match(page, /<form method="post" action="\/realms\/main\/device"/);
+    assert.equal((await admin(b, 'POST', 'device/approve', { user_code, user: 'carol' })).status, 404);
+    assert.equal((await admin(a, 'POST', 'device/approve', { user_code, user: 'carol' })).status, 200);
+    const grant = {
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      device_code: device_code ?? '',
+    };
+    assert.equal((await form(b, '/token', grant)).json.error, 'invalid_grant');
+    const tokens = await form(a, '/token', grant);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+    const idToken = String(tokens.json.id_token);
+    await jwtVerify(idToken, createRemoteJWKSet(new URL(`${a.issuer}/jwks`)), { issuer: a.issuer });
+  });
+
   it("a tenant's live console and its feeds show that tenant's requests only", async () => {
     const page = await fetch(`${b.issuer}/__admin/`);
     assert.equal(page.status, 200);
