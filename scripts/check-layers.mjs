@@ -5,7 +5,8 @@
 // a module may import (`import type` and `export … from` included) only modules of a strictly
 // lower layer, so there can be no cycle between modules and no import pointing up. Two further
 // rules: the protocol libraries (openid-client, jose) are imported only in src/oidc/ (the dev IdP,
-// a separate program, keeps its own signing with jose), and the dev IdP imports nothing from the
+// a separate program, keeps its own signing with jose, and src/assertion/ signs the identity
+// assertions Gatehouse itself issues: a provider's role, not a client's), and the dev IdP imports nothing from the
 // gateway. Exit status 1 and one line per violation when the rule is broken.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
@@ -20,7 +21,9 @@ export const LAYERS = [
   ['session'],
   ['refresh'],
   ['store'],
+  ['assertion'],
   ['config'],
+  ['routes'],
   ['engine'],
   ['core'],
   ['http'],
@@ -31,7 +34,7 @@ export const LAYERS = [
 /** Stands apart: imports nothing of the gateway, and nothing of the gateway's imports it but demo/cli/index. */
 const DEV_IDP = 'devidp';
 const PROTOCOL_LIBRARIES = ['openid-client', 'jose'];
-const PROTOCOL_HOMES = ['oidc', DEV_IDP];
+const PROTOCOL_HOMES = ['oidc', 'assertion', DEV_IDP];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 const layerOf = new Map(LAYERS.flatMap((mods, i) => mods.map((m) => [m, i])));

@@ -5,13 +5,12 @@ import { createGatewayCore, type GatewayOptions } from './core/gatewayCore.js';
 import type { Engine } from './engine/engine.js';
 import { ClientAddressResolver, resolveClientsOf } from './http/clientAddress.js';
 import { listenOn } from './http/listen.js';
-import { managedHeadersFor } from './http/managedHeaders.js';
 import { type MetricsListener, startMetricsListener } from './http/metricsServer.js';
 import { OpenSockets } from './http/openSockets.js';
-import { UpstreamProxy } from './http/proxy.js';
 import { RequestDrain } from './http/requestDrain.js';
 import { createGatewayServer } from './http/reverseProxyServer.js';
 import { securityHeadersFor } from './http/securityHeaders.js';
+import { Upstreams } from './http/upstreams.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OidcProvider } from './oidc/provider.js';
 import type { RefreshCoordinator } from './refresh/coordinator.js';
@@ -57,15 +56,12 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
   const { engine, store, provider, metrics, refresh, logger, discovered } = core;
   // One view of who the client is, for RequestFacts.clientIp and the forwarding headers alike.
   const clients = new ClientAddressResolver(cfg.server.trustedProxies);
-  const proxy = cfg.upstream
-    ? new UpstreamProxy({
-        upstream: cfg.upstream,
-        cookieNames: core.cookieNames,
-        clientAddress: clients,
-        managedHeaders: managedHeadersFor(cfg),
-        responseHeaders: securityHeadersFor(cfg),
-      })
-    : undefined;
+  const upstreams = new Upstreams(engine.ctx.routes.routes, {
+    cookieNames: core.cookieNames,
+    clientAddress: clients,
+    allowUnderscoreHeaders: cfg.proxy.allowUnderscoreHeaders,
+    responseHeaders: securityHeadersFor(cfg),
+  });
   const openSockets = new OpenSockets({
     check: (f) => engine.check(f),
     storeEvents: store.events,
@@ -76,7 +72,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
   });
   const server = createGatewayServer({
     engine,
-    proxy,
+    upstreams,
     openSockets,
     logger,
     metrics,
@@ -160,7 +156,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
         if (metricsClosed) await settledWithin(metricsClosed, left());
         // Upstream requests whose client is gone would otherwise hold the pool until undici's
         // own timeouts (60 s).
-        if (proxy && !(await settledWithin(proxy.close(), left()))) await proxy.destroy();
+        if (!(await settledWithin(upstreams.close(), left()))) await upstreams.destroy();
         await core.close(left());
       })();
       return closing;

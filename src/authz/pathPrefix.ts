@@ -50,6 +50,11 @@ function hasPrefix(path: string, prefix: string, ignoreCase = false, folded = fa
   return path.length === n || path.charCodeAt(n) === SLASH;
 }
 
+/** One reading under a prefix on segment boundaries, ASCII case ignored (route selection). */
+export function pathUnder(path: string, prefix: string): boolean {
+  return hasPrefix(path, prefix, true);
+}
+
 /**
  * True when *every* reading of the path (every way an upstream may read it) is under `prefix`, by
  * exact case — the safe reading for exemptions such as skipAuth (`/public` does not open

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { assertionKeyProblems } from '../assertion/keyFile.js';
+import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { bearerConfigProblems } from '../oidc/bearerSettings.js';
 import { insecureIssuerProblem } from '../oidc/insecureTransport.js';
 import { presetFor } from '../oidc/presets/index.js';
 import type { ProviderPreset } from '../oidc/presets/preset.js';
 import { caBundleProblems } from '../oidc/providerFetch.js';
 import { withPresetDefaults } from '../oidc/settings.js';
+import { routeProblems } from './routeChecks.js';
 import { type ConfigAsWritten, configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
@@ -262,6 +265,7 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
   if (insecure) problems.push(insecure);
   problems.push(...caBundleProblems(cfg.provider.caFile));
   problems.push(...bearerConfigProblems(cfg.bearer, cfg.provider.issuer));
+  problems.push(...assertionKeyProblems(cfg.headers));
   const lease = cfg.refresh.lockLeaseSeconds;
   if (lease !== undefined && lease <= cfg.provider.timeoutSeconds) {
     problems.push(
@@ -279,9 +283,69 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
       `metrics.listen: must differ from listen (${cfg.listen}): metrics have an address of their own, never the public port (e.g. 0.0.0.0:9464)`,
     );
   }
+  problems.push(...headerTemplateProblems(cfg.headers, cfg.routes));
   const pub = new URL(cfg.publicUrl);
   if (pub.pathname !== '/' || pub.search || pub.hash) {
     problems.push('publicUrl: must be an origin without a path (e.g. https://auth.example.com)');
   }
+  problems.push(...routingProblems(cfg));
   if (problems.length) throw new ConfigError(problems);
+}
+
+/** `routes` with `upstream`, routes that cannot match, a cookie domain the callback is outside of. */
+function routingProblems(cfg: ConfigAsWritten): string[] {
+  const problems: string[] = [];
+  if (cfg.routes !== undefined) {
+    if (cfg.upstream !== undefined) {
+      problems.push(
+        'upstream: cannot be used together with routes — move it into a route (routes: [{ upstream: ... }]); a request no route matches gets 404, never a default upstream',
+      );
+    }
+    if (cfg.routes.length === 0)
+      problems.push('routes: is empty — add a route, or remove routes and set upstream');
+    problems.push(...routeProblems(cfg.routes));
+  }
+  const domain = cfg.session.cookieDomain;
+  if (domain) {
+    const host = new URL(cfg.publicUrl).hostname.toLowerCase();
+    if (!host.endsWith(domain)) {
+      problems.push(
+        `session.cookieDomain: ${domain} does not cover publicUrl's host ${host} — the callback on ${host} must see the cookies; use a domain ${host} is under, or remove cookieDomain`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** `headers.templates` parsed (as the engine will parse them), each problem naming its key. */
+function headerTemplateProblems(h: ConfigAsWritten['headers'], routes: ConfigAsWritten['routes']): string[] {
+  const problems: string[] = [];
+  try {
+    compileHeaderTemplates(h.templates, 'headers.templates', h.maxTemplateValueBytes);
+  } catch (err) {
+    if (!(err instanceof HeaderTemplateError)) throw err;
+    problems.push(...err.problems);
+  }
+  (routes ?? []).forEach((r, i) => {
+    if (!r.headers.templates) return;
+    try {
+      compileHeaderTemplates(r.headers.templates, `routes[${i}].headers.templates`, h.maxTemplateValueBytes);
+    } catch (err) {
+      if (!(err instanceof HeaderTemplateError)) throw err;
+      problems.push(...err.problems);
+    }
+    const auth = Object.keys(r.headers.templates).find((n) => n.toLowerCase() === 'authorization');
+    if (auth && (r.headers.passAuthorizationHeader ?? h.passAuthorizationHeader)) {
+      problems.push(
+        `routes[${i}].headers.templates.${auth}: passAuthorizationHeader sets Authorization on this route too — fix: keep one`,
+      );
+    }
+  });
+  const auth = Object.keys(h.templates).find((n) => n.toLowerCase() === 'authorization');
+  if (auth && h.passAuthorizationHeader) {
+    problems.push(
+      `headers.templates.${auth}: headers.passAuthorizationHeader sets Authorization too — fix: keep one (remove the template, or set passAuthorizationHeader: false)`,
+    );
+  }
+  return problems;
 }

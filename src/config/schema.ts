@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ASSERTION_CLAIMS } from '../assertion/settings.js';
 import { bearerSettingsSchema } from '../oidc/bearerSettings.js';
 import { type ConfiguredProviderSettings, providerSettingsSchema } from '../oidc/settings.js';
 import { httpUrl } from '../util/httpUrl.js';
@@ -40,6 +41,73 @@ export const pathRuleSchema = z.object({
     )
     .default([]),
 });
+
+/**
+ * A route's host: a DNS name (`grafana.example.com`), optionally with a port, or a wildcard for
+ * one or more labels (`*.example.com`, never `example.com` itself). Matched case-insensitively;
+ * without a port it matches the host on any port.
+ */
+const routeHost = z
+  .string()
+  .regex(
+    /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::\d{1,5})?$/,
+    'must be a host name (grafana.example.com), optionally with a port, or a wildcard (*.example.com)',
+  )
+  .transform((h) => h.toLowerCase());
+
+const httpMethod = z
+  .string()
+  .regex(/^[A-Za-z]{1,20}$/, 'must be an HTTP method such as OPTIONS')
+  .transform((m) => m.toUpperCase());
+
+/** Per-route header settings: each key given overrides the global `headers.*` one for this route. */
+const routeHeadersSchema = z
+  .object({
+    passAccessToken: z.boolean().optional(),
+    passAuthorizationHeader: z.boolean().optional(),
+    maxGroupsHeaderBytes: z.number().int().min(256).max(65536).optional(),
+    /** Added to the global `headers.templates` for this route (a name in both: this route's wins). */
+    templates: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+/**
+ * One application behind the gateway (docs/routes.md). Routes are tried in order; the first whose
+ * host and pathPrefix match serves the request. Its policy is added to the global `authorization`
+ * (both must allow), its skipAuth to the global one.
+ */
+export const routeSchema = z
+  .object({
+    /** Used in logs, metrics and the identity assertion's `aud`. Default: host + pathPrefix. */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only (at most 128)')
+      .optional(),
+    /** Exact host or `*.example.com`; absent: any host. */
+    host: routeHost.optional(),
+    /** Segment-bounded, matched case-insensitively like rules (`/grafana` covers `/Grafana/x`, not `/grafanax`). */
+    pathPrefix: z
+      .string()
+      .regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold no spaces or non-ASCII characters')
+      .default('/'),
+    /** Where this route's requests go. Optional: forward-auth routes have none. */
+    upstream: httpUrl.optional(),
+    /** Forward the path without the route's pathPrefix (`/grafana/api` → `/api`). */
+    stripPathPrefix: z.boolean().default(false),
+    ...authzFields,
+    rules: z.array(pathRuleSchema.strict()).default([]),
+    skipAuth: z.array(z.string().startsWith('/', 'must start with /')).default([]),
+    /** Methods answered without authentication on this route (e.g. OPTIONS for CORS preflight). */
+    methodsWithoutAuth: z.array(httpMethod).default([]),
+    headers: routeHeadersSchema.prefault({}),
+    /** Whether WebSocket upgrades are proxied on this route. */
+    websocket: z.boolean().default(true),
+    /** Keep-alive connections to this route's upstream at most. */
+    upstreamConnections: z.number().int().min(1).max(10_000).default(256),
+    /** Time the upstream has to answer with its response head. */
+    upstreamTimeoutSeconds: z.number().positive().max(3600).default(60),
+  })
+  .strict();
 
 /** `address/bits` (IPv4 or IPv6), or a bare address (a /32 or /128): exactly what node:net's BlockList takes. */
 const cidr = z.string().refine(
@@ -97,8 +165,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     publicUrl: httpUrl,
-    /** Where authenticated requests are proxied. Optional: forward-auth-only deployments have none. */
+    /**
+     * Where authenticated requests are proxied: the one-route case of `routes`. Optional:
+     * forward-auth-only deployments have none.
+     */
     upstream: httpUrl.optional(),
+    /** Many applications behind one gateway, by host and path (docs/routes.md). Not with `upstream`. */
+    routes: z.array(routeSchema).optional(),
     provider: providerSettingsSchema,
     session: z
       .object({
@@ -110,6 +183,20 @@ export const configSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
           .default('gatehouse'),
+        /**
+         * `.example.com`: the session cookie is sent to every host of that domain (named
+         * `__Secure-…` with `Domain`, instead of the host-only `__Host-…`), so one sign-in serves
+         * every route host under it. Unset: each route host gets its own host-only cookie through
+         * a one-time hand-off after sign-in (docs/routes.md).
+         */
+        cookieDomain: z
+          .string()
+          .regex(
+            /^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/,
+            'must be a domain with at least two labels, e.g. .example.com',
+          )
+          .transform((d) => (d.startsWith('.') ? d : `.${d}`).toLowerCase())
+          .optional(),
         maxAgeSeconds: z.number().int().positive().default(86400),
         idleTimeoutSeconds: z.number().int().min(0).default(0),
         /**
@@ -205,6 +292,29 @@ export const configSchema = z
         passAuthorizationHeader: z.boolean().default(false),
         /** X-Forwarded-Groups is cut (at a group boundary, flagged) beyond this many bytes. */
         maxGroupsHeaderBytes: z.number().int().min(256).max(65536).default(8192),
+        /**
+         * Upstream headers of your own, from the claims and tokens (identity/headerTemplates.ts:
+         * `{"X-User-Email": "{{claims.email}}"}`). Parsed at load; a client's copy never passes.
+         */
+        templates: z.record(z.string(), z.string()).default({}),
+        /** A templated value longer than this (bytes) is not sent (the header is left out). */
+        maxTemplateValueBytes: z.number().int().min(256).max(65536).default(8192),
+        /**
+         * X-Gatehouse-Assertion: a JWT signed by Gatehouse saying who the user is, verifiable with
+         * the keys at /oauth2/jwks (docs/assertion.md). Restart-only, like every key below.
+         */
+        assertion: z.boolean().default(false),
+        /** PEM PKCS#8 private key or private JWK (P-256 → ES256, RSA → RS256, Ed25519 → EdDSA); unset: a generated ES256 key, shared through the store. */
+        assertionKeyFile: z.string().min(1).optional(),
+        /** Keys still published at /oauth2/jwks but never signed with (rotation with overlap); public or private. */
+        assertionPreviousKeyFiles: z.array(z.string().min(1)).default([]),
+        /** The identity claims an assertion carries besides iss, aud, iat, exp and jti. */
+        assertionClaims: z
+          .array(z.enum(ASSERTION_CLAIMS))
+          .refine((c) => new Set(c).size === c.length, 'must not name a claim twice')
+          .default(['sub', 'email', 'groups']),
+        /** Seconds an assertion is valid; Gatehouse signs a new one when less than half is left. */
+        assertionLifetimeSeconds: z.number().int().min(30).max(300).default(300),
       })
       .strict()
       .prefault({}),
@@ -270,6 +380,7 @@ export type GatehouseConfig = Omit<ConfigAsWritten, 'provider' | 'authorization'
 };
 export type ConfigInput = z.input<typeof configSchema>;
 export type PathRule = z.infer<typeof pathRuleSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Keys whose values may be written `env:NAME` or `file:/path`. */
 export const SECRET_PATHS = [

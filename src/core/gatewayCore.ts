@@ -1,11 +1,16 @@
+import { AssertionKeyError } from '../assertion/keyFile.js';
+import type { AssertionSigner } from '../assertion/signer.js';
+import { startAssertions } from '../assertion/startAssertions.js';
 import { identityMatchWarnings } from '../authz/identityWarnings.js';
 import { ConfigError } from '../config/load.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { EngineContext } from '../engine/context.js';
 import { cookieNames } from '../engine/cookies.js';
 import { Engine } from '../engine/engine.js';
+import { HandoffTickets } from '../engine/handoff.js';
 import { LoginCookieCodec } from '../engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../engine/loginLimits.js';
+import { compileHeaderTemplates, HeaderTemplateError } from '../identity/headerTemplates.js';
 import { GatewayMetrics } from '../metrics.js';
 import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetFor } from '../oidc/presets/index.js';
@@ -14,6 +19,7 @@ import { CaBundleError, createProviderFetch } from '../oidc/providerFetch.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
 import type { RefreshSettings } from '../refresh/policy.js';
+import { RouteTable } from '../routes/routeTable.js';
 import { SessionService } from '../session/service.js';
 import type { SessionStore } from '../session/store.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -76,13 +82,40 @@ export async function createGatewayCore(
   const store = opts.store ?? (await createStore(configured, clock, logger));
   // The client: as configured, or registered at the provider (Dynamic Client Registration) first.
   let cfg: ReturnType<typeof withClient<GatehouseConfig>>;
+  let assertions: AssertionSigner | undefined;
   try {
     cfg = withClient(
       configured,
       await resolveRegisteredClient(configured, logger, store, { fetch: fetchProvider }),
     );
+    // The signing key of X-Gatehouse-Assertion: a key file, or one generated and shared through the store.
+    assertions = await startAssertions(
+      cfg.headers,
+      cfg.publicUrl,
+      store,
+      [cfg.session.secret, ...cfg.session.previousSecrets],
+      clock,
+      logger,
+    );
   } catch (err) {
     if (!opts.store) await store.close();
+    if (err instanceof AssertionKeyError) throw new ConfigError([err.message]);
+    throw err;
+  }
+  // Parsed once; the loader has checked them, a configuration built another way is checked here (exit 78).
+  let headerTemplates: ReturnType<typeof compileHeaderTemplates>;
+  let routes: RouteTable;
+  try {
+    headerTemplates = compileHeaderTemplates(
+      cfg.headers.templates ?? {},
+      'headers.templates',
+      cfg.headers.maxTemplateValueBytes,
+    );
+    // Each route's templates too (global + its own).
+    routes = new RouteTable(cfg);
+  } catch (err) {
+    if (!opts.store) await store.close();
+    if (err instanceof HeaderTemplateError) throw new ConfigError(err.problems);
     throw err;
   }
   const metrics = new GatewayMetrics(!opts.logger);
@@ -97,6 +130,7 @@ export async function createGatewayCore(
       idleTimeoutMs: cfg.session.idleTimeoutSeconds * 1000,
       claims: claimMappingOf(cfg.provider),
       shapeClaims: shape && ((c) => shape(c, { clientId: cfg.provider.clientId, mapping: cfg.provider })),
+      keepClaims: routes.keptClaims(),
     },
     clock,
     { logger, metrics },
@@ -123,7 +157,7 @@ export async function createGatewayCore(
     metrics,
   );
   const secure = cfg.publicUrl.startsWith('https:');
-  const jar = cookieNames({ secure, base: cfg.session.cookieName });
+  const jar = cookieNames({ secure, base: cfg.session.cookieName, domain: cfg.session.cookieDomain });
   const ctx: EngineContext = {
     cfg,
     sessions,
@@ -135,8 +169,13 @@ export async function createGatewayCore(
     metrics,
     jar,
     loginCookies: new LoginCookieCodec([cfg.session.secret, ...cfg.session.previousSecrets]),
+    routes,
+    publicHostName: new URL(cfg.publicUrl).hostname.toLowerCase(),
+    handoff: new HandoffTickets([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
+    headerTemplates,
   };
+  if (assertions) ctx.assertions = assertions;
   const engine = new Engine(ctx);
   logger.info(
     { preset: preset.name, issuer: cfg.provider.issuer },
@@ -154,7 +193,7 @@ export async function createGatewayCore(
     metrics,
     refresh,
     logger,
-    cookieNames: [jar.session, jar.login],
+    cookieNames: [jar.session, jar.login, jar.bind],
     discovered,
     readiness() {
       const reasons: string[] = [];

@@ -2,6 +2,7 @@ import type { EngineContext } from './context.js';
 import type { CredentialLoader, Principal, Refused } from './credentials/credentialLoader.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import { isNavigation, type RequestFacts } from './facts.js';
+import { absoluteUrl, needsHandoff, startHandoff } from './handoff.js';
 import { beginLogin } from './login.js';
 import { silentUpgrade, wantsSilentUpgrade } from './silentUpgrade.js';
 
@@ -75,7 +76,11 @@ async function unauthenticated(
   signsInByRedirect: boolean,
 ): Promise<Answer> {
   if (signsInByRedirect && isNavigation(f)) {
-    const d = await beginLogin(ctx, f, f.url, false);
+    // A route host the session cookie does not reach signs in through publicUrl's host (handoff.ts).
+    if (needsHandoff(ctx, f.host)) return startHandoff(ctx, f, setCookies);
+    // Back to this very URL: on another host than publicUrl's, that takes the absolute URL.
+    const here = ctx.routes.explicit && f.url.startsWith('/') && f.host ? absoluteUrl(f) : f.url;
+    const d = await beginLogin(ctx, f, here, false);
     return { ...d, setCookies: [...setCookies, ...d.setCookies] };
   }
   const reason =

@@ -32,28 +32,53 @@ export function stripCookies(header: string | undefined, names: string[]): strin
 
 export interface CookieNaming {
   secure: boolean;
-  /** Base name from config; `__Host-` is prefixed on https. */
+  /** Base name from config; `__Host-` is prefixed on https (`__Secure-` with a `domain`). */
   base: string;
+  /** `session.cookieDomain` (`.example.com`): session and login cookies are sent to every host under it. */
+  domain?: string | undefined;
 }
 
 export interface CookieJar {
   session: string;
   login: string;
+  /** The host-only cookie that binds a cross-host sign-in hand-off to this browser (engine/handoff.ts). */
+  bind: string;
   secure: boolean;
+  /** Set: the session and login cookies carry `Domain=` (and the `__Secure-` prefix, since `__Host-` forbids it). */
+  domain?: string | undefined;
 }
 
 export function cookieNames(n: CookieNaming): CookieJar {
-  const prefix = n.secure ? '__Host-' : '';
-  return { session: `${prefix}${n.base}`, login: `${prefix}${n.base}_login`, secure: n.secure };
+  const hostOnly = n.secure ? '__Host-' : '';
+  const prefix = n.secure ? (n.domain ? '__Secure-' : '__Host-') : '';
+  const jar: CookieJar = {
+    session: `${prefix}${n.base}`,
+    login: `${prefix}${n.base}_login`,
+    bind: `${hostOnly}${n.base}_bind`,
+    secure: n.secure,
+  };
+  if (n.domain) jar.domain = n.domain;
+  return jar;
 }
 
-export function serializeCookie(jar: CookieJar, name: string, value: string, maxAgeSec?: number): string {
+/**
+ * `hostOnly`: no `Domain` even when the jar has one — the bind cookie, and a session cookie set by
+ * a hand-off on a host outside `session.cookieDomain`.
+ */
+export function serializeCookie(
+  jar: CookieJar,
+  name: string,
+  value: string,
+  maxAgeSec?: number,
+  hostOnly = false,
+): string {
   let c = `${name}=${value}; Path=/; HttpOnly; SameSite=Lax`;
+  if (jar.domain && !hostOnly && name !== jar.bind) c += `; Domain=${jar.domain}`;
   if (jar.secure) c += '; Secure';
   if (maxAgeSec !== undefined) c += `; Max-Age=${Math.max(0, Math.floor(maxAgeSec))}`;
   return c;
 }
 
-export function clearCookie(jar: CookieJar, name: string): string {
-  return serializeCookie(jar, name, '', 0);
+export function clearCookie(jar: CookieJar, name: string, hostOnly = false): string {
+  return serializeCookie(jar, name, '', 0, hostOnly);
 }

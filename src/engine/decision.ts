@@ -1,4 +1,5 @@
 import type { Identity } from '../identity/identity.js';
+import type { Route } from '../routes/route.js';
 import type { ErrorCode } from '../util/errors.js';
 
 /** What a front door must do with a request. Front doors only translate this into their own response shape. */
@@ -11,6 +12,8 @@ export type Decision =
       setCookies: string[];
       /** What allowed it, for binding upgraded sockets: the session's store key, or `bearer:<token hash>` (none on skip-auth paths). */
       sessionKey?: string;
+      /** The route the request is for: its upstream, WebSocket setting and id. */
+      route: Route;
     }
   | {
       type: 'redirect';

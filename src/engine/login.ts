@@ -6,8 +6,10 @@ import type { EngineContext } from './context.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
+import { needsHandoff, ticketRedirect } from './handoff.js';
 import type { LoginCookieState } from './loginCookie.js';
 import { loginRateLimited } from './loginLimits.js';
+import { returnHosts } from './returnHosts.js';
 import { safeReturnTo } from './returnTo.js';
 
 /** The browser's signed login cookie; a valid one is also noted by the crowd watch. */
@@ -36,10 +38,10 @@ export async function beginLogin(
   f: RequestFacts,
   rd: string | null | undefined,
   userInitiated: boolean,
-  opts: { silent?: boolean } = {},
+  opts: { silent?: boolean; bind?: string | undefined } = {},
 ): Promise<Answer> {
   const nowSec = Math.floor(ctx.clock.now() / 1000);
-  const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, ctx.cfg.login.allowedRedirectHosts);
+  const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, returnHosts(ctx));
   const limited = await loginRateLimited(ctx, f, signInUrl(returnTo));
   if (limited) return limited;
   let s = loginCookieState(ctx, f) ?? ctx.loginCookies.fresh(nowSec);
@@ -72,6 +74,7 @@ export async function beginLogin(
       returnTo,
       createdAt: ctx.clock.now(),
       ...(silent ? { silent: true } : {}),
+      ...(opts.bind ? { bind: opts.bind } : {}),
     },
     ctx.cfg.login.flowTtlSeconds * 1000,
     ctx.cfg.login.maxPendingFlows,
@@ -194,14 +197,15 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
   const counted = fresh
     ? { browserId: cookie.browserId, logins: 1, windowStartSec: nowSec }
     : { ...cookie, logins: cookie.logins + 1 };
-  return {
-    type: 'redirect',
-    location: returnTo,
-    setCookies: [
-      serializeCookie(jar, jar.session, created.cookieValue, ctx.cfg.session.maxAgeSeconds),
-      loginCookie(ctx, f, counted),
-    ],
-  };
+  const setCookies = [
+    serializeCookie(jar, jar.session, created.cookieValue, ctx.cfg.session.maxAgeSeconds),
+    loginCookie(ctx, f, counted),
+  ];
+  // Signed in for a route host this cookie does not reach: its own cookie, through a ticket.
+  if (flow.bind && /^https?:/.test(returnTo) && needsHandoff(ctx, new URL(returnTo).host)) {
+    return ticketRedirect(ctx, created.cookieValue, returnTo, flow.bind, setCookies);
+  }
+  return { type: 'redirect', location: returnTo, setCookies };
 }
 
 /**

@@ -41,14 +41,19 @@ function checkedReturnTo(rd: string | null | undefined, publicUrl: string, allow
   if (u.username || u.password) return '/';
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return '/';
   if (u.origin === base.origin) return sameOriginPath(u);
-  const host = u.hostname.toLowerCase();
-  const allowed = allowedHosts.some((h) => {
-    const a = h.toLowerCase();
-    return a.startsWith('.') ? host.endsWith(a) : host === a;
-  });
+  const allowed = hostAllowed(u.hostname, allowedHosts);
   // Off-origin targets must be https unless we ourselves run on plain http (local setups).
   if (allowed && (u.protocol === 'https:' || base.protocol === 'http:')) return u.href;
   return '/';
+}
+
+/** Whether a host name is one of `allowedHosts` (a leading dot allows every subdomain). */
+export function hostAllowed(hostname: string, allowedHosts: readonly string[]): boolean {
+  const host = hostname.toLowerCase();
+  return allowedHosts.some((h) => {
+    const a = h.toLowerCase();
+    return a.startsWith('.') ? host.endsWith(a) : host === a;
+  });
 }
 
 /** Gatehouse's own namespace (login, callback, logout...): never a page to land on after sign-in. */

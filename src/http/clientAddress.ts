@@ -82,3 +82,21 @@ export function clientAddressOf(req: IncomingMessage): string {
   const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
   return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
+
+const HOST_VALUE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/**
+ * The host the client asked for: `Host`, or — from one of `server.trustedProxies` only — the
+ * first entry of its `X-Forwarded-Host` (the proxy in front of us may route several names to one
+ * Gatehouse). A client's own X-Forwarded-Host is never believed: it would choose the route.
+ */
+export function requestHostOf(req: IncomingMessage): string {
+  const own = req.headers.host ?? '';
+  const forwarded = req.headersDistinct['x-forwarded-host'];
+  if (forwarded?.length !== 1) return own;
+  const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
+  if (!resolver.isTrusted(req.socket.remoteAddress)) return own;
+  const first = forwarded[0]!.split(',')[0]!.trim();
+  return HOST_VALUE.test(first) ? first : own;
+}

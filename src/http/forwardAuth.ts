@@ -100,6 +100,8 @@ export async function handleForwardAuth(
     // skip-auth path): nginx then drops it, and Caddy 2.6's `copy_headers` copies the empty value
     // instead of its own unresolved placeholder text ("{http.reverse_proxy.header.X-…}").
     for (const name of IDENTITY_HEADER_NAMES) res.setHeader(name, d.upstreamHeaders[name] ?? '');
+    // The templated headers too (headers.templates), empty when a template was left out.
+    for (const name of d.route.templates.names) res.setHeader(name, d.upstreamHeaders[name] ?? '');
     for (const [name, value] of Object.entries(d.upstreamHeaders)) res.setHeader(name, value);
     // oauth2-proxy's names next to ours, so an nginx configuration written for it
     // (`auth_request_set $user $upstream_http_x_auth_request_user;`) works unchanged.

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { GatehouseConfig } from '../config/schema.js';
 import { IDENTITY_HEADER_NAMES } from '../identity/identity.js';
 import { plainAddress } from '../util/ipAddress.js';
-import type { ClientAddressResolver } from './clientAddress.js';
+import { type ClientAddressResolver, requestHostOf } from './clientAddress.js';
 
 /**
  * Request headers Gatehouse sets or rebuilds itself. A client's copy — in any spelling an
@@ -46,6 +46,11 @@ export interface ManagedHeaderOptions {
   allowUnderscoreHeaders: boolean;
   /** `headers.passAuthorizationHeader`: Gatehouse sets `Authorization`, so the client's never passes. */
   setsAuthorization: boolean;
+  /**
+   * The names of the templated headers (`headers.templates`, lower-case): Gatehouse sets them, so
+   * a client's copy never passes, in any spelling, whether or not the template renders.
+   */
+  templateNames?: Iterable<string>;
 }
 
 /**
@@ -55,32 +60,46 @@ export interface ManagedHeaderOptions {
 export class ManagedHeaders {
   private readonly allowUnderscore: boolean;
   private readonly setsAuthorization: boolean;
+  /** Template names; a template name has one spelling (letters, digits, `-`: headerTemplates.ts). */
+  private readonly templated: ReadonlySet<string>;
 
   constructor(opts: ManagedHeaderOptions) {
     this.allowUnderscore = opts.allowUnderscoreHeaders;
     this.setsAuthorization = opts.setsAuthorization;
+    this.templated = new Set([...(opts.templateNames ?? [])].map((n) => n.toLowerCase()));
   }
 
   drops(name: string): boolean {
-    if (MANAGED.has(name)) return true;
+    if (MANAGED.has(name) || this.templated.has(name)) return true;
     let n = name;
     // The slow path only for the rare name with `_`, `.`, `~`...: nginx drops those by default
     // (`underscores_in_headers off`, `ignore_invalid_headers on`), and so do we.
     if (ALIASING.test(n)) {
       if (!this.allowUnderscore) return true;
       n = n.replace(ALIASING_ALL, '-');
-      if (MANAGED.has(n)) return true;
+      if (MANAGED.has(n) || this.templated.has(n)) return true;
     }
     if (n.charCodeAt(0) === 0x78 /* x */ && MANAGED_PREFIXES.some((p) => n.startsWith(p))) return true;
     return this.setsAuthorization && n === 'authorization';
   }
 }
 
-/** The predicate for a configuration (`proxy.allowUnderscoreHeaders`, `headers.passAuthorizationHeader`). */
-export function managedHeadersFor(cfg: Pick<GatehouseConfig, 'proxy' | 'headers'>): ManagedHeaders {
+/**
+ * The predicate for a configuration (`proxy.allowUnderscoreHeaders`, `headers.passAuthorizationHeader`,
+ * the names of `headers.templates`). Templates are restart-only (config/reload.ts), so the names
+ * read at start hold for the process.
+ */
+export function managedHeadersFor(
+  cfg: Pick<GatehouseConfig, 'proxy' | 'headers'> & Partial<Pick<GatehouseConfig, 'routes'>>,
+): ManagedHeaders {
   return new ManagedHeaders({
     allowUnderscoreHeaders: cfg.proxy.allowUnderscoreHeaders,
     setsAuthorization: cfg.headers.passAuthorizationHeader,
+    // Every route's template names: a front door that hands requests on for all routes drops them all.
+    templateNames: [
+      ...Object.keys(cfg.headers.templates ?? {}),
+      ...(cfg.routes ?? []).flatMap((r) => Object.keys(r.headers.templates ?? {})),
+    ],
   });
 }
 
@@ -135,5 +154,6 @@ export function forwardingHeaders(
   else if (trustedChain) out['x-forwarded-for'] = trustedChain;
   if (facts.client) out['x-real-ip'] = facts.client;
   out['x-forwarded-proto'] = secure ? 'https' : 'http';
-  if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  const host = requestHostOf(req);
+  if (host) out['x-forwarded-host'] = host;
 }

@@ -3,6 +3,7 @@ import type { Answer } from '../engine/decision.js';
 import type { Engine } from '../engine/engine.js';
 import type { RequestFacts } from '../engine/facts.js';
 import { FRONTCHANNEL_LOGOUT_PATH } from '../engine/frontchannelLogout.js';
+import { HANDOFF_PATH } from '../engine/handoff.js';
 import { LOGOUT_PATH, SIGNED_OUT_PATH } from '../engine/logout.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
@@ -11,7 +12,7 @@ import { continueBody } from './expectContinue.js';
 import { AUTH_REQUEST_PATH, FORWARD_AUTH_PATH, handleForwardAuth } from './forwardAuth.js';
 import { single } from './requestFacts.js';
 import type { RequestLog } from './requestLog.js';
-import { sendJson } from './respond.js';
+import { sendCacheableJson, sendJson } from './respond.js';
 
 /** What every front door built on the engine needs (reverse proxy, middleware, Fastify). */
 export interface FrontDoorDeps {
@@ -45,6 +46,15 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string | un
     req.on('error', reject);
   });
 }
+
+/** The public keys of X-Gatehouse-Assertion (docs/assertion.md); 404 while assertions are off. */
+export const JWKS_PATH = '/oauth2/jwks';
+/**
+ * How long an upstream may cache the key set: one assertion lifetime at most (300 s), so a key
+ * added by a rotation is picked up before assertions signed with it are common; jose's
+ * createRemoteJWKSet also refetches at once on an unknown `kid`.
+ */
+const JWKS_MAX_AGE_SECONDS = 300;
 
 /** oauth2-proxy's names for /oauth2/start and /oauth2/logout, kept so its nginx examples work. */
 const OAUTH2_PROXY_SIGN_IN = '/oauth2/sign_in';
@@ -86,8 +96,11 @@ export function createOAuth2Routes(
             f,
             url.searchParams.get('rd') ?? (f.path === OAUTH2_PROXY_SIGN_IN ? signInRedirect(req) : null),
             url.searchParams.get('retry') === '1',
+            url.searchParams.get('hb'),
           ),
         );
+      case HANDOFF_PATH:
+        return answered(await engine.redeemHandoff(f, url.searchParams.get('ticket')));
       case '/oauth2/callback':
         return answered(await engine.callback(f, url));
       case LOGOUT_PATH:
@@ -131,6 +144,18 @@ export function createOAuth2Routes(
         log.decision = 'backchannel_logout';
         const d = await engine.backchannelLogout(f, new URLSearchParams(body));
         answer(res, d, 'json', requestId, log, 'backchannel_logout');
+        return true;
+      }
+      case JWKS_PATH: {
+        const signer = engine.ctx.assertions;
+        if (!signer) break; // the namespace's 404 below
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('allow', 'GET, HEAD');
+          sendJson(res, 405, { error: 'invalid_request', error_description: 'use GET' }, requestId);
+          return true;
+        }
+        log.decision = 'jwks';
+        sendCacheableJson(res, signer.keys.jwks, requestId, JWKS_MAX_AGE_SECONDS);
         return true;
       }
       case FRONTCHANNEL_LOGOUT_PATH:

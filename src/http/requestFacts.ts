@@ -10,7 +10,7 @@ import {
   type TargetRules,
   targetRefusal,
 } from '../engine/requestTarget.js';
-import { clientAddressOf } from './clientAddress.js';
+import { clientAddressOf, requestHostOf } from './clientAddress.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -66,7 +66,7 @@ export function factsFromNode(
     method: req.method ?? 'GET',
     path,
     url,
-    host: req.headers.host ?? '',
+    host: requestHostOf(req),
     secure,
     ...clientFacts(req),
     clientIp: clientAddressOf(req),

@@ -44,6 +44,21 @@ export function sendJson(
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
+/**
+ * A public document others may cache for `maxAgeSeconds` (the assertion JWKS): the answer
+ * headers of `sendJson`, but `Cache-Control: max-age` instead of `no-store`.
+ */
+export function sendCacheableJson(
+  res: ServerResponse,
+  body: unknown,
+  requestId: string,
+  maxAgeSeconds: number,
+): void {
+  baseHeaders(res, requestId, []);
+  res.setHeader('cache-control', `public, max-age=${maxAgeSeconds}`);
+  send(res, 200, 'application/json', JSON.stringify(body));
+}
+
 /** Writes any non-allow decision. */
 export function respond(
   res: ServerResponse,

@@ -4,7 +4,6 @@ import { answer, audienceOf, logAllowed } from './answer.js';
 import { awaitContinue, continueBody } from './expectContinue.js';
 import { createOAuth2Routes, type FrontDoorDeps } from './oauth2Routes.js';
 import type { OpenSockets } from './openSockets.js';
-import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode } from './requestFacts.js';
 import { type RequestLog, runLogged } from './requestLog.js';
 import { sendJson } from './respond.js';
@@ -15,10 +14,13 @@ import {
   serverOptions,
   throttled,
 } from './serverLimits.js';
+import type { Upstreams } from './upstreams.js';
+import { upstreamUrl } from './upstreams.js';
 import { createUpgradeHandler } from './websocketUpgrade.js';
 
 export interface ServerDeps extends FrontDoorDeps {
-  proxy: UpstreamProxy | undefined;
+  /** One pool per route with an upstream. */
+  upstreams: Upstreams;
   /** Keeps proxied WebSockets bound to their session (closed when it ends). */
   openSockets?: OpenSockets;
   /** Readiness: provider discovered and store healthy. */
@@ -61,7 +63,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const d = await engine.check(f);
     if (d.type !== 'allow') return answer(res, d, audience, requestId, log);
     logAllowed(log, d);
-    if (!deps.proxy) {
+    const proxy = deps.upstreams.for(d.route);
+    if (!proxy) {
       return sendJson(
         res,
         404,
@@ -71,15 +74,18 @@ export function createGatewayServer(deps: ServerDeps): Server {
     }
     // Allowed: only now may a client waiting on `Expect: 100-continue` send its body.
     continueBody(res);
-    const forwarded = await deps.proxy.forward(req, res, {
-      url: f.url,
+    const forwarded = await proxy.forward(req, res, {
+      url: upstreamUrl(d.route, f.url),
       identityHeaders: d.upstreamHeaders,
       requestId,
       secure,
       setCookies: d.setCookies,
     });
     if (!forwarded.ok) {
-      deps.logger.warn({ reqId: requestId, cause: forwarded.cause }, 'upstream request failed');
+      deps.logger.warn(
+        { reqId: requestId, route: d.route.id, cause: forwarded.cause },
+        'upstream request failed',
+      );
       answer(
         res,
         {

@@ -6,16 +6,16 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
 import { decisionLabel } from './answer.js';
 import type { OpenSockets } from './openSockets.js';
-import type { UpstreamProxy } from './proxy.js';
 import { factsFromNode, requestIdOf } from './requestFacts.js';
 import { RAW_SECURITY_HEADERS } from './respond.js';
 import { answerAndClose } from './socketAnswer.js';
+import { type Upstreams, upstreamUrl } from './upstreams.js';
 
 export interface UpgradeDeps {
   engine: Engine;
   logger: Logger;
   metrics: GatewayMetrics;
-  proxy: UpstreamProxy | undefined;
+  upstreams: Upstreams;
   openSockets?: OpenSockets | undefined;
   /** Cookie `Secure`/name choice, from publicUrl. */
   secure: boolean;
@@ -38,11 +38,21 @@ export function createUpgradeHandler(
     // Only a WebSocket handshake is tunnelled: any other protocol (h2c above all) would turn the
     // spliced socket into a channel whose every later request reaches the upstream unchecked.
     const refusedUpgrade = websocketHandshakeProblem(req);
-    const d: Decision = refusedUpgrade
+    let d: Decision = refusedUpgrade
       ? { type: 'error', status: 400, code: 'unsupported_upgrade', reason: refusedUpgrade, setCookies: [] }
       : built.ok
         ? await engine.check(f)
         : built.refusal;
+    if (d.type === 'allow' && !d.route.websocket) {
+      d = {
+        type: 'error',
+        status: 403,
+        code: 'unsupported_upgrade',
+        reason: `WebSockets are not enabled on this application (route ${d.route.id}).`,
+        setCookies: [],
+      };
+    }
+    const proxy = d.type === 'allow' ? deps.upstreams.for(d.route) : undefined;
     let status = 101;
     let decision = 'allow';
     if (d.type !== 'allow') {
@@ -51,9 +61,10 @@ export function createUpgradeHandler(
       const reason = d.type === 'error' ? d.reason : 'Authentication required.';
       rawAnswer(socket, status, { error: decision, reason, requestId }, requestId);
     } else if (
-      deps.proxy &&
-      (await deps.proxy.upgrade(req, socket, head, {
-        url: f.url,
+      d.type === 'allow' &&
+      proxy &&
+      (await proxy.upgrade(req, socket, head, {
+        url: upstreamUrl(d.route, f.url),
         identityHeaders: d.upstreamHeaders,
         requestId,
         secure,

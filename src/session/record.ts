@@ -12,6 +12,12 @@ export interface SessionRecord {
   /** The IdP's session id (`sid`), for back-channel logout. */
   sid?: string;
   identity: Identity;
+  /**
+   * The claims the configured header templates read (`headers.templates`, their top-level claim
+   * names only), from the claims the identity was built from; absent when no template reads a
+   * claim. Covered by `mac` like the identity.
+   */
+  claims?: Record<string, unknown>;
   /** Sealed JSON of TokenSet (AES-256-GCM, the store key as associated data). */
   tokens: string;
   hasRefreshToken: boolean;

@@ -17,9 +17,10 @@ const DOMAIN = 'gatehouse/session-record/v1';
 
 /**
  * HMAC-SHA256 over everything in a record that decides access, with the record's store key as
- * associated data: identity (groups, roles, email_verified...), sub, sid, token expiries, refresh
- * bookkeeping, absolute expiry, createdAt, version, hasRefreshToken and the sealed tokens. Only
- * `lastSeenAt` (moved by a touch without a rewrite) and the MAC itself stay outside.
+ * associated data: identity (groups, roles, email_verified...), the claims kept for header
+ * templates, sub, sid, token expiries, refresh bookkeeping, absolute expiry, createdAt, version,
+ * hasRefreshToken and the sealed tokens. Only `lastSeenAt` (moved by a touch without a rewrite)
+ * and the MAC itself stay outside.
  *
  * Canonical bytes: `JSON.stringify` of the record without those two fields. The store keeps the
  * JSON the writer produced and `JSON.parse` keeps key order, so a reader re-serialising the parsed

@@ -21,6 +21,11 @@ export interface SessionSettings {
    * groups_direct), applied before the identity is read; never changes the claims kept.
    */
   shapeClaims?: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  /**
+   * Top-level claims a record keeps (`claims`) besides its identity: those the header templates
+   * read (HeaderTemplates.claimNames). Empty or absent: none, and records carry no `claims`.
+   */
+  keepClaims?: readonly string[] | undefined;
 }
 
 /** Where refused (edited, swapped, unsigned) records are reported. */
@@ -92,6 +97,25 @@ export class SessionService {
   }
 
   /**
+   * The claims a record (or a bearer principal) keeps for the header templates: only the
+   * `keepClaims` present in `claims`, as the provider sent them (before the preset's shaping,
+   * which only feeds the identity). undefined when there are none to keep.
+   */
+  keptClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    const names = this.settings.keepClaims;
+    if (!claims || !names?.length) return undefined;
+    const kept: Record<string, unknown> = {};
+    let any = false;
+    for (const n of names) {
+      if (Object.hasOwn(claims, n) && claims[n] !== undefined) {
+        kept[n] = claims[n];
+        any = true;
+      }
+    }
+    return any ? kept : undefined;
+  }
+
+  /**
    * The tokens of a record read or written through `store` (opened with its store key as
    * associated data). Throws for a record the session layer has not authenticated.
    */
@@ -138,6 +162,8 @@ export class SessionService {
       expiresAt: now + this.settings.maxAgeMs,
     };
     if (sid) record.sid = sid;
+    const claims = this.keptClaims(result.claims);
+    if (claims) record.claims = claims;
     // The sign-in itself was the attempt to get a refresh token (engine/silentUpgrade.ts).
     if (!record.hasRefreshToken) record.silentUpgradeTriedAt = now;
     if (result.scopes) record.scopes = result.scopes;
@@ -151,7 +177,8 @@ export class SessionService {
    */
   refreshed(prev: SessionRecord, result: TokenResult): SessionRecord {
     const now = this.clock.now();
-    const identity = result.claims ? this.identityFrom({ ...result.claims, sub: prev.sub }) : prev.identity;
+    const merged = result.claims ? { ...result.claims, sub: prev.sub } : undefined;
+    const identity = merged ? this.identityFrom(merged) : prev.identity;
     // A refresh response without a refresh token means "keep using the one you have".
     const tokens: TokenSet = { ...result.tokens };
     if (!tokens.refreshToken) {
@@ -170,6 +197,12 @@ export class SessionService {
       refreshIssuedAt: result.rotated ? now : prev.refreshIssuedAt,
     };
     if (result.scopes) next.scopes = result.scopes;
+    // Claims that came back replace the kept ones, as they replace the identity.
+    if (merged) {
+      const claims = this.keptClaims(merged);
+      if (claims) next.claims = claims;
+      else delete next.claims;
+    }
     delete next.refreshRetryAt;
     return next;
   }

@@ -97,6 +97,11 @@ export interface LoginFlow {
    * user back to `returnTo` with the session they have instead of an error page.
    */
   silent?: boolean;
+  /**
+   * The hash of a route host's bind cookie (engine/handoff.ts): after sign-in the browser goes to
+   * that host with a ticket bound to it, instead of straight to `returnTo`.
+   */
+  bind?: string;
 }
 
 /** `takeFlow`'s answer: the flow (now removed), or why there is none for this browser. */

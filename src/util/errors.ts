@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'upstream_unavailable'
   | 'unsupported_upgrade'
+  /** No route serves this host and path (docs/routes.md). */
+  | 'not_found'
+  /** A cross-host sign-in hand-off link that is invalid, expired, used, or for another browser. */
+  | 'handoff_invalid'
   | 'config_invalid'
   /** A bearer token that is bad, expired, revoked or not for this API (RFC 6750 §3.1). */
   | 'invalid_token'

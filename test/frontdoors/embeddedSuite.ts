@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { type DevIdp, startDevIdp } from '../../src/devidp/index.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -70,6 +71,13 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
       app = await door.start(
         {
           ...DOOR_CONFIG,
+          // A templated header is Gatehouse's at this door too (headers.templates); X-Gatehouse-Assertion
+          // on: the door serves its keys at /oauth2/jwks (docs/assertion.md).
+          headers: {
+            ...DOOR_CONFIG.headers,
+            templates: { 'X-User-Email': '{{claims.email}}', 'X-Tenant': '{{claims.tid}}' },
+            assertion: true,
+          },
           logging: { level: 'warn' },
           publicUrl: url,
           provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
@@ -124,11 +132,19 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
           'x-forwarded-groups': 'admins',
           'x-forwarded-groups-truncated': 'true',
           'x-forwarded-access-token': 'forged',
+          'X-User-Email': 'root@evil.example',
+          // carol has no tid claim: the template is left out, and the client's copy must not stand in
+          'X-Tenant': 'forged-tenant',
           cookie: `theme=dark; gatehouse=${b.cookie(url, 'gatehouse')}; lang=en`,
         },
       });
       const e = echo(r.body);
       assert.equal(e.headers['x-forwarded-user'], 'carol');
+      assert.equal(e.headers['x-user-email'], 'carol@other.example');
+      assert.deepEqual(e.headersDistinct['x-user-email'], ['carol@other.example']);
+      assert.ok(!e.rawHeaders.includes('root@evil.example'));
+      assert.equal(e.headers['x-tenant'], undefined);
+      assert.ok(!e.rawHeaders.includes('forged-tenant'));
       assert.equal(e.headers['x-forwarded-groups'], undefined);
       assert.equal(e.headers['x-forwarded-groups-truncated'], undefined);
       assert.notEqual(e.headers['x-forwarded-access-token'], 'forged');
@@ -168,7 +184,11 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
         const rawNames = e.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
         for (const names of [Object.keys(e.headers), rawNames, Object.keys(e.headersDistinct)]) {
           const leaked = names.filter(
-            (k) => /[^a-z0-9-]/.test(k) || k.startsWith('x-auth-request-') || k.startsWith('x-gatehouse-'),
+            (k) =>
+              /[^a-z0-9-]/.test(k) ||
+              k.startsWith('x-auth-request-') ||
+              // The one x-gatehouse- header the app gets is Gatehouse's own assertion, for a user.
+              (k.startsWith('x-gatehouse-') && !(who && k === 'x-gatehouse-assertion')),
           );
           assert.deepEqual(leaked, [], `${path}: ${names.join(' ')}`);
         }
@@ -310,6 +330,26 @@ export function embeddedDoorSuite(name: string, door: EmbeddedDoor): void {
       });
       assertBearerRefused(denied, 403, 'insufficient_scope', 'requiredScopes');
       assert.equal(app.calls(), calls, 'the app was never called');
+    });
+
+    it('serves /oauth2/jwks; the app verifies the X-Gatehouse-Assertion it got, a forged one never reaches it', async () => {
+      const jwks = await new TestBrowser().request(`${url}/oauth2/jwks`, { kind: 'api' });
+      assert.equal(jwks.status, 200, jwks.body);
+      assert.equal(jwks.headers['content-type'], 'application/json');
+      assert.match(String(jwks.headers['cache-control']), /max-age=300/);
+      const b = new TestBrowser();
+      await loginThrough(b, idp, `${url}/`, 'bob');
+      const r = await b.request(`${url}/me`, {
+        kind: 'api',
+        headers: { 'x-gatehouse-assertion': 'forged' },
+      });
+      const got = echo(r.body).headers['x-gatehouse-assertion'];
+      assert.ok(got && got !== 'forged', 'ours replaced the client one');
+      const { payload } = await jwtVerify(got, createRemoteJWKSet(new URL(`${url}/oauth2/jwks`)), {
+        issuer: url,
+        audience: 'default',
+      });
+      assert.equal(payload.sub, 'usr_bob');
     });
 
     it('logout through the door ends the session', async () => {

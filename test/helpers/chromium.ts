@@ -6,7 +6,7 @@ import { type Browser, chromium } from 'playwright-core';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Headless Chromium with the flags every browser test uses (no network of its own, no sandbox). */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   assert.ok(
     existsSync(CHROMIUM),
     `Chromium is required at ${CHROMIUM} (apt-get install chromium; .ci/run does it)`,
@@ -22,6 +22,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -78,6 +78,8 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayUnderTe
     listen: `127.0.0.1:${port}`,
     publicUrl: opts.publicUrl ?? `${opts.publicUrlOverride ?? 'http'}://127.0.0.1:${port}`,
   });
+  // A configuration with routes names its upstreams there (`upstream` and `routes` exclude each other).
+  if ('routes' in object) delete (object as Record<string, unknown>).upstream;
   const cfg = loadConfig({ object, env: {} });
   const logs: Array<Record<string, unknown>> = [];
   const sink = jsonLogSink(logs);

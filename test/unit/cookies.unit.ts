@@ -81,7 +81,12 @@ describe('stripCookies', () => {
 describe('cookieNames / serializeCookie / clearCookie', () => {
   test('plain http: base names, no Secure', () => {
     const jar = cookieNames({ secure: false, base: 'gatehouse' });
-    assert.deepEqual(jar, { session: 'gatehouse', login: 'gatehouse_login', secure: false });
+    assert.deepEqual(jar, {
+      session: 'gatehouse',
+      login: 'gatehouse_login',
+      bind: 'gatehouse_bind',
+      secure: false,
+    });
     const c = serializeCookie(jar, jar.session, 'v', 3600);
     assert.equal(c, 'gatehouse=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600');
     assert.doesNotMatch(c, /Secure/);
@@ -111,6 +116,17 @@ describe('cookieNames / serializeCookie / clearCookie', () => {
     const jar = cookieNames({ secure: true, base: 'gatehouse' });
     const c = clearCookie(jar, jar.session);
     assert.equal(c, '__Host-gatehouse=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0');
+  });
+
+  test('session.cookieDomain: __Secure- with Domain for session and login; the bind cookie stays host-only', () => {
+    const jar = cookieNames({ secure: true, base: 'gatehouse', domain: '.example.com' });
+    assert.equal(jar.session, '__Secure-gatehouse');
+    assert.equal(jar.login, '__Secure-gatehouse_login');
+    assert.equal(jar.bind, '__Host-gatehouse_bind');
+    assert.match(serializeCookie(jar, jar.session, 'v'), /; Domain=\.example\.com; Secure/);
+    assert.match(serializeCookie(jar, jar.login, 'v'), /; Domain=\.example\.com/);
+    assert.doesNotMatch(serializeCookie(jar, jar.bind, 'v'), /Domain=/);
+    assert.doesNotMatch(serializeCookie(jar, jar.session, 'v', 60, true), /Domain=/, 'hostOnly');
   });
 
   test('a serialized cookie reads back', () => {

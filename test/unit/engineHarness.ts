@@ -12,13 +12,16 @@ import { type CookieJar, cookieNames, readCookie } from '../../src/engine/cookie
 import type { Decision } from '../../src/engine/decision.js';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import type { RequestFacts } from '../../src/engine/facts.js';
+import { HandoffTickets } from '../../src/engine/handoff.js';
 import { LoginCookieCodec } from '../../src/engine/loginCookie.js';
 import { BrowserCrowdWatch } from '../../src/engine/loginLimits.js';
+import { compileHeaderTemplates } from '../../src/identity/headerTemplates.js';
 import { GatewayMetrics } from '../../src/metrics.js';
 import type { CallbackChecks } from '../../src/oidc/connection.js';
 import type { AuthorizationRequest, OidcProvider } from '../../src/oidc/provider.js';
 import type { TokenResult } from '../../src/oidc/tokenResult.js';
 import { RefreshCoordinator } from '../../src/refresh/coordinator.js';
+import { RouteTable } from '../../src/routes/routeTable.js';
 import { SessionService } from '../../src/session/service.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -174,7 +177,11 @@ export class EngineHarness {
       metrics,
       jar: this.jar,
       loginCookies: new LoginCookieCodec([cfg.session.secret]),
+      routes: new RouteTable(cfg),
+      publicHostName: new URL(cfg.publicUrl).hostname.toLowerCase(),
+      handoff: new HandoffTickets([cfg.session.secret]),
       crowd: new BrowserCrowdWatch(logger, this.clock),
+      headerTemplates: compileHeaderTemplates(cfg.headers.templates, 'headers.templates'),
     };
     this.engine = new Engine(ctx, opts.credentials ? { credentials: opts.credentials } : {});
   }

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import type { Decision } from '../../src/engine/decision.js';
 import type { RequestFacts } from '../../src/engine/facts.js';
 import { OpenSockets } from '../../src/http/openSockets.js';
+import type { Route } from '../../src/routes/route.js';
 import { createLogger } from '../../src/util/log.js';
 
 const facts = (path: string): RequestFacts => ({
@@ -25,7 +26,14 @@ const facts = (path: string): RequestFacts => ({
   clientIp: '127.0.0.1',
   requestId: `req-${path}`,
 });
-const allow: Decision = { type: 'allow', identity: undefined, upstreamHeaders: {}, setCookies: [] };
+// The socket registry never looks at the route.
+const allow: Decision = {
+  type: 'allow',
+  identity: undefined,
+  upstreamHeaders: {},
+  setCookies: [],
+  route: { id: 'default' } as Route,
+};
 const deny = (status: number): Decision => ({
   type: 'error',
   status,

@@ -189,6 +189,20 @@ describe('RecordMac', () => {
     });
   }
 
+  test('the claims kept for header templates are covered: edited, added or removed', () => {
+    const stored = roundtrip(mac.sign(KEY, bob({ claims: { email: 'bob@example.com', tid: 't1' } })));
+    assert.equal(mac.verify(KEY, stored), undefined);
+    const edited = structuredClone(stored);
+    edited.claims!.email = 'alice@example.com';
+    assert.equal(mac.verify(KEY, edited), 'invalid');
+    const removed = structuredClone(stored);
+    delete removed.claims;
+    assert.equal(mac.verify(KEY, removed), 'invalid');
+    const added = roundtrip(mac.sign(KEY, bob()));
+    added.claims = { email: 'alice@example.com' };
+    assert.equal(mac.verify(KEY, added), 'invalid');
+  });
+
   test('removing refreshRetryAt is detected', () => {
     const stored = roundtrip(mac.sign(KEY, bob({ refreshRetryAt: T0 + 5000 })));
     delete stored.refreshRetryAt;

@@ -186,7 +186,7 @@ export class BearerTokenLoader implements CredentialLoader {
     if (machine && cid) identity = { ...identity, user: cid };
     const expiresAt =
       v.expiresAt ?? this.ctx.clock.now() + this.ctx.cfg.bearer.introspection.cacheSeconds * 1000;
-    return {
+    const p: Principal = {
       kind: 'authenticated',
       identity,
       expiresAt,
@@ -194,5 +194,10 @@ export class BearerTokenLoader implements CredentialLoader {
       scopes: scopesOf(c),
       bearer: { token, hash, clientId: cid, machine },
     };
+    // The token's own claims (a verified JWT's payload, or the introspection answer) feed the
+    // header templates, as a session's sign-in claims do; only the names the templates read.
+    const claims = this.ctx.sessions.keptClaims(c);
+    if (claims) p.claims = claims;
+    return p;
   }
 }

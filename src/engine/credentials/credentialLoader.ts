@@ -68,6 +68,11 @@ export interface Principal {
   scopes?: readonly string[];
   /** The bearer token, when the credential is one: forwarded by `headers.passAccessToken`/`passAuthorizationHeader`. */
   bearer?: BearerCredential;
+  /**
+   * The claims the header templates read, for a credential without a session (a bearer token's
+   * own claims); a session's are kept on its record (`SessionRecord.claims`).
+   */
+  claims?: Record<string, unknown>;
 }
 
 /** What a bearer-token principal carries besides its identity. */
