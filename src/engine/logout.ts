@@ -69,7 +69,12 @@ function confirmation(ctx: EngineContext, status: 200 | 403, message: string): A
  * every same-site request (another port, a sibling subdomain).
  */
 export async function logout(ctx: EngineContext, f: RequestFacts): Promise<Answer> {
-  const from = requestProvenance(f, new URL(ctx.cfg.publicUrl).origin);
+  // The origin this request was sent to: on a route host, its own sign-out button is same-origin
+  // there, not with publicUrl (else every POST from it is refused, the confirmation page too).
+  const from = requestProvenance(
+    f,
+    originOf(`${f.secure ? 'https' : 'http'}://${f.host}`) ?? new URL(ctx.cfg.publicUrl).origin,
+  );
   const safe = f.method === 'GET' || f.method === 'HEAD';
   if (safe ? from !== 'same' : from === 'cross') {
     ctx.logger.info(
