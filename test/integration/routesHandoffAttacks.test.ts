@@ -68,7 +68,7 @@ async function startRoutes(extra: StackConfig = {}) {
         { host: '*.apps.gatehouse.test', upstream: grafana.url },
       ],
       ...extra,
-    } as StackConfig,
+    } as unknown as StackConfig,
   });
   const at = (host: string, path = '/') => `http://${host}:${port}${path}`;
   return {
@@ -200,7 +200,7 @@ describe('Host spellings no route names never reach the catch-all route', () => 
           // e.g. an ingress that serves the public site — and routes by Host itself.
           { id: 'site', upstream: catchAll.url, skipAuth: ['/'] },
         ],
-      } as StackConfig,
+      } as unknown as StackConfig,
     });
     close = async () => {
       await gw.close();
