@@ -5,7 +5,6 @@ import type { EngineContext } from './context.js';
 import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import type { Answer } from './decision.js';
 import type { RequestFacts } from './facts.js';
-import { returnHosts } from './returnHosts.js';
 import { hostAllowed } from './returnTo.js';
 
 /**
@@ -71,13 +70,19 @@ export class HandoffTickets {
  * name, outside `session.cookieDomain`.
  */
 export function needsHandoff(ctx: EngineContext, host: string): boolean {
-  const { name } = splitHost(host);
+  const { name, port } = splitHost(host);
   if (name === '' || name === ctx.publicHostName) return false;
   const domain = ctx.jar.domain;
   if (domain && (name.endsWith(domain) || name === domain.slice(1))) return false;
-  // Only for hosts a sign-in may return to (route hosts, login.allowedRedirectHosts): on any other
-  // name the browser lands on publicUrl's host after sign-in, as it always has.
-  return hostAllowed(name, returnHosts(ctx));
+  // `hb` at /oauth2/start is anyone's to choose, so a ticket minted for a signed-in browser may be
+  // bound to an attacker's bind cookie: it must never be sent where someone else than Gatehouse
+  // receives it. With `routes`, only route hosts get one (login.allowedRedirectHosts are plain
+  // return targets then, maybe not behind Gatehouse: a plain redirect, no ticket); without, the
+  // allow-listed hosts of a forward-auth deployment do. Either way only on a default port or
+  // publicUrl's (or a route's own): another port of that name may be another service's.
+  const ports = ['', '80', '443', new URL(ctx.cfg.publicUrl).port];
+  if (ctx.routes.explicit) return ctx.routes.handsOffTo(name, port, ports);
+  return ports.includes(port) && hostAllowed(name, ctx.cfg.login.allowedRedirectHosts);
 }
 
 /** The absolute URL of the request (front doors give a path, forward-auth an absolute URL). */
