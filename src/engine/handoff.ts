@@ -2,7 +2,7 @@ import { splitHost } from '../authz/hostPattern.js';
 import { TokenSealer } from '../session/tokenSealer.js';
 import { randomToken, safeEqual, sha256b64url } from '../util/crypto.js';
 import type { EngineContext } from './context.js';
-import { clearCookie, readCookie, serializeCookie } from './cookies.js';
+import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import { hostAllowed } from './returnTo.js';
@@ -97,7 +97,10 @@ export function absoluteUrl(f: RequestFacts): string {
  * back with a ticket.
  */
 export function startHandoff(ctx: EngineContext, f: RequestFacts, setCookies: string[]): Answer {
-  const bind = randomToken(24);
+  // The browser's bind cookie when it has one already: a second tab signing in at the same time
+  // must not overwrite the first tab's (its ticket would then be for "another browser").
+  const held = readCookie(f.cookieHeader, ctx.jar.bind);
+  const bind = held && /^[A-Za-z0-9_-]{32}$/.test(held) ? held : randomToken(24);
   const start = new URL('/oauth2/start', ctx.cfg.publicUrl);
   start.searchParams.set('rd', absoluteUrl(f));
   start.searchParams.set('hb', sha256b64url(bind));
@@ -145,7 +148,9 @@ function refused(ctx: EngineContext, f: RequestFacts, why: string, retry: string
     status: 400,
     code: 'handoff_invalid',
     reason: `The sign-in link for this site is not valid (${why}). Open the page again to sign in.`,
-    setCookies: [clearCookie(ctx.jar, ctx.jar.bind, true)],
+    // The bind cookie stays: clearing it here would let any site break a sign-in under way in
+    // another tab (a link to /oauth2/session?ticket=x), and it binds nothing but this browser.
+    setCookies: [],
     ...(retry ? { signInUrl: retry } : {}),
   };
 }
@@ -175,8 +180,8 @@ export async function redeemHandoff(
     type: 'redirect',
     location: t.r,
     setCookies: [
+      // The bind cookie stays for other tabs' tickets; it expires with the login flow TTL.
       serializeCookie(ctx.jar, ctx.jar.session, t.c, ctx.cfg.session.maxAgeSeconds, true),
-      clearCookie(ctx.jar, ctx.jar.bind, true),
     ],
   };
 }

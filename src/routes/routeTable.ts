@@ -160,7 +160,8 @@ export class RouteTable {
    */
   handsOffTo(name: string, port: string, ports: readonly string[]): boolean {
     for (const p of this.patterns) {
-      if (!p || !hostMatches(p, name, port)) continue;
+      // Never a wildcard: anyone may run a name under it (routeProblems refuses them outside cookieDomain).
+      if (!p || p.wildcard || !hostMatches(p, name, port)) continue;
       if (p.port === '' && !ports.includes(port)) continue;
       return true;
     }

@@ -65,7 +65,7 @@ async function startRoutes(extra: StackConfig = {}) {
     config: {
       routes: [
         { host: 'grafana.gatehouse.test', upstream: grafana.url },
-        { host: '*.apps.gatehouse.test', upstream: grafana.url },
+        { host: 'x.apps.gatehouse.test', upstream: grafana.url },
       ],
       ...extra,
     } as unknown as StackConfig,
@@ -144,21 +144,48 @@ describe('hand-off attacks: a ticket never travels to a host that may not be Gat
 });
 
 describe('hand-off attacks: a wildcard route host', () => {
-  let s: Routed;
-  before(async () => {
-    s = await startRoutes();
+  it('is a start-up error outside session.cookieDomain: every name under it would be handed sessions', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const object = {
+      publicUrl: 'https://auth.gatehouse.test',
+      provider: { issuer: 'https://idp.example.com', clientId: 'c', clientSecret: 's' },
+      session: { secret: 'x'.repeat(40) },
+      routes: [{ host: '*.apps.gatehouse.test', upstream: 'http://a:1' }],
+    };
+    assert.throws(
+      () => loadConfig({ object, env: {} }),
+      (err: Error & { problems?: string[] }) =>
+        (err.problems ?? []).some((p) =>
+          /routes\[0\]\.host: \*\.apps\.gatehouse\.test is a wildcard outside session\.cookieDomain/.test(p),
+        ),
+    );
+    // Covered by the cookie domain, it is accepted: every name under it shares the cookie by choice.
+    loadConfig({
+      object: { ...object, session: { ...object.session, cookieDomain: '.gatehouse.test' } },
+      env: {},
+    });
   });
-  after(() => s.close());
 
-  it('a name under *.apps that someone else runs does not receive a signed-in victim’s ticket', {
-    todo: 'open: every name under a wildcard route host gets tickets; see the review report (gh-review)',
-  }, async () => {
-    const bind = 'attacker-chosen-bind-value-3';
-    const loc = await victimFollowsCraftedStart(s, s.at('evil.apps.gatehouse.test', '/'), sha256b64url(bind));
-    const target = new URL(loc, s.gw.cfg.publicUrl);
-    const stolen = target.hostname === 'evil.apps.gatehouse.test' ? loc : undefined;
-    const cookie = stolen ? await attackerRedeems(s, stolen, bind) : undefined;
-    assert.ok(!cookie || !(await opensGrafana(s, cookie)), `the attacker holds the victim's session: ${loc}`);
+  it('even when configured (with cookieDomain), a wildcard name never receives a ticket', async () => {
+    const app = await startEchoUpstream();
+    const s = await startRoutes({
+      routes: [
+        { host: 'grafana.gatehouse.test', upstream: app.url },
+        { host: '*.apps.gatehouse.test', upstream: app.url },
+      ],
+      session: { cookieDomain: '.gatehouse.test' },
+    } as unknown as StackConfig);
+    try {
+      const loc = await victimFollowsCraftedStart(
+        s,
+        s.at('evil.apps.gatehouse.test', '/'),
+        sha256b64url('b'),
+      );
+      assert.notEqual(new URL(loc, s.gw.cfg.publicUrl).pathname, '/oauth2/session', loc);
+    } finally {
+      await s.close();
+      await app.close();
+    }
   });
 });
 
@@ -200,6 +227,8 @@ describe('Host spellings no route names never reach the catch-all route', () => 
           // e.g. an ingress that serves the public site — and routes by Host itself.
           { id: 'site', upstream: catchAll.url, skipAuth: ['/'] },
         ],
+        // A wildcard route host needs the cookie domain (a start-up error otherwise).
+        session: { cookieDomain: '.gatehouse.test' },
       } as unknown as StackConfig,
     });
     close = async () => {
