@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type { IssuedTokens } from '../../src/devidp/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TestBrowser } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
 import { useTestIdp } from '../helpers/devIdp.js';
 import { type CollectedSpan, startOtlpCollector } from '../helpers/otlpCollector.js';
 import { login, startStack, TEST_SECRET } from '../helpers/stack.js';
@@ -194,5 +198,32 @@ describe('tracing (OpenTelemetry, OTLP/HTTP)', () => {
       await collector.close();
     }
     assert.equal(collector.payloads.length, 0, 'nothing was exported');
+  });
+
+  it('on without the OpenTelemetry packages: exit 78 naming them and the npm command', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-tracing-')), 'gatehouse.yaml');
+    writeFileSync(
+      file,
+      [
+        'publicUrl: http://127.0.0.1:4180',
+        'listen: 127.0.0.1:0',
+        'upstream: http://127.0.0.1:3000',
+        'provider:',
+        '  issuer: http://127.0.0.1:9',
+        '  clientId: gatehouse',
+        '  clientSecret: secret',
+        'session:',
+        `  secret: ${'s'.repeat(40)}`,
+        'tracing:',
+        '  enabled: true',
+      ].join('\n'),
+    );
+    const hide = resolve('test/helpers/withoutOpenTelemetry.mjs');
+    const { code, stderr } = await runCli(['serve', '--config', file], { NODE_OPTIONS: `--import=${hide}` });
+    assert.equal(code, 78, stderr);
+    assert.match(stderr, /tracing\.enabled: the OpenTelemetry packages are not installed \(missing: @opentelemetry\/api, /);
+    assert.match(stderr, /npm install @opentelemetry\/api@~1\.9\.0 @opentelemetry\/core@/);
+    assert.match(stderr, /@opentelemetry\/exporter-trace-otlp-http@/);
+    assert.match(stderr, /or set tracing\.enabled: false/);
   });
 });
