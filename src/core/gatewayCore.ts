@@ -79,7 +79,13 @@ export async function createGatewayCore(
   let tracing: Tracing = noTracing;
   if (configured.tracing.enabled) {
     try {
-      tracing = await startOpenTelemetry(configured.tracing);
+      tracing = await startOpenTelemetry(configured.tracing, {
+        onExportFailure: (dropped, cause) =>
+          logger.warn(
+            { dropped, cause, otlpEndpoint: configured.tracing.otlpEndpoint },
+            'tracing: the collector did not take spans; they are dropped (requests are not affected)',
+          ),
+      });
     } catch (err) {
       if (err instanceof TracingUnavailableError) throw new ConfigError([err.message]);
       throw err;

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as Api from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { SpanAttributes, SpanHandle, SpanKindName, Tracing } from './tracing.js';
 
 /** The `tracing` section as the tracer needs it (config/schema.ts documents each key). */
@@ -51,6 +52,15 @@ type Modules = {
 /** How a package is imported; a test replaces it to see the error of a missing one. */
 export type PackageImporter = (name: keyof typeof OPENTELEMETRY_PACKAGES) => Promise<unknown>;
 
+export interface TracingHooks {
+  /**
+   * A batch the collector did not take (down, refusing): `dropped` spans lost so far, `cause` in
+   * words. Called at most once a minute, so a collector that is down cannot flood the log.
+   */
+  onExportFailure?: (dropped: number, cause: string) => void;
+  importer?: PackageImporter;
+}
+
 const importPackage: PackageImporter = (name) => {
   switch (name) {
     case '@opentelemetry/api':
@@ -75,6 +85,43 @@ async function loadModules(importer: PackageImporter): Promise<Modules> {
     (r) => (r as PromiseFulfilledResult<unknown>).value,
   );
   return { api, core, sdk, exporter, resources } as Modules;
+}
+
+/**
+ * The exporter, telling `onExportFailure` about the batches it lost (OpenTelemetry itself only
+ * tells its diagnostic logger, which is silent unless registered globally).
+ */
+function reportingFailures(
+  inner: SpanExporter,
+  core: Modules['core'],
+  onFailure: TracingHooks['onExportFailure'],
+): SpanExporter {
+  if (!onFailure) return inner;
+  let dropped = 0;
+  let lastReport = Number.NEGATIVE_INFINITY;
+  return {
+    export(spans, done) {
+      inner.export(spans, (result) => {
+        if (result.code !== core.ExportResultCode.SUCCESS) {
+          dropped += spans.length;
+          const now = performance.now();
+          if (now - lastReport >= 60_000) {
+            lastReport = now;
+            onFailure(dropped, result.error ? describe(result.error) : 'export failed');
+          }
+        }
+        done(result);
+      });
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  };
+}
+
+/** An export error in words: its message and code (the collector's address at most, no span data). */
+function describe(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? `${err.message} (${code})` : err.message;
 }
 
 /** What the current async context knows: the OpenTelemetry context, and the request's span. */
@@ -103,17 +150,14 @@ function pathOf(url: string | undefined): string {
  */
 export async function startOpenTelemetry(
   settings: TracingSettings,
-  importer: PackageImporter = importPackage,
+  hooks: TracingHooks = {},
 ): Promise<Tracing> {
-  const { api, core, sdk, exporter, resources } = await loadModules(importer);
+  const { api, core, sdk, exporter, resources } = await loadModules(hooks.importer ?? importPackage);
+  const otlp = new exporter.OTLPTraceExporter(settings.otlpEndpoint ? { url: settings.otlpEndpoint } : {});
   const provider = new sdk.BasicTracerProvider({
     resource: resources.resourceFromAttributes({ 'service.name': settings.serviceName }),
     sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(settings.sampleRatio) }),
-    spanProcessors: [
-      new sdk.BatchSpanProcessor(
-        new exporter.OTLPTraceExporter(settings.otlpEndpoint ? { url: settings.otlpEndpoint } : {}),
-      ),
-    ],
+    spanProcessors: [new sdk.BatchSpanProcessor(reportingFailures(otlp, core, hooks.onExportFailure))],
   });
   const tracer = provider.getTracer('gatehouse');
   const propagator = new core.W3CTraceContextPropagator();

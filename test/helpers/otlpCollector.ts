@@ -15,7 +15,12 @@ export interface CollectedSpan {
   service: string;
 }
 
-type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+};
 type KeyValue = { key: string; value: AnyValue };
 interface ExportRequest {
   resourceSpans?: Array<{
@@ -24,7 +29,7 @@ interface ExportRequest {
   }>;
 }
 
-function valueOf(v: AnyValue): string | number | boolean {
+function plainValue(v: AnyValue): string | number | boolean {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.boolValue !== undefined) return v.boolValue;
@@ -32,7 +37,7 @@ function valueOf(v: AnyValue): string | number | boolean {
 }
 
 function attributesOf(kvs: KeyValue[] | undefined): Record<string, string | number | boolean> {
-  return Object.fromEntries((kvs ?? []).map((kv) => [kv.key, valueOf(kv.value)]));
+  return Object.fromEntries((kvs ?? []).map((kv) => [kv.key, plainValue(kv.value)]));
 }
 
 /** An in-process OpenTelemetry collector: `POST /v1/traces` in the OTLP/HTTP JSON protocol. */
@@ -45,7 +50,8 @@ export interface OtlpCollector {
   close(): Promise<void>;
 }
 
-export async function startOtlpCollector(): Promise<OtlpCollector> {
+/** `refuse`: every export is answered 400 (a collector that rejects what it is sent; not retried). */
+export async function startOtlpCollector(opts: { refuse?: boolean } = {}): Promise<OtlpCollector> {
   const payloads: string[] = [];
   const spans: CollectedSpan[] = [];
   const server: Server = createServer((req, res) => {
@@ -54,6 +60,10 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v1/traces') {
         res.writeHead(404).end();
+        return;
+      }
+      if (opts.refuse) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"refused"}');
         return;
       }
       let body = Buffer.concat(chunks);

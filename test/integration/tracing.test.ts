@@ -31,7 +31,10 @@ const FRAGMENT = 16;
 function assertNotIn(text: string, secret: string, what: string): void {
   assert.ok(secret.length >= FRAGMENT, `${what}: expected a value`);
   for (let at = 0; at + FRAGMENT <= secret.length; at++) {
-    assert.ok(!text.includes(secret.slice(at, at + FRAGMENT)), `${what} is in the exported spans (offset ${at})`);
+    assert.ok(
+      !text.includes(secret.slice(at, at + FRAGMENT)),
+      `${what} is in the exported spans (offset ${at})`,
+    );
   }
 }
 
@@ -191,13 +194,37 @@ describe('tracing (OpenTelemetry, OTLP/HTTP)', () => {
       const plain = (await b.request(`${s.url}/plain`, { kind: 'api' })).json() as Echo;
       assert.equal(plain.headers.traceparent, undefined, 'no traceparent added');
       const tp = `00-${CLIENT_TRACE}-${CLIENT_PARENT}-01`;
-      const passed = (await b.request(`${s.url}/p`, { kind: 'api', headers: { traceparent: tp } })).json() as Echo;
+      const passed = (
+        await b.request(`${s.url}/p`, { kind: 'api', headers: { traceparent: tp } })
+      ).json() as Echo;
       assert.equal(passed.headers.traceparent, tp, 'a client’s traceparent is not touched');
     } finally {
       await s.close();
       await collector.close();
     }
     assert.equal(collector.payloads.length, 0, 'nothing was exported');
+  });
+
+  it('a collector that refuses spans: requests unaffected, one warning with the number dropped', async () => {
+    const collector = await startOtlpCollector({ refuse: true });
+    const s = await startStack({
+      idpInstance: idp,
+      config: { tracing: { enabled: true, otlpEndpoint: collector.url } },
+    });
+    const b = new TestBrowser();
+    try {
+      assert.equal((await login(s, b)).at(-1)!.status, 200);
+      assert.equal((await b.request(`${s.url}/x`, { kind: 'api' })).status, 200);
+    } finally {
+      await s.close(); // flushes: the export is refused now
+      await collector.close();
+    }
+    const warned = s.logs.filter((l) =>
+      String(l.msg).startsWith('tracing: the collector did not take spans'),
+    );
+    assert.equal(warned.length, 1, 'one warning, not one per batch');
+    assert.ok(Number(warned[0]!.dropped) > 0, 'the dropped spans are counted');
+    assert.equal(warned[0]!.otlpEndpoint, collector.url);
   });
 
   it('on without the OpenTelemetry packages: exit 78 naming them and the npm command', async () => {
@@ -221,7 +248,10 @@ describe('tracing (OpenTelemetry, OTLP/HTTP)', () => {
     const hide = resolve('test/helpers/withoutOpenTelemetry.mjs');
     const { code, stderr } = await runCli(['serve', '--config', file], { NODE_OPTIONS: `--import=${hide}` });
     assert.equal(code, 78, stderr);
-    assert.match(stderr, /tracing\.enabled: the OpenTelemetry packages are not installed \(missing: @opentelemetry\/api, /);
+    assert.match(
+      stderr,
+      /tracing\.enabled: the OpenTelemetry packages are not installed \(missing: @opentelemetry\/api, /,
+    );
     assert.match(stderr, /npm install @opentelemetry\/api@~1\.9\.0 @opentelemetry\/core@/);
     assert.match(stderr, /@opentelemetry\/exporter-trace-otlp-http@/);
     assert.match(stderr, /or set tracing\.enabled: false/);
