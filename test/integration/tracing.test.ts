@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type { IssuedTokens } from '../../src/devidp/index.js';
+import { createGatehouseMiddleware } from '../../src/index.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 import { useTestIdp } from '../helpers/devIdp.js';
 import { type CollectedSpan, startOtlpCollector } from '../helpers/otlpCollector.js';
-import { login, startStack, TEST_SECRET } from '../helpers/stack.js';
+import { freePort, login, startStack, TEST_SECRET } from '../helpers/stack.js';
 
 /**
  * OpenTelemetry tracing against an in-process OTLP/HTTP collector: the spans a request, its
@@ -203,6 +206,42 @@ describe('tracing (OpenTelemetry, OTLP/HTTP)', () => {
       await collector.close();
     }
     assert.equal(collector.payloads.length, 0, 'nothing was exported');
+  });
+
+  it('the Node middleware: a request span with the decision under it', async () => {
+    const collector = await startOtlpCollector();
+    const port = await freePort();
+    const mw = createGatehouseMiddleware(
+      {
+        publicUrl: `http://127.0.0.1:${port}`,
+        provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+        session: { secret: TEST_SECRET },
+        tracing: { enabled: true, otlpEndpoint: collector.url },
+      },
+      { env: {}, logger: createLogger('silent') },
+    );
+    const server = createServer((req, res) => mw.handler(req, res, () => res.end('app')));
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      await mw.ready;
+      const r = await new TestBrowser().request(`http://127.0.0.1:${port}/api/x`, { kind: 'api' });
+      assert.equal(r.status, 401);
+    } finally {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await mw.close();
+      await collector.close();
+    }
+    const request = collector.spans.find((x) => x.name === 'gatehouse.request');
+    assert.ok(request, 'a request span');
+    assert.equal(request.attributes['http.response.status_code'], 401);
+    assert.equal(request.attributes['url.path'], '/api/x');
+    const decision = collector.spans.find((x) => x.name === 'gatehouse.decision');
+    assert.equal(decision?.parentSpanId, request.spanId);
+    assert.equal(decision?.attributes['gatehouse.decision'], 'error');
+    assert.equal(request.attributes['gatehouse.decision'], 'no_session', 'the request log’s decision');
   });
 
   it('a collector that refuses spans: requests unaffected, one warning with the number dropped', async () => {
