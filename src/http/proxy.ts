@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
+import { noTracing, type Tracing } from '../util/tracing.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
 
@@ -51,6 +52,8 @@ export interface ProxyOptions {
   managedHeaders?: ManagedHeaders;
   /** `securityHeaders`: added to upstream responses that do not set them (lower-case names). */
   responseHeaders?: Record<string, string>;
+  /** A client span per forwarded request and the W3C `traceparent` it sends (off: neither). */
+  tracing?: Tracing;
 }
 
 /** Why the upstream could not be reached, for the log (never a header value, never a token). */
@@ -73,21 +76,27 @@ export interface ProxyRequestExtras {
 export class UpstreamProxy {
   private readonly dispatcher: Pool;
   private readonly origin: string;
+  private readonly host: string;
+  private readonly port: number;
   private readonly basePath: string;
   private readonly ownCookies: string[];
   private readonly clientAddress: ClientAddressResolver;
   private readonly managed: ManagedHeaders;
   private readonly responseHeaders: Array<[string, string]>;
+  private readonly tracing: Tracing;
 
   constructor(opts: ProxyOptions) {
     const u = new URL(opts.upstream);
     this.origin = u.origin;
+    this.host = u.hostname;
+    this.port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
     this.basePath = u.pathname.replace(/\/$/, '');
     this.ownCookies = opts.cookieNames;
     this.clientAddress = opts.clientAddress;
     this.managed =
       opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
     this.responseHeaders = Object.entries(opts.responseHeaders ?? {});
+    this.tracing = opts.tracing ?? noTracing;
     // A Pool for the one origin (an Agent would look the origin up on every request).
     this.dispatcher = new Pool(this.origin, {
       connections: opts.connections ?? 256,
@@ -129,9 +138,26 @@ export class UpstreamProxy {
 
   /**
    * `ok: false` with the cause when the upstream could not be reached and nothing was sent (the
-   * caller logs it, answers 502). Resolves when the response is over.
+   * caller logs it, answers 502). Resolves once the response head is written; the body streams
+   * on after it.
    */
-  async forward(
+  forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<ForwardResult> {
+    if (!this.tracing.enabled) return this.send(req, res, extras);
+    // The span lasts until the upstream's response head (the body streams on after it).
+    return this.tracing.span(
+      'gatehouse.upstream',
+      'client',
+      { 'http.request.method': req.method, 'server.address': this.host, 'server.port': this.port },
+      async (span) => {
+        const result = await this.send(req, res, extras);
+        if (result.ok) span.setAttributes({ 'http.response.status_code': res.statusCode });
+        else span.fail(result.cause);
+        return result;
+      },
+    );
+  }
+
+  private send(
     req: IncomingMessage,
     res: ServerResponse,
     extras: ProxyRequestExtras,
@@ -141,29 +167,24 @@ export class UpstreamProxy {
       !(method === 'GET' || method === 'HEAD') ||
       req.headers['content-length'] !== undefined ||
       req.headers['transfer-encoding'] !== undefined;
-    try {
+    const headers = this.upstreamHeaders(req, extras);
+    this.tracing.inject(headers);
+    return new Promise<ForwardResult>((resolve) => {
       // undici writes the upstream's body straight into `res` (with its backpressure: a client
       // that stops reading pauses the upstream, and is cut by cutStalledWriters); an error on
       // either side destroys the other. No body stream and no pipe per request.
-      await this.dispatcher.stream(
-        {
-          path: this.basePath + extras.url,
-          method,
-          headers: this.upstreamHeaders(req, extras),
-          body: hasBody ? req : null,
-        },
-        ({ statusCode, headers }) => {
-          res.writeHead(statusCode, this.responseHead(headers, extras.setCookies));
+      this.dispatcher
+        .stream({ path: this.basePath + extras.url, method, headers, body: hasBody ? req : null }, (head) => {
+          res.writeHead(head.statusCode, this.responseHead(head.headers, extras.setCookies));
+          resolve({ ok: true });
           return res;
-        },
-      );
-    } catch (err) {
-      // Once the head went out, the failure (the client went away, the upstream broke off the
-      // body) has already closed the response: nothing is left to answer.
-      if (res.headersSent || res.destroyed) return { ok: true };
-      return { ok: false, cause: describeCause(err) };
-    }
-    return { ok: true };
+        })
+        .catch((err: unknown) => {
+          // Once the head went out, the failure (the client went away, the upstream broke off
+          // the body) has already closed the response, and `ok` was answered: nothing is left.
+          if (!res.headersSent) resolve({ ok: false, cause: describeCause(err) });
+        });
+    });
   }
 
   /**
