@@ -27,7 +27,7 @@ export const LAYERS = [
   ['engine'],
   ['core'],
   ['http'],
-  ['gateway'],
+  ['gateway', 'cluster'],
   ['demo', 'doctor', 'migrate'],
   ['cli', 'index'],
 ];

@@ -151,6 +151,20 @@ export const configSchema = z
          * address not in this list. Empty: the client is the socket's peer.
          */
         trustedProxies: z.array(cidr).default([]),
+        /**
+         * Processes serving the listen socket (node:cluster): a number, or `auto` for one per CPU
+         * the container may use (its cgroup `cpu.max` quota, rounded up, at most the cores).
+         * More than one needs `session.store: redis` (docs/deployment.md, "Workers").
+         */
+        workers: z
+          .preprocess(
+            // An environment variable arrives as text: GATEHOUSE_SERVER_WORKERS=4.
+            (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+            z.union([z.number().int().min(1).max(1024), z.literal('auto')], {
+              error: 'must be a whole number from 1 to 1024, or auto (one per CPU the container may use)',
+            }),
+          )
+          .default(1),
       })
       .strict()
       .prefault({}),

@@ -34,6 +34,11 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Supply a store (tests, embedding); default: built from `session.store`. */
   store?: SessionStore;
+  /**
+   * This gateway is worker N (1-based) of `server.workers`: every log line it writes carries
+   * `worker: N`, and its metrics are served by the primary, summed over the workers.
+   */
+  worker?: number;
 }
 
 /**
@@ -69,7 +74,11 @@ export async function createGatewayCore(
   opts: GatewayOptions = {},
 ): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(configured.logging.level);
+  const logger =
+    opts.logger ??
+    (opts.worker === undefined
+      ? createLogger(configured.logging.level)
+      : createLogger(configured.logging.level).child({ worker: opts.worker }));
   // One transport for every call to the provider (its internal CA, provider.caFile). The loader
   // has checked the bundle; a configuration built another way is checked here, also as exit 78.
   let fetchProvider: ReturnType<typeof createProviderFetch>;
