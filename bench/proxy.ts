@@ -124,7 +124,11 @@ targets.push({
 // Routing cost: 50 routes, the request's the last one (49 path prefixes compared before it).
 const routed = await gateway({
   routes: [
-    ...Array.from({ length: 49 }, (_, i) => ({ id: `app${i}`, pathPrefix: `/app${i}`, upstream: upstreamUrl })),
+    ...Array.from({ length: 49 }, (_, i) => ({
+      id: `app${i}`,
+      pathPrefix: `/app${i}`,
+      upstream: upstreamUrl,
+    })),
     { id: 'rest', upstream: upstreamUrl },
   ],
 });

@@ -53,7 +53,11 @@ describe('server.workers: auto — the CPUs a container may use', () => {
 describe('server.workers in the configuration', () => {
   const base = (over: Record<string, unknown> = {}, session: Record<string, unknown> = {}) => ({
     publicUrl: 'http://127.0.0.1:4180',
-    provider: { issuer: 'http://127.0.0.1:9000', clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
+    provider: {
+      issuer: 'http://127.0.0.1:9000',
+      clientId: 'gatehouse',
+      clientSecret: 'gatehouse-dev-secret',
+    },
     session: { secret: 'a-session-secret-that-is-long-enough-0123456789', ...session },
     server: over,
   });
@@ -74,7 +78,10 @@ describe('server.workers in the configuration', () => {
     assert.equal(loadConfig({ object: base({ workers: 'auto' }), env: {} }).server.workers, 'auto');
     const env = { GATEHOUSE_SERVER_WORKERS: '3', GATEHOUSE_SESSION_STORE: 'redis' };
     assert.equal(loadConfig({ object: base(), env }).server.workers, 3);
-    assert.equal(loadConfig({ object: base(), env: { GATEHOUSE_SERVER_WORKERS: 'auto' } }).server.workers, 'auto');
+    assert.equal(
+      loadConfig({ object: base(), env: { GATEHOUSE_SERVER_WORKERS: 'auto' } }).server.workers,
+      'auto',
+    );
   });
 
   test('0, 1.5 and "many" are refused, naming the key and what it takes', () => {
@@ -94,7 +101,10 @@ describe('server.workers in the configuration', () => {
 
 describe('worker processes', () => {
   test('run the loader flags of the primary, without an -e script it was started with', () => {
-    assert.deepEqual(workerExecArgv(['--import', 'tsx', '-e', 'import("./src/cli.ts")']), ['--import', 'tsx']);
+    assert.deepEqual(workerExecArgv(['--import', 'tsx', '-e', 'import("./src/cli.ts")']), [
+      '--import',
+      'tsx',
+    ]);
     assert.deepEqual(workerExecArgv(['--eval=1', '--max-old-space-size=512', '-p', 'x']), [
       '--max-old-space-size=512',
     ]);
