@@ -6,6 +6,7 @@
  * Options: --rounds N (3) --seconds N (8) --threads N (2) --connections N (32) --ttl N (herd access
  *          token seconds, 4) --quick (1 round of 3 s, herd 1 and 50: < 2 min, prints PASS/FAIL)
  *          --no-herd --out FILE --redis-db N (mod_auth_openidc's Redis database, 13; flushed at the end)
+ *          --only TEXT (measure only the targets whose name contains TEXT, e.g. "redis store")
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,9 +36,11 @@ const { values } = parseArgs({
     'no-herd': { type: 'boolean', default: false },
     'redis-db': { type: 'string', default: '13' },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const quick = values.quick;
+const only = values.only?.toLowerCase();
 const rounds = quick ? 1 : Number(values.rounds);
 const seconds = quick ? 3 : Number(values.seconds);
 const wrkOpts = { threads: Number(values.threads), connections: Number(values.connections), seconds };
@@ -122,6 +125,7 @@ async function setUp(
   name: string,
   start: () => Promise<{ url: string; cookie: string; pid?: number | undefined }>,
 ): Promise<void> {
+  if (only !== undefined && !name.toLowerCase().includes(only)) return;
   try {
     const t = await start();
     const check = await answers200(`${t.url}/api/panel`, t.cookie);
@@ -326,7 +330,9 @@ const version = (cmd: string) => {
     return 'unknown';
   }
 };
-const order = Object.values(T) as string[];
+const order = (Object.values(T) as string[]).filter(
+  (n) => only === undefined || n.toLowerCase().includes(only),
+);
 const ratios = ratioLines(results);
 const date = new Date().toISOString();
 const md = [
