@@ -187,10 +187,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Every worker re-reads the configuration itself (src/cli.ts, watchForReload).
+  // Every worker re-reads the configuration itself (src/cli.ts, watchForReload). Only to workers
+  // that listen: one still starting has no SIGHUP handler yet (the signal would end it), and it
+  // reads the file as it is now anyway.
   process.on('SIGHUP', () => {
     log.info(`SIGHUP: forwarded to ${listening.size} workers`);
-    for (const s of slots) s.worker?.process.kill('SIGHUP');
+    for (const s of listening) s.worker?.process.kill('SIGHUP');
   });
 
   log.info({ workers: o.workers }, `starting ${o.workers} workers`);
