@@ -189,7 +189,7 @@ for (const [name, p, id, cache] of [
 await setUp(T.bare, async () => {
   const g = await startGatehouse('bare', gh('gatehouse-bare', P.bare, 'memory', { skipAuth: ['/'] }));
   stops.push(g.stop);
-  return { url: g.url, cookie: '' };
+  return { url: g.url, cookie: '', pid: g.child.pid };
 });
 for (const [name, p, id, store, workers] of [
   [T.memory, P.memory, 'gatehouse-memory', 'memory', 1],
