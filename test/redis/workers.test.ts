@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
+import type { WebSocket } from 'ws';
 import type { DevIdp } from '../../src/devidp/index.js';
 import { usableCpus } from '../../src/util/cpuQuota.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -14,7 +15,7 @@ import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/until.js';
-import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
+import { closedBy, connect, startWsUpstream } from '../helpers/websocket.js';
 import {
   countBy,
   dropPrefix,
@@ -39,7 +40,7 @@ describe('server.workers: 2 (gatehouse serve, real processes)', () => {
   const file = join(dir, 'gatehouse.yaml');
   let redis: Redis;
   let idp: DevIdp;
-  let upstream: EchoUpstream;
+  let upstream: Awaited<ReturnType<typeof startWsUpstream>>;
   let child: ChildProcessWithoutNullStreams;
   let url = '';
   let metricsUrl = '';
@@ -64,7 +65,8 @@ describe('server.workers: 2 (gatehouse serve, real processes)', () => {
   before(async () => {
     redis = await requireRedis();
     idp = await startTestIdp({ profiles: ['short-expiry'], accessTokenTtl: ACCESS_TTL_S });
-    upstream = await startEchoUpstream();
+    // Answers HTTP with 200 and tunnels WebSockets (echo).
+    upstream = await startWsUpstream();
     const port = await freePort();
     const metricsPort = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -76,7 +78,14 @@ describe('server.workers: 2 (gatehouse serve, real processes)', () => {
       server: { workers: 2 },
       metrics: { listen: `127.0.0.1:${metricsPort}` },
       provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-      session: { secret: TEST_SECRET, store: 'redis', redisUrl: REDIS_URL, redisKeyPrefix: prefix },
+      session: {
+        secret: TEST_SECRET,
+        store: 'redis',
+        redisUrl: REDIS_URL,
+        redisKeyPrefix: prefix,
+        // No periodic re-check: only the store's pub/sub can close a socket when the session ends.
+        websocketRecheckSeconds: 0,
+      },
       refresh: { graceSeconds: 0 },
       logging: { level: 'info' },
     };
@@ -222,7 +231,7 @@ describe('server.workers: 2 (gatehouse serve, real processes)', () => {
     assert.equal((await browser.request(`${url}/after-restart`, { kind: 'api' })).status, 200);
   });
 
-  it('logout through one worker ends the session on the other', async () => {
+  it('logout through one worker ends the session on the other, and closes its WebSocket', async () => {
     // One connection each, until one is served by worker 1 and one by worker 2 (connections are
     // handed to the workers in turn).
     const onWorker = new Map<unknown, Agent>();
@@ -248,12 +257,25 @@ describe('server.workers: 2 (gatehouse serve, real processes)', () => {
       (await via(2).request(`${url}/me`, { kind: 'api', headers: { 'x-request-id': 'me-2' } })).status,
       200,
     );
+    // A WebSocket on worker 2 (new connections go to the workers in turn).
+    const cookie = `gatehouse=${browser.cookie(url, 'gatehouse')}`;
+    let socket: WebSocket | undefined;
+    for (let i = 0; i < 20 && !socket; i++) {
+      const r = await connect(`${url.replace('http:', 'ws:')}/live`, { cookie, 'x-request-id': `ws-${i}` });
+      assert.ok(r.ws, `upgrade refused: ${r.status} ${r.body}`);
+      if ((await workerOf(`ws-${i}`)) === 2) socket = r.ws;
+      else r.ws.close();
+    }
+    assert.ok(socket, 'a WebSocket on worker 2');
+    socket.send('ping');
+    assert.equal(String((await once(socket, 'message'))[0]), 'echo:ping');
     const out = await via(1).request(`${url}/oauth2/logout`, {
       method: 'POST',
       headers: { 'x-request-id': 'logout-1' },
     });
     assert.ok(out.status < 400, `logout answered ${out.status}`);
     assert.equal(await workerOf('logout-1'), 1);
+    await closedBy(socket, 'logout on worker 1, the socket is on worker 2');
     const afterLogout = await via(2).request(`${url}/me`, {
       kind: 'api',
       headers: { 'x-request-id': 'me-2-after' },
