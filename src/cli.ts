@@ -14,7 +14,8 @@ const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
   serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys);
-                          SIGHUP re-reads FILE, --watch re-reads it when it changes
+                          SIGHUP re-reads FILE, --watch re-reads it when it changes;
+                          server.workers: N | auto runs N processes on the listen socket
   doctor --config FILE    check a configuration, its provider, refresh readiness and store (gatehouse doctor --help)
   demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
   dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
