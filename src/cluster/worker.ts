@@ -2,11 +2,15 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { isMessage, type ListeningMessage, type ShutdownMessage, WORKER_SLOT_ENV } from './messages.js';
 
-/** This process's slot (1..N) when it is a worker of `server.workers`, else undefined. */
+/**
+ * This process's slot (1..N) when our primary forked it for `server.workers`, else undefined —
+ * also in a cluster worker of another supervisor (pm2's cluster mode): that is one whole gateway
+ * with its own metrics listener, as before.
+ */
 export function workerSlot(): number | undefined {
   if (!cluster.isWorker) return undefined;
   const slot = Number(process.env[WORKER_SLOT_ENV]);
-  return Number.isInteger(slot) && slot > 0 ? slot : cluster.worker?.id;
+  return Number.isInteger(slot) && slot > 0 ? slot : undefined;
 }
 
 /**
