@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { readFileSync, watchFile } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -124,7 +125,10 @@ function listeningLine(cfg: GatehouseConfig, url: string): string {
 function workerCount(cfg: GatehouseConfig): number {
   const setting = cfg.server.workers;
   const workers = setting === 'auto' ? usableCpus() : setting;
-  const problem = workersStoreProblem(workers, setting, cfg.session.store);
+  const problem =
+    workers > 1 && cluster.isWorker
+      ? `server.workers: ${setting} cannot run inside another supervisor's cluster worker (pm2 cluster mode): set server.workers: 1 and let the supervisor run the instances, or run gatehouse serve directly`
+      : workersStoreProblem(workers, setting, cfg.session.store);
   if (problem) {
     process.stderr.write(`gatehouse: ${new ConfigError([problem]).message}\n`);
     process.exit(78); // EX_CONFIG
