@@ -7,7 +7,8 @@
 // rules: the protocol libraries (openid-client, jose) are imported only in src/oidc/ (the dev IdP,
 // a separate program, keeps its own signing with jose, and src/assertion/ signs the identity
 // assertions Gatehouse itself issues: a provider's role, not a client's), and the dev IdP imports nothing from the
-// gateway. Exit status 1 and one line per violation when the rule is broken.
+// gateway; the optional @opentelemetry/* packages are imported only in src/util/openTelemetry.ts
+// (everything else makes spans through the seam, src/util/tracing.ts). Exit status 1 and one line per violation when the rule is broken.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,8 @@ export const LAYERS = [
 const DEV_IDP = 'devidp';
 const PROTOCOL_LIBRARIES = ['openid-client', 'jose'];
 const PROTOCOL_HOMES = ['oidc', 'assertion', DEV_IDP];
+/** The optional OpenTelemetry packages are loaded in one file only, and only when tracing is on. */
+const OPENTELEMETRY_HOME = 'src/util/openTelemetry.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 const layerOf = new Map(LAYERS.flatMap((mods, i) => mods.map((m) => [m, i])));
@@ -63,6 +66,8 @@ for (const file of sources(root)) {
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       if (PROTOCOL_LIBRARIES.includes(pkg) && !PROTOCOL_HOMES.includes(from))
         violations.push(`${where}: imports ${pkg}; protocol code lives in src/oidc/`);
+      if (pkg.startsWith('@opentelemetry/') && where.split(sep).join('/') !== OPENTELEMETRY_HOME)
+        violations.push(`${where}: imports ${pkg}; spans go through src/util/tracing.ts (optional packages)`);
       continue;
     }
     const target = normalize(join(dirname(file), spec));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs before the first test runs, prepared by `npm test` itself (and by .ci/run,
 # which calls this same script): the real parts the suite drives — redis-server, chromium, nginx,
-# caddy from Debian — and a Redis answering at REDIS_URL. The suite never skips a part that is
+# caddy, apache2 with mod_auth_openidc from Debian — and a Redis answering at REDIS_URL. The suite never skips a part that is
 # missing (a skipped suite is a green lie), so this script either provides it or stops at once
 # with the one command that does.
 #
@@ -20,6 +20,10 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # are not used, so they are stopped if the package installation started them.
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+# The interop test runs its own Apache with mod_auth_openidc (a certified relying party) in front
+# of the dev IdP; the module file is the check, because apache2 alone does not bring it.
+{ [ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_proxy_http.so ]; } || missing+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || missing+=(libapache2-mod-auth-openidc)
 
 if [ ${#missing[@]} -gt 0 ]; then
   install_cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
@@ -30,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  # Packages must not start their system services (nginx/caddy would grab port 80, and a failed
+  # Packages must not start their system services (nginx/caddy/apache2 would grab port 80, and a failed
   # start would fail the install): policy-rc.d answering 101 forbids it for this install only.
   policy_created=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -38,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ -n "$policy_created" ]; then rm -f /usr/sbin/policy-rc.d; fi
-  for svc in nginx caddy; do
+  for svc in nginx caddy apache2; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     fi

@@ -61,6 +61,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     clientAddress: clients,
     allowUnderscoreHeaders: cfg.proxy.allowUnderscoreHeaders,
     responseHeaders: securityHeadersFor(cfg),
+    tracing: core.tracing,
   });
   const openSockets = new OpenSockets({
     check: (f) => engine.check(f),
@@ -79,6 +80,7 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     publicUrl: cfg.publicUrl,
     readiness: () => core.readiness(),
     limits: cfg.server,
+    tracing: core.tracing,
   });
   let metricsListener: MetricsListener | undefined;
   /** The configuration as last loaded (reload compares with it). */

@@ -1,15 +1,15 @@
 /**
  * Apache 2.4 (mpm_event) instances of our own: each has its own ServerRoot/PidFile/port/config in a
  * temp dir, runs in the foreground under the harness, and logs every request (as Gatehouse does).
- * `oidc` adds mod_auth_openidc in front of the whole site with a shm or Redis session cache.
+ * `oidc` adds mod_auth_openidc in front of the whole site with a shm or Redis session cache. The
+ * server skeleton (modules, mpm, logs) is test/helpers/apache.ts's, shared with the interop test.
  */
 
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { APACHE_BIN, apacheServerConfig, loadModule as load } from '../../test/helpers/apache.js';
 import { startChild, stderrTail, stopChild, tempDir, untilAnswers } from './children.js';
-
-const MODULES = '/usr/lib/apache2/modules';
 
 export interface ApacheOidc {
   issuer: string;
@@ -30,38 +30,9 @@ export interface ApacheInstance {
 
 export const redirectPath = '/redirect_uri';
 
-// Some modules are compiled in (log_config in Debian's build): load a module only when it is not there.
-const load = (m: string) =>
-  `<IfModule !${m}_module>\n  LoadModule ${m}_module ${MODULES}/mod_${m}.so\n</IfModule>`;
-
 export function apacheConfig(dir: string, port: number, upstream: string, oidc?: ApacheOidc): string {
   const url = `http://127.0.0.1:${port}`;
-  const lines = [
-    `ServerRoot ${dir}`,
-    `DefaultRuntimeDir ${dir}`,
-    `PidFile ${dir}/httpd.pid`,
-    `Mutex file:${dir} default`,
-    `Listen 127.0.0.1:${port}`,
-    'ServerName 127.0.0.1',
-    ...['mpm_event', 'authz_core', 'authz_user', 'authn_core', 'log_config', 'proxy', 'proxy_http'].map(load),
-    // Debian's defaults for mpm_event (mods-available/mpm_event.conf).
-    'StartServers 2',
-    'MinSpareThreads 25',
-    'MaxSpareThreads 75',
-    'ThreadLimit 64',
-    'ThreadsPerChild 25',
-    'MaxRequestWorkers 150',
-    'MaxConnectionsPerChild 0',
-    'KeepAlive On',
-    'MaxKeepAliveRequests 0',
-    'KeepAliveTimeout 65',
-    `ErrorLog ${dir}/error.log`,
-    `LogLevel ${process.env.BENCH_PEERS_APACHE_LOGLEVEL ?? 'warn'}`,
-    'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined',
-    `CustomLog ${dir}/access.log combined`,
-    'User www-data',
-    'Group www-data',
-  ];
+  const lines = apacheServerConfig(dir, port, process.env.BENCH_PEERS_APACHE_LOGLEVEL ?? 'warn');
   if (oidc) {
     lines.push(
       load('auth_openidc'),
@@ -105,7 +76,7 @@ export async function startApache(
   chmodSync(dir, 0o777); // workers run as www-data and write the shm/mutex files here
   const conf = join(dir, 'httpd.conf');
   writeFileSync(conf, apacheConfig(dir, port, upstream, oidc));
-  const child = startChild('apache2', ['-d', dir, '-f', conf, '-DFOREGROUND'], {
+  const child = startChild(APACHE_BIN, ['-d', dir, '-f', conf, '-DFOREGROUND'], {
     env: { ...process.env, APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir },
   });
   const tail = stderrTail(child);

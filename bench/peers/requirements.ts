@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { APACHE_BIN, APACHE_MODULES } from '../../test/helpers/apache.js';
 
 const PACKAGES = ['apache2', 'libapache2-mod-auth-openidc', 'wrk'];
 const INSTALL = `sudo apt-get install -y ${PACKAGES.join(' ')}`;
@@ -15,8 +16,9 @@ function has(cmd: string): boolean {
 
 function missing(): string[] {
   const out: string[] = [];
-  if (!has('apache2') || !existsSync('/usr/lib/apache2/modules/mod_proxy_http.so')) out.push('apache2');
-  if (!existsSync('/usr/lib/apache2/modules/mod_auth_openidc.so')) out.push('libapache2-mod-auth-openidc');
+  // The binary by its path (as it is started): /usr/sbin is not on every user's PATH.
+  if (!existsSync(APACHE_BIN) || !existsSync(`${APACHE_MODULES}/mod_proxy_http.so`)) out.push('apache2');
+  if (!existsSync(`${APACHE_MODULES}/mod_auth_openidc.so`)) out.push('libapache2-mod-auth-openidc');
   if (!has('wrk')) out.push('wrk');
   return out;
 }

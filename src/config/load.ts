@@ -310,7 +310,7 @@ function routingProblems(cfg: ConfigAsWritten): string[] {
     }
     if (cfg.routes.length === 0)
       problems.push('routes: is empty — add a route, or remove routes and set upstream');
-    problems.push(...routeProblems(cfg.routes));
+    problems.push(...routeProblems(cfg.routes, cfg.session.cookieDomain));
   }
   const domain = cfg.session.cookieDomain;
   if (domain) {

@@ -17,8 +17,19 @@ export function derivedRouteId(r: RouteConfig): string {
 }
 
 /** Why a `routes` list cannot be run as written: duplicate ids, routes an earlier one hides. */
-export function routeProblems(routes: readonly RouteConfig[]): string[] {
+export function routeProblems(routes: readonly RouteConfig[], cookieDomain?: string): string[] {
   const problems: string[] = [];
+  routes.forEach((r, i) => {
+    // A hand-off ticket to a name someone else runs under the wildcard would hand them the
+    // session of whoever follows a crafted link (docs/routes.md): no tickets for wildcards, so a
+    // wildcard route works only under the shared cookie, which trusts every name under it anyway.
+    const suffix = r.host?.startsWith('*.') ? r.host.slice(1).replace(/:\d+$/, '') : undefined;
+    if (suffix && !(cookieDomain && (suffix.endsWith(cookieDomain) || suffix === cookieDomain))) {
+      problems.push(
+        `routes[${i}].host: ${r.host} is a wildcard outside session.cookieDomain — sign-in reaches a host either through the shared cookie or through a one-time ticket, and a ticket must never go to a name someone else may run; set session.cookieDomain to a domain covering it (every name under it then receives the session cookie), or list the hosts one by one`,
+      );
+    }
+  });
   const ids = new Map<string, number>();
   routes.forEach((r, i) => {
     const id = r.id ?? derivedRouteId(r);

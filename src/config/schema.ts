@@ -379,6 +379,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * OpenTelemetry traces over OTLP/HTTP (docs/operations.md, "Tracing"). Off by default; on, it
+     * needs the optional `@opentelemetry/*` packages installed next to Gatehouse. Restart-only.
+     */
+    tracing: z
+      .object({
+        enabled: z.boolean().default(false),
+        /**
+         * The collector's OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`. Unset: the
+         * standard variables `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`
+         * (+ `/v1/traces`), else `http://localhost:4318/v1/traces`.
+         */
+        otlpEndpoint: httpUrl.optional(),
+        /** `service.name` of every span. */
+        serviceName: z.string().min(1).default('gatehouse'),
+        /** Share of new traces recorded (0..1); a continued trace follows its parent's sampled flag. */
+        sampleRatio: z.number().min(0).max(1).default(1),
+        /**
+         * A client's W3C `traceparent` becomes the parent of the request span (standard trace
+         * continuation). It never changes a decision; false: every request starts a new trace.
+         */
+        continueClientTraces: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
   })
   // A typo such as `authorisation:` must be an error, never silently run without authorization.
   .strict();

@@ -15,16 +15,19 @@ import { GatewayMetrics } from '../metrics.js';
 import { claimMappingOf } from '../oidc/claimMapping.js';
 import { presetFor } from '../oidc/presets/index.js';
 import { OidcProvider } from '../oidc/provider.js';
-import { CaBundleError, createProviderFetch } from '../oidc/providerFetch.js';
+import { CaBundleError, createProviderFetch, tracedProviderFetch } from '../oidc/providerFetch.js';
 import { withClient } from '../oidc/settings.js';
 import { RefreshCoordinator } from '../refresh/coordinator.js';
 import type { RefreshSettings } from '../refresh/policy.js';
 import { RouteTable } from '../routes/routeTable.js';
 import { SessionService } from '../session/service.js';
 import type { SessionStore } from '../session/store.js';
+import { TracedStore } from '../session/tracedStore.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/log.js';
+import { startOpenTelemetry, TracingUnavailableError } from '../util/openTelemetry.js';
 import { settledWithin } from '../util/settledWithin.js';
+import { noTracing, type Tracing } from '../util/tracing.js';
 import { resolveRegisteredClient } from './clientRegistration.js';
 import { createStore } from './store.js';
 
@@ -55,6 +58,8 @@ export interface GatewayCore {
   readonly metrics: GatewayMetrics;
   readonly refresh: RefreshCoordinator;
   readonly logger: Logger;
+  /** `tracing`: OpenTelemetry spans, or the no-op seam when off (util/tracing.ts). */
+  readonly tracing: Tracing;
   /** Our cookie names (session, login): never passed on to the application. */
   readonly cookieNames: string[];
   /** Resolves when OIDC discovery first succeeds (it is retried with backoff until then). */
@@ -79,11 +84,28 @@ export async function createGatewayCore(
     (opts.worker === undefined
       ? createLogger(configured.logging.level)
       : createLogger(configured.logging.level).child({ worker: opts.worker }));
+  // First, before anything opens: tracing on without its optional packages is a configuration error (exit 78).
+  let tracing: Tracing = noTracing;
+  if (configured.tracing.enabled) {
+    try {
+      tracing = await startOpenTelemetry(configured.tracing, {
+        onExportFailure: (dropped, cause) =>
+          logger.warn(
+            { dropped, cause, otlpEndpoint: configured.tracing.otlpEndpoint },
+            'tracing: the collector did not take spans; they are dropped (requests are not affected)',
+          ),
+      });
+    } catch (err) {
+      if (err instanceof TracingUnavailableError) throw new ConfigError([err.message]);
+      throw err;
+    }
+  }
   // One transport for every call to the provider (its internal CA, provider.caFile). The loader
   // has checked the bundle; a configuration built another way is checked here, also as exit 78.
   let fetchProvider: ReturnType<typeof createProviderFetch>;
   try {
-    fetchProvider = createProviderFetch(configured.provider);
+    // Every call to the provider gets its client span (gatehouse.idp) when tracing is on.
+    fetchProvider = tracedProviderFetch(createProviderFetch(configured.provider), tracing);
   } catch (err) {
     if (err instanceof CaBundleError) throw new ConfigError(err.problems);
     throw err;
@@ -132,7 +154,8 @@ export async function createGatewayCore(
   const shape = preset.shapeClaims;
   const secrets = [cfg.session.secret, ...cfg.session.previousSecrets];
   const sessions = new SessionService(
-    store,
+    // Session reads get their span (gatehouse.store.get) when tracing is on; off, the store itself.
+    tracing.enabled ? new TracedStore(store, tracing) : store,
     {
       secrets,
       maxAgeMs: cfg.session.maxAgeSeconds * 1000,
@@ -164,6 +187,7 @@ export async function createGatewayCore(
     clock,
     logger,
     metrics,
+    tracing,
   );
   const secure = cfg.publicUrl.startsWith('https:');
   const jar = cookieNames({ secure, base: cfg.session.cookieName, domain: cfg.session.cookieDomain });
@@ -183,6 +207,7 @@ export async function createGatewayCore(
     handoff: new HandoffTickets([cfg.session.secret, ...cfg.session.previousSecrets]),
     crowd: new BrowserCrowdWatch(logger, clock),
     headerTemplates,
+    tracing,
   };
   if (assertions) ctx.assertions = assertions;
   const engine = new Engine(ctx);
@@ -202,6 +227,7 @@ export async function createGatewayCore(
     metrics,
     refresh,
     logger,
+    tracing,
     cookieNames: [jar.session, jar.login, jar.bind],
     discovered,
     readiness() {
@@ -222,6 +248,10 @@ export async function createGatewayCore(
         );
       }
       await store.close();
+      // The spans of the last requests and refreshes, exported within what is left of the deadline.
+      if (!(await settledWithin(tracing.shutdown(), Math.max(timeoutMs, 1000)))) {
+        logger.warn('shutdown: the tracing exporter did not finish in time; its last spans are lost');
+      }
     },
   };
 }

@@ -16,6 +16,8 @@ import { UserError } from './users.js';
 export interface AdminOps {
   rotateKeys(): void;
   revoke(sub: string): number;
+  /** The tenants (issuerPaths) next to this issuer; only the root issuer's admin API lists them. */
+  tenants?(): Array<{ name: string; issuer: string }>;
 }
 
 // Admin errors are tooling errors, not OAuth responses: they are not counted in stats.errors.
@@ -185,6 +187,23 @@ const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
       sendJson(res, 200, { profiles: ctx.profiles.list() });
     },
   },
+  tenants: {
+    GET: async (_ctx, ops, _req, res) => {
+      if (ops.tenants === undefined)
+        return adminError(
+          res,
+          404,
+          'not_found',
+          'tenants are listed by the root admin API: GET /__admin/tenants',
+        );
+      const tenants = ops.tenants().map((t) => ({
+        ...t,
+        discovery: `${t.issuer}/.well-known/openid-configuration`,
+        admin: `${t.issuer}/__admin/`,
+      }));
+      sendJson(res, 200, { tenants });
+    },
+  },
   'rotate-keys': {
     POST: async (ctx, ops, _req, res) => {
       ops.rotateKeys();
@@ -251,7 +270,8 @@ export async function handleAdmin(
     return adminError(res, 403, 'access_denied', 'the admin API answers loopback clients only');
   }
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== ctx.issuer) {
+  // An Origin has no path: a tenant's (`<root>/<name>`) is the root's.
+  if (origin !== undefined && origin !== new URL(ctx.issuer).origin) {
     return adminError(
       res,
       403,

@@ -10,6 +10,7 @@ import {
   type IdpContext,
   INTERACTION_TTL_MS,
   oauthErrorPage,
+  pathOnIssuer,
 } from './context.js';
 import { sessionCookie, sessionCookieSid } from './frontchannel.js';
 import { githubStyle } from './github.js';
@@ -94,7 +95,7 @@ interface SsoSession {
 
 /** The SSO session this browser's cookie names, if it is live and its user still exists. */
 function ssoSession(ctx: IdpContext, req: IncomingMessage): SsoSession | undefined {
-  const sid = sessionCookieSid(req);
+  const sid = sessionCookieSid(req, ctx.issuer);
   const session = sid === undefined ? undefined : ctx.sessions.get(sid, ctx.now());
   const user = session === undefined ? undefined : ctx.users.bySub(session.sub);
   if (sid === undefined || session === undefined || user === undefined) return undefined;
@@ -269,6 +270,7 @@ export const handleAuthorize: Handler = async (ctx, req, res, query) => {
       clientId: request.clientId,
       scope: request.scope,
       username: request.loginHint,
+      action: pathOnIssuer(ctx, '/login'),
     }),
   );
 };

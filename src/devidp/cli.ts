@@ -39,7 +39,12 @@ Options:
   --fault SPEC                 inject a fault; repeatable. SPEC: endpoint=E[,kind=K][,nth=N]
                                [,probability=P,seed=S][,latencyMs=MS,jitterMs=MS][,times=N]
                                [,status=CODE][,retryAfter=S] (see docs/dev-idp.md)
-  --quiet                      no log output except the start line
+  --issuer-path NAME           also serve an independent issuer at <root>/NAME, with its own
+                               discovery, keys, clients, users, sessions, tokens, profiles,
+                               faults and admin API (<root>/NAME/__admin/); repeatable. NAME is
+                               segments of A-Z a-z 0-9 . _ ~ - joined by "/" (realms/main,
+                               <tenant-id>/v2.0), not starting like a root endpoint (authorize, ...)
+  --quiet                      no log output except the start lines
   --list-profiles              print one line per profile (name, kind, summary; tab-separated), exit
   -h, --help                   show this help
 
@@ -72,6 +77,7 @@ const OPTIONS = {
   'clients-file': { type: 'string' },
   'registration-token': { type: 'string' },
   fault: { type: 'string', multiple: true },
+  'issuer-path': { type: 'string', multiple: true },
   quiet: { type: 'boolean' },
   'list-profiles': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -142,6 +148,7 @@ export function parseDevIdpArgs(
     registrationToken: values['registration-token'],
     quiet: values.quiet,
   };
+  if (values['issuer-path'] !== undefined) options.issuerPaths = values['issuer-path'];
   // Set only when given, so the options of a run without --fault stay as they were.
   if (values.fault !== undefined) {
     options.faults = values.fault.map((spec) => {
@@ -179,6 +186,7 @@ const OPTION_FLAGS: [RegExp, string][] = [
   [/^clients \(/, '--clients-file'],
   [/^audience/, '--audience'],
   [/^registrationToken/, '--registration-token'],
+  [/^issuerPaths/, '--issuer-path'],
 ];
 
 /** The process facilities the CLI touches; tests pass their own to run it in-process. */
@@ -266,6 +274,8 @@ export async function runDevIdpCli(argv: string[], io: CliIo = processIo): Promi
   io.out(
     `dev-idp listening on ${idp.issuer} (profiles: ${profiles.length > 0 ? profiles.join(', ') : 'none'})\n`,
   );
+  // After the start line, which stays the first and only line a script needs for the root issuer.
+  for (const name of idp.tenants()) io.out(`dev-idp tenant issuer ${idp.tenant(name).issuer}\n`);
   const signal = await stopped;
   if (!parsed.options.quiet) io.err(`dev-idp: ${signal} received, stopping\n`);
   await idp.stop();

@@ -34,7 +34,8 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
       init.headers = { 'content-type': 'application/json' };
       init.body = JSON.stringify(body);
     }
-    const res = await fetch('/__admin/' + path, init);
+    // Relative to the page (<issuer>/__admin/): a tenant's console drives that tenant's admin API.
+    const res = await fetch(path, init);
     const json = await res.json();
     if (!res.ok) throw new Error(path + ': ' + (json.error_description || res.status));
     return json;

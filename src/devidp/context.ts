@@ -102,6 +102,14 @@ export function createContext({ options, profiles, users, clients, faults }: Res
   };
 }
 
+/**
+ * `path` (`/login`) as a link on this server's pages: a tenant's issuer has a path of its own
+ * (`<root>/realms/main`), so its pages must name `/realms/main/login`, not the root's.
+ */
+export function pathOnIssuer(ctx: IdpContext, path: string): string {
+  return `${new URL(ctx.issuer).pathname.replace(/\/$/, '')}${path}`;
+}
+
 /** Seconds. Resolved per token, because short-expiry can be switched on at runtime. */
 export function accessTokenTtl(ctx: IdpContext): number {
   return ctx.options.accessTokenTtl ?? (ctx.profiles.has('short-expiry') ? 10 : 300);

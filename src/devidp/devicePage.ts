@@ -5,7 +5,7 @@
 // user in here (an IdP session and the SSO cookie), so the device's tokens carry a real `sid`.
 // Plain forms, no script, like every page of the dev IdP.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Handler, IdpContext } from './context.js';
+import { type Handler, type IdpContext, pathOnIssuer } from './context.js';
 import type { DeviceRequest } from './deviceCodes.js';
 import { approveDevice, DEVICE_PAGE_PATH } from './deviceGrant.js';
 import { sessionCookie, sessionCookieSid } from './frontchannel.js';
@@ -32,21 +32,22 @@ export function deviceSession(
 }
 
 function ssoOf(ctx: IdpContext, req: IncomingMessage) {
-  const sid = sessionCookieSid(req);
+  const sid = sessionCookieSid(req, ctx.issuer);
   const session = sid === undefined ? undefined : ctx.sessions.get(sid, ctx.now());
   if (sid === undefined || session === undefined || ctx.users.bySub(session.sub) === undefined)
     return undefined;
   return { sid, ...session };
 }
 
-function codePage(userCode: string, error?: string): string {
+/** `action`: this issuer's /device (a tenant's is under its path). */
+function codePage(action: string, userCode: string, error?: string): string {
   const alert = error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '';
   return layout(
     'Connect a device',
     `<h1>Connect a device</h1>
 <p class="muted">Enter the code your device shows.</p>
 ${alert}
-<form method="post" action="${DEVICE_PAGE_PATH}">
+<form method="post" action="${escapeHtml(action)}">
 <label for="user_code">Code</label>
 <input id="user_code" name="user_code" type="text" autocomplete="off" autocapitalize="characters" required placeholder="BCDF-GHJK" value="${escapeHtml(userCode)}">
 <button type="submit">Continue</button>
@@ -55,6 +56,7 @@ ${alert}
 }
 
 function consentPage(
+  action: string,
   request: DeviceRequest,
   users: readonly DevUser[],
   known: DevUser | undefined,
@@ -65,7 +67,7 @@ function consentPage(
   const approveKnown =
     known === undefined
       ? ''
-      : `<form method="post" action="${DEVICE_PAGE_PATH}">
+      : `<form method="post" action="${escapeHtml(action)}">
 ${code}
 <input type="hidden" name="action" value="approve">
 <input type="hidden" name="user" value="${escapeHtml(known.username)}">
@@ -84,7 +86,7 @@ ${code}
 <p class="muted">Code <code>${escapeHtml(request.userCode)}</code>: client <code>${escapeHtml(request.clientId)}</code> asks for <code>${escapeHtml(request.scope || '(no scope)')}</code>.</p>
 ${alert}
 ${approveKnown}
-<form method="post" action="${DEVICE_PAGE_PATH}" aria-labelledby="pick">
+<form method="post" action="${escapeHtml(action)}" aria-labelledby="pick">
 ${code}
 <input type="hidden" name="action" value="approve">
 <h2 id="pick">${known === undefined ? 'Sign in and approve as' : 'Or approve as someone else'}</h2>
@@ -92,7 +94,7 @@ ${code}
 ${list}
 </ul>
 </form>
-<form method="post" action="${DEVICE_PAGE_PATH}" aria-labelledby="type">
+<form method="post" action="${escapeHtml(action)}" aria-labelledby="type">
 ${code}
 <input type="hidden" name="action" value="approve">
 <h2 id="type">Or type a username</h2>
@@ -100,7 +102,7 @@ ${code}
 <input id="username" name="user" type="text" autocomplete="username" required>
 <button type="submit">Sign in and approve</button>
 </form>
-<form method="post" action="${DEVICE_PAGE_PATH}">
+<form method="post" action="${escapeHtml(action)}">
 ${code}
 <input type="hidden" name="action" value="deny">
 <h2>Or refuse</h2>
@@ -121,7 +123,7 @@ const NOT_FOUND = {
 
 export const handleDevicePage: Handler = async (ctx, req, res, query) => {
   if (req.method !== 'POST') {
-    sendHtml(res, 200, codePage(query.get('user_code') ?? ''));
+    sendHtml(res, 200, codePage(pathOnIssuer(ctx, DEVICE_PAGE_PATH), query.get('user_code') ?? ''));
     return;
   }
   const body = await readBody(req);
@@ -140,7 +142,11 @@ export const handleDevicePage: Handler = async (ctx, req, res, query) => {
     sendHtml(
       res,
       typed.trim() === '' ? 400 : 404,
-      codePage(typed, typed.trim() === '' ? 'Enter the code.' : NOT_FOUND[found.kind]),
+      codePage(
+        pathOnIssuer(ctx, DEVICE_PAGE_PATH),
+        typed,
+        typed.trim() === '' ? 'Enter the code.' : NOT_FOUND[found.kind],
+      ),
     );
     return;
   }
@@ -157,20 +163,24 @@ export const handleDevicePage: Handler = async (ctx, req, res, query) => {
     return;
   }
   if (values.action !== 'approve') {
-    sendHtml(res, 200, consentPage(request, ctx.users.list(), known));
+    sendHtml(res, 200, consentPage(pathOnIssuer(ctx, DEVICE_PAGE_PATH), request, ctx.users.list(), known));
     return;
   }
   const name = values.user ?? '';
   const user = name === '' ? known : ctx.users.find(name);
   if (user === undefined) {
     const why = name.trim() === '' ? 'Pick a user or type a username.' : `No user named "${name}".`;
-    sendHtml(res, 400, consentPage(request, ctx.users.list(), known, why));
+    sendHtml(
+      res,
+      400,
+      consentPage(pathOnIssuer(ctx, DEVICE_PAGE_PATH), request, ctx.users.list(), known, why),
+    );
     return;
   }
   const session = deviceSession(ctx, user, request.clientId, sso);
   const approved = approveDevice(ctx, typed, user, session);
   if (approved.kind !== 'ok') {
-    sendHtml(res, 404, codePage(typed, NOT_FOUND[approved.kind]));
+    sendHtml(res, 404, codePage(pathOnIssuer(ctx, DEVICE_PAGE_PATH), typed, NOT_FOUND[approved.kind]));
     return;
   }
   setSso(ctx, res, session);

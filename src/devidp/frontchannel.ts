@@ -15,24 +15,40 @@ import { escapeHtml } from './http.js';
  */
 export const SESSION_COOKIE = 'gatehouse_devidp_sid';
 
+/**
+ * A tenant's (`<root>/realms/main`) cookie is its own: scoped to its path and named after it, so
+ * a browser logged in at one issuer has no SSO session at another, and the root's cookie (Path=/,
+ * sent to every tenant too) is not the one a tenant reads.
+ */
+function issuerPath(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/$/, '');
+}
+
+export function sessionCookieName(issuer: string): string {
+  const path = issuerPath(issuer);
+  return path === '' ? SESSION_COOKIE : `${SESSION_COOKIE}.${path.slice(1).replaceAll('/', '.')}`;
+}
+
 /** Secure only on an https issuer: the usual loopback http IdP would have its cookie dropped. */
 function attributes(issuer: string): string {
-  return `Path=/; HttpOnly; SameSite=Lax${issuer.startsWith('https:') ? '; Secure' : ''}`;
+  const path = issuerPath(issuer) || '/';
+  return `Path=${path}; HttpOnly; SameSite=Lax${issuer.startsWith('https:') ? '; Secure' : ''}`;
 }
 
 export function sessionCookie(issuer: string, sid: string): string {
-  return `${SESSION_COOKIE}=${sid}; ${attributes(issuer)}`;
+  return `${sessionCookieName(issuer)}=${sid}; ${attributes(issuer)}`;
 }
 
 export function clearSessionCookie(issuer: string): string {
-  return `${SESSION_COOKIE}=; ${attributes(issuer)}; Max-Age=0`;
+  return `${sessionCookieName(issuer)}=; ${attributes(issuer)}; Max-Age=0`;
 }
 
-/** The sid in the request's dev IdP session cookie, if any. */
-export function sessionCookieSid(req: IncomingMessage): string | undefined {
+/** The sid in the request's cookie for `issuer`'s session, if any. */
+export function sessionCookieSid(req: IncomingMessage, issuer: string): string | undefined {
+  const name = sessionCookieName(issuer);
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) {
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
       const v = part.slice(eq + 1).trim();
       return /^[A-Za-z0-9_-]{8,200}$/.test(v) ? v : undefined;
     }

@@ -7,6 +7,7 @@ export type {
   DevClaimRule,
   DevIdp,
   DevIdpClock,
+  DevIdpIssuer,
   DevIdpOptions,
   DevIdpStats,
   DevUser,

@@ -2,7 +2,7 @@
 // authorization request; it is single-use and expires, like a real IdP's login transaction.
 import { redirectError, redirectLoggedIn } from './authorize.js';
 import { ClaimsError, validateClaims } from './claimOverrides.js';
-import type { Handler } from './context.js';
+import { type Handler, pathOnIssuer } from './context.js';
 import { isFormRequest, readBody, sendHtml, singleParams } from './http.js';
 import { errorPage, loginPage } from './pages.js';
 
@@ -59,6 +59,7 @@ export const handleLogin: Handler = async (ctx, req, res) => {
         clientId: request.clientId,
         scope: request.scope,
         username: typed,
+        action: pathOnIssuer(ctx, '/login'),
         claims,
         error,
       }),

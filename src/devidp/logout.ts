@@ -69,7 +69,7 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
     const owner = ctx.sessions.clientOf(v.logout_hint, now);
     if (owner === undefined || owner === client.id) sid = v.logout_hint;
   } else {
-    sid = sessionCookieSid(req);
+    sid = sessionCookieSid(req, ctx.issuer);
   }
   // The client whose post-logout URIs apply: named, or the one the ending session was for.
   const sessionClientId = sid === undefined ? undefined : ctx.sessions.clientOf(sid, now);
@@ -90,7 +90,7 @@ export const handleEndSession: Handler = async (ctx, req, res, query) => {
   if (sid !== undefined) ctx.sessions.end(sid, now);
   // Logging out at the IdP ends this browser's SSO session too, even when the hint named another
   // one: a later prompt=none from any client must get login_required.
-  const browserSid = sessionCookieSid(req);
+  const browserSid = sessionCookieSid(req, ctx.issuer);
   if (browserSid !== undefined) ctx.sessions.end(browserSid, now);
   let next: string | undefined;
   if (target !== undefined) {

@@ -44,6 +44,8 @@ export interface LoginPageInput {
   error?: string | undefined;
   /** Prefills the extra-claims fields (the JSON just rejected). */
   claims?: string | undefined;
+  /** Where the forms post: the issuer's /login (a tenant's is under its path); default /login. */
+  action?: string | undefined;
 }
 
 /** Optional per-login claims; one field per form, because a field belongs to one form. */
@@ -64,6 +66,7 @@ export function loginPage(p: LoginPageInput): string {
 <small>${escapeHtml(u.username)} · ${escapeHtml(u.email)} · ${escapeHtml(groups)}</small></button></li>`;
     })
     .join('\n');
+  const action = escapeHtml(p.action ?? '/login');
   const error = p.error ? `<p class="error" role="alert">${escapeHtml(p.error)}</p>` : '';
   // Three forms rather than one: pressing Enter in the text field submits its own form, not the
   // first user button (implicit submission uses a form's first submit button).
@@ -72,7 +75,7 @@ export function loginPage(p: LoginPageInput): string {
     `<h1>Sign in</h1>
 <p class="muted">Client <code>${escapeHtml(p.clientId)}</code> asks for <code>${escapeHtml(p.scope)}</code>.</p>
 ${error}
-<form method="post" action="/login" aria-labelledby="pick">
+<form method="post" action="${action}" aria-labelledby="pick">
 ${hidden}
 <h2 id="pick">Pick a user</h2>
 <ul>
@@ -80,7 +83,7 @@ ${users}
 </ul>
 ${claimsField('claims-pick', p.claims)}
 </form>
-<form method="post" action="/login" aria-labelledby="type">
+<form method="post" action="${action}" aria-labelledby="type">
 ${hidden}
 <h2 id="type">Or type a username</h2>
 <label for="username">Username or e-mail</label>
@@ -88,7 +91,7 @@ ${hidden}
 ${claimsField('claims-type', p.claims)}
 <button type="submit">Sign in</button>
 </form>
-<form method="post" action="/login">
+<form method="post" action="${action}">
 ${hidden}
 <input type="hidden" name="action" value="cancel">
 <h2>Or refuse</h2>
@@ -114,12 +117,15 @@ export function signedOutPage(): string {
 
 export interface IndexPageInput {
   issuer: string;
+  /** The discovery document's path on this server (a tenant's is under its path). */
+  discoveryPath?: string;
   profiles: readonly string[];
   users: readonly DevUser[];
 }
 
 export function indexPage(p: IndexPageInput): string {
   const profiles = p.profiles.length > 0 ? p.profiles.map(escapeHtml).join(', ') : 'none';
+  const discovery = escapeHtml(p.discoveryPath ?? '/.well-known/openid-configuration');
   const users = p.users
     .map((u) => `<li><code>${escapeHtml(u.username)}</code> — ${escapeHtml(u.email)}</li>`)
     .join('');
@@ -127,7 +133,7 @@ export function indexPage(p: IndexPageInput): string {
     'Dev IdP',
     `<h1>Gatehouse dev IdP</h1>
 <p>Issuer <code>${escapeHtml(p.issuer)}</code> — discovery at
-<a href="/.well-known/openid-configuration">/.well-known/openid-configuration</a>.</p>
+<a href="${discovery}">${discovery}</a>.</p>
 <p>Active profiles: ${profiles}</p>
 <h2>Users</h2><ul>${users}</ul>`,
   );

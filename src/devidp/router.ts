@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AdminOps, handleAdmin } from './admin.js';
 import { handleAuthorize } from './authorize.js';
-import { type Handler, type IdpContext, oauthError } from './context.js';
+import { type Handler, type IdpContext, oauthError, pathOnIssuer } from './context.js';
 import { handleDeviceAuthorization } from './deviceGrant.js';
 import { handleDevicePage } from './devicePage.js';
 import { handleDiscovery, handleJwks, handleTenantDiscovery } from './discovery.js';
@@ -36,7 +36,12 @@ const handleIndex: Handler = async (ctx, _req, res) => {
   sendHtml(
     res,
     200,
-    indexPage({ issuer: ctx.issuer, profiles: ctx.profiles.list(), users: ctx.users.list() }),
+    indexPage({
+      issuer: ctx.issuer,
+      discoveryPath: pathOnIssuer(ctx, '/.well-known/openid-configuration'),
+      profiles: ctx.profiles.list(),
+      users: ctx.users.list(),
+    }),
   );
 };
 
@@ -117,7 +122,7 @@ async function dispatch(
   await route.handler(ctx, req, res, query);
 }
 
-export async function handleRequest(
+async function handleRequest(
   ctx: IdpContext,
   ops: AdminOps,
   req: IncomingMessage,
@@ -141,4 +146,38 @@ export async function handleRequest(
     ctx.log(`dev-idp: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
     oauthError(ctx, res, 500, 'server_error', 'unexpected error in the dev IdP (see its log)');
   }
+}
+
+/** Every root endpoint's path, so an issuer name cannot shadow one (issuerPaths.ts). */
+export const ROOT_ENDPOINT_PATHS: readonly string[] = [...ROUTES.keys(), '/groups/'];
+
+/** One issuer's state and the admin operations on it. */
+export interface Issuer {
+  ctx: IdpContext;
+  ops: AdminOps;
+}
+
+/**
+ * Tenants (issuerPaths): a target under `/<name>` goes to that issuer's own state, through the
+ * same tables, with the prefix stripped so each handler sees the path it would see at the root
+ * (its own URLs come from ctx.issuer, which carries the prefix). Names never nest, so at most
+ * one matches; everything else is the root issuer's, exactly as without tenants.
+ */
+export function handleIssuerRequest(
+  root: Issuer,
+  tenants: ReadonlyMap<string, Issuer>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const target = req.url ?? '/';
+  for (const [name, tenant] of tenants) {
+    const prefix = `/${name}`;
+    const next = target.charAt(prefix.length);
+    if (target.startsWith(prefix) && (next === '' || next === '/' || next === '?')) {
+      const rest = target.slice(prefix.length);
+      req.url = rest.startsWith('/') ? rest : `/${rest}`;
+      return handleRequest(tenant.ctx, tenant.ops, req, res);
+    }
+  }
+  return handleRequest(root.ctx, root.ops, req, res);
 }

@@ -105,6 +105,13 @@ export interface DevIdpOptions {
   registrationToken?: string;
   /** How many clients POST /register may add before it refuses more; default 1000. */
   maxRegisteredClients?: number;
+  /**
+   * Extra issuers next to the root one, each `<root>/<name>` with its own discovery, endpoints,
+   * keys, clients, users, sessions, tokens, profiles, faults, claims and stats (Keycloak-style
+   * `realms/main`, Entra-style `<tenant-id>/v2.0`). Each starts from these same options. A name
+   * is segments of A-Z a-z 0-9 . _ ~ - joined by "/", and must not start like a root endpoint.
+   */
+  issuerPaths?: string[];
   /** No console output. */
   quiet?: boolean;
   /** Default: the system clock. */
@@ -149,12 +156,13 @@ export interface BackchannelLogoutResult {
   status?: number;
 }
 
-export interface DevIdp {
-  /** `http://HOST:PORT`, no trailing slash. */
+/**
+ * The in-process controls of one issuer: the root one (DevIdp itself) or a tenant's
+ * (DevIdp.tenant(name)), which act on that issuer's state only.
+ */
+export interface DevIdpIssuer {
+  /** `http://HOST:PORT` for the root issuer, `http://HOST:PORT/<name>` for a tenant; no trailing slash. */
   issuer: string;
-  port: number;
-  /** Closes the server and every keep-alive socket, clears all timers. */
-  stop(): Promise<void>;
   stats(): DevIdpStats;
   /** Zeroes the counters. */
   reset(): void;
@@ -185,6 +193,16 @@ export interface DevIdp {
   clearClaims(): void;
   /** Adds a user (same shape as a `users` entry) who can log in at once; throws on a duplicate. */
   addUser(user: DevUser): DevUser;
+}
+
+export interface DevIdp extends DevIdpIssuer {
+  port: number;
+  /** Closes the server and every keep-alive socket, clears all timers (of every tenant too). */
+  stop(): Promise<void>;
+  /** The names given in `issuerPaths`, in that order. */
+  tenants(): string[];
+  /** The controls of the tenant `name` (one of `issuerPaths`); throws for an unknown name. */
+  tenant(name: string): DevIdpIssuer;
 }
 
 export interface DevClaimRule {

@@ -9,6 +9,7 @@ import type { RouteTable } from '../routes/routeTable.js';
 import type { SessionService } from '../session/service.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import type { Tracing } from '../util/tracing.js';
 import type { CookieJar } from './cookies.js';
 import type { HandoffTickets } from './handoff.js';
 import type { LoginCookieCodec } from './loginCookie.js';
@@ -39,4 +40,6 @@ export interface EngineContext {
   headerTemplates: HeaderTemplates;
   /** Signs X-Gatehouse-Assertion when `headers.assertion` is on (src/assertion/). */
   assertions?: AssertionSigner;
+  /** Spans for decisions (`gatehouse.decision`); absent or off: none (util/tracing.ts). */
+  tracing?: Tracing;
 }

@@ -130,6 +130,21 @@ export class Engine {
    * global policy and the route's.
    */
   check(f: RequestFacts): Promise<Decision> {
+    const tracing = this.ctx.tracing;
+    if (!tracing?.enabled) return this.decide(f);
+    return tracing.span('gatehouse.decision', 'internal', {}, async (span) => {
+      const d = await this.decide(f);
+      const named = {
+        'gatehouse.decision': d.type,
+        'gatehouse.route.id': d.type === 'allow' ? d.route.id : undefined,
+      };
+      span.setAttributes(named);
+      tracing.annotateRequest(named);
+      return d;
+    });
+  }
+
+  private decide(f: RequestFacts): Promise<Decision> {
     return this.guard(f, async (): Promise<Decision> => {
       // Every reading of the path, once per request: routing, skipAuth and the rules all decide on them.
       const readings = pathReadings(f.path);

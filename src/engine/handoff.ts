@@ -2,10 +2,9 @@ import { splitHost } from '../authz/hostPattern.js';
 import { TokenSealer } from '../session/tokenSealer.js';
 import { randomToken, safeEqual, sha256b64url } from '../util/crypto.js';
 import type { EngineContext } from './context.js';
-import { clearCookie, readCookie, serializeCookie } from './cookies.js';
+import { readCookie, serializeCookie } from './cookies.js';
 import type { Answer } from './decision.js';
 import type { RequestFacts } from './facts.js';
-import { returnHosts } from './returnHosts.js';
 import { hostAllowed } from './returnTo.js';
 
 /**
@@ -71,13 +70,19 @@ export class HandoffTickets {
  * name, outside `session.cookieDomain`.
  */
 export function needsHandoff(ctx: EngineContext, host: string): boolean {
-  const { name } = splitHost(host);
+  const { name, port } = splitHost(host);
   if (name === '' || name === ctx.publicHostName) return false;
   const domain = ctx.jar.domain;
   if (domain && (name.endsWith(domain) || name === domain.slice(1))) return false;
-  // Only for hosts a sign-in may return to (route hosts, login.allowedRedirectHosts): on any other
-  // name the browser lands on publicUrl's host after sign-in, as it always has.
-  return hostAllowed(name, returnHosts(ctx));
+  // `hb` at /oauth2/start is anyone's to choose, so a ticket minted for a signed-in browser may be
+  // bound to an attacker's bind cookie: it must never be sent where someone else than Gatehouse
+  // receives it. With `routes`, only route hosts get one (login.allowedRedirectHosts are plain
+  // return targets then, maybe not behind Gatehouse: a plain redirect, no ticket); without, the
+  // allow-listed hosts of a forward-auth deployment do. Either way only on a default port or
+  // publicUrl's (or a route's own): another port of that name may be another service's.
+  const ports = ['', '80', '443', new URL(ctx.cfg.publicUrl).port];
+  if (ctx.routes.explicit) return ctx.routes.handsOffTo(name, port, ports);
+  return ports.includes(port) && hostAllowed(name, ctx.cfg.login.allowedRedirectHosts);
 }
 
 /** The absolute URL of the request (front doors give a path, forward-auth an absolute URL). */
@@ -92,7 +97,10 @@ export function absoluteUrl(f: RequestFacts): string {
  * back with a ticket.
  */
 export function startHandoff(ctx: EngineContext, f: RequestFacts, setCookies: string[]): Answer {
-  const bind = randomToken(24);
+  // The browser's bind cookie when it has one already: a second tab signing in at the same time
+  // must not overwrite the first tab's (its ticket would then be for "another browser").
+  const held = readCookie(f.cookieHeader, ctx.jar.bind);
+  const bind = held && /^[A-Za-z0-9_-]{32}$/.test(held) ? held : randomToken(24);
   const start = new URL('/oauth2/start', ctx.cfg.publicUrl);
   start.searchParams.set('rd', absoluteUrl(f));
   start.searchParams.set('hb', sha256b64url(bind));
@@ -140,7 +148,9 @@ function refused(ctx: EngineContext, f: RequestFacts, why: string, retry: string
     status: 400,
     code: 'handoff_invalid',
     reason: `The sign-in link for this site is not valid (${why}). Open the page again to sign in.`,
-    setCookies: [clearCookie(ctx.jar, ctx.jar.bind, true)],
+    // The bind cookie stays: clearing it here would let any site break a sign-in under way in
+    // another tab (a link to /oauth2/session?ticket=x), and it binds nothing but this browser.
+    setCookies: [],
     ...(retry ? { signInUrl: retry } : {}),
   };
 }
@@ -170,8 +180,8 @@ export async function redeemHandoff(
     type: 'redirect',
     location: t.r,
     setCookies: [
+      // The bind cookie stays for other tabs' tickets; it expires with the login flow TTL.
       serializeCookie(ctx.jar, ctx.jar.session, t.c, ctx.cfg.session.maxAgeSeconds, true),
-      clearCookie(ctx.jar, ctx.jar.bind, true),
     ],
   };
 }

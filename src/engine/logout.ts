@@ -69,7 +69,13 @@ function confirmation(ctx: EngineContext, status: 200 | 403, message: string): A
  * every same-site request (another port, a sibling subdomain).
  */
 export async function logout(ctx: EngineContext, f: RequestFacts): Promise<Answer> {
-  const from = requestProvenance(f, new URL(ctx.cfg.publicUrl).origin);
+  // Same-origin with publicUrl, or with the origin this request was sent to: a route host's own
+  // Sign out button posts from that host (else every POST from it is refused, the confirmation
+  // page's too); an internal Host rewrite must not refuse publicUrl's own pages either.
+  const pub = new URL(ctx.cfg.publicUrl).origin;
+  const here = originOf(`${f.secure ? 'https' : 'http'}://${f.host}`);
+  let from = requestProvenance(f, pub);
+  if (from !== 'same' && here && here !== pub && requestProvenance(f, here) === 'same') from = 'same';
   const safe = f.method === 'GET' || f.method === 'HEAD';
   if (safe ? from !== 'same' : from === 'cross') {
     ctx.logger.info(

@@ -83,7 +83,8 @@ export function clientAddressOf(req: IncomingMessage): string {
   return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
 
-const HOST_VALUE =
+/** A host name or IP literal with an optional port: what `Host` and `X-Forwarded-Host` may hold. */
+export const HOST_VALUE =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 /**

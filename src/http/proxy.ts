@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
+import { noTracing, type Tracing } from '../util/tracing.js';
 import { appendSetCookies } from './answer.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
@@ -40,6 +41,8 @@ export interface ProxyOptions {
   managedHeaders?: ManagedHeaders;
   /** `securityHeaders`: added to upstream responses that do not set them (lower-case names). */
   responseHeaders?: Record<string, string>;
+  /** A client span per forwarded request and the W3C `traceparent` it sends (off: neither). */
+  tracing?: Tracing;
 }
 
 /** Why the upstream could not be reached, for the log (never a header value, never a token). */
@@ -62,21 +65,27 @@ export interface ProxyRequestExtras {
 export class UpstreamProxy {
   private readonly dispatcher: Agent;
   private readonly origin: string;
+  private readonly host: string;
+  private readonly port: number;
   private readonly basePath: string;
   private readonly ownCookies: string[];
   private readonly clientAddress: ClientAddressResolver;
   private readonly managed: ManagedHeaders;
   private readonly responseHeaders: Array<[string, string]>;
+  private readonly tracing: Tracing;
 
   constructor(opts: ProxyOptions) {
     const u = new URL(opts.upstream);
     this.origin = u.origin;
+    this.host = u.hostname;
+    this.port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
     this.basePath = u.pathname.replace(/\/$/, '');
     this.ownCookies = opts.cookieNames;
     this.clientAddress = opts.clientAddress;
     this.managed =
       opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
     this.responseHeaders = Object.entries(opts.responseHeaders ?? {});
+    this.tracing = opts.tracing ?? noTracing;
     this.dispatcher = new Agent({
       connections: opts.connections ?? 256,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
@@ -119,7 +128,23 @@ export class UpstreamProxy {
   }
 
   /** `ok: false` with the cause when the upstream could not be reached (the caller logs it, answers 502). */
-  async forward(
+  forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<ForwardResult> {
+    if (!this.tracing.enabled) return this.send(req, res, extras);
+    // The span lasts until the upstream's response head (the body streams on after it).
+    return this.tracing.span(
+      'gatehouse.upstream',
+      'client',
+      { 'http.request.method': req.method, 'server.address': this.host, 'server.port': this.port },
+      async (span) => {
+        const result = await this.send(req, res, extras);
+        if (result.ok) span.setAttributes({ 'http.response.status_code': res.statusCode });
+        else span.fail(result.cause);
+        return result;
+      },
+    );
+  }
+
+  private async send(
     req: IncomingMessage,
     res: ServerResponse,
     extras: ProxyRequestExtras,
@@ -129,13 +154,15 @@ export class UpstreamProxy {
       !(method === 'GET' || method === 'HEAD') ||
       req.headers['content-length'] !== undefined ||
       req.headers['transfer-encoding'] !== undefined;
+    const headers = this.upstreamHeaders(req, extras);
+    this.tracing.inject(headers);
     let upstream: Dispatcher.ResponseData;
     try {
       upstream = await this.dispatcher.request({
         origin: this.origin,
         path: this.basePath + extras.url,
         method,
-        headers: this.upstreamHeaders(req, extras),
+        headers,
         body: hasBody ? req : null,
       });
     } catch (err) {

@@ -10,7 +10,7 @@ import {
   type TargetRules,
   targetRefusal,
 } from '../engine/requestTarget.js';
-import { clientAddressOf, requestHostOf } from './clientAddress.js';
+import { clientAddressOf, HOST_VALUE, requestHostOf } from './clientAddress.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -73,7 +73,26 @@ export function factsFromNode(
     requestId,
   };
   const refused = refuseTarget(rawUrl, target);
-  return refused ? { ok: false, facts, refusal: targetRefusal(refused) } : { ok: true, facts };
+  if (refused) return { ok: false, facts, refusal: targetRefusal(refused) };
+  // RFC 9112 §3.2: an invalid Host is answered 400. Routes are chosen by it, so a spelling no
+  // route names (`admin.example.com.`, `admin.example.com@x`) must not fall through to a
+  // catch-all route whose upstream may route it, by that same Host, to the admin application.
+  const hostHeader = req.headers.host;
+  if (hostHeader !== undefined && hostHeader !== '' && !HOST_VALUE.test(hostHeader)) {
+    return { ok: false, facts, refusal: badHost() };
+  }
+  return { ok: true, facts };
+}
+
+function badHost(): ErrorDecision {
+  return {
+    type: 'error',
+    status: 400,
+    code: 'bad_request',
+    reason:
+      'The Host header is not a host name (letters, digits, dots and dashes, or an IP literal, and an optional port; no trailing dot).',
+    setCookies: [],
+  };
 }
 
 export type ForwardedFacts =

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
+import type { Tracing } from '../util/tracing.js';
 import { requestIdOf } from './requestFacts.js';
 import { sendJson } from './respond.js';
 
@@ -13,6 +14,8 @@ export interface RequestLog {
 export interface RequestLogDeps {
   logger: Logger;
   metrics: GatewayMetrics;
+  /** The request's server span (`gatehouse.request`) when tracing is on. */
+  tracing?: Tracing;
 }
 
 /** One request's id and log fields; the log line is written when the response finishes. */
@@ -71,5 +74,9 @@ export function runLogged(
   handle: (requestId: string, log: RequestLog) => Promise<void>,
 ): void {
   const r = logRequest(deps, req, res);
-  handle(r.requestId, r.log).catch(r.failed);
+  const run = () => handle(r.requestId, r.log);
+  (deps.tracing?.enabled
+    ? deps.tracing.request(req, res, () => ({ 'gatehouse.decision': r.log.decision }), run)
+    : run()
+  ).catch(r.failed);
 }

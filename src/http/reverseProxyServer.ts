@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Tracing } from '../util/tracing.js';
 import { answer, audienceOf, logAllowed } from './answer.js';
 import { awaitContinue, continueBody } from './expectContinue.js';
 import { createOAuth2Routes, type FrontDoorDeps } from './oauth2Routes.js';
@@ -27,6 +28,8 @@ export interface ServerDeps extends FrontDoorDeps {
   readiness: () => { ok: boolean; reasons: string[] };
   /** Timeouts and the connection cap (`server.*`). */
   limits: ServerLimits;
+  /** The request spans (requestLog.ts) when tracing is on. */
+  tracing?: Tracing;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Route } from '../routes/route.js';
+import type { Tracing } from '../util/tracing.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { ManagedHeaders } from './managedHeaders.js';
 import { UpstreamProxy } from './proxy.js';
@@ -11,6 +12,8 @@ export interface UpstreamsOptions {
   allowUnderscoreHeaders: boolean;
   /** `securityHeaders`. */
   responseHeaders: Record<string, string>;
+  /** The upstream spans and `traceparent` when tracing is on. */
+  tracing?: Tracing;
 }
 
 /**
@@ -39,6 +42,7 @@ export class Upstreams {
             templateNames: routes.flatMap((r) => r.templates.names),
           }),
           responseHeaders: opts.responseHeaders,
+          ...(opts.tracing ? { tracing: opts.tracing } : {}),
         }),
       );
     }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describeCause } from '../util/errors.js';
+import type { Tracing } from '../util/tracing.js';
 
 /**
  * How Gatehouse speaks HTTP to the provider: a WHATWG `fetch`. It is also the shape of
@@ -138,4 +139,33 @@ export function createProviderFetch(settings: ProviderTransportSettings): Provid
     // undici's fetch with our dispatcher; its Response is a WHATWG Response (openid-client and
     // jose check it by its toStringTag), the types differ only nominally.
     undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+}
+
+/**
+ * The transport with a client span (`gatehouse.idp`) around every call to the provider: token,
+ * userinfo, introspection, revocation, discovery, JWKS... Its attributes name the method, the
+ * host and the path — never the query, a header or a body (credentials travel there). Off, it
+ * is `fetch` itself.
+ */
+export function tracedProviderFetch(fetch: ProviderFetch, tracing: Tracing): ProviderFetch {
+  if (!tracing.enabled) return fetch;
+  return (url, init) => {
+    const u = new URL(String(url));
+    return tracing.span(
+      'gatehouse.idp',
+      'client',
+      {
+        'http.request.method': init?.method ?? 'GET',
+        'server.address': u.hostname,
+        'server.port': Number(u.port) || (u.protocol === 'https:' ? 443 : 80),
+        'url.path': u.pathname,
+      },
+      async (span) => {
+        const response = await fetch(url, init);
+        span.setAttributes({ 'http.response.status_code': response.status });
+        if (response.status >= 500) span.fail(`the provider answered ${response.status}`);
+        return response;
+      },
+    );
+  };
 }

@@ -6,6 +6,7 @@ import type { SessionService } from '../session/service.js';
 import type { Clock } from '../util/clock.js';
 import { describeCause } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { noTracing, type Tracing } from '../util/tracing.js';
 import { LeaseKeeper } from './leaseKeeper.js';
 import { graceWindowMs, type RefreshSettings } from './policy.js';
 
@@ -32,6 +33,8 @@ interface InFlight {
   promise: Promise<RefreshOutcome>;
   /** One shared deadline per refresh (not one timer per waiting request). */
   deadline: Promise<RefreshOutcome>;
+  /** Requests that joined this refresh after it started (its span's `gatehouse.refresh.waiters`). */
+  waiters: number;
 }
 
 /**
@@ -54,6 +57,7 @@ export class RefreshCoordinator {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly metrics: GatewayMetrics,
+    private readonly tracing: Tracing = noTracing,
   ) {}
 
   get pending(): number {
@@ -71,6 +75,7 @@ export class RefreshCoordinator {
   refresh(key: string, seen: SessionRecord): Promise<RefreshOutcome> {
     const existing = this.inFlight.get(key);
     if (existing) {
+      existing.waiters++;
       this.metrics.coalesced.inc();
       return Promise.race([existing.promise, existing.deadline]);
     }
@@ -94,7 +99,19 @@ export class RefreshCoordinator {
       );
       timer.unref();
     });
-    const promise = this.lead(key, seen)
+    const entry: InFlight = { promise: undefined as never, deadline, waiters: 0 };
+    // One span per single flight, however many requests wait on it: they are counted, not spanned.
+    const promise = this.tracing
+      .span('gatehouse.refresh', 'internal', {}, async (span) => {
+        const outcome = await this.lead(key, seen);
+        span.setAttributes({
+          'gatehouse.refresh.outcome': outcome.kind,
+          'gatehouse.refresh.waiters': entry.waiters,
+        });
+        // The class only: a transient reason may quote the provider's error_description.
+        if (outcome.kind !== 'ok') span.fail(`refresh ${outcome.kind}`);
+        return outcome;
+      })
       .catch((err): RefreshOutcome => {
         this.logger.error(
           { session: key.slice(0, 12), err: describeCause(err) },
@@ -106,7 +123,8 @@ export class RefreshCoordinator {
         clearTimeout(timer);
         this.inFlight.delete(key);
       });
-    this.inFlight.set(key, { promise, deadline });
+    entry.promise = promise;
+    this.inFlight.set(key, entry);
     return Promise.race([promise, deadline]);
   }
 

@@ -152,6 +152,22 @@ export class RouteTable {
     return [...new Set(this.routes.flatMap((r) => r.templates.claimNames))];
   }
 
+  /**
+   * Whether a sign-in may be handed to `name:port` with a ticket (engine/handoff.ts): a route's
+   * host pattern matches it, on the port the route names or — for a route host without a port —
+   * on one of `ports` (engine/handoff.ts: the default ports and publicUrl's). A ticket carries the
+   * session, so it must only travel to a host and port Gatehouse is configured to answer.
+   */
+  handsOffTo(name: string, port: string, ports: readonly string[]): boolean {
+    for (const p of this.patterns) {
+      // Never a wildcard: anyone may run a name under it (routeProblems refuses them outside cookieDomain).
+      if (!p || p.wildcard || !hostMatches(p, name, port)) continue;
+      if (p.port === '' && !ports.includes(port)) continue;
+      return true;
+    }
+    return false;
+  }
+
   /** The host patterns of the routes, for return URLs (`rd`): exact names and `.suffix` wildcards. */
   redirectHosts(): string[] {
     const out = new Set<string>();

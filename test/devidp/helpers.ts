@@ -5,7 +5,7 @@ import { before } from 'node:test';
 import { inspect } from 'node:util';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import type { DevIdp } from '../../src/devidp/index.js';
+import type { DevIdpIssuer } from '../../src/devidp/index.js';
 
 export { startTestIdp, useTestIdp } from '../helpers/devIdp.js';
 export { client };
@@ -16,7 +16,7 @@ export const CLIENT_ID = 'gatehouse';
 export const CLIENT_SECRET = 'gatehouse-dev-secret';
 
 export async function relyingParty(
-  idp: DevIdp,
+  idp: DevIdpIssuer,
   auth: 'post' | 'basic' = 'post',
 ): Promise<client.Configuration> {
   const clientAuth =
@@ -30,7 +30,7 @@ export async function relyingParty(
  * A relying party for the suite's IdP (see useTestIdp), discovered in a `before` registered after
  * the IdP's, so `rp.config` is ready in every test.
  */
-export function useRelyingParty(idp: DevIdp): { readonly config: client.Configuration } {
+export function useRelyingParty(idp: DevIdpIssuer): { readonly config: client.Configuration } {
   const rp = {} as { config: client.Configuration };
   before(async () => {
     rp.config = await relyingParty(idp);
@@ -119,7 +119,7 @@ async function parse(res: Response): Promise<RawResponse> {
 
 /** A token request by hand, for the cases openid-client would refuse to send. */
 export async function tokenRequest(
-  idp: DevIdp,
+  idp: DevIdpIssuer,
   params: Record<string, string>,
   headers: Record<string, string> = { authorization: basicAuth() },
 ): Promise<RawResponse> {
@@ -133,7 +133,7 @@ export async function tokenRequest(
 
 /** The code grant by hand for `a`, to see the response openid-client would refuse or hide. */
 export function codeGrantRequest(
-  idp: DevIdp,
+  idp: DevIdpIssuer,
   a: AuthorizeResult,
   overrides: Record<string, string> = {},
 ): Promise<RawResponse> {
@@ -151,11 +151,16 @@ export async function getJson(url: string, init: RequestInit = {}): Promise<RawR
 }
 
 /** GET /userinfo with `accessToken` as the bearer token, as a resource server would call it. */
-export function userinfo(idp: DevIdp, accessToken: string | undefined): Promise<RawResponse> {
+export function userinfo(idp: DevIdpIssuer, accessToken: string | undefined): Promise<RawResponse> {
   return getJson(`${idp.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 }
 
-export async function admin(idp: DevIdp, method: string, path: string, body?: unknown): Promise<RawResponse> {
+export async function admin(
+  idp: DevIdpIssuer,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<RawResponse> {
   const init: RequestInit = { method };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -165,7 +170,7 @@ export async function admin(idp: DevIdp, method: string, path: string, body?: un
 }
 
 /** Verifies a JWT against the IdP's published JWKS, as an RP that checks signatures would. */
-export async function verifyWithJwks(idp: DevIdp, jwt: string): Promise<JWTPayload> {
+export async function verifyWithJwks(idp: DevIdpIssuer, jwt: string): Promise<JWTPayload> {
   const jwks = (await getJson(`${idp.issuer}/jwks`)).json as unknown as Parameters<
     typeof createLocalJWKSet
   >[0];

@@ -711,3 +711,44 @@ describe('planReload: the session section is compared key by key', () => {
     assert.equal(mixed.settings.session.maxAgeSeconds, 3600);
   });
 });
+
+describe('loadConfig: tracing', () => {
+  test('off by default, with the documented defaults', () => {
+    const cfg = loadConfig({ object: base(), env: {} });
+    assert.deepEqual(cfg.tracing, {
+      enabled: false,
+      serviceName: 'gatehouse',
+      sampleRatio: 1,
+      continueClientTraces: true,
+    });
+  });
+
+  test('from the environment, like every key', () => {
+    const cfg = loadConfig({
+      object: base(),
+      env: {
+        GATEHOUSE_TRACING_ENABLED: 'true',
+        GATEHOUSE_TRACING_OTLP_ENDPOINT: 'http://collector:4318/v1/traces',
+        GATEHOUSE_TRACING_SAMPLE_RATIO: '0.25',
+      },
+    });
+    assert.equal(cfg.tracing.enabled, true);
+    assert.equal(cfg.tracing.otlpEndpoint, 'http://collector:4318/v1/traces');
+    assert.equal(cfg.tracing.sampleRatio, 0.25);
+  });
+
+  test('a bad value names the key', () => {
+    oneProblem({ object: { ...base(), tracing: { sampleRatio: 2 } }, env: {} }, 'tracing.sampleRatio');
+    oneProblem(
+      { object: { ...base(), tracing: { otlpEndpoint: 'collector:4318' } }, env: {} },
+      'tracing.otlpEndpoint',
+    );
+    oneProblem({ object: { ...base(), tracing: { enable: true } }, env: {} }, 'tracing');
+  });
+
+  test('a change of tracing needs a restart', () => {
+    const running = loadConfig({ object: base(), env: {} });
+    const next = loadConfig({ object: { ...base(), tracing: { enabled: true } }, env: {} });
+    assert.deepEqual(planReload(running, next).needsRestart, ['tracing']);
+  });
+});

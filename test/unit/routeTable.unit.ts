@@ -10,7 +10,8 @@ function table(routes: unknown[]): RouteTable {
       object: {
         publicUrl: 'https://auth.example.com',
         provider: { issuer: 'https://idp.example.com', clientId: 'c', clientSecret: 's' },
-        session: { secret: 'x'.repeat(40) },
+        // Wildcard route hosts need the shared cookie (routeProblems).
+        session: { secret: 'x'.repeat(40), cookieDomain: '.example.com' },
         routes,
       },
       env: {},
