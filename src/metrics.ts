@@ -71,8 +71,8 @@ export class GatewayMetrics {
 
   readonly silentReauth = new Counter({
     name: 'gatehouse_silent_reauth_total',
-    help: 'Silent re-authorizations (prompt=none) of sessions without a refresh token, by result: ok (the session was replaced by one with a refresh token), declined (login_required, consent_required, interaction_required), error (any other answer); the old session is kept on declined and error',
-    labelNames: ['result'] as const,
+    help: 'Silent re-authorizations (prompt=none) of sessions without a refresh token, by reason (upgrade: a live session, to obtain a refresh token; expired: its access token expired, before the login page) and result: ok (the session was replaced by a new one), declined (login_required, consent_required, interaction_required), error (any other answer); on declined and error an upgraded session is kept, an expired one signs in interactively at once',
+    labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
 

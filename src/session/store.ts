@@ -93,16 +93,22 @@ export interface LoginFlow {
   returnTo: string;
   createdAt: number;
   /**
-   * A silent re-authorization (prompt=none) for an existing session: an error answer sends the
-   * user back to `returnTo` with the session they have instead of an error page.
+   * A silent re-authorization (prompt=none) for an existing session, and why
+   * (engine/silentUpgrade.ts): `upgrade` (a live session without a refresh token) — an error
+   * answer sends the user back to `returnTo` with the session they have instead of an error page;
+   * `expired` (its access token expired and it has no refresh token) — an error answer starts the
+   * normal interactive sign-in at once.
    */
-  silent?: boolean;
+  silent?: SilentReason;
   /**
    * The hash of a route host's bind cookie (engine/handoff.ts): after sign-in the browser goes to
    * that host with a ticket bound to it, instead of straight to `returnTo`.
    */
   bind?: string;
 }
+
+/** Why a session is silently re-authorized: to obtain a refresh token, or because it expired without one. */
+export type SilentReason = 'upgrade' | 'expired';
 
 /** `takeFlow`'s answer: the flow (now removed), or why there is none for this browser. */
 export type TakenFlow =
