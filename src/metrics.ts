@@ -1,5 +1,11 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What `gatehouse_sessions` shows (the session layer's `SessionCensus` has this shape). */
+export interface SessionCounts {
+  withRefreshToken: number;
+  withoutRefreshToken: number;
+}
+
 /** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -75,6 +81,29 @@ export class GatewayMetrics {
     labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
+
+  /** Where `gatehouse_sessions` is counted from at scrape time (SessionService: the store's census). */
+  private sessionCensus: (() => Promise<SessionCounts | undefined>) | undefined;
+  readonly sessions = new Gauge({
+    name: 'gatehouse_sessions',
+    help: 'Live sessions by refresh (ok: it has a refresh token; none: it has not), counted when scraped: with the memory store every session of this replica, exactly; with Redis a bounded sample of the shared store (a lower bound; see docs/operations.md)',
+    labelNames: ['refresh'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const c = await this.sessionCensus?.().catch(() => undefined);
+      if (!c) {
+        this.sessions.reset();
+        return;
+      }
+      this.sessions.set({ refresh: 'ok' }, c.withRefreshToken);
+      this.sessions.set({ refresh: 'none' }, c.withoutRefreshToken);
+    },
+  });
+
+  /** Counts `gatehouse_sessions` from `census` on every scrape (one source: the last one given). */
+  countSessionsWith(census: () => Promise<SessionCounts | undefined>): void {
+    this.sessionCensus = census;
+  }
 
   readonly bearerVerifications = new Counter({
     name: 'gatehouse_bearer_verifications_total',

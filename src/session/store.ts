@@ -30,8 +30,25 @@ export interface SessionStore extends SessionRecords, LoginFlows, Counters {
   readonly events: EventEmitter;
   /** Whether requests can be served now (readiness); never throws. */
   health(): StoreHealth;
+  /**
+   * The live session records, with and without a refresh token, for the `gatehouse_sessions`
+   * gauge. Called when metrics are scraped, never on a request; bounded work by contract (see
+   * `SessionCensus.scope`). A store that cannot count cheaply answers undefined (no series).
+   */
+  census?(): Promise<SessionCensus | undefined>;
   /** Releases connections and timers; idempotent. */
   close(): Promise<void>;
+}
+
+/** What `SessionStore.census` counted. */
+export interface SessionCensus {
+  withRefreshToken: number;
+  withoutRefreshToken: number;
+  /**
+   * `all`: every live record of the store (the memory store: this replica's sessions, exact);
+   * `sample`: a bounded sample of a shared store, whose counts are a lower bound.
+   */
+  scope: 'all' | 'sample';
 }
 
 /** Session records by store key (a hash of the session id: the store never sees a cookie). */

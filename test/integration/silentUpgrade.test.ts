@@ -32,6 +32,17 @@ async function silentReauth(s: Metered, reason: 'upgrade' | 'expired' = 'upgrade
   return { ok: count('ok'), declined: count('declined'), error: count('error') };
 }
 
+/** The gateway's gatehouse_sessions gauge, by refresh. */
+async function sessionGauge(s: Metered) {
+  const text = await s.gw.metrics.registry.metrics();
+  const value = (refresh: string) => {
+    const m = new RegExp(`^gatehouse_sessions\\{refresh="${refresh}"\\} (\\d+)$`, 'm').exec(text);
+    assert.ok(m, `gatehouse_sessions{refresh="${refresh}"} is exported`);
+    return Number(m[1]);
+  };
+  return { none: value('none'), ok: value('ok') };
+}
+
 describe('silent upgrade of sessions without a refresh token', () => {
   const idp = useTestIdp();
   beforeEach(() => {
@@ -88,6 +99,22 @@ describe('silent upgrade of sessions without a refresh token', () => {
       assert.equal(after.status, 200);
       assert.equal(idp.stats().grants.refresh_token, 1);
       assert.equal(idp.stats().requests.authorize, 1, 'no further sign-in');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gatehouse_sessions{refresh} counts the sessions without and with a refresh token, at scrape time', async () => {
+    const { s, b } = await sessionWithoutRefreshToken();
+    try {
+      assert.deepEqual(await sessionGauge(s), { none: 1, ok: 0 });
+      const other = new TestBrowser();
+      assert.equal((await login(s, other)).at(-1)!.status, 200, 'a second user, now with a refresh token');
+      assert.deepEqual(await sessionGauge(s), { none: 1, ok: 1 });
+      // The upgrade replaces the first session: one record, now with a refresh token.
+      assert.equal((await b.follow(`${s.url}/page`)).at(-1)!.status, 200);
+      assert.deepEqual(await silentReauth(s), { ok: 1, declined: 0, error: 0 });
+      assert.deepEqual(await sessionGauge(s), { none: 0, ok: 2 });
     } finally {
       await s.close();
     }
