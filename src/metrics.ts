@@ -86,7 +86,7 @@ export class GatewayMetrics {
   private sessionCensus: (() => Promise<SessionCounts | undefined>) | undefined;
   readonly sessions = new Gauge({
     name: 'gatehouse_sessions',
-    help: 'Live sessions by refresh (ok: it has a refresh token; none: it has not), counted when scraped: with the memory store every session of this replica, exactly; with Redis a bounded sample of the shared store (a lower bound; see docs/operations.md)',
+    help: 'Live sessions by refresh (ok: it has a refresh token; none: it has not), counted when scraped: with the memory store every session of this replica, exactly; with Redis the sessions of all replicas from a bounded SCAN of the shared store (exact up to 1000 sessions, a 1000-session sample beyond; reused for a minute; see docs/operations.md)',
     labelNames: ['refresh'] as const,
     registers: [this.registry],
     collect: async () => {

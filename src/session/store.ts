@@ -46,7 +46,7 @@ export interface SessionCensus {
   withoutRefreshToken: number;
   /**
    * `all`: every live record of the store (the memory store: this replica's sessions, exact);
-   * `sample`: a bounded sample of a shared store, whose counts are a lower bound.
+   * `sample`: a bounded sample of a shared store (its ratio is the store's; its totals are not).
    */
   scope: 'all' | 'sample';
 }
