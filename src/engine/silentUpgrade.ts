@@ -42,8 +42,8 @@ export async function silentUpgrade(
 /**
  * A session whose access token expired without a refresh token (SessionCookieLoader kept it, see
  * `silentReauthDue`), on a navigation: one silent re-authorization back to `returnTo` before any
- * login page. The IdP's SSO session renews it without the user; any other answer starts the
- * normal interactive sign-in at once (completeLogin), since this session cannot be served.
+ * login page. The IdP's SSO session signs a new one in without the user; any other answer starts
+ * the normal interactive sign-in at once (completeLogin). The expired session ends with the redirect.
  *
  * Returns the redirect, or undefined when no attempt was started (another navigation marked the
  * record first, rate limit, sign-in loop): the caller then ends the session and signs in normally.
@@ -60,7 +60,9 @@ export async function reauthorizeExpired(
     { reqId: f.requestId, session: session.key.slice(0, 12) },
     'session expired without a refresh token: silent re-authorization (prompt=none) before the login page',
   );
-  return d;
+  // Whatever the IdP answers, this session is over: the attempt signs in a new one. Ending it
+  // now (record and cookie) also leaves nothing a second attempt could start from.
+  return { ...d, setCookies: [...(await endExpired(ctx, session)), ...d.setCookies] };
 }
 
 /**
