@@ -130,7 +130,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       );
     }
     const desc = q.get('error_description');
-    if (flow.silent) return silentDeclined(ctx, f, idpError, returnTo, flow.silent);
+    if (silentOf(flow)) return silentDeclined(ctx, f, idpError, returnTo, silentOf(flow)!);
     ctx.logger.warn(
       { reqId: f.requestId, error: idpError.slice(0, 100), error_description: desc?.slice(0, 200) },
       'identity provider returned an error',
@@ -176,7 +176,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
     });
   } catch (err) {
     const failed = exchangeFailure(ctx, f, err, returnTo);
-    return flow.silent ? silentFailed(ctx, f, returnTo, flow.silent) : failed;
+    return silentOf(flow) ? silentFailed(ctx, f, returnTo, silentOf(flow)!) : failed;
   }
   let identity: ReturnType<typeof ctx.sessions.identityFrom>;
   try {
@@ -192,7 +192,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
   }
   const created = await ctx.sessions.create(result, identity);
   const jar = ctx.jar;
-  if (flow.silent) await replaceUpgradedSession(ctx, f, flow.silent);
+  if (silentOf(flow)) await replaceUpgradedSession(ctx, f, silentOf(flow)!);
   ctx.logger.info(
     { reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) },
     'login completed',
@@ -258,6 +258,11 @@ async function signInAfterExpired(ctx: EngineContext, f: RequestFacts, returnTo:
   await deleteSessionOf(ctx, f, 'deleting the expired session failed');
   const d = await beginLogin(ctx, f, returnTo, false);
   return { ...d, setCookies: [clearCookie(ctx.jar, ctx.jar.session), ...d.setCookies] };
+}
+
+/** Why a flow is silent; a flow stored before `silent` named its reason (`true`) was an upgrade. */
+function silentOf(flow: { silent?: SilentReason | boolean }): SilentReason | undefined {
+  return flow.silent === true ? 'upgrade' : flow.silent || undefined;
 }
 
 /** The answers of OpenID Connect Core §3.1.2.6 that mean "not without the user". */
