@@ -115,7 +115,10 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 function listeningLine(cfg: GatehouseConfig, url: string): string {
-  return `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})`;
+  const to = cfg.routes
+    ? `${cfg.routes.length} route${cfg.routes.length === 1 ? '' : 's'}`
+    : `upstream ${cfg.upstream ?? 'none'}`;
+  return `gatehouse listening on ${url} (public ${cfg.publicUrl}, ${to})`;
 }
 
 /**
