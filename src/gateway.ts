@@ -108,10 +108,14 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     reload(next) {
       const plan = planReload(running, next);
       engine.reconfigure(plan.settings);
+      // New and changed routes get their pools, removed ones drain and close.
+      upstreams.reconcile(engine.ctx.routes.routes);
       logger.level = plan.settings.logging.level;
       // Sockets opened under the old rules are re-authorized under the new ones now, not at the
       // next periodic re-check (never, with websocketRecheckSeconds: 0).
-      if (plan.applied.some((k) => k === 'authorization' || k === 'skipAuth')) void openSockets.recheckAll();
+      if (plan.applied.some((k) => k === 'authorization' || k === 'skipAuth' || k === 'routes')) {
+        void openSockets.recheckAll();
+      }
       running = { ...running, ...plan.settings };
       logger.info(
         { applied: plan.applied, needsRestart: plan.needsRestart },

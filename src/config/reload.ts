@@ -4,7 +4,7 @@ import type { GatehouseConfig } from './schema.js';
 /**
  * The settings a running gateway takes from a re-read configuration (SIGHUP, `--watch`), without
  * dropping a session or a request in flight: who may reach what, what the upstream is told, how
- * much is logged, and the session secrets (a rotation: `session.secret` signs from now on, the
+ * much is logged, the routes (docs/routes.md; not a switch between `upstream` and `routes`), and the session secrets (a rotation: `session.secret` signs from now on, the
  * `previousSecrets` still verify). Everything else — listeners, the store, the provider and its
  * `clientSecret`, the other session keys (store, cookie name, lifetimes...) — is built once at
  * start; a change there is named as needing a restart and not applied.
@@ -17,11 +17,12 @@ export const RELOADABLE_KEYS = [
   'logging.level',
   'session.secret',
   'session.previousSecrets',
+  'routes',
 ] as const;
 
 export type ReloadableSettings = Pick<
   GatehouseConfig,
-  'authorization' | 'skipAuth' | 'headers' | 'logging' | 'session'
+  'authorization' | 'skipAuth' | 'headers' | 'logging' | 'session' | 'routes'
 >;
 
 export interface ReloadPlan {
@@ -42,8 +43,10 @@ export function planReload(running: GatehouseConfig, next: GatehouseConfig): Rel
   const applied: string[] = [];
   const needsRestart: string[] = [];
   const reloadable = new Set<string>(RELOADABLE_KEYS);
+  // Going from the single `upstream` to `routes` (or back) changes what `upstream` means: a restart.
+  const routesSwitch = (running.routes === undefined) !== (next.routes === undefined);
   for (const key of changedKeys(running, next)) {
-    (reloadable.has(key) ? applied : needsRestart).push(key);
+    (reloadable.has(key) && !(key === 'routes' && routesSwitch) ? applied : needsRestart).push(key);
   }
   return {
     applied,
@@ -57,6 +60,7 @@ export function planReload(running: GatehouseConfig, next: GatehouseConfig): Rel
         maxGroupsHeaderBytes: next.headers.maxGroupsHeaderBytes,
       },
       logging: { ...running.logging, level: next.logging.level },
+      routes: routesSwitch ? running.routes : next.routes,
       session: {
         ...running.session,
         secret: next.session.secret,

@@ -117,9 +117,11 @@ export class Engine {
       logging: next.logging,
       session: next.session,
     };
+    if (next.routes !== undefined) this.ctx.cfg.routes = next.routes;
     this.policy = next.authorization;
     // Routes take the global headers and identity matching as their defaults: rebuilt with them.
     this.ctx.routes = new RouteTable(this.ctx.cfg);
+    this.ctx.sessions.keepClaims(this.ctx.routes.keptClaims());
     this.headerCaches = new Map();
     this.assertionCache?.clear();
     this.withAssertion = new WeakMap();

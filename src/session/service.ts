@@ -43,6 +43,8 @@ export interface SessionObservers {
  * record reads and writes of the engine, the refresh coordinator and logout go through it.
  */
 export class SessionService {
+  /** Set by a reload whose routes' templates read other claims (keepClaims); else settings.keepClaims. */
+  private claimNames: readonly string[] | undefined;
   readonly store: AuthenticatedStore<SessionKeys>;
   /** Opened token sets, cached per record object so forwarding tokens costs no decryption per request. */
   private readonly opened = new WeakMap<SessionRecord, TokenSet>();
@@ -104,7 +106,7 @@ export class SessionService {
    * which only feeds the identity). undefined when there are none to keep.
    */
   keptClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-    const names = this.settings.keepClaims;
+    const names = this.claimNames ?? this.settings.keepClaims;
     if (!claims || !names?.length) return undefined;
     const kept: Record<string, unknown> = {};
     let any = false;
@@ -121,6 +123,14 @@ export class SessionService {
    * The tokens of a record read or written through `store` (opened with its store key as
    * associated data). Throws for a record the session layer has not authenticated.
    */
+  /**
+   * The claims new and refreshed records keep from now on (a reload changed the templates that
+   * read them). Records written before keep what they had until their next refresh.
+   */
+  keepClaims(names: readonly string[]): void {
+    this.claimNames = names;
+  }
+
   tokens(rec: SessionRecord): TokenSet {
     let t = this.opened.get(rec);
     if (!t) {
