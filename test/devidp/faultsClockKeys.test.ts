@@ -12,6 +12,7 @@ import {
   codeGrantRequest,
   decodeProtectedHeader,
   getJson,
+  login,
   startTestIdp,
   useRelyingParty,
   useTestIdp,
@@ -90,6 +91,10 @@ describe('dev IdP faults: clock-skew', () => {
     const ruled = claimsOf((await tokens()).json.id_token as string);
     assert.ok(Math.abs((ruled.iat ?? 0) - now - 60) < 5, `iat ${ruled.iat}`);
     assert.equal(idp.stats().faults.jwks.fired, 0, 'a profile is not a fault');
+    // openid-client checks exp (and nbf), not iat against its clock: +300 s still signs in.
+    await admin(idp, 'DELETE', 'faults');
+    const signedIn = await login(rp.config);
+    assert.ok(((signedIn.claims()?.iat as number) ?? 0) > Date.now() / 1000 + 290);
   });
 });
 
