@@ -254,6 +254,8 @@ const routes: Record<string, Partial<Record<string, AdminRoute>>> = {
     },
     DELETE: async (ctx, _ops, _req, res) => {
       ctx.faults.clear();
+      // A key a rotation without overlap held back is published with its rule's end.
+      ctx.keys.publish();
       sendJson(res, 200, { rules: [] });
     },
   },

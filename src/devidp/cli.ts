@@ -38,7 +38,8 @@ Options:
                                (default: registration is open)
   --fault SPEC                 inject a fault; repeatable. SPEC: endpoint=E[,kind=K][,nth=N]
                                [,probability=P,seed=S][,latencyMs=MS,jitterMs=MS][,times=N]
-                               [,status=CODE][,retryAfter=S] (see docs/dev-idp.md)
+                               [,status=CODE][,retryAfter=S][,skewSeconds=S]
+                               [,overlap=true|false][,publishAfter=N] (see docs/dev-idp.md)
   --issuer-path NAME           also serve an independent issuer at <root>/NAME, with its own
                                discovery, keys, clients, users, sessions, tokens, profiles,
                                faults and admin API (<root>/NAME/__admin/); repeatable. NAME is

@@ -106,7 +106,7 @@ export const handleDiscovery: Handler = async (ctx, _req, res) => {
 };
 
 export const handleJwks: Handler = async (ctx, _req, res) => {
-  sendJson(res, 200, ctx.keys.jwks(), {
+  sendJson(res, 200, ctx.keys.servedJwks(), {
     'cache-control': 'no-cache',
     'content-type': 'application/jwk-set+json',
   });

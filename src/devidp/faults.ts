@@ -1,18 +1,34 @@
 // Fault injection rules (POST /__admin/faults, --fault, the `faults` option): fail or slow one
 // endpoint on the Nth call, with a seeded probability, or always, so a client's retry and
 // error handling can be tested against the exact failure it must survive. Applied by the router
-// before the handler, keyed by the route's stats counter.
+// before the handler, keyed by the route's stats counter. Two kinds change the IdP rather than
+// one answer: clock-skew (the handler runs with a clock that is off) and key-rotation (the keys
+// rotate, with or without a window where tokens carry a kid the JWKS does not publish).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KeyRing } from './keys.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export const FAULT_ENDPOINTS = ['token', 'userinfo', 'jwks', 'discovery', 'introspect', 'authorize'] as const;
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
-export const FAULT_KINDS = ['status', 'rate-limit', 'reset', 'malformed-json', 'html', 'delay'] as const;
+export const FAULT_KINDS = [
+  'status',
+  'rate-limit',
+  'reset',
+  'malformed-json',
+  'html',
+  'delay',
+  'clock-skew',
+  'key-rotation',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** At most this many rules are installed at once (spent ones count until DELETE). */
 export const MAX_FAULT_RULES = 32;
 const MAX_MS = 60_000;
+/** A day either way: enough for any timezone or NTP mistake, small enough to stay a "skew". */
+export const MAX_SKEW_SECONDS = 86_400;
+/** The endpoints whose calls can fire a key rotation: where tokens are signed or keys are read. */
+const ROTATION_ENDPOINTS: readonly FaultEndpoint[] = ['token', 'jwks'];
 
 export interface FaultRule {
   endpoint: FaultEndpoint;
@@ -25,6 +41,12 @@ export interface FaultRule {
   latencyMs?: number;
   jitterMs?: number;
   times?: number;
+  /** clock-skew: seconds the IdP's clock is off (negative: behind). */
+  skewSeconds?: number;
+  /** key-rotation: publish the new key next to the old one at once (true) or not yet (false). */
+  overlap?: boolean;
+  /** key-rotation without overlap: JWKS answers that still lack the new key; absent: until DELETE. */
+  publishAfter?: number;
 }
 
 /** A bad rule; `field` is the offending key, named in the message. */
@@ -48,6 +70,9 @@ const FIELDS = new Set([
   'latencyMs',
   'jitterMs',
   'times',
+  'skewSeconds',
+  'overlap',
+  'publishAfter',
 ]);
 
 function int(raw: Record<string, unknown>, where: string, field: string, min: number, max: number) {
@@ -82,6 +107,24 @@ export function validateFaultRule(input: unknown, where = ''): FaultRule {
   only('jitterMs', latencyMs !== undefined, 'needs latencyMs');
   only('probability', raw.nth === undefined, 'cannot be combined with nth');
   only('times', raw.nth === undefined, 'cannot be combined with nth (nth fires once)');
+  only('skewSeconds', kind === 'clock-skew', 'needs kind clock-skew');
+  only('overlap', kind === 'key-rotation', 'needs kind key-rotation');
+  only(
+    'publishAfter',
+    kind === 'key-rotation' && raw.overlap === false,
+    'needs kind key-rotation with overlap false',
+  );
+  if (kind === 'clock-skew' && raw.skewSeconds === undefined)
+    throw new FaultRuleError('skewSeconds', `${where}skewSeconds is required for kind clock-skew`);
+  if (kind === 'key-rotation') {
+    if (typeof raw.overlap !== 'boolean')
+      throw new FaultRuleError('overlap', `${where}overlap must be true or false for kind key-rotation`);
+    if (!ROTATION_ENDPOINTS.includes(endpoint as FaultEndpoint))
+      throw new FaultRuleError(
+        'endpoint',
+        `${where}endpoint must be ${ROTATION_ENDPOINTS.join(' or ')} for kind key-rotation`,
+      );
+  }
   if (kind === 'delay' && latencyMs === undefined)
     throw new FaultRuleError('latencyMs', `${where}latencyMs is required for kind delay`);
   const p = raw.probability;
@@ -97,7 +140,15 @@ export function validateFaultRule(input: unknown, where = ''): FaultRule {
   set('seed', int(raw, where, 'seed', 0, 0xffffffff));
   set('latencyMs', latencyMs);
   set('jitterMs', int(raw, where, 'jitterMs', 0, MAX_MS));
-  set('times', int(raw, where, 'times', 1, 1_000_000));
+  // A rotation is an event, not a per-call answer: it fires once unless nth or times say otherwise.
+  set(
+    'times',
+    int(raw, where, 'times', 1, 1_000_000) ??
+      (kind === 'key-rotation' && raw.nth === undefined ? 1 : undefined),
+  );
+  set('skewSeconds', int(raw, where, 'skewSeconds', -MAX_SKEW_SECONDS, MAX_SKEW_SECONDS));
+  set('overlap', raw.overlap as boolean | undefined);
+  set('publishAfter', int(raw, where, 'publishAfter', 0, 1_000_000));
   return rule;
 }
 
@@ -108,7 +159,11 @@ export function parseFaultSpec(spec: string): FaultRule {
     const eq = part.indexOf('=');
     if (eq < 1) throw new FaultRuleError('spec', `"${part}" is not KEY=VALUE`);
     const value = part.slice(eq + 1).trim();
-    raw[part.slice(0, eq).trim()] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    raw[part.slice(0, eq).trim()] = /^-?\d+(\.\d+)?$/.test(value)
+      ? Number(value)
+      : value === 'true' || value === 'false'
+        ? value === 'true'
+        : value;
   }
   return validateFaultRule(raw);
 }
@@ -124,6 +179,14 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** What the router does next: nothing (answered), or run the handler, its clock off by skewSeconds. */
+export interface FaultOutcome {
+  answered: boolean;
+  skewSeconds?: number;
+}
+const PASS: FaultOutcome = Object.freeze({ answered: false });
+const ANSWERED: FaultOutcome = Object.freeze({ answered: true });
 
 interface Installed {
   rule: FaultRule;
@@ -183,33 +246,40 @@ export class FaultTable {
   }
 
   /**
-   * Applies the triggered rule, if any: waits its latency, then answers with its failure.
-   * True: the request is answered (or dropped) and the handler must not run.
+   * Applies the triggered rule, if any: waits its latency, then answers with its failure, or
+   * rotates the keys, or hands the handler a skewed clock.
    */
   async intercept(
     endpoint: FaultEndpoint,
-    lifecycle: Lifecycle,
+    env: { lifecycle: Lifecycle; keys: KeyRing },
     req: IncomingMessage,
     res: ServerResponse,
     onFired: () => void,
-  ): Promise<boolean> {
+  ): Promise<FaultOutcome> {
     const r = this.#pick(endpoint);
-    if (r === undefined) return false;
+    if (r === undefined) return PASS;
     onFired();
     const { rule } = r;
     if (rule.latencyMs !== undefined) {
       const jitter = rule.jitterMs ? Math.round((r.random() * 2 - 1) * rule.jitterMs) : 0;
-      const completed = await lifecycle.delay(Math.max(0, rule.latencyMs + jitter));
+      const completed = await env.lifecycle.delay(Math.max(0, rule.latencyMs + jitter));
       if (!completed || req.socket.destroyed) {
         res.destroy();
-        return true;
+        return ANSWERED;
       }
     }
-    if (rule.kind === 'delay') return false;
+    if (rule.kind === 'delay') return PASS;
+    if (rule.kind === 'clock-skew') return { answered: false, skewSeconds: rule.skewSeconds ?? 0 };
+    if (rule.kind === 'key-rotation') {
+      // Before the handler, so this very call already sees the new key (signs with it, or lists it).
+      if (rule.overlap) env.keys.rotate();
+      else env.keys.rotateWithoutOverlap(rule.publishAfter);
+      return PASS;
+    }
     if (rule.kind === 'reset') {
       // RST, not FIN: the client sees ECONNRESET, as when a proxy or the IdP process dies.
       req.socket.resetAndDestroy();
-      return true;
+      return ANSWERED;
     }
     req.resume(); // the unread body must not stall the connection
     const description = `injected fault (${rule.kind})`;
@@ -226,7 +296,7 @@ export class FaultTable {
       res.writeHead(502, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(PROXY_PAGE) });
       res.end(PROXY_PAGE);
     }
-    return true;
+    return ANSWERED;
   }
 }
 

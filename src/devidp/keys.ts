@@ -50,14 +50,76 @@ export interface SignOptions {
   rogue?: boolean;
 }
 
-export class KeyRing {
-  #current: KeyGeneration = generation();
-  #previous: KeyGeneration | undefined;
-  #rogue: KeyObject | undefined;
+/** Seconds-since-epoch claims a skewed clock would have stamped differently. */
+const TIME_CLAIMS = ['iat', 'nbf', 'exp', 'auth_time'] as const;
 
-  /** Current keys first; the previous generation stays so tokens signed before a rotation verify. */
+/**
+ * The keys of one issuer, shared by every view of it (KeyRing.withClockSkew): a rotation seen
+ * through one view is seen through all.
+ */
+interface KeyState {
+  /** Signs every token. */
+  current: KeyGeneration;
+  previous: KeyGeneration | undefined;
+  /** False while a rotation without overlap has not reached the JWKS yet (faults: key-rotation). */
+  currentPublished: boolean;
+  previousPublished: boolean;
+  /** JWKS answers still to go without the current key; undefined: until publish(). */
+  unpublishedFetchesLeft: number | undefined;
+  rogue: KeyObject | undefined;
+}
+
+export class KeyRing {
+  readonly #state: KeyState;
+  readonly #skewSeconds: number;
+
+  constructor(state?: KeyState, skewSeconds = 0) {
+    this.#state = state ?? {
+      current: generation(),
+      previous: undefined,
+      currentPublished: true,
+      previousPublished: true,
+      unpublishedFetchesLeft: undefined,
+      rogue: undefined,
+    };
+    this.#skewSeconds = skewSeconds;
+  }
+
+  /**
+   * The same keys, signing as if this IdP's clock were off by `skewSeconds` (faults: clock-skew):
+   * only the time claims of what it signs move, never the stores' expiry bookkeeping.
+   */
+  withClockSkew(skewSeconds: number): KeyRing {
+    return new KeyRing(this.#state, skewSeconds);
+  }
+
+  /** The published keys, current first; the previous generation stays so tokens signed before a rotation verify. */
   jwks(): { keys: JWK[] } {
-    const gens = this.#previous ? [this.#current, this.#previous] : [this.#current];
+    const s = this.#state;
+    const gens = [
+      ...(s.currentPublished ? [s.current] : []),
+      ...(s.previous && s.previousPublished ? [s.previous] : []),
+    ];
+    return { keys: gens.flatMap((g) => [g.RS256.jwk, g.ES256.jwk]) };
+  }
+
+  /**
+   * The JWKS as GET /jwks serves it: counts the answer toward publishing an unpublished key
+   * (`publishAfter`), which the answer after the last counted one carries.
+   */
+  servedJwks(): { keys: JWK[] } {
+    const s = this.#state;
+    if (!s.currentPublished && s.unpublishedFetchesLeft !== undefined) {
+      if (s.unpublishedFetchesLeft === 0) this.publish();
+      else s.unpublishedFetchesLeft--;
+    }
+    return this.jwks();
+  }
+
+  /** Every key this IdP signed with and still holds, published or not: for its own checks (id_token_hint, token exchange). */
+  ownJwks(): { keys: JWK[] } {
+    const s = this.#state;
+    const gens = s.previous ? [s.current, s.previous] : [s.current];
     return { keys: gens.flatMap((g) => [g.RS256.jwk, g.ES256.jwk]) };
   }
 
@@ -66,12 +128,41 @@ export class KeyRing {
   }
 
   current(alg: SigningAlg = 'RS256'): SigningKey {
-    return this.#current[alg];
+    return this.#state.current[alg];
   }
 
+  /** Rotation with overlap: a new current key, published at once next to the previous one. */
   rotate(): void {
-    this.#previous = this.#current;
-    this.#current = generation();
+    this.publish();
+    const s = this.#state;
+    s.previous = s.current;
+    s.previousPublished = true;
+    s.current = generation();
+  }
+
+  /**
+   * Rotation without overlap: tokens are signed with a new key the JWKS does not publish yet,
+   * for `publishAfter` more JWKS answers (undefined: until publish()); then the JWKS switches
+   * to it and drops the old key.
+   */
+  rotateWithoutOverlap(publishAfter: number | undefined): void {
+    const s = this.#state;
+    if (s.currentPublished) {
+      s.previous = s.current;
+      s.previousPublished = true;
+    }
+    s.current = generation();
+    s.currentPublished = false;
+    s.unpublishedFetchesLeft = publishAfter;
+  }
+
+  /** Publishes a key a rotation without overlap held back; the old key leaves the JWKS (no-op otherwise). */
+  publish(): void {
+    const s = this.#state;
+    if (s.currentPublished) return;
+    s.currentPublished = true;
+    s.previousPublished = false;
+    s.unpublishedFetchesLeft = undefined;
   }
 
   async sign(payload: JWTPayload, opts: SignOptions): Promise<string> {
@@ -79,11 +170,21 @@ export class KeyRing {
     let privateKey = key.privateKey;
     if (opts.rogue) {
       // Made lazily: only bad-signature needs it, and RSA generation costs tens of ms.
-      this.#rogue ??= generate('RS256').privateKey;
-      privateKey = this.#rogue;
+      this.#state.rogue ??= generate('RS256').privateKey;
+      privateKey = this.#state.rogue;
     }
-    return new SignJWT(payload)
+    return new SignJWT(this.#skewed(payload))
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: opts.typ })
       .sign(privateKey);
+  }
+
+  #skewed(payload: JWTPayload): JWTPayload {
+    if (this.#skewSeconds === 0) return payload;
+    const out: JWTPayload = { ...payload };
+    for (const claim of TIME_CLAIMS) {
+      const v = out[claim];
+      if (typeof v === 'number') out[claim] = v + this.#skewSeconds;
+    }
+    return out;
   }
 }

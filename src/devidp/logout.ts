@@ -23,7 +23,7 @@ async function verifyHint(
   hint: string,
 ): Promise<{ claims: JWTPayload; client: RegisteredClient } | undefined> {
   try {
-    await compactVerify(hint, createLocalJWKSet(ctx.keys.jwks()));
+    await compactVerify(hint, createLocalJWKSet(ctx.keys.ownJwks()));
     const claims = decodeJwt(hint);
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     const client = aud.flatMap((a) => (typeof a === 'string' ? [ctx.clients.find(a)] : [])).find(Boolean);

@@ -67,6 +67,11 @@ const PROFILES = [
     summary: 'each introspection answer delayed (token-delay-ms)',
   },
   {
+    name: 'clock-skew',
+    kind: 'failure',
+    summary: "the IdP's clock runs 5 minutes ahead: iat/exp/auth_time and Date +300 s",
+  },
+  {
     name: 'token-type-lowercase',
     kind: 'provider',
     summary: 'token responses say token_type "bearer" (lower case, as GitHub and others do)',

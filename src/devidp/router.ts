@@ -115,11 +115,27 @@ async function dispatch(
   }
   // Injected faults, in one place for every endpoint, keyed by the route's stats counter.
   const kind = route.counter;
+  let skewSeconds = ctx.profiles.has('clock-skew') ? CLOCK_SKEW_PROFILE_SECONDS : 0;
   if (kind !== undefined && isFaultEndpoint(kind)) {
     const fire = () => ctx.stats.faultFired(kind);
-    if (await ctx.faults.intercept(kind, ctx.lifecycle, req, res, fire)) return;
+    const outcome = await ctx.faults.intercept(kind, ctx, req, res, fire);
+    if (outcome.answered) return;
+    skewSeconds = outcome.skewSeconds ?? skewSeconds;
   }
-  await route.handler(ctx, req, res, query);
+  await route.handler(skewSeconds === 0 ? ctx : withClockSkew(ctx, res, skewSeconds), req, res, query);
+}
+
+/** The clock-skew profile's IdP runs this far ahead (a faults rule with skewSeconds wins). */
+export const CLOCK_SKEW_PROFILE_SECONDS = 300;
+
+/**
+ * This request's view of an IdP whose clock is off: what it signs carries shifted iat/nbf/exp/
+ * auth_time and its Date header says the shifted time; its stores keep the true clock, so codes
+ * and refresh tokens expire as they would.
+ */
+function withClockSkew(ctx: IdpContext, res: ServerResponse, skewSeconds: number): IdpContext {
+  res.setHeader('date', new Date(ctx.now() + skewSeconds * 1000).toUTCString());
+  return { ...ctx, keys: ctx.keys.withClockSkew(skewSeconds) };
 }
 
 async function handleRequest(

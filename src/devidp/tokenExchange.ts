@@ -77,7 +77,7 @@ async function fromJwt(ctx: IdpContext, token: string, idTokenOnly: boolean): Pr
   }
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
   try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(ctx.keys.jwks()), {
+    ({ payload } = await jwtVerify(token, createLocalJWKSet(ctx.keys.ownJwks()), {
       issuer: ctx.issuer,
       currentDate: new Date(ctx.now()),
     }));

@@ -29,7 +29,7 @@ export interface VerifiedJwt {
  * serving ID tokens, distributed-claim answers, back-channel logout tokens (and, later, bearer
  * tokens), so a key rotation seen by one is seen by all. An unknown `kid` forces a reload even
  * within jose's cooldown, rate-limited by a small token bucket (a burst of 3, then one per 20 s)
- * so nothing can make us hammer the IdP.
+ * so nothing can make us hammer the IdP; at most one fetch per verification.
  */
 export class ProviderKeys {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
@@ -76,10 +76,13 @@ export class ProviderKeys {
       requiredClaims: checks.requiredClaims,
     };
     let result: Awaited<ReturnType<typeof jwtVerify>>;
+    // Outside jose's cooldown jose itself fetches on this call (no keys yet, stale keys, or an
+    // unknown kid): a second fetch right after would only ask the IdP the same question twice.
+    const joseFetches = !this.jwks.coolingDown;
     try {
       result = await jwtVerify(jwt, this.jwks, opts);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey && this.mayForceReload())) throw err;
+      if (!(err instanceof errors.JWKSNoMatchingKey) || joseFetches || !this.mayForceReload()) throw err;
       await this.jwks.reload();
       result = await jwtVerify(jwt, this.jwks, opts);
     }
