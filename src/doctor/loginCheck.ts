@@ -226,7 +226,7 @@ function judge(
     pass(
       'login.rotation',
       r.rotated
-        ? 'the refresh token rotated (a new one came back; Gatehouse stores it and the old one is spent)'
+        ? 'the refresh token rotated (a new one came back with the refresh; Gatehouse keeps the newest)'
         : 'the refresh token did not rotate (the same one stays in use)',
     ),
   );
