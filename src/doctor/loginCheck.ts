@@ -124,7 +124,7 @@ export async function loginChecks(
   });
   const scopesSupported = Array.isArray(metadata.scopes_supported) ? metadata.scopes_supported : undefined;
   const { plan, params } = plannedRequest(cfg, preset, scopesSupported);
-  const judged = judge(outcome, plan, params, cfg);
+  const judged = judge(outcome, plan, params, cfg, opts.why);
   return outcome.kind === 'listen-failed' || outcome.kind === 'unreachable'
     ? judged
     : [callbackCheck, ...judged];
@@ -135,6 +135,7 @@ function judge(
   plan: ReturnType<typeof plannedRequest>['plan'],
   params: Record<string, string>,
   cfg: GatehouseConfig,
+  why: string,
 ): CheckResult[] {
   switch (o.kind) {
     case 'unreachable':
@@ -143,7 +144,7 @@ function judge(
       return [
         fail(
           'login.callback',
-          `cannot listen on ${o.callback}: ${o.reason}`,
+          `cannot listen on ${o.callback} (${why}): ${o.reason}`,
           '--login-callback http://127.0.0.1:PORT/oauth2/callback with a free port registered at the provider (or stop the gateway to use its own callback)',
         ),
       ];
@@ -152,7 +153,7 @@ function judge(
         fail(
           'login',
           `nobody completed the login within ${o.seconds} s (no request reached ${o.callback})`,
-          'open the printed URL in a browser on this machine and sign in; a longer wait: --login-timeout SECONDS',
+          `open the printed URL in a browser on this machine and sign in (a longer wait: --login-timeout SECONDS); if the provider showed an error about redirect_uri, register ${o.callback} for this client or pass a registered one with --login-callback`,
         ),
       ];
     case 'login-failed':

@@ -43,16 +43,21 @@ async function doctorLogin(
   let stderr = '';
   let url: string | undefined;
   let opened: Promise<unknown> = Promise.resolve();
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-    const m = /open this URL in a browser[^\n]*\n(\S+)\n/.exec(stdout);
+  // The URL is on stdout, or on stderr with --json (stdout is then the one JSON document).
+  const lookForUrl = (text: string) => {
+    const m = /open this URL in a browser[^\n]*\n(\S+)\n/.exec(text);
     if (m && url === undefined) {
       url = m[1]!;
       if (open) opened = open(url);
     }
+  };
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    lookForUrl(stderr);
+  });
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    lookForUrl(stdout);
   });
   const [code] = (await once(child, 'exit')) as [number];
   await opened;
@@ -152,6 +157,32 @@ describe('gatehouse doctor --login', () => {
     await noTokenPrinted(r);
   });
 
+  it('--json: stdout is one JSON document with the login checks; the URL goes to stderr', async () => {
+    idp.setProfiles([]);
+    const port = await freePort();
+    const stop = recordTokens();
+    const r = await doctorLogin(['--config', configFile(`http://127.0.0.1:${port}`), '--json'], browse);
+    stop();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /open this URL in a browser/);
+    const doc = JSON.parse(r.stdout) as { checks: Array<{ status: string; check: string }> };
+    const login = doc.checks.filter((c) => c.check.startsWith('login'));
+    assert.deepEqual(
+      login.map((c) => `${c.status} ${c.check}`),
+      [
+        'PASS login.callback',
+        'PASS login',
+        'PASS login.refresh-token',
+        'PASS login.access-token',
+        'PASS login.id-token',
+        'PASS login.refresh-grant',
+        'PASS login.rotation',
+        'PASS login.refresh-lifetime',
+      ],
+    );
+    await noTokenPrinted(r);
+  });
+
   it('keycloak profile, on --login-callback: the refresh token lifetime it states (refresh_expires_in)', async () => {
     idp.setProfiles(['keycloak']);
     const port = await freePort();
@@ -222,6 +253,15 @@ describe('gatehouse doctor --login', () => {
     await noTokenPrinted(r);
   });
 
+  it('authorize-error: the provider sends error=access_denied to the callback: FAIL login naming it; exit 1', async () => {
+    idp.setProfiles(['authorize-error']);
+    const port = await freePort();
+    const r = await doctorLogin(['--config', configFile(`http://127.0.0.1:${port}`)], browse);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(lineOf(r, 'login'), /^FAIL login: the login failed: access_denied/);
+    assert.ok(!r.lines.some((l) => / login\.refresh-token: /.test(l)));
+  });
+
   it('nobody opens the URL: FAIL login within --login-timeout, exit 1, the listener closed', async () => {
     idp.setProfiles([]);
     const port = await freePort();
@@ -250,8 +290,17 @@ describe('gatehouse doctor --login', () => {
         ['--config', configFile(`http://127.0.0.1:${port}`), '--login-timeout', '1'],
         undefined,
       );
-      assert.equal(new URL(r.url!).searchParams.get('redirect_uri'), 'http://127.0.0.1:4181/oauth2/callback');
-      assert.match(lineOf(r, 'login.callback'), /^PASS .*port \d+ of publicUrl is in use/);
+      const line = lineOf(r, 'login.callback');
+      if (r.url === undefined) {
+        // This machine has 4181 taken as well: then that is what the doctor says.
+        assert.match(line, /^FAIL .*127\.0\.0\.1:4181\/oauth2\/callback \(port \d+ of publicUrl is in use/);
+      } else {
+        assert.equal(
+          new URL(r.url).searchParams.get('redirect_uri'),
+          'http://127.0.0.1:4181/oauth2/callback',
+        );
+        assert.match(line, /^PASS .*port \d+ of publicUrl is in use/);
+      }
     } finally {
       busy.close();
     }
