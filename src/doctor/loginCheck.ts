@@ -186,6 +186,14 @@ function judge(
         'provider.requestOfflineAccess: true, unless sessions are meant to last one access token',
       ),
     );
+  } else if (!asked) {
+    out.push(
+      fail(
+        'login.refresh-token',
+        'no refresh token came back, and Gatehouse asked for none (no offline_access, no access_type=offline): sessions end when the access token expires',
+        'see refresh.offline-access (for Google: provider.preset: google); then run doctor --login again',
+      ),
+    );
   } else {
     out.push(
       fail(

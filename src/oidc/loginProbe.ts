@@ -132,12 +132,14 @@ export async function probeLogin(opts: LoginProbeOptions): Promise<LoginProbeOut
   });
   try {
     // start() retries discovery forever; the doctor gives it one provider timeout.
+    let discoveryTimer: NodeJS.Timeout | undefined;
     const reached = await Promise.race([
       provider.start().then(() => true),
-      new Promise<false>((resolve) =>
-        setTimeout(() => resolve(false), opts.cfg.provider.timeoutSeconds * 1000).unref(),
-      ),
+      new Promise<false>((resolve) => {
+        discoveryTimer = setTimeout(() => resolve(false), opts.cfg.provider.timeoutSeconds * 1000);
+      }),
     ]);
+    clearTimeout(discoveryTimer);
     if (!reached) return { kind: 'unreachable', reason: provider.notReadyReason };
 
     let server: Server;

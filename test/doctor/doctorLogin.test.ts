@@ -226,6 +226,45 @@ describe('gatehouse doctor --login', () => {
     await noTokenPrinted(r);
   });
 
+  it('google profile: the google preset gets a refresh token; a prompt that drops consent gets none on a repeat login (FAIL with Google’s hint); the generic preset asks for none', async () => {
+    idp.setProfiles(['google']);
+    const google = await doctorLogin(
+      ['--config', configFile(`http://127.0.0.1:${await freePort()}`, { preset: 'google' })],
+      browse,
+    );
+    assert.equal(google.code, 0, google.stdout + google.stderr);
+    const auth = new URL(google.url!).searchParams;
+    assert.equal(auth.get('access_type'), 'offline');
+    assert.equal(auth.get('prompt'), 'consent');
+    assert.match(lineOf(google, 'login.refresh-token'), /^PASS /);
+
+    const noConsent = await doctorLogin(
+      [
+        '--config',
+        configFile(`http://127.0.0.1:${await freePort()}`, {
+          preset: 'google',
+          authorizationParams: { prompt: 'select_account' },
+        }),
+      ],
+      browse,
+    );
+    assert.equal(noConsent.code, 1, noConsent.stdout + noConsent.stderr);
+    assert.match(
+      lineOf(noConsent, 'login.refresh-token'),
+      /^FAIL .*no refresh token came back.*— fix: Google issues refresh tokens only with access_type=offline and, on a repeat login, prompt=consent/,
+    );
+
+    const generic = await doctorLogin(
+      ['--config', configFile(`http://127.0.0.1:${await freePort()}`, { preset: 'generic' })],
+      browse,
+    );
+    assert.equal(generic.code, 1);
+    assert.match(
+      lineOf(generic, 'login.refresh-token'),
+      /^FAIL .*Gatehouse asked for none.*— fix: see refresh\.offline-access \(for Google: provider\.preset: google\)/,
+    );
+  });
+
   it('refresh-invalid-grant: FAIL login.refresh-grant with invalid_grant; exit 1', async () => {
     idp.setProfiles(['refresh-invalid-grant']);
     const port = await freePort();
