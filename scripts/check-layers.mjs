@@ -28,7 +28,7 @@ export const LAYERS = [
   ['engine'],
   ['core'],
   ['http'],
-  ['gateway'],
+  ['gateway', 'cluster'],
   ['demo', 'doctor', 'migrate'],
   ['cli', 'index'],
 ];

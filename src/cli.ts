@@ -1,13 +1,22 @@
+import cluster from 'node:cluster';
 import { readFileSync, watchFile } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runPrimary } from './cluster/primary.js';
+import { answerMetricsRequests, joinPrimary, workerSlot } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import type { GatehouseConfig } from './config/schema.js';
+import { workersStoreProblem } from './config/workers.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { usableCpus } from './util/cpuQuota.js';
+import { createLogger } from './util/log.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
   serve --config FILE     run the gateway (YAML config; GATEHOUSE_* env vars override keys);
-                          SIGHUP re-reads FILE, --watch re-reads it when it changes
+                          SIGHUP re-reads FILE, --watch re-reads it when it changes;
+                          server.workers: N | auto runs N processes on the listen socket
   doctor --config FILE    check a configuration, its provider, refresh readiness and store (gatehouse doctor --help)
   demo                    dev IdP + demo app + gateway on loopback (what \`npm start\` runs)
   dev-idp [options]       run the development OpenID provider (gatehouse dev-idp --help)
@@ -43,9 +52,26 @@ async function serve(argv: string[]): Promise<void> {
     }
     throw err;
   }
+  const worker = workerSlot();
+  if (worker === undefined) {
+    const workers = workerCount(cfg);
+    if (workers > 1) {
+      // The primary: forks the workers (each a whole gateway, running this module) and serves no request.
+      await runPrimary({
+        workers,
+        entry: fileURLToPath(import.meta.url),
+        args: ['serve', ...argv],
+        metricsListen: cfg.metrics.listen,
+        shutdownTimeoutSeconds: cfg.shutdownTimeoutSeconds,
+        logger: createLogger(cfg.logging.level).child({ worker: 0 }),
+        onListening: (url) => process.stderr.write(`${listeningLine(cfg, url)} — ${workers} workers\n`),
+      });
+      return;
+    }
+  } else answerMetricsRequests();
   let gw: Awaited<ReturnType<typeof createGateway>>;
   try {
-    gw = await createGateway(cfg);
+    gw = await createGateway(cfg, worker === undefined ? {} : { worker });
   } catch (err) {
     // Start-up can find a configuration problem too: a client registration the provider refuses.
     if (err instanceof ConfigError) {
@@ -55,9 +81,8 @@ async function serve(argv: string[]): Promise<void> {
     throw err;
   }
   const url = await gw.listen();
-  process.stderr.write(
-    `gatehouse listening on ${url} (public ${cfg.publicUrl}, upstream ${cfg.upstream ?? 'none'})\n`,
-  );
+  // A worker's primary prints the one line for all of them.
+  if (worker === undefined) process.stderr.write(`${listeningLine(cfg, url)}\n`);
   if (values.config) watchForReload(gw, values.config, values.watch === true);
   else {
     // Without a file there is nothing to re-read; SIGHUP must not kill the process (Node's default).
@@ -79,6 +104,39 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (worker !== undefined) {
+    // The primary's shutdown is the first signal's drain; it never counts as the second signal.
+    joinPrimary(gw.metrics.registry, url, () => {
+      if (stopping) return;
+      stopping = true;
+      void gw.close().then(() => process.exit(0));
+    });
+  }
+}
+
+function listeningLine(cfg: GatehouseConfig, url: string): string {
+  const to = cfg.routes
+    ? `${cfg.routes.length} route${cfg.routes.length === 1 ? '' : 's'}`
+    : `upstream ${cfg.upstream ?? 'none'}`;
+  return `gatehouse listening on ${url} (public ${cfg.publicUrl}, ${to})`;
+}
+
+/**
+ * `server.workers` as a number of processes (`auto`: the CPUs this container may use), checked
+ * against the store (exit 78): `auto` can only be checked here, where it is resolved.
+ */
+function workerCount(cfg: GatehouseConfig): number {
+  const setting = cfg.server.workers;
+  const workers = setting === 'auto' ? usableCpus() : setting;
+  const problem =
+    workers > 1 && cluster.isWorker
+      ? `server.workers: ${setting} cannot run inside another supervisor's cluster worker (pm2 cluster mode): set server.workers: 1 and let the supervisor run the instances, or run gatehouse serve directly`
+      : workersStoreProblem(workers, setting, cfg.session.store);
+  if (problem) {
+    process.stderr.write(`gatehouse: ${new ConfigError([problem]).message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  return workers;
 }
 
 /**
@@ -147,4 +205,9 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`gatehouse: unknown command "${cmd}"\n\n${USAGE}`);
       process.exit(2);
   }
+}
+
+// A worker of `server.workers` runs this module as its entry (src/cluster/primary.ts forks it).
+if (workerSlot() !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
+  void main(process.argv.slice(2));
 }

@@ -123,7 +123,8 @@ export async function createGateway(cfg: GatehouseConfig, opts: GatewayOptions =
     },
     async listen() {
       // Metrics first: a taken metrics port fails the start before the public port opens.
-      if (cfg.metrics.listen !== undefined && !metricsListener) {
+      // A worker's metrics are served by the primary, summed over the workers (src/cluster/primary.ts).
+      if (cfg.metrics.listen !== undefined && opts.worker === undefined && !metricsListener) {
         metricsListener = await startMetricsListener(cfg.metrics.listen, metrics.registry, logger);
       }
       try {

@@ -1,5 +1,11 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What `gatehouse_sessions` shows (the session layer's `SessionCensus` has this shape). */
+export interface SessionCounts {
+  withRefreshToken: number;
+  withoutRefreshToken: number;
+}
+
 /** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -71,10 +77,33 @@ export class GatewayMetrics {
 
   readonly silentReauth = new Counter({
     name: 'gatehouse_silent_reauth_total',
-    help: 'Silent re-authorizations (prompt=none) of sessions without a refresh token, by result: ok (the session was replaced by one with a refresh token), declined (login_required, consent_required, interaction_required), error (any other answer); the old session is kept on declined and error',
-    labelNames: ['result'] as const,
+    help: 'Silent re-authorizations (prompt=none) of sessions without a refresh token, by reason (upgrade: a live session, to obtain a refresh token; expired: its access token expired, before the login page) and result: ok (the session was replaced by a new one), declined (login_required, consent_required, interaction_required), error (any other answer); on declined and error an upgraded session is kept, an expired one signs in interactively at once',
+    labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
+
+  /** Where `gatehouse_sessions` is counted from at scrape time (SessionService: the store's census). */
+  private sessionCensus: (() => Promise<SessionCounts | undefined>) | undefined;
+  readonly sessions = new Gauge({
+    name: 'gatehouse_sessions',
+    help: 'Live sessions by refresh (ok: it has a refresh token; none: it has not), counted when scraped: with the memory store every session of this replica, exactly; with Redis the sessions of all replicas from a bounded SCAN of the shared store (exact up to 1000 sessions, a 1000-session sample beyond; reused for a minute; see docs/operations.md)',
+    labelNames: ['refresh'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const c = await this.sessionCensus?.().catch(() => undefined);
+      if (!c) {
+        this.sessions.reset();
+        return;
+      }
+      this.sessions.set({ refresh: 'ok' }, c.withRefreshToken);
+      this.sessions.set({ refresh: 'none' }, c.withoutRefreshToken);
+    },
+  });
+
+  /** Counts `gatehouse_sessions` from `census` on every scrape (one source: the last one given). */
+  countSessionsWith(census: () => Promise<SessionCounts | undefined>): void {
+    this.sessionCensus = census;
+  }
 
   readonly bearerVerifications = new Counter({
     name: 'gatehouse_bearer_verifications_total',

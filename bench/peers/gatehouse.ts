@@ -28,6 +28,8 @@ export interface GatehouseOptions {
   store: 'memory' | 'redis';
   redisKeyPrefix?: string;
   skipAuth?: string[];
+  /** `server.workers` (default 1); more than one needs the Redis store. */
+  workers?: number;
 }
 
 export const GATEHOUSE_SECRET = 'bench-peers-secret-bench-peers-secret-0123456789';
@@ -47,6 +49,7 @@ export async function startGatehouse(name: string, o: GatehouseOptions): Promise
         : {}),
     },
     ...(o.skipAuth ? { skipAuth: o.skipAuth } : {}),
+    ...(o.workers ? { server: { workers: o.workers } } : {}),
     logging: { level: 'info' },
   };
   writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML

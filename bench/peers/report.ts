@@ -15,6 +15,7 @@ export const T = {
   bare: 'Gatehouse bare (skipAuth: ["/"])',
   memory: 'Gatehouse, logged in, memory store',
   redis: 'Gatehouse, logged in, Redis store',
+  redis2: 'Gatehouse, Redis store, 2 workers',
 } as const;
 
 export interface Summary {
@@ -107,6 +108,8 @@ export function ratioLines(results: Map<string, Summary>): { table: string; verd
     ['authenticated (memory) vs minimal Node proxy', T.memory, T.nodeProxy],
     ['Gatehouse bare vs Apache plain proxy', T.bare, T.apache],
     ['mod_auth_openidc shm vs Apache plain proxy', T.modShm, T.apache],
+    // wrk shares the two cores with the gateway: the second worker competes with the load generator.
+    ['Redis store: 2 workers vs 1 (load generator on the same cores)', T.redis2, T.redis],
   ];
   for (const [what, x, y] of extra) {
     const a = results.get(x);
@@ -141,4 +144,26 @@ export function herdTable(rows: HerdRow[], failures: string[]): string {
     ],
     body,
   );
+}
+
+/**
+ * The gateway's own CPU per request (its processes' user + system time during the runs divided by
+ * the requests answered): what a core costs, whatever else shares the machine. 1 s / that = the
+ * requests one core can serve, to size bigger machines.
+ */
+export function cpuTable(order: string[], usPerRequest: Map<string, number[]>): string {
+  const rows = order.flatMap((name) => {
+    const xs = usPerRequest.get(name);
+    if (!xs?.length) return [];
+    const us = median(xs);
+    return [
+      [
+        name,
+        us.toFixed(1),
+        Math.round(1e6 / us),
+        `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`,
+      ],
+    ];
+  });
+  return table(['target', 'CPU µs / request (median)', 'req/s per busy core', 'spread µs'], rows);
 }

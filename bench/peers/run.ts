@@ -6,6 +6,7 @@
  * Options: --rounds N (3) --seconds N (8) --threads N (2) --connections N (32) --ttl N (herd access
  *          token seconds, 4) --quick (1 round of 3 s, herd 1 and 50: < 2 min, prints PASS/FAIL)
  *          --no-herd --out FILE --redis-db N (mod_auth_openidc's Redis database, 13; flushed at the end)
+ *          --only TEXT (measure only the targets whose name contains TEXT, e.g. "redis store")
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,10 +17,11 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../../test/helpers/ports.js';
 import { type ApacheOidc, redirectPath, startApache } from './apache.js';
 import { startChild, stderrTail, stopChild, untilAnswers } from './children.js';
+import { cpuSecondsOfTree } from './cpuTime.js';
 import { startGatehouse } from './gatehouse.js';
 import { answers200, loginThrough } from './login.js';
 import { type HerdRow, refreshHerd } from './refreshHerd.js';
-import { herdTable, ratioLines, type Summary, summarise, T, throughputTable } from './report.js';
+import { cpuTable, herdTable, ratioLines, type Summary, summarise, T, throughputTable } from './report.js';
 import { ensureRequirements } from './requirements.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
@@ -34,9 +36,11 @@ const { values } = parseArgs({
     'no-herd': { type: 'boolean', default: false },
     'redis-db': { type: 'string', default: '13' },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const quick = values.quick;
+const only = values.only?.toLowerCase();
 const rounds = quick ? 1 : Number(values.rounds);
 const seconds = quick ? 3 : Number(values.seconds);
 const wrkOpts = { threads: Number(values.threads), connections: Number(values.connections), seconds };
@@ -59,6 +63,7 @@ const P = {
   bare: await port(),
   memory: await port(),
   redis: await port(),
+  redis2: await port(),
   herd1: await port(),
   herd3: [await port(), await port(), await port()],
 };
@@ -72,6 +77,7 @@ const clients = [
   { id: 'gatehouse-bare', secret, redirect: at(P.bare, '/oauth2/callback') },
   { id: 'gatehouse-memory', secret, redirect: at(P.memory, '/oauth2/callback') },
   { id: 'gatehouse-redis', secret, redirect: at(P.redis, '/oauth2/callback') },
+  { id: 'gatehouse-redis2', secret, redirect: at(P.redis2, '/oauth2/callback') },
   { id: 'gatehouse1-herd', secret, redirect: at(P.herd1, '/oauth2/callback') },
   { id: 'gatehouse3-herd', secret, redirect: at(P.herd3[0]!, '/oauth2/callback') },
 ];
@@ -108,12 +114,18 @@ interface Target {
   name: string;
   url: string;
   cookie: string;
+  /** A Gatehouse target's process (the primary, with workers): its CPU per request is reported. */
+  pid?: number | undefined;
 }
 const targets: Target[] = [];
 const failures = new Map<string, string>();
 const stops: Array<() => Promise<void>> = [];
 
-async function setUp(name: string, start: () => Promise<{ url: string; cookie: string }>): Promise<void> {
+async function setUp(
+  name: string,
+  start: () => Promise<{ url: string; cookie: string; pid?: number | undefined }>,
+): Promise<void> {
+  if (only !== undefined && !name.toLowerCase().includes(only)) return;
   try {
     const t = await start();
     const check = await answers200(`${t.url}/api/panel`, t.cookie);
@@ -177,26 +189,33 @@ for (const [name, p, id, cache] of [
 await setUp(T.bare, async () => {
   const g = await startGatehouse('bare', gh('gatehouse-bare', P.bare, 'memory', { skipAuth: ['/'] }));
   stops.push(g.stop);
-  return { url: g.url, cookie: '' };
+  return { url: g.url, cookie: '', pid: g.child.pid };
 });
-for (const [name, p, id, store] of [
-  [T.memory, P.memory, 'gatehouse-memory', 'memory'],
-  [T.redis, P.redis, 'gatehouse-redis', 'redis'],
+for (const [name, p, id, store, workers] of [
+  [T.memory, P.memory, 'gatehouse-memory', 'memory', 1],
+  [T.redis, P.redis, 'gatehouse-redis', 'redis', 1],
+  [T.redis2, P.redis2, 'gatehouse-redis2', 'redis', 2],
 ] as const) {
   await setUp(name, async () => {
-    const g = await startGatehouse(id, gh(id, p, store));
+    const g = await startGatehouse(id, gh(id, p, store, { workers }));
     stops.push(g.stop);
-    return { url: g.url, cookie: (await loginThrough(g.url, idpUrl)).cookie };
+    return { url: g.url, cookie: (await loginThrough(g.url, idpUrl)).cookie, pid: g.child.pid };
   });
 }
 
 // Interleaved rounds: round 1 runs every target, then round 2 …, so background noise hits all alike.
 const samples = new Map<string, WrkResult[]>();
+const cpuUs = new Map<string, number[]>();
 for (let round = 1; round <= rounds; round++) {
   for (const t of targets) {
     if (failures.has(t.name)) continue;
     try {
+      const cpuBefore = t.pid ? cpuSecondsOfTree(t.pid) : undefined;
       const r = await runWrk(`${t.url}/api/panel`, t.cookie, wrkOpts);
+      const cpuAfter = t.pid ? cpuSecondsOfTree(t.pid) : undefined;
+      if (cpuBefore !== undefined && cpuAfter !== undefined && r.requests > 0) {
+        cpuUs.set(t.name, [...(cpuUs.get(t.name) ?? []), ((cpuAfter - cpuBefore) * 1e6) / r.requests]);
+      }
       const after = await answers200(`${t.url}/api/panel`, t.cookie);
       if (!after.ok) throw new Error(`after round ${round} the cookie gets ${after.status}, not 200`);
       samples.set(t.name, [...(samples.get(t.name) ?? []), r]);
@@ -311,7 +330,9 @@ const version = (cmd: string) => {
     return 'unknown';
   }
 };
-const order = Object.values(T) as string[];
+const order = (Object.values(T) as string[]).filter(
+  (n) => only === undefined || n.toLowerCase().includes(only),
+);
 const ratios = ratioLines(results);
 const date = new Date().toISOString();
 const md = [
@@ -322,7 +343,13 @@ const md = [
   '',
   throughputTable(order, results, failures),
   '',
+  `"${T.redis2}" is one gatehouse serve with server.workers: 2. wrk runs on the same ${cpus().length} cores, so the second worker competes with the load generator: the scaling measured here is a floor, not what a machine with cores to spare gets.`,
+  '',
   ratios.table,
+  '',
+  'The gateway’s own CPU per request (all its processes, user + system, during the runs):',
+  '',
+  cpuTable(order, cpuUs),
   '',
   values['no-herd']
     ? 'Refresh herd: skipped (--no-herd).'

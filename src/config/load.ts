@@ -11,6 +11,7 @@ import { caBundleProblems } from '../oidc/providerFetch.js';
 import { withPresetDefaults } from '../oidc/settings.js';
 import { routeProblems } from './routeChecks.js';
 import { type ConfigAsWritten, configSchema, type GatehouseConfig, SECRET_PATHS } from './schema.js';
+import { workersStoreProblem } from './workers.js';
 
 /** A configuration problem: `problems` lists one line per key, each naming the key and the fix. */
 export class ConfigError extends Error {
@@ -277,6 +278,12 @@ function checkCrossFields(cfg: ConfigAsWritten, preset: ProviderPreset): void {
     problems.push(
       `server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds (${request}): the request timeout covers the head too — raise requestTimeoutSeconds or lower headersTimeoutSeconds`,
     );
+  }
+  // `auto` is resolved (and checked the same way) where the processes start: src/cli.ts.
+  const { workers } = cfg.server;
+  if (workers !== 'auto') {
+    const problem = workersStoreProblem(workers, workers, cfg.session.store);
+    if (problem) problems.push(problem);
   }
   if (cfg.metrics.listen !== undefined && cfg.metrics.listen === cfg.listen && !cfg.listen.endsWith(':0')) {
     problems.push(

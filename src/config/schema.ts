@@ -121,6 +121,8 @@ const cidr = z.string().refine(
   { error: 'must be an IP address or CIDR with a valid prefix length, e.g. 10.0.0.0/8 or fd00::/8' },
 );
 
+const WORKERS_PROBLEM = 'must be a whole number from 1 to 1024, or auto (one per CPU the container may use)';
+
 export const configSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:4180'),
@@ -151,6 +153,24 @@ export const configSchema = z
          * address not in this list. Empty: the client is the socket's peer.
          */
         trustedProxies: z.array(cidr).default([]),
+        /**
+         * Processes serving the listen socket (node:cluster): a number, or `auto` for one per CPU
+         * the container may use (its cgroup `cpu.max` quota, rounded up, at most the cores).
+         * More than one needs `session.store: redis` (docs/deployment.md, "Workers").
+         */
+        workers: z
+          .preprocess(
+            // An environment variable arrives as text: GATEHOUSE_SERVER_WORKERS=4.
+            (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+            z.union(
+              [
+                z.number().int(WORKERS_PROBLEM).min(1, WORKERS_PROBLEM).max(1024, WORKERS_PROBLEM),
+                z.literal('auto'),
+              ],
+              { error: WORKERS_PROBLEM },
+            ),
+          )
+          .default(1),
       })
       .strict()
       .prefault({}),

@@ -37,6 +37,11 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Supply a store (tests, embedding); default: built from `session.store`. */
   store?: SessionStore;
+  /**
+   * This gateway is worker N (1-based) of `server.workers`: every log line it writes carries
+   * `worker: N`, and its metrics are served by the primary, summed over the workers.
+   */
+  worker?: number;
 }
 
 /**
@@ -74,7 +79,11 @@ export async function createGatewayCore(
   opts: GatewayOptions = {},
 ): Promise<GatewayCore> {
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(configured.logging.level);
+  const logger =
+    opts.logger ??
+    (opts.worker === undefined
+      ? createLogger(configured.logging.level)
+      : createLogger(configured.logging.level).child({ worker: opts.worker }));
   // First, before anything opens: tracing on without its optional packages is a configuration error (exit 78).
   let tracing: Tracing = noTracing;
   if (configured.tracing.enabled) {

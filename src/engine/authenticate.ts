@@ -1,10 +1,10 @@
 import type { EngineContext } from './context.js';
-import type { CredentialLoader, Principal, Refused } from './credentials/credentialLoader.js';
+import type { CredentialLoader, Principal, Refused, SessionRef } from './credentials/credentialLoader.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import { isNavigation, type RequestFacts } from './facts.js';
 import { absoluteUrl, needsHandoff, startHandoff } from './handoff.js';
 import { beginLogin } from './login.js';
-import { silentUpgrade, wantsSilentUpgrade } from './silentUpgrade.js';
+import { endExpired, reauthorizeExpired, silentUpgrade, wantsSilentUpgrade } from './silentUpgrade.js';
 
 /**
  * Runs the credential chain (see credentials/credentialChain.ts): the first loader that finds
@@ -27,6 +27,7 @@ export async function authenticate(
       return { ...unavailable(r.retryAfterSec), reason: r.reason ?? 'Please retry shortly.', bearer: {} };
     }
     if (r.code === 'invalid_token') return invalidToken(r.description);
+    if (r.expired) return expiredSession(ctx, f, r.expired, loader.signsInByRedirect);
     return unauthenticated(ctx, f, r.setCookies, r.code, loader.signsInByRedirect);
   }
   // No credential at all: an anonymous browser signs in; a program is told every scheme it may use.
@@ -65,6 +66,34 @@ function invalidToken(description: string | undefined): Answer {
 }
 
 /**
+ * A session whose access token expired without a refresh token: a navigation first tries one
+ * silent re-authorization (engine/silentUpgrade.ts); everything else, or a navigation that does
+ * not get to try, is answered as any expired session — but an API call keeps record and cookie,
+ * so that the tab's next navigation still gets its silent attempt (it keeps getting 401 JSON,
+ * never a redirect).
+ */
+async function expiredSession(
+  ctx: EngineContext,
+  f: RequestFacts,
+  session: SessionRef,
+  signsInByRedirect: boolean,
+): Promise<Answer> {
+  if (!signsInByRedirect || !isNavigation(f)) {
+    return unauthenticated(ctx, f, [], 'session_expired', signsInByRedirect);
+  }
+  if (!needsHandoff(ctx, f.host)) {
+    const silent = await reauthorizeExpired(ctx, f, session, returnHere(ctx, f));
+    if (silent) return silent;
+  }
+  return unauthenticated(ctx, f, await endExpired(ctx, session), 'session_expired', true);
+}
+
+/** Back to this very URL: on another host than publicUrl's, that takes the absolute URL. */
+function returnHere(ctx: EngineContext, f: RequestFacts): string {
+  return ctx.routes.explicit && f.url.startsWith('/') && f.host ? absoluteUrl(f) : f.url;
+}
+
+/**
  * Not logged in: navigations go to the IdP (when the credential is one a browser signs in for),
  * everything else gets 401 JSON with a challenge.
  */
@@ -78,9 +107,7 @@ async function unauthenticated(
   if (signsInByRedirect && isNavigation(f)) {
     // A route host the session cookie does not reach signs in through publicUrl's host (handoff.ts).
     if (needsHandoff(ctx, f.host)) return startHandoff(ctx, f, setCookies);
-    // Back to this very URL: on another host than publicUrl's, that takes the absolute URL.
-    const here = ctx.routes.explicit && f.url.startsWith('/') && f.host ? absoluteUrl(f) : f.url;
-    const d = await beginLogin(ctx, f, here, false);
+    const d = await beginLogin(ctx, f, returnHere(ctx, f), false);
     return { ...d, setCookies: [...setCookies, ...d.setCookies] };
   }
   const reason =

@@ -1,9 +1,10 @@
 import { classifyOidcError } from '../oidc/errors.js';
 import { randomCodeVerifier } from '../oidc/pkce.js';
+import type { SilentReason } from '../session/store.js';
 import { randomToken } from '../util/crypto.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { EngineContext } from './context.js';
-import { readCookie, serializeCookie } from './cookies.js';
+import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import type { Answer, ErrorDecision } from './decision.js';
 import type { RequestFacts } from './facts.js';
 import { needsHandoff, ticketRedirect } from './handoff.js';
@@ -38,7 +39,7 @@ export async function beginLogin(
   f: RequestFacts,
   rd: string | null | undefined,
   userInitiated: boolean,
-  opts: { silent?: boolean; bind?: string | undefined } = {},
+  opts: { silent?: SilentReason; bind?: string | undefined } = {},
 ): Promise<Answer> {
   const nowSec = Math.floor(ctx.clock.now() / 1000);
   const returnTo = safeReturnTo(rd, ctx.cfg.publicUrl, returnHosts(ctx));
@@ -63,8 +64,13 @@ export async function beginLogin(
   const state = randomToken(24);
   const nonce = randomToken(24);
   const codeVerifier = randomCodeVerifier();
-  const silent = opts.silent === true;
-  const location = await ctx.provider.authorizationUrl({ state, nonce, codeVerifier, silent });
+  const silent = opts.silent;
+  const location = await ctx.provider.authorizationUrl({
+    state,
+    nonce,
+    codeVerifier,
+    silent: silent !== undefined,
+  });
   await ctx.sessions.store.putFlow(
     state,
     {
@@ -73,7 +79,7 @@ export async function beginLogin(
       nonce,
       returnTo,
       createdAt: ctx.clock.now(),
-      ...(silent ? { silent: true } : {}),
+      ...(silent ? { silent } : {}),
       ...(opts.bind ? { bind: opts.bind } : {}),
     },
     ctx.cfg.login.flowTtlSeconds * 1000,
@@ -124,7 +130,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
       );
     }
     const desc = q.get('error_description');
-    if (flow.silent) return silentDeclined(ctx, f, idpError, returnTo);
+    if (silentOf(flow)) return silentDeclined(ctx, f, idpError, returnTo, silentOf(flow)!);
     ctx.logger.warn(
       { reqId: f.requestId, error: idpError.slice(0, 100), error_description: desc?.slice(0, 200) },
       'identity provider returned an error',
@@ -170,7 +176,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
     });
   } catch (err) {
     const failed = exchangeFailure(ctx, f, err, returnTo);
-    return flow.silent ? silentFailed(ctx, returnTo) : failed;
+    return silentOf(flow) ? silentFailed(ctx, f, returnTo, silentOf(flow)!) : failed;
   }
   let identity: ReturnType<typeof ctx.sessions.identityFrom>;
   try {
@@ -186,7 +192,7 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
   }
   const created = await ctx.sessions.create(result, identity);
   const jar = ctx.jar;
-  if (flow.silent) await replaceUpgradedSession(ctx, f);
+  if (silentOf(flow)) await replaceUpgradedSession(ctx, f, silentOf(flow)!);
   ctx.logger.info(
     { reqId: f.requestId, user: identity.user, session: created.key.slice(0, 12) },
     'login completed',
@@ -209,36 +215,76 @@ export async function completeLogin(ctx: EngineContext, f: RequestFacts, callbac
 }
 
 /**
- * A silent re-authorization the IdP answered with an error: the user goes back to where they
- * were with the session they have (its record is already marked, so no second attempt), and
- * an expired one signs in normally on that navigation. Never an error page, never a loop.
+ * A silent re-authorization the IdP answered with an error. Never an error page, never a loop:
+ * - `upgrade`: the user goes back to where they were with the session they have (its record is
+ *   already marked, so no second attempt);
+ * - `expired`: that session cannot be served, so the normal interactive sign-in starts at once,
+ *   back to the same URL (its flow is not silent: whatever it ends in is its own answer).
  */
-function silentDeclined(ctx: EngineContext, f: RequestFacts, idpError: string, returnTo: string): Answer {
+async function silentDeclined(
+  ctx: EngineContext,
+  f: RequestFacts,
+  idpError: string,
+  returnTo: string,
+  reason: SilentReason,
+): Promise<Answer> {
   const declined = SILENT_DECLINED.has(idpError);
-  ctx.metrics.silentReauth.inc({ result: declined ? 'declined' : 'error' });
+  ctx.metrics.silentReauth.inc({ result: declined ? 'declined' : 'error', reason });
   ctx.logger.info(
-    { reqId: f.requestId, error: idpError.slice(0, 100) },
-    'silent re-authorization declined by the identity provider; the session is kept as it is',
+    { reqId: f.requestId, error: idpError.slice(0, 100), reason },
+    reason === 'expired'
+      ? 'silent re-authorization of an expired session declined by the identity provider; signing in normally'
+      : 'silent re-authorization declined by the identity provider; the session is kept as it is',
   );
+  return reason === 'expired' ? signInAfterExpired(ctx, f, returnTo) : backTo(returnTo);
+}
+
+async function silentFailed(
+  ctx: EngineContext,
+  f: RequestFacts,
+  returnTo: string,
+  reason: SilentReason,
+): Promise<Answer> {
+  ctx.metrics.silentReauth.inc({ result: 'error', reason });
+  return reason === 'expired' ? signInAfterExpired(ctx, f, returnTo) : backTo(returnTo);
+}
+
+function backTo(returnTo: string): Answer {
   return { type: 'redirect', location: returnTo, setCookies: [] };
 }
 
-function silentFailed(ctx: EngineContext, returnTo: string): Answer {
-  ctx.metrics.silentReauth.inc({ result: 'error' });
-  return { type: 'redirect', location: returnTo, setCookies: [] };
+/** The expired session ends (record and cookie) and the interactive sign-in begins. */
+async function signInAfterExpired(ctx: EngineContext, f: RequestFacts, returnTo: string): Promise<Answer> {
+  await deleteSessionOf(ctx, f, 'deleting the expired session failed');
+  const d = await beginLogin(ctx, f, returnTo, false);
+  return { ...d, setCookies: [clearCookie(ctx.jar, ctx.jar.session), ...d.setCookies] };
+}
+
+/** Why a flow is silent; a flow stored before `silent` named its reason (`true`) was an upgrade. */
+function silentOf(flow: { silent?: SilentReason | boolean }): SilentReason | undefined {
+  return flow.silent === true ? 'upgrade' : flow.silent || undefined;
 }
 
 /** The answers of OpenID Connect Core §3.1.2.6 that mean "not without the user". */
 const SILENT_DECLINED = new Set(['login_required', 'consent_required', 'interaction_required']);
 
-/** The new session (with a refresh token) replaces the one that was upgraded: the old record goes. */
-async function replaceUpgradedSession(ctx: EngineContext, f: RequestFacts): Promise<void> {
-  ctx.metrics.silentReauth.inc({ result: 'ok' });
+/** The new session (with a fresh token, and a refresh token when the IdP sent one) replaces the old: its record goes. */
+async function replaceUpgradedSession(
+  ctx: EngineContext,
+  f: RequestFacts,
+  reason: SilentReason,
+): Promise<void> {
+  ctx.metrics.silentReauth.inc({ result: 'ok', reason });
+  await deleteSessionOf(ctx, f, 'deleting the replaced session failed');
+}
+
+/** Deletes the session this request's cookie names, if any. */
+async function deleteSessionOf(ctx: EngineContext, f: RequestFacts, failed: string): Promise<void> {
   const oldKey = ctx.sessions.codec.open(readCookie(f.cookieHeader, ctx.jar.session));
   if (!oldKey) return;
   await ctx.sessions.store
     .delete(oldKey)
-    .catch((err) => ctx.logger.warn({ err: describeCause(err) }, 'deleting the upgraded session failed'));
+    .catch((err) => ctx.logger.warn({ err: describeCause(err) }, failed));
 }
 
 function exchangeFailure(ctx: EngineContext, f: RequestFacts, err: unknown, returnTo: string): ErrorDecision {

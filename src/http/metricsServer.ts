@@ -1,7 +1,15 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import { closeNow, listenOn } from './listen.js';
+
+/**
+ * What the listener serves: a gateway's own registry, or (the primary of `server.workers`) the
+ * sum of every worker's, gathered over IPC (prom-client's AggregatorRegistry).
+ */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 /** Paths the metrics listener answers; `/oauth2/metrics` keeps an existing scrape path working (only host:port change). */
 const METRICS_PATHS = new Set(['/metrics', '/oauth2/metrics']);
@@ -12,7 +20,7 @@ const METRICS_PATHS = new Set(['/metrics', '/oauth2/metrics']);
  * `/oauth2/metrics`) from `registry` and nothing else. Who may scrape it is decided by where it
  * listens and by the network (a NetworkPolicy, a firewall), not by the client's address.
  */
-export function createMetricsServer(registry: Registry, logger: Logger): Server {
+export function createMetricsServer(registry: MetricsSource, logger: Logger): Server {
   return createServer(
     {
       headersTimeout: 10_000,
@@ -59,7 +67,7 @@ export interface MetricsListener {
 /** Starts the metrics listener on `address` (HOST:PORT); rejects when it cannot listen (EADDRINUSE...). */
 export async function startMetricsListener(
   address: string,
-  registry: Registry,
+  registry: MetricsSource,
   logger: Logger,
 ): Promise<MetricsListener> {
   const server = createMetricsServer(registry, logger);

@@ -1,10 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
 import { noTracing, type Tracing } from '../util/tracing.js';
-import { appendSetCookies } from './answer.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
 
@@ -25,6 +24,18 @@ const HOP_BY_HOP = new Set([
   // server.ts); the upstream hop is ours, and undici refuses a request carrying `Expect`.
   'expect',
 ]);
+
+/** The names a request's `Connection` header lists (hop-by-hop for this hop); undefined for none. */
+function listedInConnection(connection: string | undefined): Set<string> | undefined {
+  // The common values name no other header: nothing to allocate.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
+  return new Set(
+    connection
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
 
 export interface ProxyOptions {
   upstream: string;
@@ -63,7 +74,7 @@ export interface ProxyRequestExtras {
  * back: bodies are never buffered, so a 1 GB upload costs a few socket buffers of memory.
  */
 export class UpstreamProxy {
-  private readonly dispatcher: Agent;
+  private readonly dispatcher: Pool;
   private readonly origin: string;
   private readonly host: string;
   private readonly port: number;
@@ -86,7 +97,8 @@ export class UpstreamProxy {
       opts.managedHeaders ?? new ManagedHeaders({ allowUnderscoreHeaders: false, setsAuthorization: false });
     this.responseHeaders = Object.entries(opts.responseHeaders ?? {});
     this.tracing = opts.tracing ?? noTracing;
-    this.dispatcher = new Agent({
+    // A Pool for the one origin (an Agent would look the origin up on every request).
+    this.dispatcher = new Pool(this.origin, {
       connections: opts.connections ?? 256,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
@@ -103,16 +115,12 @@ export class UpstreamProxy {
     extras: ProxyRequestExtras,
   ): Record<string, string | string[]> {
     const src: IncomingHttpHeaders = req.headers;
-    const connectionListed = new Set(
-      String(src.connection ?? '')
-        .split(',')
-        .map((s) => s.trim().toLowerCase())
-        .filter(Boolean),
-    );
+    const connectionListed = listedInConnection(src.connection);
     const out: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(src)) {
+    for (const name in src) {
+      const value = src[name];
       if (value === undefined) continue;
-      if (HOP_BY_HOP.has(name) || connectionListed.has(name) || this.managed.drops(name)) continue;
+      if (HOP_BY_HOP.has(name) || connectionListed?.has(name) || this.managed.drops(name)) continue;
       if (name === 'cookie') {
         const kept = stripCookies(value as string, this.ownCookies);
         if (kept) out.cookie = kept;
@@ -123,11 +131,16 @@ export class UpstreamProxy {
     }
     forwardingHeaders(req, forwardingFacts(req, this.clientAddress), extras.secure, out);
     out['x-request-id'] = extras.requestId;
-    for (const [k, v] of Object.entries(extras.identityHeaders)) out[k] = v;
+    const identity = extras.identityHeaders;
+    for (const k in identity) out[k] = identity[k]!;
     return out;
   }
 
-  /** `ok: false` with the cause when the upstream could not be reached (the caller logs it, answers 502). */
+  /**
+   * `ok: false` with the cause when the upstream could not be reached and nothing was sent (the
+   * caller logs it, answers 502). Resolves once the response head is written; the body streams
+   * on after it.
+   */
   forward(req: IncomingMessage, res: ServerResponse, extras: ProxyRequestExtras): Promise<ForwardResult> {
     if (!this.tracing.enabled) return this.send(req, res, extras);
     // The span lasts until the upstream's response head (the body streams on after it).
@@ -144,7 +157,7 @@ export class UpstreamProxy {
     );
   }
 
-  private async send(
+  private send(
     req: IncomingMessage,
     res: ServerResponse,
     extras: ProxyRequestExtras,
@@ -156,35 +169,49 @@ export class UpstreamProxy {
       req.headers['transfer-encoding'] !== undefined;
     const headers = this.upstreamHeaders(req, extras);
     this.tracing.inject(headers);
-    let upstream: Dispatcher.ResponseData;
-    try {
-      upstream = await this.dispatcher.request({
-        origin: this.origin,
-        path: this.basePath + extras.url,
-        method,
-        headers,
-        body: hasBody ? req : null,
-      });
-    } catch (err) {
-      return { ok: false, cause: describeCause(err) };
-    }
-    res.statusCode = upstream.statusCode;
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      res.setHeader(name, value);
-    }
-    // securityHeaders: only where the application said nothing.
-    for (const [name, value] of this.responseHeaders) if (!res.hasHeader(name)) res.setHeader(name, value);
-    // An allow decision may carry cookies of ours: appended, never replacing the application's.
-    appendSetCookies(res, extras.setCookies ?? []);
-    const body = upstream.body;
-    body.on('error', () => res.destroy());
-    res.on('close', () => {
-      if (!res.writableFinished) body.destroy();
+    return new Promise<ForwardResult>((resolve) => {
+      // undici writes the upstream's body straight into `res` (with its backpressure: a client
+      // that stops reading pauses the upstream, and is cut by cutStalledWriters); an error on
+      // either side destroys the other. No body stream and no pipe per request.
+      this.dispatcher
+        .stream({ path: this.basePath + extras.url, method, headers, body: hasBody ? req : null }, (head) => {
+          res.writeHead(head.statusCode, this.responseHead(head.headers, extras.setCookies));
+          resolve({ ok: true });
+          return res;
+        })
+        .catch((err: unknown) => {
+          // Once the head went out, the failure (the client went away, the upstream broke off
+          // the body) has already closed the response, and `ok` was answered: nothing is left.
+          if (!res.headersSent) resolve({ ok: false, cause: describeCause(err) });
+        });
     });
-    // A client that stops reading is cut by cutStalledWriters (server.writeTimeoutSeconds).
-    body.pipe(res);
-    return { ok: true };
+  }
+
+  /**
+   * The response head, as the flat `[name, value, …]` list `writeHead` takes whole (one pass, no
+   * per-header `setHeader`): the upstream's headers without hop-by-hop ones, `securityHeaders`
+   * only where the application said nothing, and an allow decision's own cookies appended to the
+   * application's, never replacing them.
+   */
+  private responseHead(
+    upstream: IncomingHttpHeaders,
+    setCookies: readonly string[] = [],
+  ): Array<string | string[]> {
+    const head: Array<string | string[]> = [];
+    for (const name in upstream) {
+      const value = upstream[name];
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      if (name === 'set-cookie' && setCookies.length) continue;
+      head.push(name, value);
+    }
+    for (const [name, value] of this.responseHeaders)
+      if (upstream[name] === undefined) head.push(name, value);
+    if (setCookies.length) {
+      const theirs = upstream['set-cookie'];
+      const own = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [theirs];
+      head.push('set-cookie', [...own, ...setCookies]);
+    }
+    return head;
   }
 
   /**

@@ -5,6 +5,12 @@ import type { Tracing } from '../util/tracing.js';
 import { requestIdOf } from './requestFacts.js';
 import { sendJson } from './respond.js';
 
+/** The path of a request target, without its query (which may carry codes and states). */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /** Per-request log fields, filled in by whoever answers. */
 export interface RequestLog {
   user?: string;
@@ -42,7 +48,7 @@ export function logRequest(deps: RequestLogDeps, req: IncomingMessage, res: Serv
       {
         reqId: requestId,
         method: req.method,
-        path: (req.url ?? '/').split('?')[0],
+        path: pathOf(req.url ?? '/'),
         status: res.statusCode,
         user: log.user,
         decision: log.decision,

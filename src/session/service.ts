@@ -63,6 +63,8 @@ export class SessionService {
         ),
       refused: (reason) => metrics?.recordsRejected.inc({ reason }),
     });
+    // gatehouse_sessions: counted by the store when scraped, never kept up on the request path.
+    metrics?.countSessionsWith(() => this.store.census());
   }
 
   /** The keys in force: they mint and seal from now on (the store's authenticator). */

@@ -30,8 +30,25 @@ export interface SessionStore extends SessionRecords, LoginFlows, Counters {
   readonly events: EventEmitter;
   /** Whether requests can be served now (readiness); never throws. */
   health(): StoreHealth;
+  /**
+   * The live session records, with and without a refresh token, for the `gatehouse_sessions`
+   * gauge. Called when metrics are scraped, never on a request; bounded work by contract (see
+   * `SessionCensus.scope`). A store that cannot count cheaply answers undefined (no series).
+   */
+  census?(): Promise<SessionCensus | undefined>;
   /** Releases connections and timers; idempotent. */
   close(): Promise<void>;
+}
+
+/** What `SessionStore.census` counted. */
+export interface SessionCensus {
+  withRefreshToken: number;
+  withoutRefreshToken: number;
+  /**
+   * `all`: every live record of the store (the memory store: this replica's sessions, exact);
+   * `sample`: a bounded sample of a shared store (its ratio is the store's; its totals are not).
+   */
+  scope: 'all' | 'sample';
 }
 
 /** Session records by store key (a hash of the session id: the store never sees a cookie). */
@@ -93,16 +110,22 @@ export interface LoginFlow {
   returnTo: string;
   createdAt: number;
   /**
-   * A silent re-authorization (prompt=none) for an existing session: an error answer sends the
-   * user back to `returnTo` with the session they have instead of an error page.
+   * A silent re-authorization (prompt=none) for an existing session, and why
+   * (engine/silentUpgrade.ts): `upgrade` (a live session without a refresh token) — an error
+   * answer sends the user back to `returnTo` with the session they have instead of an error page;
+   * `expired` (its access token expired and it has no refresh token) — an error answer starts the
+   * normal interactive sign-in at once.
    */
-  silent?: boolean;
+  silent?: SilentReason;
   /**
    * The hash of a route host's bind cookie (engine/handoff.ts): after sign-in the browser goes to
    * that host with a ticket bound to it, instead of straight to `returnTo`.
    */
   bind?: string;
 }
+
+/** Why a session is silently re-authorized: to obtain a refresh token, or because it expired without one. */
+export type SilentReason = 'upgrade' | 'expired';
 
 /** `takeFlow`'s answer: the flow (now removed), or why there is none for this browser. */
 export type TakenFlow =

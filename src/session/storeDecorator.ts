@@ -1,5 +1,5 @@
 import type { SessionRecord } from './record.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from './store.js';
+import type { GetOptions, LoginFlow, SessionCensus, SessionStore, StoreHealth, TakenFlow } from './store.js';
 
 /** The lock as store `S` types it: a Redis store always has one, the port says "maybe". */
 type LockOf<S extends SessionStore> = S extends { lock: infer L } ? L : SessionStore['lock'];
@@ -70,5 +70,9 @@ export abstract class StoreDecorator<S extends SessionStore = SessionStore> impl
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  census(): Promise<SessionCensus | undefined> {
+    return this.inner.census?.() ?? Promise.resolve(undefined);
   }
 }

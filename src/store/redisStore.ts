@@ -3,7 +3,14 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import type { SessionRecord } from '../session/record.js';
-import type { GetOptions, LoginFlow, SessionStore, StoreHealth, TakenFlow } from '../session/store.js';
+import type {
+  GetOptions,
+  LoginFlow,
+  SessionCensus,
+  SessionStore,
+  StoreHealth,
+  TakenFlow,
+} from '../session/store.js';
 import { describeCause, GatehouseError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { settledWithin } from '../util/settledWithin.js';
@@ -15,6 +22,18 @@ import { defineScripts, type ScriptedClient } from './redis/scripts.js';
 import { RedisSubscription } from './redis/subscription.js';
 
 const UNAVAILABLE = 'The session store is unavailable. Please retry shortly.';
+
+/**
+ * `census` (the gatehouse_sessions gauge) reads at most this many session records, in SCAN
+ * batches of CENSUS_BATCH with at most CENSUS_MAX_SCANS SCAN calls per node, and reuses its
+ * answer for CENSUS_REUSE_MS: whatever the number of sessions or scrapes, a bounded cost.
+ */
+const CENSUS_MAX_KEYS = 1000;
+const CENSUS_BATCH = 250;
+const CENSUS_MAX_SCANS = 40;
+const CENSUS_REUSE_MS = 60_000;
+/** How the record JSON (as SessionService writes it) says it has one; matched, never parsed. */
+const HAS_REFRESH_TOKEN = '"hasRefreshToken":true';
 
 /** Everything the Redis store is opened with; the caller maps its configuration (`session.*`) to it. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -435,6 +454,58 @@ export class RedisStore implements SessionStore {
       this.client.set(this.keys.once(key), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
     );
     return ok === 'OK';
+  }
+
+  private lastCensus: { at: number; census: Promise<SessionCensus | undefined> } | undefined;
+
+  /**
+   * A bounded SCAN of the session keys on every node (every master of a Cluster): up to
+   * CENSUS_MAX_KEYS records of *all* replicas' sessions, each checked for a refresh token by a
+   * substring match of its JSON (nothing parsed, nothing opened). Fewer sessions than that: the
+   * exact counts (`scope: 'all'`); more: a sample of that many in SCAN order (`scope: 'sample'`:
+   * read the ratio, not the totals). Reused for a minute, and shared by concurrent scrapes.
+   */
+  census(): Promise<SessionCensus | undefined> {
+    const now = performance.now();
+    if (!this.lastCensus || now - this.lastCensus.at >= CENSUS_REUSE_MS) {
+      this.lastCensus = { at: now, census: this.countSessions().catch(() => undefined) };
+    }
+    return this.lastCensus.census;
+  }
+
+  private async countSessions(): Promise<SessionCensus | undefined> {
+    if (!this.health().ok) return undefined;
+    const c = this.client;
+    const nodes: Redis[] =
+      'nodes' in c && typeof c.nodes === 'function' && c.isCluster ? c.nodes('master') : [c as Redis];
+    const match = `${this.keys.prefix.replace(/[*?[\]\\]/g, '\\$&')}s:{*`;
+    const census: SessionCensus = { withRefreshToken: 0, withoutRefreshToken: 0, scope: 'all' };
+    let read = 0;
+    let visited = 0;
+    for (const node of nodes) {
+      visited++;
+      let cursor = '0';
+      for (let scans = 0; scans < CENSUS_MAX_SCANS; scans++) {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', CENSUS_BATCH);
+        const take = keys.slice(0, CENSUS_MAX_KEYS - read);
+        if (take.length < keys.length) census.scope = 'sample';
+        if (take.length) {
+          const records = await Promise.all(take.map((k) => node.hget(k, 'd')));
+          for (const d of records) {
+            if (d === null) continue; // gone since the SCAN
+            if (d.includes(HAS_REFRESH_TOKEN)) census.withRefreshToken++;
+            else census.withoutRefreshToken++;
+          }
+          read += take.length;
+        }
+        cursor = next;
+        if (read >= CENSUS_MAX_KEYS || cursor === '0') break;
+      }
+      if (cursor !== '0') census.scope = 'sample';
+      if (read >= CENSUS_MAX_KEYS) break;
+    }
+    if (visited < nodes.length) census.scope = 'sample';
+    return census;
   }
 
   health(): StoreHealth {

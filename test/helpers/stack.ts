@@ -2,6 +2,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
 import type { DevIdp, DevIdpOptions } from '../../src/devidp/index.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
+import type { SessionStore } from '../../src/session/store.js';
 import type { Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { type Reply, TestBrowser } from './browser.js';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   publicUrlOverride?: 'https';
   /** Another replica behind one load balancer: this publicUrl, whatever port it listens on. */
   publicUrl?: string;
+  /** A store to use instead of the configured one (a restart that keeps its sessions, as Redis would). */
+  store?: SessionStore;
 }
 
 /**
@@ -85,6 +88,7 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayUnderTe
   const sink = jsonLogSink(logs);
   const gw = await createGateway(cfg, {
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
     logger: createLogger(cfg.logging.level, sink),
   });
   const url = await gw.listen();

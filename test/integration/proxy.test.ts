@@ -242,17 +242,17 @@ describe('reverse proxy', () => {
 });
 
 describe('reverse proxy: an allow decision’s own cookies', () => {
-  it('are appended to the application’s Set-Cookie, never replacing it (the doors used to disagree)', async () => {
+  async function proxied(
+    app: (res: import('node:http').ServerResponse) => void,
+    setCookies: string[],
+  ): Promise<{ status: number; setCookie: unknown; body: Promise<string> }> {
     const { createServer } = await import('node:http');
     const { UpstreamProxy } = await import('../../src/http/proxy.js');
     const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
-    const app = createServer((_req, res) => {
-      res.setHeader('set-cookie', ['app=1; Path=/', 'theme=dark; Path=/']);
-      res.end('ok');
-    });
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const upstream = createServer((_req, res) => app(res));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(app.address() as { port: number }).port}`,
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
       cookieNames: ['gatehouse'],
       clientAddress: new ClientAddressResolver([]),
     });
@@ -262,21 +262,80 @@ describe('reverse proxy: an allow decision’s own cookies', () => {
         identityHeaders: {},
         requestId: 'r1',
         secure: false,
-        setCookies: ['gatehouse=renewed; Path=/; HttpOnly'],
+        setCookies,
       });
     });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const r = await request(`http://127.0.0.1:${(front.address() as { port: number }).port}/`);
+    const body = r.body.text().finally(async () => {
+      front.close();
+      upstream.close();
+      await proxy.close();
+    });
+    return { status: r.statusCode, setCookie: r.headers['set-cookie'], body };
+  }
+
+  it('are appended to the application’s Set-Cookie, never replacing it (the doors used to disagree)', async () => {
+    const r = await proxied(
+      (res) => {
+        res.setHeader('set-cookie', ['app=1; Path=/', 'theme=dark; Path=/']);
+        res.end('ok');
+      },
+      ['gatehouse=renewed; Path=/; HttpOnly'],
+    );
+    assert.equal(await r.body, 'ok');
+    assert.deepEqual(r.setCookie, [
+      'app=1; Path=/',
+      'theme=dark; Path=/',
+      'gatehouse=renewed; Path=/; HttpOnly',
+    ]);
+  });
+
+  it('are appended to a single application cookie too', async () => {
+    const r = await proxied(
+      (res) => {
+        res.setHeader('set-cookie', 'app=1; Path=/');
+        res.end('ok');
+      },
+      ['gatehouse=renewed; Path=/; HttpOnly'],
+    );
+    assert.equal(await r.body, 'ok');
+    assert.deepEqual(r.setCookie, ['app=1; Path=/', 'gatehouse=renewed; Path=/; HttpOnly']);
+  });
+});
+
+describe('reverse proxy: an upstream that breaks off its body', () => {
+  it('cuts the client’s response (no 502 written after the head), and the gateway carries on', async () => {
+    const { createServer } = await import('node:http');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const upstream = createServer((_req, res) => {
+      res.setHeader('content-length', 1000);
+      res.write('partial');
+      setImmediate(() => res.socket?.destroy());
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const results: unknown[] = [];
+    const front = createServer((req, res) => {
+      void proxy
+        .forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false })
+        .then((f) => results.push(f));
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(front.address() as { port: number }).port}/`;
     try {
-      const r = await request(`http://127.0.0.1:${(front.address() as { port: number }).port}/`);
-      await r.body.text();
-      assert.deepEqual(r.headers['set-cookie'], [
-        'app=1; Path=/',
-        'theme=dark; Path=/',
-        'gatehouse=renewed; Path=/; HttpOnly',
-      ]);
+      const r = await request(url);
+      assert.equal(r.statusCode, 200);
+      await assert.rejects(r.body.text(), 'the client sees the body cut short');
+      assert.deepEqual(results, [{ ok: true }], 'nothing is left to answer: no 502 after the head');
     } finally {
       front.close();
-      app.close();
+      upstream.close();
       await proxy.close();
     }
   });

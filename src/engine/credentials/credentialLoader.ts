@@ -98,6 +98,13 @@ export interface Refused {
   description?: string;
   /** Set-Cookie values to send with the answer (clearing a dead session cookie). */
   setCookies: string[];
+  /**
+   * A session whose access token expired without a refresh token, kept (record and cookie) so
+   * that a navigation can try one silent re-authorization before the login page
+   * (engine/silentUpgrade.ts `reauthorizeExpired`); whoever does not try it must end it
+   * (`endExpired`).
+   */
+  expired?: SessionRef;
 }
 
 /** The credential may be good but cannot be checked or renewed now (the IdP is down): 503. */

@@ -3,6 +3,7 @@ import type { SessionRecord } from '../../session/record.js';
 import type { EngineContext } from '../context.js';
 import { clearCookie, readCookie } from '../cookies.js';
 import type { RequestFacts } from '../facts.js';
+import { silentReauthDue } from '../silentUpgrade.js';
 import {
   type CredentialLoader,
   type CredentialResult,
@@ -51,6 +52,11 @@ export class SessionCookieLoader implements CredentialLoader {
           retryAfterSec: rec.refreshRetryAt ? Math.ceil((rec.refreshRetryAt - now) / 1000) : 5,
         };
       case 'end':
+        // Expired without a refresh token: a navigation may renew it silently (prompt=none), so
+        // record and cookie stay until one tries (or does not); authenticate.ts decides.
+        if (!rec.hasRefreshToken && silentReauthDue(ctx, rec, now)) {
+          return { kind: 'refused', code: 'session_expired', setCookies: [], expired: { key, record: rec } };
+        }
         await ctx.sessions.store.delete(key);
         return refused(ctx, 'session_expired');
       case 'blocking': {
