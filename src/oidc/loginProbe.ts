@@ -121,7 +121,7 @@ function factsOf(r: TokenResult): TokenFacts {
 }
 
 const CALLBACK_PAGE = `<!doctype html><meta charset="utf-8"><title>Gatehouse doctor</title>
-<p>Gatehouse doctor received the login. You can close this tab and go back to the terminal.</p>\n`;
+<p>Gatehouse doctor received the provider's answer; the result is in the terminal. You can close this tab.</p>\n`;
 
 export async function probeLogin(opts: LoginProbeOptions): Promise<LoginProbeOutcome> {
   const callback = opts.callback.href;

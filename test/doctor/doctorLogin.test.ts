@@ -75,7 +75,7 @@ async function browse(url: string): Promise<void> {
   const hops = await new TestBrowser().follow(url);
   const last = hops.at(-1)!;
   assert.equal(last.status, 200, `the callback page: ${last.status} ${last.body.slice(0, 200)}`);
-  assert.match(last.body, /Gatehouse doctor received the login/);
+  assert.match(last.body, /Gatehouse doctor received the provider's answer/);
 }
 
 function refused(port: number): Promise<boolean> {
