@@ -106,7 +106,8 @@ const PROFILES = [
   {
     name: 'keycloak',
     kind: 'provider',
-    summary: 'groups as full paths (/admins), realm_access and resource_access.<client> roles',
+    summary:
+      'groups as full paths (/admins), realm_access and resource_access.<client> roles; refresh_expires_in',
   },
   {
     name: 'okta',

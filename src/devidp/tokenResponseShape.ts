@@ -16,5 +16,9 @@ export function shapeTokenResponse(ctx: IdpContext, body: Record<string, unknown
   if (ctx.profiles.has('expires-in-string') && typeof out.expires_in === 'number') {
     out.expires_in = String(out.expires_in);
   }
+  // Keycloak states the refresh token's lifetime (its SSO session idle timeout) next to expires_in.
+  if (ctx.profiles.has('keycloak') && typeof out.refresh_token === 'string') {
+    out.refresh_expires_in = ctx.options.refreshTokenTtl;
+  }
   return out;
 }

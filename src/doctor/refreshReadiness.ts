@@ -30,7 +30,7 @@ function describeParams(params: Record<string, string>): string {
  * Refresh readiness: will a login get a refresh token? The scopes and parameters Gatehouse will
  * send for this preset, whether the provider lists refresh_token and offline_access, and
  * Google's access_type=offline + prompt=consent. (Whether one really comes back needs a real
- * login: `doctor --login`, not built yet.)
+ * login: `doctor --login`, loginCheck.ts.)
  */
 export function refreshReadiness(
   cfg: GatehouseConfig,

@@ -16,7 +16,7 @@ import { presetFor } from './presets/index.js';
 import type { ProviderPreset } from './presets/preset.js';
 import { createProviderFetch, type ProviderFetch, untrustedCertificateHint } from './providerFetch.js';
 import type { OidcProviderConfig } from './settings.js';
-import { accessExpiry, type TokenResult } from './tokenResult.js';
+import { accessExpiry, statedSeconds, type TokenResult } from './tokenResult.js';
 
 export interface AuthorizationRequest {
   state: string;
@@ -32,6 +32,8 @@ export interface ProviderDeps {
   logger: Logger;
   /** The transport of every call to the provider; default `createProviderFetch(cfg.provider)`. */
   fetch?: ProviderFetch;
+  /** The redirect URI; default `<publicUrl>/oauth2/callback` (doctor --login: its loopback listener). */
+  redirectUri?: string;
 }
 
 /**
@@ -61,7 +63,7 @@ export class OidcProvider {
   ) {
     this.limiter = new Semaphore(cfg.provider.maxConcurrentRequests);
     this.preset = presetFor(cfg.provider);
-    this.redirectUri = new URL('/oauth2/callback', cfg.publicUrl).href;
+    this.redirectUri = deps.redirectUri ?? new URL('/oauth2/callback', cfg.publicUrl).href;
     this.fetch = deps.fetch ?? createProviderFetch(cfg.provider);
   }
 
@@ -303,12 +305,18 @@ export class OidcProvider {
     const tokens: TokenResult['tokens'] = { accessToken: res.access_token };
     if (refreshToken) tokens.refreshToken = refreshToken;
     if (res.id_token) tokens.idToken = res.id_token;
+    const stated: NonNullable<TokenResult['stated']> = {};
+    const expiresIn = statedSeconds(res.expires_in);
+    const refreshExpiresIn = statedSeconds(res.refresh_expires_in);
+    if (expiresIn !== undefined) stated.expiresIn = expiresIn;
+    if (refreshExpiresIn !== undefined) stated.refreshExpiresIn = refreshExpiresIn;
     const result: TokenResult = {
       tokens,
       claims,
       accessExpiresAt: e.at,
       accessLifetimeMs: e.lifetimeMs,
       rotated: res.refresh_token !== undefined && res.refresh_token !== previousRefresh,
+      stated,
     };
     if (typeof res.scope === 'string') result.scopes = res.scope.split(' ').filter(Boolean);
     return result;

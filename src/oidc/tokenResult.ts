@@ -17,6 +17,17 @@ export interface TokenResult {
    * (the session keeps what it had). For `requiredScopes` on cookie sessions.
    */
   scopes?: string[];
+  /**
+   * Lifetimes the token response itself stated, in seconds (`expires_in`, and Keycloak's
+   * `refresh_expires_in`); unset when it did not say. For `gatehouse doctor --login`.
+   */
+  stated?: { expiresIn?: number; refreshExpiresIn?: number };
+}
+
+/** A lifetime a token response states: a number, or digits as a string (`"3599"`, as Entra v1 sends). */
+export function statedSeconds(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /**

@@ -220,12 +220,6 @@ describe('gatehouse doctor', () => {
     );
   });
 
-  it('--login is refused as not built yet (exit 2)', async () => {
-    const r = await doctor(['--config', configFile(), '--login']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /--login .* is not built yet/);
-  });
-
   describe('a Redis with maxmemory-policy allkeys-lru (a redis-server of its own: the shared one is left alone)', () => {
     let redis: RedisServer;
     before(async () => {
