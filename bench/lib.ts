@@ -69,7 +69,9 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   const line = (cells: Array<string | number>) =>
     `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
   // Separator cells as biome formats Markdown (`| --- |`), so a written results file passes `biome check`.
-  return [line(headers), `|${widths.map((w) => ` ${'-'.repeat(w)} `).join('|')}|`, ...rows.map(line)].join('\n');
+  return [line(headers), `|${widths.map((w) => ` ${'-'.repeat(w)} `).join('|')}|`, ...rows.map(line)].join(
+    '\n',
+  );
 }
 
 /** An API call's facts for an in-process `engine.check` bench (no cookie, no token unless given). */
