@@ -3,9 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { DevIdp } from '../../src/devidp/index.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { startTestIdp } from '../helpers/devIdp.js';
-import { freePort } from '../helpers/ports.js';
-import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
+import { startHostsGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 /**
@@ -18,7 +16,8 @@ describe('browser: one sign-in across route hosts (headless Chromium)', () => {
   let idp: DevIdp;
   let grafana: EchoUpstream;
   let admin: EchoUpstream;
-  const gateways: GatewayUnderTest[] = [];
+  /** The gateway (and its dev IdP) of the running test; the next test's replaces it. */
+  let started: Awaited<ReturnType<typeof startHostsGateway>> | undefined;
 
   before(async () => {
     browser = await launchChromium(['--host-resolver-rules=MAP *.gatehouse.test 127.0.0.1']);
@@ -27,31 +26,26 @@ describe('browser: one sign-in across route hosts (headless Chromium)', () => {
   });
   after(async () => {
     await browser?.close();
-    for (const g of gateways) await g.close();
+    await started?.close();
     await grafana.close();
     await admin.close();
-    await idp?.stop();
   });
 
   async function gatewayWith(extra: Record<string, unknown>) {
-    const port = await freePort();
-    await idp?.stop();
-    idp = await startTestIdp({ redirectUris: [`http://auth.gatehouse.test:${port}/oauth2/callback`] });
-    const gw = await startGateway({
-      issuer: idp.issuer,
+    await started?.close();
+    started = await startHostsGateway({
       upstream: grafana.url,
-      port,
-      publicUrl: `http://auth.gatehouse.test:${port}`,
       config: {
         routes: [
           { host: 'grafana.gatehouse.test', upstream: grafana.url },
           { host: 'admin.gatehouse.test', upstream: admin.url },
         ],
         ...extra,
-      } as unknown as StackConfig,
+      },
     });
-    gateways.push(gw);
-    return { gw, at: (host: string, path: string) => `http://${host}.gatehouse.test:${port}${path}` };
+    idp = started.idp;
+    const port = started.port;
+    return { at: (host: string, path: string) => `http://${host}.gatehouse.test:${port}${path}` };
   }
 
   it('host-only cookies: the second host gets its own cookie through the ticket, with no second sign-in', async () => {

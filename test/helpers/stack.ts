@@ -140,6 +140,36 @@ export async function startStack(
 }
 
 /**
+ * A dev IdP and a gateway whose publicUrl is `http://auth.gatehouse.test:<port>` (its callback the
+ * one registered redirect URI), for route-host tests: every `*.gatehouse.test` name is sent to
+ * 127.0.0.1 by the client (test/helpers/hostBrowser.ts, or Chromium's --host-resolver-rules).
+ * `config` normally holds `routes`; `upstream` is only the base the routes replace.
+ */
+export async function startHostsGateway(opts: {
+  upstream: string;
+  config: Record<string, unknown>;
+}): Promise<{ idp: DevIdp; gw: GatewayUnderTest; port: number; close(): Promise<void> }> {
+  const port = await freePort();
+  const idp = await startTestIdp({ redirectUris: [`http://auth.gatehouse.test:${port}/oauth2/callback`] });
+  const gw = await startGateway({
+    issuer: idp.issuer,
+    upstream: opts.upstream,
+    port,
+    publicUrl: `http://auth.gatehouse.test:${port}`,
+    config: opts.config as StackConfig,
+  });
+  return {
+    idp,
+    gw,
+    port,
+    async close() {
+      await gw.close();
+      await idp.stop();
+    },
+  };
+}
+
+/**
  * Logs `browser` in through the real redirect chain: gateway → IdP authorize (auto-login, with
  * `login_hint` choosing the user) → gateway callback → back to `path`. Returns every hop.
  */

@@ -5,8 +5,12 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { TestBrowser } from '../helpers/browser.js';
 import { startTestIdp } from '../helpers/devIdp.js';
 import { HostBrowser } from '../helpers/hostBrowser.js';
-import { freePort } from '../helpers/ports.js';
-import { type GatewayUnderTest, type StackConfig, startGateway } from '../helpers/stack.js';
+import {
+  type GatewayUnderTest,
+  type StackConfig,
+  startGateway,
+  startHostsGateway,
+} from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 import { connect, startWsUpstream } from '../helpers/websocket.js';
 
@@ -23,17 +27,12 @@ async function startRoutes(
   routes: (up: { grafana: EchoUpstream; admin: EchoUpstream }) => unknown[],
   extra: StackConfig = {},
 ) {
-  const port = await freePort();
-  // One redirect URI for every route: publicUrl's callback.
-  const idp = await startTestIdp({ redirectUris: [`http://auth.gatehouse.test:${port}/oauth2/callback`] });
   const grafana = await startEchoUpstream();
   const admin = await startEchoUpstream();
-  const gw = await startGateway({
-    issuer: idp.issuer,
+  // One redirect URI for every route: publicUrl's callback.
+  const { idp, gw, port, close } = await startHostsGateway({
     upstream: grafana.url,
-    port,
-    publicUrl: `http://auth.gatehouse.test:${port}`,
-    config: { routes: routes({ grafana, admin }), ...extra } as StackConfig,
+    config: { routes: routes({ grafana, admin }), ...extra },
   });
   const at = (host: string, path = '/') => `http://${host}.gatehouse.test:${port}${path}`;
   return {
@@ -43,10 +42,9 @@ async function startRoutes(
     gw,
     at,
     async close() {
-      await gw.close();
+      await close();
       await grafana.close();
       await admin.close();
-      await idp.stop();
     },
   };
 }

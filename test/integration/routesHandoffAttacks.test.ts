@@ -3,10 +3,8 @@ import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sha256b64url } from '../../src/util/crypto.js';
-import { startTestIdp } from '../helpers/devIdp.js';
 import { HostBrowser } from '../helpers/hostBrowser.js';
-import { freePort } from '../helpers/ports.js';
-import { type StackConfig, startGateway } from '../helpers/stack.js';
+import { type StackConfig, startHostsGateway } from '../helpers/stack.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
 /**
@@ -54,21 +52,16 @@ function rawGet(
 }
 
 async function startRoutes(extra: StackConfig = {}) {
-  const port = await freePort();
-  const idp = await startTestIdp({ redirectUris: [`http://auth.gatehouse.test:${port}/oauth2/callback`] });
   const grafana: EchoUpstream = await startEchoUpstream();
-  const gw = await startGateway({
-    issuer: idp.issuer,
+  const { gw, port, close } = await startHostsGateway({
     upstream: grafana.url,
-    port,
-    publicUrl: `http://auth.gatehouse.test:${port}`,
     config: {
       routes: [
         { host: 'grafana.gatehouse.test', upstream: grafana.url },
         { host: 'x.apps.gatehouse.test', upstream: grafana.url },
       ],
       ...extra,
-    } as unknown as StackConfig,
+    },
   });
   const at = (host: string, path = '/') => `http://${host}:${port}${path}`;
   return {
@@ -76,9 +69,8 @@ async function startRoutes(extra: StackConfig = {}) {
     gw,
     at,
     async close() {
-      await gw.close();
+      await close();
       await grafana.close();
-      await idp.stop();
     },
   };
 }
@@ -211,15 +203,10 @@ describe('Host spellings no route names never reach the catch-all route', () => 
   let close: () => Promise<void>;
   let catchAll: EchoUpstream;
   before(async () => {
-    port = await freePort();
-    const idp = await startTestIdp({ redirectUris: [`http://auth.gatehouse.test:${port}/oauth2/callback`] });
     const admin = await startEchoUpstream();
     catchAll = await startEchoUpstream();
-    const gw = await startGateway({
-      issuer: idp.issuer,
+    const started = await startHostsGateway({
       upstream: admin.url,
-      port,
-      publicUrl: `http://auth.gatehouse.test:${port}`,
       config: {
         routes: [
           { id: 'admin', host: 'admin.gatehouse.test', upstream: admin.url, allowedGroups: ['admins'] },
@@ -229,13 +216,13 @@ describe('Host spellings no route names never reach the catch-all route', () => 
         ],
         // A wildcard route host needs the cookie domain (a start-up error otherwise).
         session: { cookieDomain: '.gatehouse.test' },
-      } as unknown as StackConfig,
+      },
     });
+    port = started.port;
     close = async () => {
-      await gw.close();
+      await started.close();
       await admin.close();
       await catchAll.close();
-      await idp.stop();
     };
   });
   after(() => close());
