@@ -166,7 +166,8 @@ export async function redeemHandoff(
 ): Promise<Answer> {
   const t = ticketValue ? ctx.handoff.open(ticketValue) : undefined;
   if (!t) return refused(ctx, f, 'the ticket is malformed or was not issued here', undefined);
-  const retry = new URL(t.r).pathname + new URL(t.r).search;
+  const landing = new URL(t.r);
+  const retry = landing.pathname + landing.search;
   if (t.e <= ctx.clock.now()) return refused(ctx, f, 'the ticket has expired', retry);
   if (t.h !== f.host.toLowerCase()) return refused(ctx, f, 'the ticket is for another site', undefined);
   const bind = readCookie(f.cookieHeader, ctx.jar.bind);
