@@ -53,9 +53,11 @@ export async function startGatehouse(name: string, o: GatehouseOptions): Promise
     logging: { level: 'info' },
   };
   writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
+  // BENCH_PEERS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra node flags for profiling a target.
+  const extra = (process.env.BENCH_PEERS_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = startChild(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'test/redis/gatewayProcess.ts'), file],
+    [...extra, '--import', 'tsx', join(ROOT, 'test/redis/gatewayProcess.ts'), file],
     { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } },
   );
   const tail = stderrTail(child);

@@ -94,6 +94,9 @@ export const HOST_VALUE =
  */
 export function requestHostOf(req: IncomingMessage): string {
   const own = req.headers.host ?? '';
+  // Most requests carry no X-Forwarded-Host: answer without `headersDistinct`, which Node builds
+  // on first use as a second copy of every header (arrays and all) — on every request, otherwise.
+  if (req.headers['x-forwarded-host'] === undefined) return own;
   const forwarded = req.headersDistinct['x-forwarded-host'];
   if (forwarded?.length !== 1) return own;
   const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
