@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Dispatcher, Pool } from 'undici';
+import { type Dispatcher, Pool, util } from 'undici';
 import { stripCookies } from '../engine/cookies.js';
 import { describeCause } from '../util/errors.js';
 import { noTracing, type Tracing } from '../util/tracing.js';
@@ -170,48 +170,13 @@ export class UpstreamProxy {
     const headers = this.upstreamHeaders(req, extras);
     this.tracing.inject(headers);
     return new Promise<ForwardResult>((resolve) => {
-      // undici writes the upstream's body straight into `res` (with its backpressure: a client
-      // that stops reading pauses the upstream, and is cut by cutStalledWriters); an error on
-      // either side destroys the other. No body stream and no pipe per request.
-      this.dispatcher
-        .stream({ path: this.basePath + extras.url, method, headers, body: hasBody ? req : null }, (head) => {
-          res.writeHead(head.statusCode, this.responseHead(head.headers, extras.setCookies));
-          resolve({ ok: true });
-          return res;
-        })
-        .catch((err: unknown) => {
-          // Once the head went out, the failure (the client went away, the upstream broke off
-          // the body) has already closed the response, and `ok` was answered: nothing is left.
-          if (!res.headersSent) resolve({ ok: false, cause: describeCause(err) });
-        });
+      const body = hasBody ? req : null;
+      const relay = new ResponseRelay(res, body, extras.setCookies, this.responseHeaders, resolve);
+      this.dispatcher.dispatch(
+        { path: this.basePath + extras.url, method, headers, body },
+        relay as unknown as Dispatcher.DispatchHandler,
+      );
     });
-  }
-
-  /**
-   * The response head, as the flat `[name, value, …]` list `writeHead` takes whole (one pass, no
-   * per-header `setHeader`): the upstream's headers without hop-by-hop ones, `securityHeaders`
-   * only where the application said nothing, and an allow decision's own cookies appended to the
-   * application's, never replacing them.
-   */
-  private responseHead(
-    upstream: IncomingHttpHeaders,
-    setCookies: readonly string[] = [],
-  ): Array<string | string[]> {
-    const head: Array<string | string[]> = [];
-    for (const name in upstream) {
-      const value = upstream[name];
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      if (name === 'set-cookie' && setCookies.length) continue;
-      head.push(name, value);
-    }
-    for (const [name, value] of this.responseHeaders)
-      if (upstream[name] === undefined) head.push(name, value);
-    if (setCookies.length) {
-      const theirs = upstream['set-cookie'];
-      const own = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [theirs];
-      head.push('set-cookie', [...own, ...setCookies]);
-    }
-    return head;
   }
 
   /**
@@ -274,4 +239,102 @@ export class UpstreamProxy {
   destroy(): Promise<void> {
     return this.dispatcher.destroy();
   }
+}
+
+/**
+ * Relays one upstream response into the client's response, as an undici dispatch handler: the
+ * head is written once as a flat `[name, value, …]` list straight from undici's raw header
+ * buffers, body chunks go into `res` with its backpressure (`false` from `res.write` pauses the
+ * upstream until `drain`), and the end ends it. What `Pool.stream` does, without what it adds per
+ * request for generality (an AsyncResource, a parsed header object, `stream.finished` with its
+ * half-dozen listeners): this is every proxied request's path.
+ *
+ * The head keeps the upstream's headers without hop-by-hop ones, adds `securityHeaders` only
+ * where the application said nothing, and appends an allow decision's own cookies to the
+ * application's, never replacing them. A client that goes away mid-response aborts the upstream
+ * request; an upstream that fails before the head resolves `ok: false` (the caller answers 502),
+ * after it the response is cut (its status already went out).
+ */
+const CLIENT_GONE = new Error('the client closed the connection');
+
+class ResponseRelay {
+  private abort: ((err?: Error) => void) | null = null;
+  private started = false;
+  private done = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    body: IncomingMessage | null,
+    private readonly setCookies: readonly string[] | undefined,
+    private readonly securityHeaders: ReadonlyArray<[string, string]>,
+    private resolve: ((r: ForwardResult) => void) | null,
+  ) {
+    // A client body that breaks off fails the upstream request (undici reads it as the request body).
+    body?.on('error', (err) => this.onError(err));
+    // The client went away — waiting for the head, or before the body was through: stop the
+    // upstream request (its connection goes back to the pool, or is closed).
+    res.once('close', this.clientClosed);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.done) abort(CLIENT_GONE);
+  }
+
+  private readonly clientClosed = (): void => {
+    if (this.done) return;
+    this.done = true;
+    // Nothing is left to answer: not an upstream failure for the caller to log and answer 502.
+    this.settle({ ok: true });
+    this.abort?.(CLIENT_GONE);
+  };
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    // 1xx informational answers are the upstream hop's own: the client gets the final one.
+    if (statusCode < 200 || this.done) return true;
+    const res = this.res;
+    const own = this.setCookies;
+    const head: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = util.headerNameToString(raw[i]!);
+      if (HOP_BY_HOP.has(name)) continue;
+      head.push(name, raw[i + 1]!.toString('latin1'));
+    }
+    for (const [name, value] of this.securityHeaders) if (!hasName(head, name)) head.push(name, value);
+    if (own) for (const c of own) head.push('set-cookie', c);
+    this.started = true;
+    res.writeHead(statusCode, head);
+    this.settle({ ok: true });
+    res.on('drain', resume);
+    return res.writableNeedDrain !== true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.done = true;
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.started) this.res.destroy(err);
+    else this.settle({ ok: false, cause: describeCause(err) });
+  }
+
+  private settle(r: ForwardResult): void {
+    const resolve = this.resolve;
+    this.resolve = null;
+    resolve?.(r);
+  }
+}
+
+/** Whether the flat header list names `name` (lower-case). */
+function hasName(head: readonly string[], name: string): boolean {
+  for (let i = 0; i < head.length; i += 2) if (head[i] === name) return true;
+  return false;
 }

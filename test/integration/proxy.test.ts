@@ -340,3 +340,96 @@ describe('reverse proxy: an upstream that breaks off its body', () => {
     }
   });
 });
+
+describe('reverse proxy: a client that goes away', () => {
+  /** A front door on UpstreamProxy, and an upstream that reports when its request is given up. */
+  async function rig(answer: (res: import('node:http').ServerResponse) => void) {
+    const { createServer } = await import('node:http');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    let reached!: () => void;
+    const upstreamReached = new Promise<void>((r) => {
+      reached = r;
+    });
+    let abandoned!: (finished: boolean) => void;
+    const upstreamClosed = new Promise<boolean>((r) => {
+      abandoned = r;
+    });
+    const upstream = createServer((_req, res) => {
+      res.on('close', () => abandoned(res.writableFinished));
+      reached();
+      answer(res);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const results: unknown[] = [];
+    const front = createServer((req, res) => {
+      void proxy
+        .forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false })
+        .then((f) => results.push(f));
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const port = (front.address() as { port: number }).port;
+    return {
+      port,
+      upstreamReached,
+      upstreamClosed,
+      results,
+      close: async () => {
+        front.close();
+        upstream.close();
+        await proxy.close();
+      },
+    };
+  }
+
+  it('while the upstream has not answered yet: the upstream request is given up at once, nothing is logged as a failure', async () => {
+    // The upstream never answers: only the gateway giving the request up can close it.
+    const r = await rig(() => {});
+    try {
+      const client = httpRequest({ port: r.port, path: '/' });
+      client.on('error', () => {});
+      client.end();
+      await r.upstreamReached;
+      client.destroy();
+      assert.equal(await r.upstreamClosed, false, 'the upstream request was abandoned, not answered');
+      assert.deepEqual(
+        r.results,
+        [{ ok: true }],
+        'a client that left is not an upstream failure (no 502, no warning)',
+      );
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('mid-body: the upstream stops being read and its request is given up', async () => {
+    // A body that never ends unless the request is given up.
+    const r = await rig((res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk');
+    });
+    try {
+      const got = await new Promise<string>((resolve, reject) => {
+        const client = httpRequest({ port: r.port, path: '/' }, (res) => {
+          res.once('data', (chunk: Buffer) => {
+            resolve(chunk.toString());
+            client.destroy();
+          });
+        });
+        client.on('error', () => {});
+        client.once('error', reject);
+        client.end();
+      });
+      assert.equal(got, 'first chunk');
+      assert.equal(await r.upstreamClosed, false, 'the upstream response was cut off, not finished');
+      assert.deepEqual(r.results, [{ ok: true }]);
+    } finally {
+      await r.close();
+    }
+  });
+});
