@@ -9,12 +9,29 @@ export interface SessionCounts {
 /** Counters and histograms for one gateway instance (own registry: several gateways may share a process in tests). */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /**
+   * Requests since the last scrape, by decision: every request counts here (a plain increment),
+   * and the counter takes them over when it is collected. prom-client's `inc` with a label hashes
+   * the labels, validates them and allocates a result on each call, on every request's path.
+   */
+  private readonly uncollected = new Map<string, number>();
   readonly requests = new Counter({
     name: 'gatehouse_requests_total',
     help: 'Requests by decision',
     labelNames: ['decision'] as const,
     registers: [this.registry],
+    collect: () => this.collectRequests(),
   });
+
+  /** One request answered with this decision (`gatehouse_requests_total{decision}`). */
+  countRequest(decision: string): void {
+    this.uncollected.set(decision, (this.uncollected.get(decision) ?? 0) + 1);
+  }
+
+  private collectRequests(): void {
+    for (const [decision, n] of this.uncollected) this.requests.inc({ decision }, n);
+    this.uncollected.clear();
+  }
   readonly refreshes = new Counter({
     name: 'gatehouse_refresh_total',
     help: 'Refresh attempts by result class (ok, terminal, transient, reused)',

@@ -43,7 +43,7 @@ export function logRequest(deps: RequestLogDeps, req: IncomingMessage, res: Serv
   const requestId = requestIdOf(req);
   const log: RequestLog = {};
   res.on('finish', () => {
-    metrics.requests.inc({ decision: log.decision ?? 'unknown' });
+    metrics.countRequest(log.decision ?? 'unknown');
     logger.info(
       {
         reqId: requestId,

@@ -81,7 +81,7 @@ export function createUpgradeHandler(
         requestId,
       );
     }
-    deps.metrics.requests.inc({ decision });
+    deps.metrics.countRequest(decision);
     deps.logger.info(
       {
         reqId: requestId,
