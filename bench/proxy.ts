@@ -16,13 +16,10 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startDevIdp } from '../src/devidp/index.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
-import { DEFAULT_CLAIM_MAPPING } from '../src/identity/identity.js';
-import { SessionService } from '../src/session/service.js';
-import { MemoryStore } from '../src/store/memoryStore.js';
-import { systemClock } from '../src/util/clock.js';
 import { createLogger } from '../src/util/log.js';
 import { TestBrowser } from '../test/helpers/browser.js';
 import { runLoad, spawnTs, table } from './lib.js';
+import { fillSessions, memorySessions } from './sessionFootprint.js';
 
 const { values } = parseArgs({
   options: {
@@ -231,51 +228,21 @@ for (const [name, r] of Object.entries(results)) {
   ]);
 }
 
-// Memory per stored session (default claims), measured on the memory store.
-async function bytesPerSession(n: number): Promise<number> {
+// Memory per stored session (default claims, realistic tokens: bench/sessionFootprint.ts), on the memory store.
+async function bytesPerSession(
+  n: number,
+): Promise<{ per: number; sizes: { access: number; id: number; refresh: number } }> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  const store = new MemoryStore({ maxSessions: n + 10, clock: systemClock });
-  const sessions = new SessionService(
-    store,
-    {
-      secrets: [SECRET],
-      maxAgeMs: 86_400_000,
-      idleTimeoutMs: 0,
-      claims: DEFAULT_CLAIM_MAPPING,
-    },
-    systemClock,
-  );
-  const fakeJwt = (len: number) => `eyJhbGciOiJSUzI1NiJ9.${'x'.repeat(len)}.${'s'.repeat(342)}`;
+  const { store, sessions } = memorySessions(n + 10, SECRET);
   gc?.();
   const before = process.memoryUsage().heapUsed;
-  for (let i = 0; i < n; i++) {
-    const claims = {
-      sub: `usr_${i}`,
-      email: `user${i}@example.com`,
-      email_verified: true,
-      name: `User ${i}`,
-      preferred_username: `user${i}`,
-      groups: ['admins', 'dev'],
-      roles: ['admin'],
-      sid: `sid_${i}`,
-    };
-    await sessions.create(
-      {
-        tokens: { accessToken: fakeJwt(600), refreshToken: 'r'.repeat(43), idToken: fakeJwt(700) },
-        claims,
-        accessExpiresAt: Date.now() + 3.6e6,
-        accessLifetimeMs: 3.6e6,
-        rotated: true,
-      },
-      sessions.identityFrom(claims),
-    );
-  }
+  const sizes = await fillSessions(sessions, n);
   gc?.();
   const per = (process.memoryUsage().heapUsed - before) / n;
   await store.close();
-  return Math.round(per);
+  return { per: Math.round(per), sizes };
 }
-const perSession = await bytesPerSession(20_000);
+const { per: perSession, sizes: tokenSizes } = await bytesPerSession(20_000);
 
 process.stdout.write(
   `\nGatehouse proxy benchmark — ${connections} connections, median of ${rounds} interleaved rounds of ${seconds} s, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n\n`,
@@ -292,7 +259,7 @@ process.stdout.write(
   `\n50 routes (the last one matching) vs one upstream: ${Math.round((routedRow.rps / sessionRow.rps) * 1000) / 10} % of its req/s (target: ≥ 98 %)\n`,
 );
 process.stdout.write(
-  `\nmemory per stored session (memory store, default claims, sealed tokens): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`,
+  `\nmemory per stored session (memory store, default claims, sealed tokens: RS256 JWTs with random signatures, access ${tokenSizes.access} + ID ${tokenSizes.id} + refresh ${tokenSizes.refresh} characters): ~${perSession} bytes${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise number)'}\n`,
 );
 
 sink.end();

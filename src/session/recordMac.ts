@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { deriveKey, safeEqual } from '../util/crypto.js';
-import type { SessionRecord } from './record.js';
+import { recordWith, type SessionRecord } from './record.js';
 
 /** Why a stored record was refused (the `reason` label of `gatehouse_session_records_rejected_total`). */
 export type RecordRejection =
@@ -41,7 +41,9 @@ export class RecordMac {
   /** A copy of `rec` carrying a MAC for `storeKey` (any MAC it carried is replaced). */
   sign(storeKey: string, rec: SessionRecord): SessionRecord {
     const { id, key } = this.keys[0]!;
-    return { ...rec, mac: `v1.${id}.${this.tag(key, storeKey, rec)}` };
+    // Made flat through a Buffer: a template literal keeps a rope of its parts (~50 bytes more per record).
+    const mac = Buffer.from(`v1.${id}.${this.tag(key, storeKey, rec)}`, 'latin1').toString('latin1');
+    return recordWith(rec, { mac });
   }
 
   /** undefined when `rec` is authentic for `storeKey`, else why not. Never throws. */

@@ -6,9 +6,11 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { AuthenticatedStore } from './authenticatedStore.js';
 import type { SessionIdCodec } from './cookieCodec.js';
+import { ListInterner } from './listInterner.js';
 import { recordTtlMs, type SessionRecord } from './record.js';
 import { SessionKeys } from './sessionKeys.js';
 import type { SessionStore } from './store.js';
+import type { SealForm } from './tokenSealer.js';
 
 export interface SessionSettings {
   /** `session.secret` first, then `session.previousSecrets`, at start (`rotateSecrets` replaces the keys made from them). */
@@ -48,6 +50,8 @@ export class SessionService {
   readonly store: AuthenticatedStore<SessionKeys>;
   /** Opened token sets, cached per record object so forwarding tokens costs no decryption per request. */
   private readonly opened = new WeakMap<SessionRecord, TokenSet>();
+  /** Scopes, groups and roles lists shared between records (they repeat across users). */
+  private readonly interned = new ListInterner();
 
   constructor(
     store: SessionStore,
@@ -67,6 +71,11 @@ export class SessionService {
     });
     // gatehouse_sessions: counted by the store when scraped, never kept up on the request path.
     metrics?.countSessionsWith(() => this.store.census());
+  }
+
+  /** Binary in a store that keeps record objects in process (the memory store), else text. */
+  private get sealForm(): SealForm {
+    return this.store.keepsRecordObjects ? 'binary' : 'text';
   }
 
   /** The keys in force: they mint and seal from now on (the store's authenticator). */
@@ -137,7 +146,7 @@ export class SessionService {
       // Opened with the keys that accepted the record: a rotation while a request holds it does
       // not take its tokens away mid-request.
       const { key, by } = this.authenticated(rec);
-      t = JSON.parse(by.sealer.open(rec.tokens, key)) as TokenSet;
+      t = by.sealer.openTokens(rec.tokens, key);
       this.opened.set(rec, t);
     }
     return t;
@@ -163,8 +172,8 @@ export class SessionService {
       version: 1,
       // The provider's own sub: back-channel logout and the refresh subject check compare it.
       sub: identity.providerSub ?? identity.sub,
-      identity,
-      tokens: keys.sealer.seal(JSON.stringify(result.tokens), storeKey),
+      identity: this.compact(identity),
+      tokens: keys.sealer.sealTokens(result.tokens, storeKey, this.sealForm),
       hasRefreshToken: result.tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,
@@ -178,7 +187,7 @@ export class SessionService {
     if (claims) record.claims = claims;
     // The sign-in itself was the attempt to get a refresh token (engine/silentUpgrade.ts).
     if (!record.hasRefreshToken) record.silentUpgradeTriedAt = now;
-    if (result.scopes) record.scopes = result.scopes;
+    if (result.scopes) record.scopes = this.interned.list(result.scopes);
     await this.store.put(storeKey, record, this.ttl(record), null);
     return { cookieValue, key: storeKey, record };
   }
@@ -190,7 +199,7 @@ export class SessionService {
   refreshed(prev: SessionRecord, result: TokenResult): SessionRecord {
     const now = this.clock.now();
     const merged = result.claims ? { ...result.claims, sub: prev.sub } : undefined;
-    const identity = merged ? this.identityFrom(merged) : prev.identity;
+    const identity = merged ? this.compact(this.identityFrom(merged)) : prev.identity;
     // A refresh response without a refresh token means "keep using the one you have".
     const tokens: TokenSet = { ...result.tokens };
     if (!tokens.refreshToken) {
@@ -202,13 +211,13 @@ export class SessionService {
       version: prev.version + 1,
       identity,
       // Sealed with the secret in force now, whichever one `prev` was sealed with.
-      tokens: this.keys.sealer.seal(JSON.stringify(tokens), this.authenticated(prev).key),
+      tokens: this.keys.sealer.sealTokens(tokens, this.authenticated(prev).key, this.sealForm),
       hasRefreshToken: tokens.refreshToken !== undefined,
       accessExpiresAt: result.accessExpiresAt,
       accessLifetimeMs: result.accessLifetimeMs,
       refreshIssuedAt: result.rotated ? now : prev.refreshIssuedAt,
     };
-    if (result.scopes) next.scopes = result.scopes;
+    if (result.scopes) next.scopes = this.interned.list(result.scopes);
     // Claims that came back replace the kept ones, as they replace the identity.
     if (merged) {
       const claims = this.keptClaims(merged);
@@ -217,6 +226,14 @@ export class SessionService {
     }
     delete next.refreshRetryAt;
     return next;
+  }
+
+  /** `identity` with its groups and roles lists shared with other records' equal ones. */
+  private compact(identity: Identity): Identity {
+    return Object.assign({}, identity, {
+      groups: this.interned.list(identity.groups),
+      roles: this.interned.list(identity.roles),
+    });
   }
 
   ttl(rec: SessionRecord): number {

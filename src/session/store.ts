@@ -28,6 +28,13 @@ export interface SessionStore extends SessionRecords, LoginFlows, Counters {
    * A distributed store may emit other events besides (e.g. connection `state`).
    */
   readonly events: EventEmitter;
+  /**
+   * True when records stay the very objects given to `put`, in this process, never serialised
+   * (the memory store): the session layer then keeps sealed tokens as one-byte binary strings
+   * (TokenSealer's binary form), 1 byte per byte instead of base64url's 4 characters per 3.
+   * Absent: records may be serialised (Redis keeps JSON), sealed tokens stay text.
+   */
+  readonly keepsRecordObjects?: boolean;
   /** Whether requests can be served now (readiness); never throws. */
   health(): StoreHealth;
   /**

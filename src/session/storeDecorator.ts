@@ -20,6 +20,10 @@ export abstract class StoreDecorator<S extends SessionStore = SessionStore> impl
     return this.inner.events;
   }
 
+  get keepsRecordObjects(): boolean | undefined {
+    return this.inner.keepsRecordObjects;
+  }
+
   get shared(): SessionStore['shared'] {
     return this.inner.shared;
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { SessionRecord } from '../session/record.js';
+import { recordWith, type SessionRecord } from '../session/record.js';
 import type {
   GetOptions,
   LoginFlow,
@@ -33,6 +33,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements SessionStore {
   readonly kind = 'memory';
+  /** Records are kept as given: sealed tokens may be binary strings (see the port). */
+  readonly keepsRecordObjects = true;
   /** `invalidate` (key) after a write or delete, as the Redis store does for every replica. */
   readonly events = new EventEmitter();
   private readonly sessions: BoundedTtlMap<string, SessionRecord>;
@@ -102,7 +104,8 @@ export class MemoryStore implements SessionStore {
     const cur = this.sessions.peek(key);
     if (expectedVersion === null ? cur !== undefined : cur?.version !== expectedVersion) return false;
     // A touch since `rec` was read keeps its later lastSeenAt (outside the MAC), as in Redis.
-    const touched = cur && cur.lastSeenAt > rec.lastSeenAt ? { ...rec, lastSeenAt: cur.lastSeenAt } : rec;
+    const touched =
+      cur && cur.lastSeenAt > rec.lastSeenAt ? recordWith(rec, { lastSeenAt: cur.lastSeenAt }) : rec;
     this.sessions.set(key, touched, ttlMs);
     this.events.emit('invalidate', key);
     return true;
@@ -111,7 +114,7 @@ export class MemoryStore implements SessionStore {
   async touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void> {
     const cur = this.sessions.peek(key);
     if (!cur) return;
-    this.sessions.set(key, lastSeenAt > cur.lastSeenAt ? { ...cur, lastSeenAt } : cur, ttlMs);
+    this.sessions.set(key, lastSeenAt > cur.lastSeenAt ? recordWith(cur, { lastSeenAt }) : cur, ttlMs);
   }
 
   async delete(key: string): Promise<void> {

@@ -145,6 +145,24 @@ describe('stored records are authenticated (real Redis, redis-cli HSET)', () => 
     assert.equal(s.upstream.hits, hitsBefore, "no request on bob's cookie reached the upstream");
   });
 
+  it('a record whose tokens were sealed before v3 (v2, JSON) still serves and forwards its access token', async () => {
+    const current = await storedRecord(keys.alice);
+    assert.match(current.tokens, /^v3\.[A-Za-z0-9_-]+$/, 'Redis keeps the text form of v3');
+    const sessions = s.gw.engine.ctx.sessions;
+    const tokens = sessions.tokens((await sessions.store.get(keys.alice, { fresh: true }))!);
+    // What the previous release wrote: the token set's JSON sealed as v2, the record MACed around it.
+    const keysInForce = sessions.store.authenticator;
+    const v2 = keysInForce.sealer.seal(JSON.stringify(tokens), keys.alice);
+    await overwrite(keys.alice, JSON.stringify(keysInForce.sign(keys.alice, { ...current, tokens: v2 })));
+    const reply = await as(cookies.alice, '/admin', 'api');
+    assert.equal(reply.status, 200, `${reply.status} ${reply.body}`);
+    assert.equal(
+      reply.json<{ headers: Record<string, string> }>().headers['x-forwarded-access-token'],
+      tokens.accessToken,
+    );
+    assert.match((await storedRecord(keys.alice)).tokens, /^v2\./, 'a read rewrites nothing');
+  });
+
   it('a record stripped of its MAC (as written before this release) is no session too', async () => {
     const legacy = await storedRecord(keys.alice);
     delete legacy.mac;
