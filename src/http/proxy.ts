@@ -167,6 +167,11 @@ export class UpstreamProxy {
       !(method === 'GET' || method === 'HEAD') ||
       req.headers['content-length'] !== undefined ||
       req.headers['transfer-encoding'] !== undefined;
+    // The client left while the request was being decided (its `close` has been and gone, so the
+    // relay below would never hear of it): nothing to send it, and an upstream response written
+    // into a closed response would pause on a `drain` that never comes, holding a pooled
+    // connection (undici's body timeout does not run while paused) for good.
+    if (res.destroyed) return Promise.resolve({ ok: true });
     const headers = this.upstreamHeaders(req, extras);
     this.tracing.inject(headers);
     return new Promise<ForwardResult>((resolve) => {

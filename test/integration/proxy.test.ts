@@ -343,7 +343,10 @@ describe('reverse proxy: an upstream that breaks off its body', () => {
 
 describe('reverse proxy: a client that goes away', () => {
   /** A front door on UpstreamProxy, and an upstream that reports when its request is given up. */
-  async function rig(answer: (res: import('node:http').ServerResponse) => void) {
+  async function rig(
+    answer: (res: import('node:http').ServerResponse) => void,
+    beforeForward: (res: import('node:http').ServerResponse) => Promise<void> = async () => {},
+  ) {
     const { createServer } = await import('node:http');
     const { UpstreamProxy } = await import('../../src/http/proxy.js');
     const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
@@ -367,10 +370,19 @@ describe('reverse proxy: a client that goes away', () => {
       clientAddress: new ClientAddressResolver([]),
     });
     const results: unknown[] = [];
+    let forwardedOnce!: () => void;
+    const forwarded = new Promise<void>((r) => {
+      forwardedOnce = r;
+    });
     const front = createServer((req, res) => {
-      void proxy
-        .forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false })
-        .then((f) => results.push(f));
+      void beforeForward(res)
+        .then(() =>
+          proxy.forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false }),
+        )
+        .then((f) => {
+          results.push(f);
+          forwardedOnce();
+        });
     });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const port = (front.address() as { port: number }).port;
@@ -379,6 +391,7 @@ describe('reverse proxy: a client that goes away', () => {
       upstreamReached,
       upstreamClosed,
       results,
+      forwarded,
       close: async () => {
         front.close();
         upstream.close();
@@ -428,6 +441,59 @@ describe('reverse proxy: a client that goes away', () => {
       assert.equal(got, 'first chunk');
       assert.equal(await r.upstreamClosed, false, 'the upstream response was cut off, not finished');
       assert.deepEqual(r.results, [{ ok: true }]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('while the decision was still being made: no upstream request is left holding a pooled connection', async () => {
+    // The client leaves during the (async) access check; the proxy is handed a response that is
+    // already closed. The upstream sends a body that never ends: only giving the request up closes it.
+    let gone!: () => void;
+    const clientGone = new Promise<void>((r) => {
+      gone = r;
+    });
+    let received!: () => void;
+    const frontReached = new Promise<void>((r) => {
+      received = r;
+    });
+    let upstreamAsked = false;
+    const r = await rig(
+      (res) => {
+        upstreamAsked = true;
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(1 << 20));
+      },
+      (res) => {
+        res.once('close', gone);
+        received();
+        return clientGone;
+      },
+    );
+    try {
+      const client = httpRequest({ port: r.port, path: '/' });
+      client.on('error', () => {});
+      client.end();
+      await frontReached;
+      client.destroy();
+      await clientGone;
+      await r.forwarded;
+      assert.deepEqual(r.results, [{ ok: true }], 'a client that left is not an upstream failure');
+      if (upstreamAsked) {
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          r.upstreamClosed.then((finished) => (finished ? 'finished' : 'given up')),
+          new Promise<string>((resolve) => {
+            timer = setTimeout(() => resolve('still held after 5 s'), 5000);
+          }),
+        ]);
+        clearTimeout(timer);
+        assert.equal(
+          outcome,
+          'given up',
+          'the upstream request was given up, not left paused on a closed response',
+        );
+      }
     } finally {
       await r.close();
     }
