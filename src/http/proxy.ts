@@ -150,8 +150,11 @@ export class UpstreamProxy {
       { 'http.request.method': req.method, 'server.address': this.host, 'server.port': this.port },
       async (span) => {
         const result = await this.send(req, res, extras);
-        if (result.ok) span.setAttributes({ 'http.response.status_code': res.statusCode });
-        else span.fail(result.cause);
+        if (!result.ok) span.fail(result.cause);
+        // `ok` without a head sent: the client left first and the upstream call was given up
+        // (`res.statusCode` is only Node's default 200 then, never an answer anyone got).
+        else if (!res.headersSent) span.fail('the client closed the connection before the upstream answered');
+        else span.setAttributes({ 'http.response.status_code': res.statusCode });
         return result;
       },
     );

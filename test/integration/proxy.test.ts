@@ -346,6 +346,7 @@ describe('reverse proxy: a client that goes away', () => {
   async function rig(
     answer: (res: import('node:http').ServerResponse) => void,
     beforeForward: (res: import('node:http').ServerResponse) => Promise<void> = async () => {},
+    tracing?: import('../../src/util/tracing.js').Tracing,
   ) {
     const { createServer } = await import('node:http');
     const { UpstreamProxy } = await import('../../src/http/proxy.js');
@@ -368,6 +369,7 @@ describe('reverse proxy: a client that goes away', () => {
       upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
       cookieNames: ['gatehouse'],
       clientAddress: new ClientAddressResolver([]),
+      ...(tracing ? { tracing } : {}),
     });
     const results: unknown[] = [];
     let forwardedOnce!: () => void;
@@ -494,6 +496,39 @@ describe('reverse proxy: a client that goes away', () => {
           'the upstream request was given up, not left paused on a closed response',
         );
       }
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('while the upstream has not answered yet: the upstream span records no status the client never got', async () => {
+    const { noTracing } = await import('../../src/util/tracing.js');
+    const spans: Array<{ name: string; attrs: Record<string, unknown>; failed?: string }> = [];
+    const tracing = {
+      ...noTracing,
+      enabled: true,
+      span: <T>(name: string, _kind: string, attrs: object, fn: (s: never) => Promise<T>) => {
+        const rec: (typeof spans)[number] = { name, attrs: { ...attrs } };
+        spans.push(rec);
+        return fn({
+          setAttributes: (a: object) => Object.assign(rec.attrs, a),
+          fail: (m: string) => {
+            rec.failed = m;
+          },
+        } as never);
+      },
+    } as import('../../src/util/tracing.js').Tracing;
+    const r = await rig(() => {}, undefined, tracing);
+    try {
+      const client = httpRequest({ port: r.port, path: '/' });
+      client.on('error', () => {});
+      client.end();
+      await r.upstreamReached;
+      client.destroy();
+      await r.forwarded;
+      assert.equal(spans.length, 1);
+      assert.equal(spans[0]!.attrs['http.response.status_code'], undefined, 'no 200 was ever sent');
+      assert.ok(spans[0]!.failed, 'the upstream call is marked as given up');
     } finally {
       await r.close();
     }
