@@ -179,7 +179,7 @@ export class UpstreamProxy {
     this.tracing.inject(headers);
     return new Promise<ForwardResult>((resolve) => {
       const body = hasBody ? req : null;
-      const relay = new ResponseRelay(res, body, extras.setCookies, this.responseHeaders, resolve);
+      const relay = new ResponseRelay(req, res, body, extras.setCookies, this.responseHeaders, resolve);
       this.dispatcher.dispatch(
         { path: this.basePath + extras.url, method, headers, body },
         relay as unknown as Dispatcher.DispatchHandler,
@@ -270,7 +270,11 @@ class ResponseRelay {
   private started = false;
   private done = false;
 
+  /** The client's connection, watched while the response is pending (see the constructor). */
+  private socket: Duplex | null;
+
   constructor(
+    req: IncomingMessage,
     private readonly res: ServerResponse,
     body: IncomingMessage | null,
     private readonly setCookies: readonly string[] | undefined,
@@ -282,6 +286,17 @@ class ResponseRelay {
     // The client went away — waiting for the head, or before the body was through: stop the
     // upstream request (its connection goes back to the pool, or is closed).
     res.once('close', this.clientClosed);
+    // A response queued behind a pipelined one is not attached to the connection yet and hears
+    // nothing when the client leaves (Node closes only the response in progress): the connection
+    // itself says so. Watched until this response is done (the connection outlives it).
+    this.socket = res.socket ? null : req.socket;
+    this.socket?.once('close', this.clientClosed);
+  }
+
+  /** This response is done: stop watching the client's connection for it. */
+  private unwatch(): void {
+    this.socket?.off('close', this.clientClosed);
+    this.socket = null;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -292,6 +307,7 @@ class ResponseRelay {
   private readonly clientClosed = (): void => {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     // Nothing is left to answer: not an upstream failure for the caller to log and answer 502.
     this.settle({ ok: true });
     this.abort?.(CLIENT_GONE);
@@ -324,12 +340,14 @@ class ResponseRelay {
   onComplete(): void {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     this.res.end();
   }
 
   onError(err: Error): void {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     if (this.started) this.res.destroy(err);
     else this.settle({ ok: false, cause: describeCause(err) });
   }

@@ -533,4 +533,58 @@ describe('reverse proxy: a client that goes away', () => {
       await r.close();
     }
   });
+
+  it('with a pipelined request queued behind: the queued one’s upstream request is given up too', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const closed = new Map<string, Promise<boolean>>();
+    let bothReached!: () => void;
+    const reached = new Promise<void>((r) => {
+      bothReached = r;
+    });
+    // /1 never answers; /2 answers at once with a body that never ends, into a response that
+    // is queued behind /1's (not attached to the connection yet).
+    const upstream = createServer((req, res) => {
+      closed.set(req.url!, new Promise((r) => res.on('close', () => r(res.writableFinished))));
+      if (req.url === '/2') {
+        res.writeHead(200);
+        res.write(Buffer.alloc(1 << 20));
+      }
+      if (closed.size === 2) bothReached();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
+      client.on('error', () => {});
+      client.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+      await reached;
+      client.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        closed.get('/2')!.then((finished) => (finished ? 'finished' : 'given up')),
+        new Promise<string>((resolve) => {
+          timer = setTimeout(() => resolve('still held after 5 s'), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'given up', 'the queued request’s upstream connection is not held for good');
+      assert.equal(await closed.get('/1'), false);
+    } finally {
+      front.close();
+      upstream.close();
+      // Destroying the pool also ends a request left paused, so the test ends either way.
+      await Promise.race([proxy.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
+  });
 });
