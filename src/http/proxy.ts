@@ -174,7 +174,8 @@ export class UpstreamProxy {
     // relay below would never hear of it): nothing to send it, and an upstream response written
     // into a closed response would pause on a `drain` that never comes, holding a pooled
     // connection (undici's body timeout does not run while paused) for good.
-    if (res.destroyed) return Promise.resolve({ ok: true });
+    // A response queued behind a pipelined one is not closed with its connection: ask that.
+    if (res.destroyed || req.socket.destroyed) return Promise.resolve({ ok: true });
     const headers = this.upstreamHeaders(req, extras);
     this.tracing.inject(headers);
     return new Promise<ForwardResult>((resolve) => {
@@ -290,12 +291,12 @@ class ResponseRelay {
     // nothing when the client leaves (Node closes only the response in progress): the connection
     // itself says so. Watched until this response is done (the connection outlives it).
     this.socket = res.socket ? null : req.socket;
-    this.socket?.once('close', this.clientClosed);
+    if (this.socket) whenClosed(this.socket, this.clientClosed);
   }
 
   /** This response is done: stop watching the client's connection for it. */
   private unwatch(): void {
-    this.socket?.off('close', this.clientClosed);
+    if (this.socket) queuedOn.get(this.socket)?.delete(this.clientClosed);
     this.socket = null;
   }
 
@@ -357,6 +358,26 @@ class ResponseRelay {
     this.resolve = null;
     resolve?.(r);
   }
+}
+
+/**
+ * The relays of responses queued on a client connection (pipelined), told when it closes: one
+ * `close` listener per connection however many requests the client pipelined.
+ */
+const queuedOn = new WeakMap<Duplex, Set<() => void>>();
+
+function whenClosed(socket: Duplex, gone: () => void): void {
+  let waiting = queuedOn.get(socket);
+  if (!waiting) {
+    const set = new Set<() => void>();
+    waiting = set;
+    queuedOn.set(socket, set);
+    socket.once('close', () => {
+      queuedOn.delete(socket);
+      for (const f of set) f();
+    });
+  }
+  waiting.add(gone);
 }
 
 /** Whether the flat header list names `name` (lower-case). */

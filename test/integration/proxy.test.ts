@@ -587,4 +587,47 @@ describe('reverse proxy: a client that goes away', () => {
       await Promise.race([proxy.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
   });
+
+  it('many pipelined requests waiting on the upstream: no listener pile-up on the connection', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    let seen = 0;
+    let allReached!: () => void;
+    const reached = new Promise<void>((r) => {
+      allReached = r;
+    });
+    const upstream = createServer(() => {
+      if (++seen === 30) allReached();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
+      client.on('error', () => {});
+      client.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(30));
+      await reached;
+      // A warning is emitted on the next tick after the listener that crossed the limit.
+      await new Promise((r) => setImmediate(r));
+      client.destroy();
+      assert.deepEqual(warnings, [], 'no MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      front.close();
+      upstream.close();
+      await proxy.close();
+    }
+  });
 });
