@@ -150,8 +150,11 @@ export class UpstreamProxy {
       { 'http.request.method': req.method, 'server.address': this.host, 'server.port': this.port },
       async (span) => {
         const result = await this.send(req, res, extras);
-        if (result.ok) span.setAttributes({ 'http.response.status_code': res.statusCode });
-        else span.fail(result.cause);
+        if (!result.ok) span.fail(result.cause);
+        // `ok` without a head sent: the client left first and the upstream call was given up
+        // (`res.statusCode` is only Node's default 200 then, never an answer anyone got).
+        else if (!res.headersSent) span.fail('the client closed the connection before the upstream answered');
+        else span.setAttributes({ 'http.response.status_code': res.statusCode });
         return result;
       },
     );
@@ -167,11 +170,17 @@ export class UpstreamProxy {
       !(method === 'GET' || method === 'HEAD') ||
       req.headers['content-length'] !== undefined ||
       req.headers['transfer-encoding'] !== undefined;
+    // The client left while the request was being decided (its `close` has been and gone, so the
+    // relay below would never hear of it): nothing to send it, and an upstream response written
+    // into a closed response would pause on a `drain` that never comes, holding a pooled
+    // connection (undici's body timeout does not run while paused) for good.
+    // A response queued behind a pipelined one is not closed with its connection: ask that.
+    if (res.destroyed || req.socket.destroyed) return Promise.resolve({ ok: true });
     const headers = this.upstreamHeaders(req, extras);
     this.tracing.inject(headers);
     return new Promise<ForwardResult>((resolve) => {
       const body = hasBody ? req : null;
-      const relay = new ResponseRelay(res, body, extras.setCookies, this.responseHeaders, resolve);
+      const relay = new ResponseRelay(req, res, body, extras.setCookies, this.responseHeaders, resolve);
       this.dispatcher.dispatch(
         { path: this.basePath + extras.url, method, headers, body },
         relay as unknown as Dispatcher.DispatchHandler,
@@ -262,7 +271,11 @@ class ResponseRelay {
   private started = false;
   private done = false;
 
+  /** The client's connection, watched while the response is pending (see the constructor). */
+  private socket: Duplex | null;
+
   constructor(
+    req: IncomingMessage,
     private readonly res: ServerResponse,
     body: IncomingMessage | null,
     private readonly setCookies: readonly string[] | undefined,
@@ -274,6 +287,17 @@ class ResponseRelay {
     // The client went away — waiting for the head, or before the body was through: stop the
     // upstream request (its connection goes back to the pool, or is closed).
     res.once('close', this.clientClosed);
+    // A response queued behind a pipelined one is not attached to the connection yet and hears
+    // nothing when the client leaves (Node closes only the response in progress): the connection
+    // itself says so. Watched until this response is done (the connection outlives it).
+    this.socket = res.socket ? null : req.socket;
+    if (this.socket) whenClosed(this.socket, this.clientClosed);
+  }
+
+  /** This response is done: stop watching the client's connection for it. */
+  private unwatch(): void {
+    if (this.socket) queuedOn.get(this.socket)?.delete(this.clientClosed);
+    this.socket = null;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -284,6 +308,7 @@ class ResponseRelay {
   private readonly clientClosed = (): void => {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     // Nothing is left to answer: not an upstream failure for the caller to log and answer 502.
     this.settle({ ok: true });
     this.abort?.(CLIENT_GONE);
@@ -316,12 +341,14 @@ class ResponseRelay {
   onComplete(): void {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     this.res.end();
   }
 
   onError(err: Error): void {
     if (this.done) return;
     this.done = true;
+    this.unwatch();
     if (this.started) this.res.destroy(err);
     else this.settle({ ok: false, cause: describeCause(err) });
   }
@@ -331,6 +358,26 @@ class ResponseRelay {
     this.resolve = null;
     resolve?.(r);
   }
+}
+
+/**
+ * The relays of responses queued on a client connection (pipelined), told when it closes: one
+ * `close` listener per connection however many requests the client pipelined.
+ */
+const queuedOn = new WeakMap<Duplex, Set<() => void>>();
+
+function whenClosed(socket: Duplex, gone: () => void): void {
+  let waiting = queuedOn.get(socket);
+  if (!waiting) {
+    const set = new Set<() => void>();
+    waiting = set;
+    queuedOn.set(socket, set);
+    socket.once('close', () => {
+      queuedOn.delete(socket);
+      for (const f of set) f();
+    });
+  }
+  waiting.add(gone);
 }
 
 /** Whether the flat header list names `name` (lower-case). */

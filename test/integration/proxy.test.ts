@@ -343,7 +343,11 @@ describe('reverse proxy: an upstream that breaks off its body', () => {
 
 describe('reverse proxy: a client that goes away', () => {
   /** A front door on UpstreamProxy, and an upstream that reports when its request is given up. */
-  async function rig(answer: (res: import('node:http').ServerResponse) => void) {
+  async function rig(
+    answer: (res: import('node:http').ServerResponse) => void,
+    beforeForward: (res: import('node:http').ServerResponse) => Promise<void> = async () => {},
+    tracing?: import('../../src/util/tracing.js').Tracing,
+  ) {
     const { createServer } = await import('node:http');
     const { UpstreamProxy } = await import('../../src/http/proxy.js');
     const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
@@ -365,12 +369,22 @@ describe('reverse proxy: a client that goes away', () => {
       upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
       cookieNames: ['gatehouse'],
       clientAddress: new ClientAddressResolver([]),
+      ...(tracing ? { tracing } : {}),
     });
     const results: unknown[] = [];
+    let forwardedOnce!: () => void;
+    const forwarded = new Promise<void>((r) => {
+      forwardedOnce = r;
+    });
     const front = createServer((req, res) => {
-      void proxy
-        .forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false })
-        .then((f) => results.push(f));
+      void beforeForward(res)
+        .then(() =>
+          proxy.forward(req, res, { url: '/', identityHeaders: {}, requestId: 'r1', secure: false }),
+        )
+        .then((f) => {
+          results.push(f);
+          forwardedOnce();
+        });
     });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const port = (front.address() as { port: number }).port;
@@ -379,6 +393,7 @@ describe('reverse proxy: a client that goes away', () => {
       upstreamReached,
       upstreamClosed,
       results,
+      forwarded,
       close: async () => {
         front.close();
         upstream.close();
@@ -430,6 +445,189 @@ describe('reverse proxy: a client that goes away', () => {
       assert.deepEqual(r.results, [{ ok: true }]);
     } finally {
       await r.close();
+    }
+  });
+
+  it('while the decision was still being made: no upstream request is left holding a pooled connection', async () => {
+    // The client leaves during the (async) access check; the proxy is handed a response that is
+    // already closed. The upstream sends a body that never ends: only giving the request up closes it.
+    let gone!: () => void;
+    const clientGone = new Promise<void>((r) => {
+      gone = r;
+    });
+    let received!: () => void;
+    const frontReached = new Promise<void>((r) => {
+      received = r;
+    });
+    let upstreamAsked = false;
+    const r = await rig(
+      (res) => {
+        upstreamAsked = true;
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(1 << 20));
+      },
+      (res) => {
+        res.once('close', gone);
+        received();
+        return clientGone;
+      },
+    );
+    try {
+      const client = httpRequest({ port: r.port, path: '/' });
+      client.on('error', () => {});
+      client.end();
+      await frontReached;
+      client.destroy();
+      await clientGone;
+      await r.forwarded;
+      assert.deepEqual(r.results, [{ ok: true }], 'a client that left is not an upstream failure');
+      if (upstreamAsked) {
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          r.upstreamClosed.then((finished) => (finished ? 'finished' : 'given up')),
+          new Promise<string>((resolve) => {
+            timer = setTimeout(() => resolve('still held after 5 s'), 5000);
+          }),
+        ]);
+        clearTimeout(timer);
+        assert.equal(
+          outcome,
+          'given up',
+          'the upstream request was given up, not left paused on a closed response',
+        );
+      }
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('while the upstream has not answered yet: the upstream span records no status the client never got', async () => {
+    const { noTracing } = await import('../../src/util/tracing.js');
+    const spans: Array<{ name: string; attrs: Record<string, unknown>; failed?: string }> = [];
+    const tracing = {
+      ...noTracing,
+      enabled: true,
+      span: <T>(name: string, _kind: string, attrs: object, fn: (s: never) => Promise<T>) => {
+        const rec: (typeof spans)[number] = { name, attrs: { ...attrs } };
+        spans.push(rec);
+        return fn({
+          setAttributes: (a: object) => Object.assign(rec.attrs, a),
+          fail: (m: string) => {
+            rec.failed = m;
+          },
+        } as never);
+      },
+    } as import('../../src/util/tracing.js').Tracing;
+    const r = await rig(() => {}, undefined, tracing);
+    try {
+      const client = httpRequest({ port: r.port, path: '/' });
+      client.on('error', () => {});
+      client.end();
+      await r.upstreamReached;
+      client.destroy();
+      await r.forwarded;
+      assert.equal(spans.length, 1);
+      assert.equal(spans[0]!.attrs['http.response.status_code'], undefined, 'no 200 was ever sent');
+      assert.ok(spans[0]!.failed, 'the upstream call is marked as given up');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('with a pipelined request queued behind: the queued one’s upstream request is given up too', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const closed = new Map<string, Promise<boolean>>();
+    let bothReached!: () => void;
+    const reached = new Promise<void>((r) => {
+      bothReached = r;
+    });
+    // /1 never answers; /2 answers at once with a body that never ends, into a response that
+    // is queued behind /1's (not attached to the connection yet).
+    const upstream = createServer((req, res) => {
+      closed.set(req.url!, new Promise((r) => res.on('close', () => r(res.writableFinished))));
+      if (req.url === '/2') {
+        res.writeHead(200);
+        res.write(Buffer.alloc(1 << 20));
+      }
+      if (closed.size === 2) bothReached();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
+      client.on('error', () => {});
+      client.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+      await reached;
+      client.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        closed.get('/2')!.then((finished) => (finished ? 'finished' : 'given up')),
+        new Promise<string>((resolve) => {
+          timer = setTimeout(() => resolve('still held after 5 s'), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'given up', 'the queued request’s upstream connection is not held for good');
+      assert.equal(await closed.get('/1'), false);
+    } finally {
+      front.close();
+      upstream.close();
+      // Destroying the pool also ends a request left paused, so the test ends either way.
+      await Promise.race([proxy.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
+  });
+
+  it('many pipelined requests waiting on the upstream: no listener pile-up on the connection', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { UpstreamProxy } = await import('../../src/http/proxy.js');
+    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    let seen = 0;
+    let allReached!: () => void;
+    const reached = new Promise<void>((r) => {
+      allReached = r;
+    });
+    const upstream = createServer(() => {
+      if (++seen === 30) allReached();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const proxy = new UpstreamProxy({
+      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      cookieNames: ['gatehouse'],
+      clientAddress: new ClientAddressResolver([]),
+    });
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
+      client.on('error', () => {});
+      client.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(30));
+      await reached;
+      // A warning is emitted on the next tick after the listener that crossed the limit.
+      await new Promise((r) => setImmediate(r));
+      client.destroy();
+      assert.deepEqual(warnings, [], 'no MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      front.close();
+      upstream.close();
+      await proxy.close();
     }
   });
 });
