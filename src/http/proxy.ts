@@ -270,6 +270,8 @@ class ResponseRelay {
   private abort: ((err?: Error) => void) | null = null;
   private started = false;
   private done = false;
+  /** undici's resume for this request, called on the response's `drain` while the body flows. */
+  private resume: (() => void) | null = null;
 
   /** The client's connection, watched while the response is pending (see the constructor). */
   private socket: Duplex | null;
@@ -294,10 +296,15 @@ class ResponseRelay {
     if (this.socket) whenClosed(this.socket, this.clientClosed);
   }
 
-  /** This response is done: stop watching the client's connection for it. */
+  /**
+   * This response is done: stop watching the client's connection for it, and let a late `drain`
+   * no longer resume the upstream connection (by then it may carry another request).
+   */
   private unwatch(): void {
     if (this.socket) queuedOn.get(this.socket)?.delete(this.clientClosed);
     this.socket = null;
+    if (this.resume) this.res.off('drain', this.resume);
+    this.resume = null;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -327,9 +334,11 @@ class ResponseRelay {
     }
     for (const [name, value] of this.securityHeaders) if (!hasName(head, name)) head.push(name, value);
     if (own) for (const c of own) head.push('set-cookie', c);
-    this.started = true;
+    // Written first: a head Node refuses (it validates before sending anything) is still a 502.
     res.writeHead(statusCode, head);
+    this.started = true;
     this.settle({ ok: true });
+    this.resume = resume;
     res.on('drain', resume);
     return res.writableNeedDrain !== true;
   }
