@@ -7,11 +7,9 @@
  * Options: --sessions N (default 100000)
  */
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { here, table } from './lib.js';
-import { fillSessions, memorySessions, TOKEN_SIZES } from './sessionFootprint.js';
+import { memoryReport } from './memoryReport.js';
+import { fillSessions, memorySessions } from './sessionFootprint.js';
 
 const { values } = parseArgs({
   options: { sessions: { type: 'string', default: '100000' }, child: { type: 'boolean', default: false } },
@@ -19,13 +17,13 @@ const { values } = parseArgs({
 const n = Number(values.sessions);
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
-interface Snapshot {
+export interface Snapshot {
   rss: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
 }
-interface ChildResult {
+export interface ChildResult {
   before: Snapshot;
   after: Snapshot;
   sessions: number;
@@ -73,50 +71,5 @@ if (values.child) {
   process.exit(0);
 }
 
-const child = spawn(
-  process.execPath,
-  ['--expose-gc', '--import', 'tsx', here('./memory.ts'), '--child', '--sessions', String(n)],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-let out = '';
-child.stdout.on('data', (c: Buffer) => {
-  out += c.toString();
-});
-const [code] = await once(child, 'exit');
-if (code !== 0) throw new Error(`memory bench child exited with ${code}`);
-const r = JSON.parse(out.trim()) as ChildResult;
-if (r.storeSize !== r.sessions) throw new Error(`the store kept ${r.storeSize} of ${r.sessions} sessions`);
-const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-const per = (b: number) => Math.round(b / r.sessions);
-process.stdout.write(
-  `\nGatehouse memory bench — ${r.sessions} idle sessions on the memory store (default claims), Node ${process.version}, ${r.seconds.toFixed(1)} s\n` +
-    `tokens per session: RS256 JWTs with random 256-byte signatures, access ${r.sizes.access} + ID ${r.sizes.id} characters (aimed at ${TOKEN_SIZES.access} / ${TOKEN_SIZES.id}), refresh ${r.sizes.refresh}; sealed: ${r.sealedLength} characters\n\n`,
-);
-process.stdout.write(
-  `${table(
-    ['after a GC', 'RSS MB', 'heap used MB', 'heap total MB', 'external MB'],
-    [
-      [
-        'baseline (store + service, no session)',
-        mb(r.before.rss),
-        mb(r.before.heapUsed),
-        mb(r.before.heapTotal),
-        mb(r.before.external),
-      ],
-      [
-        `${r.sessions} sessions`,
-        mb(r.after.rss),
-        mb(r.after.heapUsed),
-        mb(r.after.heapTotal),
-        mb(r.after.external),
-      ],
-      [
-        'per session (bytes)',
-        per(r.after.rss - r.before.rss),
-        per(r.after.heapUsed - r.before.heapUsed),
-        per(r.after.heapTotal - r.before.heapTotal),
-        per(r.after.external - r.before.external),
-      ],
-    ],
-  )}\n`,
-);
+const report = await memoryReport(n);
+process.stdout.write(`\n${report.markdown}\n`);
