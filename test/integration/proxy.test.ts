@@ -2,16 +2,52 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
+import { ClientAddressResolver } from '../../src/http/clientAddress.js';
+import { UpstreamProxy } from '../../src/http/proxy.js';
+import type { Tracing } from '../../src/util/tracing.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { openRaw, type RawConnection } from '../helpers/rawHttp.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
+
+/** Listens on a free loopback port. */
+async function listening(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+/** An UpstreamProxy on a local upstream server that listens already (no trusted proxies). */
+function proxyTo(upstream: Server, tracing?: Tracing): UpstreamProxy {
+  return new UpstreamProxy({
+    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    cookieNames: ['gatehouse'],
+    clientAddress: new ClientAddressResolver([]),
+    ...(tracing ? { tracing } : {}),
+  });
+}
+
+/**
+ * A front door forwarding every request to `upstream` by its own path, and a raw TCP client on it
+ * (for pipelining): what the client-that-leaves tests share.
+ */
+async function pipeliningClientOf(upstream: Server) {
+  const { connect } = await import('node:net');
+  const proxy = proxyTo(upstream);
+  const { createServer } = await import('node:http');
+  const front = createServer((req, res) => {
+    void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+  });
+  const client = connect(await listening(front), '127.0.0.1');
+  client.on('error', () => {});
+  return { proxy, front, client };
+}
 
 describe('reverse proxy', () => {
   let s: Stack;
@@ -247,15 +283,9 @@ describe('reverse proxy: an allow decision’s own cookies', () => {
     setCookies: string[],
   ): Promise<{ status: number; setCookie: unknown; body: Promise<string> }> {
     const { createServer } = await import('node:http');
-    const { UpstreamProxy } = await import('../../src/http/proxy.js');
-    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
     const upstream = createServer((_req, res) => app(res));
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
-      cookieNames: ['gatehouse'],
-      clientAddress: new ClientAddressResolver([]),
-    });
+    await listening(upstream);
+    const proxy = proxyTo(upstream);
     const front = createServer((req, res) => {
       void proxy.forward(req, res, {
         url: '/',
@@ -307,19 +337,13 @@ describe('reverse proxy: an allow decision’s own cookies', () => {
 describe('reverse proxy: an upstream that breaks off its body', () => {
   it('cuts the client’s response (no 502 written after the head), and the gateway carries on', async () => {
     const { createServer } = await import('node:http');
-    const { UpstreamProxy } = await import('../../src/http/proxy.js');
-    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
     const upstream = createServer((_req, res) => {
       res.setHeader('content-length', 1000);
       res.write('partial');
       setImmediate(() => res.socket?.destroy());
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
-      cookieNames: ['gatehouse'],
-      clientAddress: new ClientAddressResolver([]),
-    });
+    await listening(upstream);
+    const proxy = proxyTo(upstream);
     const results: unknown[] = [];
     const front = createServer((req, res) => {
       void proxy
@@ -349,8 +373,6 @@ describe('reverse proxy: a client that goes away', () => {
     tracing?: import('../../src/util/tracing.js').Tracing,
   ) {
     const { createServer } = await import('node:http');
-    const { UpstreamProxy } = await import('../../src/http/proxy.js');
-    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
     let reached!: () => void;
     const upstreamReached = new Promise<void>((r) => {
       reached = r;
@@ -364,13 +386,8 @@ describe('reverse proxy: a client that goes away', () => {
       reached();
       answer(res);
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
-      cookieNames: ['gatehouse'],
-      clientAddress: new ClientAddressResolver([]),
-      ...(tracing ? { tracing } : {}),
-    });
+    await listening(upstream);
+    const proxy = proxyTo(upstream, tracing);
     const results: unknown[] = [];
     let forwardedOnce!: () => void;
     const forwarded = new Promise<void>((r) => {
@@ -394,6 +411,14 @@ describe('reverse proxy: a client that goes away', () => {
       upstreamClosed,
       results,
       forwarded,
+      /** A client sends a request and goes away once the upstream has it. */
+      leaveOnceUpstreamReached: async () => {
+        const client = httpRequest({ port, path: '/' });
+        client.on('error', () => {});
+        client.end();
+        await upstreamReached;
+        client.destroy();
+      },
       close: async () => {
         front.close();
         upstream.close();
@@ -406,11 +431,7 @@ describe('reverse proxy: a client that goes away', () => {
     // The upstream never answers: only the gateway giving the request up can close it.
     const r = await rig(() => {});
     try {
-      const client = httpRequest({ port: r.port, path: '/' });
-      client.on('error', () => {});
-      client.end();
-      await r.upstreamReached;
-      client.destroy();
+      await r.leaveOnceUpstreamReached();
       assert.equal(await r.upstreamClosed, false, 'the upstream request was abandoned, not answered');
       assert.deepEqual(
         r.results,
@@ -520,11 +541,7 @@ describe('reverse proxy: a client that goes away', () => {
     } as import('../../src/util/tracing.js').Tracing;
     const r = await rig(() => {}, undefined, tracing);
     try {
-      const client = httpRequest({ port: r.port, path: '/' });
-      client.on('error', () => {});
-      client.end();
-      await r.upstreamReached;
-      client.destroy();
+      await r.leaveOnceUpstreamReached();
       await r.forwarded;
       assert.equal(spans.length, 1);
       assert.equal(spans[0]!.attrs['http.response.status_code'], undefined, 'no 200 was ever sent');
@@ -536,9 +553,6 @@ describe('reverse proxy: a client that goes away', () => {
 
   it('with a pipelined request queued behind: the queued one’s upstream request is given up too', async () => {
     const { createServer } = await import('node:http');
-    const { connect } = await import('node:net');
-    const { UpstreamProxy } = await import('../../src/http/proxy.js');
-    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
     const closed = new Map<string, Promise<boolean>>();
     let bothReached!: () => void;
     const reached = new Promise<void>((r) => {
@@ -554,19 +568,9 @@ describe('reverse proxy: a client that goes away', () => {
       }
       if (closed.size === 2) bothReached();
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
-      cookieNames: ['gatehouse'],
-      clientAddress: new ClientAddressResolver([]),
-    });
-    const front = createServer((req, res) => {
-      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
-    });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    await listening(upstream);
+    const { proxy, front, client } = await pipeliningClientOf(upstream);
     try {
-      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
-      client.on('error', () => {});
       client.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
       await reached;
       client.destroy();
@@ -590,9 +594,6 @@ describe('reverse proxy: a client that goes away', () => {
 
   it('many pipelined requests waiting on the upstream: no listener pile-up on the connection', async () => {
     const { createServer } = await import('node:http');
-    const { connect } = await import('node:net');
-    const { UpstreamProxy } = await import('../../src/http/proxy.js');
-    const { ClientAddressResolver } = await import('../../src/http/clientAddress.js');
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
@@ -604,19 +605,9 @@ describe('reverse proxy: a client that goes away', () => {
     const upstream = createServer(() => {
       if (++seen === 30) allReached();
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const proxy = new UpstreamProxy({
-      upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
-      cookieNames: ['gatehouse'],
-      clientAddress: new ClientAddressResolver([]),
-    });
-    const front = createServer((req, res) => {
-      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
-    });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    await listening(upstream);
+    const { proxy, front, client } = await pipeliningClientOf(upstream);
     try {
-      const client = connect((front.address() as { port: number }).port, '127.0.0.1');
-      client.on('error', () => {});
       client.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(30));
       await reached;
       // A warning is emitted on the next tick after the listener that crossed the limit.
