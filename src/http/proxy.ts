@@ -250,6 +250,9 @@ export class UpstreamProxy {
   }
 }
 
+/** Why an upstream request is given up when its client has gone (one instance: nothing per request). */
+const CLIENT_GONE = new Error('the client closed the connection');
+
 /**
  * Relays one upstream response into the client's response, as an undici dispatch handler: the
  * head is written once as a flat `[name, value, …]` list straight from undici's raw header
@@ -264,8 +267,6 @@ export class UpstreamProxy {
  * request; an upstream that fails before the head resolves `ok: false` (the caller answers 502),
  * after it the response is cut (its status already went out).
  */
-const CLIENT_GONE = new Error('the client closed the connection');
-
 class ResponseRelay {
   private abort: ((err?: Error) => void) | null = null;
   private started = false;
