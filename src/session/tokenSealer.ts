@@ -47,9 +47,7 @@ export class TokenSealer {
   seal(plain: string, aad: string): string {
     const { id, key } = this.keys[0]!;
     const iv = randomBytes(IV_BYTES);
-    const c = createCipheriv('aes-256-gcm', key, iv);
-    c.setAAD(Buffer.from(aad, 'utf8'));
-    const body = Buffer.concat([c.update(plain, 'utf8'), c.final(), c.getAuthTag()]);
+    const body = encrypt(key, iv, Buffer.from(plain, 'utf8'), Buffer.from(aad, 'utf8'));
     return `v2.${id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
@@ -57,9 +55,7 @@ export class TokenSealer {
   sealTokens(tokens: TokenSet, aad: string, form: SealForm): string {
     const { raw, key } = this.keys[0]!;
     const iv = randomBytes(IV_BYTES);
-    const c = createCipheriv('aes-256-gcm', key, iv);
-    c.setAAD(v3Aad(aad));
-    const parts = [raw, iv, c.update(encodeTokens(tokens)), c.final(), c.getAuthTag()];
+    const parts = [raw, iv, encrypt(key, iv, encodeTokens(tokens), v3Aad(aad))];
     // Built as one flat string (a `+` would keep a rope of two strings in the record).
     if (form === 'binary') return Buffer.concat([BINARY_V3_BYTE, ...parts]).toString('latin1');
     return `v3.${Buffer.concat(parts).toString('base64url')}`;
@@ -105,6 +101,13 @@ export class TokenSealer {
 
 function v3Aad(aad: string): Buffer {
   return Buffer.from(`gatehouse/tokens/v3\0${aad}`, 'utf8');
+}
+
+/** AES-256-GCM: ciphertext ‖ tag (what `decrypt` takes). */
+function encrypt(key: Buffer, iv: Buffer, plain: Buffer, aad: Buffer): Buffer {
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(aad);
+  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
 }
 
 /** AES-256-GCM: `body` is ciphertext ‖ tag. */
