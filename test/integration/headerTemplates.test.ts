@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SessionRecord } from '../../src/session/record.js';
 import { basicAuth, tokenRequest } from '../devidp/helpers.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
+import { writeServeConfig } from '../helpers/config.js';
 import { login, type Stack, startStack } from '../helpers/stack.js';
 import { connect, startWsUpstream } from '../helpers/websocket.js';
 
@@ -221,27 +219,13 @@ describe('templated headers on a WebSocket upgrade', () => {
 
 describe('a bad template stops the gateway at start', () => {
   it('gatehouse serve exits 78 naming the key', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-tmpl-'));
-    const file = join(dir, 'gatehouse.yaml');
-    writeFileSync(
-      file,
-      [
-        'publicUrl: http://127.0.0.1:4180',
-        'listen: 127.0.0.1:0',
-        'upstream: http://127.0.0.1:3000',
-        'provider:',
-        '  issuer: http://127.0.0.1:9',
-        '  clientId: gatehouse',
-        '  clientSecret: secret',
-        'session:',
-        `  secret: ${'s'.repeat(40)}`,
-        'headers:',
-        '  templates:',
-        '    X-User-Email: "{{claims.email}}"',
-        `    X-User-Roles: "{{ joins claims.roles ','}}"`,
-        '    Content-Length: "1"',
-      ].join('\n'),
-    );
+    const file = writeServeConfig([
+      'headers:',
+      '  templates:',
+      '    X-User-Email: "{{claims.email}}"',
+      `    X-User-Roles: "{{ joins claims.roles ','}}"`,
+      '    Content-Length: "1"',
+    ]);
     const { code, stderr } = await runCli(['serve', '--config', file]);
     assert.equal(code, 78, stderr);
     assert.match(stderr, /headers\.templates\.X-User-Roles: unknown function "joins" at column 4 — fix: /);

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type { IssuedTokens } from '../../src/devidp/index.js';
 import { createGatehouseMiddleware } from '../../src/index.js';
@@ -10,6 +8,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/log.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
+import { writeServeConfig } from '../helpers/config.js';
 import { useTestIdp } from '../helpers/devIdp.js';
 import { type CollectedSpan, startOtlpCollector } from '../helpers/otlpCollector.js';
 import { freePort, login, startStack, TEST_SECRET } from '../helpers/stack.js';
@@ -267,23 +266,7 @@ describe('tracing (OpenTelemetry, OTLP/HTTP)', () => {
   });
 
   it('on without the OpenTelemetry packages: exit 78 naming them and the npm command', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-tracing-')), 'gatehouse.yaml');
-    writeFileSync(
-      file,
-      [
-        'publicUrl: http://127.0.0.1:4180',
-        'listen: 127.0.0.1:0',
-        'upstream: http://127.0.0.1:3000',
-        'provider:',
-        '  issuer: http://127.0.0.1:9',
-        '  clientId: gatehouse',
-        '  clientSecret: secret',
-        'session:',
-        `  secret: ${'s'.repeat(40)}`,
-        'tracing:',
-        '  enabled: true',
-      ].join('\n'),
-    );
+    const file = writeServeConfig(['tracing:', '  enabled: true']);
     const hide = resolve('test/helpers/withoutOpenTelemetry.mjs');
     const { code, stderr } = await runCli(['serve', '--config', file], { NODE_OPTIONS: `--import=${hide}` });
     assert.equal(code, 78, stderr);

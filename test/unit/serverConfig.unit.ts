@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { serverOptions } from '../../src/http/serverLimits.js';
+import { configProblems } from '../helpers/config.js';
 
 const base = () => ({
   publicUrl: 'http://127.0.0.1:4180',
   provider: { issuer: 'http://127.0.0.1:9000', clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
   session: { secret: 'a-session-secret-that-is-long-enough-0123456789' },
 });
-
-function problems(object: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    loadConfig({ object, env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return assert.fail('loadConfig accepted the configuration');
-}
 
 describe('config: server limits and metrics.listen', () => {
   test('defaults: 20 s headers, 300 s request, 65 s keep-alive, 10 000 connections, metrics off', () => {
@@ -40,7 +31,7 @@ describe('config: server limits and metrics.listen', () => {
       [{ ...base(), metrics: { enabled: false } }, {}],
       [base(), { GATEHOUSE_METRICS_ENABLED: 'true' }],
     ] as const) {
-      const [line, ...rest] = problems(object, env);
+      const [line, ...rest] = configProblems(object, env);
       assert.equal(rest.length, 0);
       assert.match(line!, /^metrics\.enabled: removed/);
       assert.match(line!, /set metrics\.listen/);
@@ -59,18 +50,18 @@ describe('config: server limits and metrics.listen', () => {
       '[::]:9464',
     );
     assert.match(
-      problems({ ...base(), metrics: { listen: '9464' } }).join('\n'),
+      configProblems({ ...base(), metrics: { listen: '9464' } }).join('\n'),
       /metrics\.listen.*HOST:PORT/,
     );
     assert.match(
-      problems({ ...base(), listen: '0.0.0.0:4180', metrics: { listen: '0.0.0.0:4180' } }).join('\n'),
+      configProblems({ ...base(), listen: '0.0.0.0:4180', metrics: { listen: '0.0.0.0:4180' } }).join('\n'),
       /metrics\.listen: must differ from listen/,
     );
   });
 
   test('server.trustedProxies: every entry must be what BlockList reads, or the key is named (no crash at start)', () => {
     for (const bad of ['10.0.0.0/33', '::1/129', '999.1.1.1', '1.2.3', '10.0.0.0/8/1', 'proxy.internal']) {
-      const p = problems({ ...base(), server: { trustedProxies: [bad] } });
+      const p = configProblems({ ...base(), server: { trustedProxies: [bad] } });
       assert.match(p.join('\n'), /server\.trustedProxies\.0: must be an IP address or CIDR/, bad);
     }
     const ok = loadConfig({
@@ -82,7 +73,9 @@ describe('config: server limits and metrics.listen', () => {
 
   test('the headers timeout cannot exceed the request timeout (Node refuses it)', () => {
     assert.match(
-      problems({ ...base(), server: { headersTimeoutSeconds: 60, requestTimeoutSeconds: 30 } }).join('\n'),
+      configProblems({ ...base(), server: { headersTimeoutSeconds: 60, requestTimeoutSeconds: 30 } }).join(
+        '\n',
+      ),
       /server\.headersTimeoutSeconds: must not exceed server\.requestTimeoutSeconds \(30\)/,
     );
     const off = loadConfig({ object: { ...base(), server: { requestTimeoutSeconds: 0 } }, env: {} });

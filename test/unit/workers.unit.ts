@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { workerExecArgv } from '../../src/cluster/primary.js';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { cgroupCpuLimit, cgroupV2Path, cpusOfCpuMax, usableCpus } from '../../src/util/cpuQuota.js';
+import { configProblems } from '../helpers/config.js';
 
 /** A file system of given texts: every other path is missing. */
 const files =
@@ -61,15 +62,6 @@ describe('server.workers in the configuration', () => {
     session: { secret: 'a-session-secret-that-is-long-enough-0123456789', ...session },
     server: over,
   });
-  const problems = (object: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => {
-    try {
-      loadConfig({ object, env });
-    } catch (err) {
-      assert.ok(err instanceof ConfigError, String(err));
-      return err.problems;
-    }
-    return assert.fail('loadConfig accepted the configuration');
-  };
 
   test('default 1; a number, auto, or GATEHOUSE_SERVER_WORKERS', () => {
     assert.equal(loadConfig({ object: base(), env: {} }).server.workers, 1);
@@ -86,13 +78,13 @@ describe('server.workers in the configuration', () => {
 
   test('0, 1.5 and "many" are refused, naming the key and what it takes', () => {
     for (const workers of [0, 1.5, 'many']) {
-      const [p] = problems(base({ workers }, { store: 'redis' }));
+      const [p] = configProblems(base({ workers }, { store: 'redis' }));
       assert.match(p!, /^server\.workers: must be a whole number from 1 to 1024, or auto/, String(workers));
     }
   });
 
   test('more than one with the memory store: the key, why, and the fix', () => {
-    const [p] = problems(base({ workers: 2 }));
+    const [p] = configProblems(base({ workers: 2 }));
     assert.match(p!, /^server\.workers: 2 needs session\.store: redis/);
     assert.match(p!, /own sessions/);
     assert.match(p!, /set session\.store: redis .* or server\.workers: 1/);
