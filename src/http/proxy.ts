@@ -25,16 +25,32 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** The names a request's `Connection` header lists (hop-by-hop for this hop); undefined for none. */
-function listedInConnection(connection: string | undefined): Set<string> | undefined {
+/**
+ * The names a `Connection` header lists (hop-by-hop for this hop), added to `into`; undefined for
+ * none. A response may carry several Connection lines: each adds its names.
+ */
+function listedInConnection(connection: string | undefined, into?: Set<string>): Set<string> | undefined {
   // The common values name no other header: nothing to allocate.
-  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
-  return new Set(
-    connection
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  if (connection === undefined) return into;
+  const v = connection.toLowerCase();
+  if (v === 'keep-alive' || v === 'close') return into;
+  const names = into ?? new Set<string>();
+  for (const s of v.split(',')) {
+    const n = s.trim();
+    if (n) names.add(n);
+  }
+  return names.size > 0 ? names : into;
+}
+
+/** Removes every `[name, value]` pair of the flat list whose name is in `names`. */
+function dropNamed(head: string[], names: ReadonlySet<string>): void {
+  let w = 0;
+  for (let r = 0; r < head.length; r += 2) {
+    if (names.has(head[r]!)) continue;
+    head[w++] = head[r]!;
+    head[w++] = head[r + 1]!;
+  }
+  head.length = w;
 }
 
 export interface ProxyOptions {
@@ -273,6 +289,10 @@ class ResponseRelay {
   private done = false;
   /** undici's resume for this request, called on the response's `drain` while the body flows. */
   private resume: (() => void) | null = null;
+  /** Body bytes still to come when the upstream gave a Content-Length (see onData). */
+  private unsent: number | undefined;
+  /** The body's last bytes went out with `res.end` already. */
+  private ended = false;
 
   /** The client's connection, watched while the response is pending (see the constructor). */
   private socket: Duplex | null;
@@ -328,11 +348,19 @@ class ResponseRelay {
     const res = this.res;
     const own = this.setCookies;
     const head: string[] = [];
+    let listed: Set<string> | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = util.headerNameToString(raw[i]!);
-      if (HOP_BY_HOP.has(name)) continue;
-      head.push(name, raw[i + 1]!.toString('latin1'));
+      const value = raw[i + 1]!.toString('latin1');
+      if (HOP_BY_HOP.has(name)) {
+        // Names the upstream's `Connection` lists are hop-by-hop for its hop too (RFC 9110 §7.6.1).
+        if (name === 'connection') listed = listedInConnection(value, listed);
+        continue;
+      }
+      if (name === 'content-length') this.unsent = Number(value);
+      head.push(name, value);
     }
+    if (listed) dropNamed(head, listed);
     for (const [name, value] of this.securityHeaders) if (!hasName(head, name)) head.push(name, value);
     if (own) for (const c of own) head.push('set-cookie', c);
     // Written first: a head Node refuses (it validates before sending anything) is still a 502.
@@ -345,6 +373,15 @@ class ResponseRelay {
   }
 
   onData(chunk: Buffer): boolean {
+    // The last bytes of a body of known length: the head, the body and the end go out in one
+    // `end` (the same one write the socket makes anyway, with one less trip through Node's
+    // write path). The message is complete; onComplete follows in this same parse.
+    if (this.unsent !== undefined) this.unsent -= chunk.length;
+    if (this.unsent === 0) {
+      this.ended = true;
+      this.res.end(chunk);
+      return true;
+    }
     return this.res.write(chunk);
   }
 
@@ -352,7 +389,7 @@ class ResponseRelay {
     if (this.done) return;
     this.done = true;
     this.unwatch();
-    this.res.end();
+    if (!this.ended) this.res.end();
   }
 
   onError(err: Error): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Logger } from '../util/log.js';
+import { writeRequestLine } from '../util/requestLogLine.js';
 import type { Tracing } from '../util/tracing.js';
 import { requestIdOf } from './requestFacts.js';
 import { sendJson } from './respond.js';
@@ -44,18 +45,15 @@ export function logRequest(deps: RequestLogDeps, req: IncomingMessage, res: Serv
   const log: RequestLog = {};
   res.on('finish', () => {
     metrics.countRequest(log.decision ?? 'unknown');
-    logger.info(
-      {
-        reqId: requestId,
-        method: req.method,
-        path: pathOf(req.url ?? '/'),
-        status: res.statusCode,
-        user: log.user,
-        decision: log.decision,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-      },
-      'request',
-    );
+    writeRequestLine(logger, {
+      reqId: requestId,
+      method: req.method,
+      path: pathOf(req.url ?? '/'),
+      status: res.statusCode,
+      user: log.user,
+      decision: log.decision,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
   });
   return {
     requestId,

@@ -365,6 +365,76 @@ describe('reverse proxy: an upstream that breaks off its body', () => {
   });
 });
 
+describe('reverse proxy: the upstream’s response head and body', () => {
+  /** A front door on `upstream` and a keep-alive client: several requests share one connection. */
+  async function frontFor(upstream: Server) {
+    const { createServer } = await import('node:http');
+    const proxy = proxyTo(upstream);
+    const front = createServer((req, res) => {
+      void proxy.forward(req, res, { url: req.url!, identityHeaders: {}, requestId: 'r', secure: false });
+    });
+    const url = `http://127.0.0.1:${await listening(front)}`;
+    const { Agent } = await import('undici');
+    const agent = new Agent({ connections: 1 });
+    return {
+      get: (path: string, method = 'GET') => request(`${url}${path}`, { method, dispatcher: agent }),
+      close: async () => {
+        await agent.close();
+        front.close();
+        upstream.close();
+        await proxy.close();
+      },
+    };
+  }
+
+  it('headers the upstream’s Connection names are its hop’s own: never passed to the client', async () => {
+    const { createServer } = await import('node:net');
+    // Raw bytes: node:http would rewrite the Connection header.
+    const upstream = createServer((socket) => {
+      socket.on('data', () =>
+        socket.write(
+          'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Upstream-Hop\r\nConnection: X-Second-Hop\r\n' +
+            'X-Upstream-Hop: internal\r\nX-Second-Hop: internal\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok',
+        ),
+      );
+    }) as unknown as Server;
+    await listening(upstream);
+    const f = await frontFor(upstream);
+    try {
+      const r = await f.get('/');
+      assert.equal(r.statusCode, 200);
+      assert.equal(await r.body.text(), 'ok');
+      assert.equal(r.headers['x-upstream-hop'], undefined);
+      assert.equal(r.headers['x-second-hop'], undefined);
+      assert.equal(r.headers['x-kept'], 'yes');
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('a body of known length in several pieces arrives whole, HEAD gets none, and the connection carries on', async () => {
+    const { createServer } = await import('node:http');
+    const upstream = createServer((req, res) => {
+      res.setHeader('content-length', 6);
+      if (req.method === 'HEAD') return res.end();
+      res.write('abc');
+      setTimeout(() => res.end('def'), 20);
+    });
+    await listening(upstream);
+    const f = await frontFor(upstream);
+    try {
+      for (const method of ['GET', 'HEAD', 'GET']) {
+        const r = await f.get('/piece', method);
+        assert.equal(r.statusCode, 200);
+        assert.equal(r.headers['content-length'], '6');
+        assert.equal(await r.body.text(), method === 'HEAD' ? '' : 'abcdef');
+      }
+    } finally {
+      await f.close();
+    }
+  });
+});
+
 describe('reverse proxy: a client that goes away', () => {
   /** A front door on UpstreamProxy, and an upstream that reports when its request is given up. */
   async function rig(

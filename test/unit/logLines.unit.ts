@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import { createLogger } from '../../src/util/log.js';
 import { BatchedLines } from '../../src/util/logLines.js';
+import { type RequestLineFields, writeRequestLine } from '../../src/util/requestLogLine.js';
 
 function collecting(): { lines: string[]; sink: Writable } {
   const lines: string[] = [];
@@ -114,5 +116,68 @@ describe('BatchedLines', () => {
       lines.map((l) => l.msg),
       ['line', 'line', 'line', 'exiting'],
     );
+  });
+});
+
+describe('the request line (writeRequestLine)', () => {
+  const fields = (over: Partial<RequestLineFields> = {}): RequestLineFields => ({
+    reqId: 'req-1',
+    method: 'GET',
+    path: '/api/"quoted"\\back\u0007bell/é/😀/\ud800',
+    status: 200,
+    user: 'ali"ce\n',
+    decision: 'session',
+    ms: 1.25,
+    ...over,
+  });
+  /** The line pino itself writes for the same fields, with the time taken out. */
+  const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
+
+  test('is byte for byte what logger.info writes, for the root logger and a child (server.workers)', () => {
+    const { lines, sink } = collecting();
+    const root = createLogger('info', sink);
+    const child = root.child({ worker: 3 });
+    for (const logger of [root, child]) {
+      for (const f of [
+        fields(),
+        fields({ user: undefined, decision: undefined, method: undefined, status: 502 }),
+      ]) {
+        lines.length = 0;
+        writeRequestLine(logger, f);
+        logger.info({ ...f }, 'request');
+        assert.equal(lines.length, 2);
+        assert.equal(withoutTime(lines[0]!), withoutTime(lines[1]!));
+      }
+    }
+    lines.length = 0;
+    writeRequestLine(child, fields());
+    const parsed = JSON.parse(lines[0]!);
+    assert.equal(parsed.worker, 3);
+    assert.equal(parsed.path, fields().path);
+    assert.equal(parsed.user, 'ali"ce\n');
+    assert.equal(parsed.msg, 'request');
+  });
+
+  test('follows the level: nothing below info, and a reload that lowers the level brings the line back', () => {
+    const { lines, sink } = collecting();
+    const logger = createLogger('warn', sink);
+    writeRequestLine(logger, fields());
+    assert.equal(lines.length, 0);
+    logger.level = 'info';
+    writeRequestLine(logger, fields());
+    assert.equal(lines.length, 1);
+  });
+
+  test('an application’s own logger with a mixin or serializers gets its own format (logger.info)', () => {
+    const { lines, sink } = collecting();
+    const own = pino(
+      { mixin: () => ({ app: 'mine' }), serializers: { path: (p: string) => `<${p}>` } },
+      sink,
+    );
+    writeRequestLine(own, fields({ path: '/x' }));
+    const parsed = JSON.parse(lines[0]!);
+    assert.equal(parsed.app, 'mine');
+    assert.equal(parsed.path, '</x>');
+    assert.equal(parsed.msg, 'request');
   });
 });
