@@ -309,7 +309,8 @@ class ResponseRelay {
     body?.on('error', (err) => this.onError(err));
     // The client went away — waiting for the head, or before the body was through: stop the
     // upstream request (its connection goes back to the pool, or is closed).
-    res.once('close', this.clientClosed);
+    // `on`, not `once` (which wraps the listener per call): `close` comes once, and clientClosed is idempotent.
+    res.on('close', this.clientClosed);
     // A response queued behind a pipelined one is not attached to the connection yet and hears
     // nothing when the client leaves (Node closes only the response in progress): the connection
     // itself says so. Watched until this response is done (the connection outlives it).

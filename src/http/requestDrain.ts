@@ -17,15 +17,23 @@ export class RequestDrain {
   private readonly waiters: Array<() => void> = [];
 
   constructor(server: Server) {
+    // One listener function for every response (`this` is the response): nothing made per request.
+    const closed = this.closed;
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.inFlight.add(res);
       if (this.draining) res.shouldKeepAlive = false;
-      res.once('close', () => {
-        this.inFlight.delete(res);
-        if (this.inFlight.size === 0) for (const wake of this.waiters.splice(0)) wake();
-      });
+      res.on('close', closed);
     });
   }
+
+  /** A response closed (`close` is emitted once): it is no longer in flight. */
+  private readonly closed = (() => {
+    const drain = this;
+    return function (this: ServerResponse) {
+      drain.inFlight.delete(this);
+      if (drain.inFlight.size === 0) for (const wake of drain.waiters.splice(0)) wake();
+    };
+  })();
 
   get active(): number {
     return this.inFlight.size;
