@@ -21,6 +21,10 @@ export function readCookie(header: string | undefined, name: string): string | u
 /** Removes our cookies from a Cookie header before it goes upstream; undefined when nothing is left. */
 export function stripCookies(header: string | undefined, names: string[]): string | undefined {
   if (!header) return undefined;
+  // Every proxied request of a signed-in browser comes here: a header that is only our session
+  // cookie, or holds none of ours, is answered without splitting it.
+  const only = soleCookieName(header);
+  if (only !== undefined) return names.includes(only) ? undefined : header;
   const kept = header
     .split(';')
     .map((p) => p.trim())
@@ -28,6 +32,17 @@ export function stripCookies(header: string | undefined, names: string[]): strin
       (p) => p && !names.includes(p.slice(0, p.indexOf('=') === -1 ? p.length : p.indexOf('=')).trim()),
     );
   return kept.length ? kept.join('; ') : undefined;
+}
+
+/**
+ * The name of the one cookie a header holds (`name=value`, nothing else: no `;`, no spaces to
+ * trim); undefined for any other header, which takes the general path.
+ */
+function soleCookieName(header: string): string | undefined {
+  if (header.includes(';')) return undefined;
+  const eq = header.indexOf('=');
+  const name = eq === -1 ? header : header.slice(0, eq);
+  return name.length > 0 && name.trim() === name ? name : undefined;
 }
 
 export interface CookieNaming {

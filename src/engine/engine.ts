@@ -195,7 +195,10 @@ export class Engine {
       const allow: Decision = {
         type: 'allow',
         identity: a.identity,
-        upstreamHeaders: await this.headersFor(a, route),
+        // Without assertions the headers are ready (cached): no promise to wait for.
+        upstreamHeaders: this.assertionCache
+          ? await this.headersFor(a, route)
+          : this.identityHeadersFor(a, route),
         setCookies: a.setCookies,
         route,
       };

@@ -62,6 +62,18 @@ describe('stripCookies', () => {
     assert.equal(stripCookies('gatehouse=1; a=1; gatehouse=2', ['gatehouse']), 'a=1');
   });
 
+  test('a header of one cookie: ours (any value, or none) is removed, any other is kept as is', () => {
+    assert.equal(stripCookies('gatehouse=s', ['gatehouse', 'gatehouse_login']), undefined);
+    assert.equal(stripCookies('gatehouse_login=l', ['gatehouse', 'gatehouse_login']), undefined);
+    assert.equal(stripCookies('gatehouse', ['gatehouse']), undefined);
+    assert.equal(stripCookies('gatehouse=', ['gatehouse']), undefined);
+    assert.equal(stripCookies('theme=dark', ['gatehouse']), 'theme=dark');
+    assert.equal(stripCookies('gatehouse2=x', ['gatehouse']), 'gatehouse2=x');
+    // Spaces around the name: the general path, which trims, still removes ours.
+    assert.equal(stripCookies(' gatehouse=s ', ['gatehouse']), undefined);
+    assert.equal(stripCookies('gatehouse =s', ['gatehouse']), undefined);
+  });
+
   test('undefined when nothing is left or nothing was given', () => {
     assert.equal(stripCookies('gatehouse=s', ['gatehouse']), undefined);
     assert.equal(stripCookies(undefined, ['gatehouse']), undefined);
