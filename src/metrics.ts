@@ -122,12 +122,24 @@ export class GatewayMetrics {
     this.sessionCensus = census;
   }
 
+  /** Requests served from the verified-token cache since the last scrape (see `uncollected`: same reason). */
+  private cachedBearers = 0;
   readonly bearerVerifications = new Counter({
     name: 'gatehouse_bearer_verifications_total',
     help: 'Bearer tokens checked, by method (jwt, introspection) and result (ok, cached, invalid, unavailable)',
     labelNames: ['method', 'result'] as const,
     registers: [this.registry],
+    collect: () => {
+      if (this.cachedBearers === 0) return;
+      this.bearerVerifications.inc({ method: 'jwt', result: 'cached' }, this.cachedBearers);
+      this.cachedBearers = 0;
+    },
   });
+
+  /** A bearer request answered from the verified-token cache: `{method="jwt",result="cached"}`, counted at scrape time. */
+  countCachedBearer(): void {
+    this.cachedBearers++;
+  }
   readonly introspections = new Counter({
     name: 'gatehouse_introspection_total',
     help: 'Token introspection by outcome: call_active, call_inactive, call_failed (IdP calls); cache_hit, cache_negative_hit, coalesced (no call); budget_full (refused, 503)',

@@ -101,7 +101,7 @@ export class BearerTokenLoader implements CredentialLoader {
     // and a SHA-256 (those ran when it was first verified).
     const hit = header.length <= MAX_TOKEN_LENGTH + 8 ? this.verified.get(header) : undefined;
     if (hit) {
-      this.ctx.metrics.bearerVerifications.inc({ method: 'jwt', result: 'cached' });
+      this.ctx.metrics.countCachedBearer();
       return hit;
     }
     const m = header.length <= MAX_TOKEN_LENGTH + 8 ? BEARER.exec(header) : null;
