@@ -358,7 +358,12 @@ class ResponseRelay {
         if (name === 'connection') listed = listedInConnection(value, listed);
         continue;
       }
-      if (name === 'content-length') this.unsent = Number(value);
+      if (name === 'content-length') {
+        // Not on a 204 (RFC 9110 §8.6 forbids it) or a 304 (a cache ignores it there, RFC 9111
+        // §3.2; strict clients such as undici fail the response over the body it announces).
+        if (bodiless(statusCode)) continue;
+        this.unsent = Number(value);
+      }
       head.push(name, value);
     }
     if (listed) dropNamed(head, listed);
@@ -397,6 +402,12 @@ class ResponseRelay {
     if (this.done) return;
     this.done = true;
     this.unwatch();
+    // A 304 (or 204) may state the length of the representation it does not send (RFC 9110
+    // §8.6); undici takes the missing body for a short one. The client's answer is complete.
+    if (this.started && bodiless(this.res.statusCode) && isLengthMismatch(err)) {
+      this.res.end();
+      return;
+    }
     if (this.started) this.res.destroy(err);
     else this.settle({ ok: false, cause: describeCause(err) });
   }
@@ -426,6 +437,15 @@ function whenClosed(socket: Duplex, gone: () => void): void {
     });
   }
   waiting.add(gone);
+}
+
+/** Statuses that never have a body, whatever their Content-Length says. */
+function bodiless(status: number): boolean {
+  return status === 304 || status === 204;
+}
+
+function isLengthMismatch(err: Error): boolean {
+  return (err as Error & { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
 }
 
 /** Whether the flat header list names `name` (lower-case). */

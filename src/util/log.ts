@@ -1,5 +1,6 @@
 import { type Logger, pino } from 'pino';
 import { stdoutLogLines } from './logLines.js';
+import { GATEHOUSE_LOGGER } from './requestLogLine.js';
 
 export type { Logger };
 
@@ -73,5 +74,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     base: { service: 'gatehouse' },
     formatters: { log: censorSecrets, bindings: censorSecrets },
   };
-  return pino(opts, (destination ?? stdoutLogLines()) as never);
+  const logger = pino(opts, (destination ?? stdoutLogLines()) as never);
+  // Its request lines may be put together without pino's generic path (requestLogLine.ts).
+  (logger as unknown as Record<symbol, boolean>)[GATEHOUSE_LOGGER] = true;
+  return logger;
 }

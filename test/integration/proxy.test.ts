@@ -412,6 +412,30 @@ describe('reverse proxy: the upstream’s response head and body', () => {
     }
   });
 
+  it('a 304 or 204 with a Content-Length (of a body it never sends) is answered whole, without it, and the connection carries on', async () => {
+    const { createServer } = await import('node:net');
+    // Raw bytes: node:http drops Content-Length from a 304. RFC 9110 §8.6 allows it there.
+    const upstream = createServer((socket) => {
+      socket.on('data', (d) => {
+        const status = d.toString('latin1').startsWith('GET /nc') ? '204 No Content' : '304 Not Modified';
+        socket.write(`HTTP/1.1 ${status}\r\nETag: "v1"\r\nContent-Length: 5\r\n\r\n`);
+      });
+    }) as unknown as Server;
+    await listening(upstream);
+    const f = await frontFor(upstream);
+    try {
+      for (const path of ['/nm', '/nc', '/nm']) {
+        const r = await f.get(path);
+        assert.equal(r.statusCode, path === '/nc' ? 204 : 304);
+        assert.equal(r.headers.etag, '"v1"');
+        assert.equal(r.headers['content-length'], undefined);
+        assert.equal(await r.body.text(), '');
+      }
+    } finally {
+      await f.close();
+    }
+  });
+
   it('a body of known length in several pieces arrives whole, HEAD gets none, and the connection carries on', async () => {
     const { createServer } = await import('node:http');
     const upstream = createServer((req, res) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,11 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createLogger } from '../../src/util/log.js';
 import { BatchedLines } from '../../src/util/logLines.js';
-import { type RequestLineFields, writeRequestLine } from '../../src/util/requestLogLine.js';
+import {
+  type RequestLineFields,
+  writeRequestLine,
+  writesOwnRequestLines,
+} from '../../src/util/requestLogLine.js';
 
 function collecting(): { lines: string[]; sink: Writable } {
   const lines: string[] = [];
@@ -158,6 +163,14 @@ describe('the request line (writeRequestLine)', () => {
     assert.equal(parsed.msg, 'request');
   });
 
+  test('Gatehouse’s own loggers (and their children) take the short path; an application’s own does not', () => {
+    const { sink } = collecting();
+    const root = createLogger('info', sink);
+    assert.equal(writesOwnRequestLines(root), true);
+    assert.equal(writesOwnRequestLines(root.child({ worker: 1 })), true);
+    assert.equal(writesOwnRequestLines(pino(sink)), false);
+  });
+
   test('follows the level: nothing below info, and a reload that lowers the level brings the line back', () => {
     const { lines, sink } = collecting();
     const logger = createLogger('warn', sink);
@@ -168,16 +181,65 @@ describe('the request line (writeRequestLine)', () => {
     assert.equal(lines.length, 1);
   });
 
-  test('an application’s own logger with a mixin or serializers gets its own format (logger.info)', () => {
+  test('strings are escaped as pino escapes them (a lone surrogate in a short string, a long one, control characters)', () => {
     const { lines, sink } = collecting();
-    const own = pino(
-      { mixin: () => ({ app: 'mine' }), serializers: { path: (p: string) => `<${p}>` } },
+    const logger = createLogger('info', sink);
+    for (const user of ['bob\ud800', 'a"b\\c', 'x'.repeat(101), 'tab\there', '']) {
+      lines.length = 0;
+      writeRequestLine(logger, fields({ user }));
+      logger.info({ ...fields({ user }) }, 'request');
+      assert.equal(withoutTime(lines[0]!), withoutTime(lines[1]!), JSON.stringify(user));
+    }
+  });
+
+  test('an application’s own logger keeps its own format: value-dependent serializers, logMethod hooks, mixins', () => {
+    const { lines, sink } = collecting();
+    const masking = pino({ serializers: { user: (u: string) => u.replace(/@.*/, '@***') } }, sink);
+    writeRequestLine(masking, fields({ user: 'bob@corp.example' }));
+    assert.equal(JSON.parse(lines[0]!).user, 'bob@***');
+    lines.length = 0;
+    const hooked = pino(
+      {
+        hooks: {
+          logMethod(args, method) {
+            args[0] = { ...(args[0] as object), extra: 1 };
+            return method.apply(this, args);
+          },
+        },
+      },
       sink,
     );
-    writeRequestLine(own, fields({ path: '/x' }));
+    writeRequestLine(hooked, fields());
+    assert.equal(JSON.parse(lines[0]!).extra, 1);
+    lines.length = 0;
+    const mixed = pino({ mixin: () => ({ app: 'mine' }) }, sink);
+    writeRequestLine(mixed, fields({ path: '/x' }));
     const parsed = JSON.parse(lines[0]!);
     assert.equal(parsed.app, 'mine');
-    assert.equal(parsed.path, '</x>');
     assert.equal(parsed.msg, 'request');
+  });
+
+  test('a subscriber to pino’s pino_asJson diagnostics channel (an APM agent) sees every request line', () => {
+    const { lines, sink } = collecting();
+    const logger = createLogger('info', sink);
+    writeRequestLine(logger, fields());
+    const seen: unknown[] = [];
+    const channel = tracingChannel('pino_asJson');
+    const handlers = {
+      start: (msg: unknown) => seen.push(msg),
+      end() {},
+      asyncStart() {},
+      asyncEnd() {},
+      error() {},
+    };
+    channel.subscribe(handlers);
+    try {
+      writeRequestLine(logger, fields());
+    } finally {
+      channel.unsubscribe(handlers);
+    }
+    assert.equal(seen.length, 1);
+    assert.equal(lines.length, 2);
+    assert.equal(withoutTime(lines[0]!), withoutTime(lines[1]!));
   });
 });
