@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import { plainAddress } from '../util/ipAddress.js';
 
 /**
@@ -54,7 +54,7 @@ export class ClientAddressResolver {
 }
 
 const RESOLVER = Symbol('gatehouse.clientAddressResolver');
-type Tagged = IncomingMessage & { [RESOLVER]?: ClientAddressResolver };
+type Tagged = { [RESOLVER]?: ClientAddressResolver };
 /** Where no front door said otherwise, no proxy is trusted: the client is the socket's peer. */
 const PEER_ONLY = new ClientAddressResolver([]);
 
@@ -64,13 +64,20 @@ export function useClientAddressResolver(req: IncomingMessage, resolver: ClientA
 }
 
 /**
- * Every request (and upgrade) `server` receives resolves its client with `resolver`: it is
- * attached before any other listener sees the request.
+ * Every request (and upgrade) `server` receives resolves its client with `resolver`: attached to
+ * each connection as it is accepted, before any request on it is parsed — once per connection,
+ * not once per request (a property added to every request object made Node's own request
+ * handling see two shapes of it, and a third `request` listener ran on every request).
  */
 export function resolveClientsOf(server: Server, resolver: ClientAddressResolver): void {
-  const tag = (req: IncomingMessage) => useClientAddressResolver(req, resolver);
-  server.prependListener('request', tag);
-  server.prependListener('upgrade', tag);
+  server.prependListener('connection', (socket: Socket) => {
+    (socket as Tagged)[RESOLVER] = resolver;
+  });
+}
+
+/** The resolver for a request: its own (the middleware's), else its connection's, else none trusted. */
+function resolverOf(req: IncomingMessage): ClientAddressResolver {
+  return (req as Tagged)[RESOLVER] ?? (req.socket as Tagged | undefined)?.[RESOLVER] ?? PEER_ONLY;
 }
 
 /**
@@ -79,8 +86,7 @@ export function resolveClientsOf(server: Server, resolver: ClientAddressResolver
  * read the same way: the proxy asking must be trusted for its X-Forwarded-For to count.
  */
 export function clientAddressOf(req: IncomingMessage): string {
-  const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
-  return resolver.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+  return resolverOf(req).resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
 }
 
 /** A host name or IP literal with an optional port: what `Host` and `X-Forwarded-Host` may hold. */
@@ -99,8 +105,7 @@ export function requestHostOf(req: IncomingMessage): string {
   if (req.headers['x-forwarded-host'] === undefined) return own;
   const forwarded = req.headersDistinct['x-forwarded-host'];
   if (forwarded?.length !== 1) return own;
-  const resolver = (req as Tagged)[RESOLVER] ?? PEER_ONLY;
-  if (!resolver.isTrusted(req.socket.remoteAddress)) return own;
+  if (!resolverOf(req).isTrusted(req.socket.remoteAddress)) return own;
   const first = forwarded[0]!.split(',')[0]!.trim();
   return HOST_VALUE.test(first) ? first : own;
 }
