@@ -2,12 +2,15 @@
  * A bounded map with per-entry expiry. When full, `set` evicts the least recently used entry,
  * approximately: a hit only marks its entry used (second chance, the CLOCK algorithm), and
  * eviction walks from the oldest insertion, giving each used entry one more round (moved to the
- * end, mark cleared) and evicting the first unused or expired one. A hit therefore changes no
+ * end, mark cleared; at most 32 per `set`) and evicting the first unused or expired one. A hit therefore changes no
  * Map: moving every hit to the end (delete + set) cost two Map operations per read on every
  * authenticated request, and the deleted slots they leave make a Map of 100 000 sessions rebuild
  * its table every few tens of thousands of reads. Expired entries are dropped lazily on read and
  * by `sweep()`, so there are no per-entry timers.
  */
+/** Used entries moved to the end by one `set` at most; the next oldest is evicted whatever its mark. */
+const MAX_SECOND_CHANCES = 32;
+
 export class BoundedTtlMap<K, V> {
   private readonly map = new Map<K, { value: V; expiresAt: number; used: boolean }>();
 
@@ -41,13 +44,19 @@ export class BoundedTtlMap<K, V> {
   set(key: K, value: V, ttlMs: number): void {
     this.map.delete(key);
     const now = this.now();
-    // Ends: each round clears a mark a hit set, so within one pass over the map an entry is unused.
+    // One iterator for the walk: a fresh one per step would skip again every slot the walk has
+    // emptied at the front (quadratic: seconds on a full map of 100 000 read entries). It sees
+    // the entries moved to the end, and at most MAX_SECOND_CHANCES are moved per `set`, so one
+    // `set` costs a bounded walk however many entries were read.
+    const oldest = this.map.entries();
+    let chances = 0;
     while (this.map.size >= this.max) {
-      const oldest = this.map.entries().next();
-      if (oldest.done) break;
-      const [k, e] = oldest.value;
+      const next = oldest.next();
+      if (next.done) break;
+      const [k, e] = next.value;
       this.map.delete(k);
-      if (e.used && e.expiresAt > now) {
+      if (e.used && e.expiresAt > now && chances < MAX_SECOND_CHANCES) {
+        chances++;
         e.used = false;
         this.map.set(k, e);
       }

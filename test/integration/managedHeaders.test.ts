@@ -214,6 +214,43 @@ describe('X-Forwarded-For and X-Real-IP are rebuilt from server.trustedProxies',
       await s.close();
     }
   });
+
+  it('a trusted peer’s upload with Expect: 100-continue: its X-Forwarded-Host and client are believed too (they were not)', async () => {
+    const s = await startStack({
+      config: { ...POLICY, server: { trustedProxies: ['127.0.0.1/32'] } } as never,
+    });
+    try {
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${s.url}/public/upload`, {
+          method: 'POST',
+          headers: {
+            'X-Forwarded-For': '6.6.6.6',
+            'X-Forwarded-Host': 'apps.example.test',
+            expect: '100-continue',
+            'content-length': '2',
+          },
+          agent: false,
+        });
+        req.on('continue', () => req.end('hi'));
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+      assert.equal(r.status, 200, r.body);
+      const h = (JSON.parse(r.body) as Echo).headers;
+      assert.equal(h['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
+      assert.equal(h['x-real-ip'], '6.6.6.6');
+      // The host the trusted proxy was asked for: what routing and the upstream go by.
+      assert.equal(h['x-forwarded-host'], 'apps.example.test');
+    } finally {
+      await s.close();
+    }
+  });
 });
 
 describe('managed headers on WebSocket upgrades', () => {

@@ -18,6 +18,18 @@ describe('BoundedTtlMap', () => {
     assert.equal(m.size, 3);
   });
 
+  test('every entry read: one set gives at most 32 second chances, then evicts (a bounded walk)', () => {
+    const m = new BoundedTtlMap<number, number>(1000, () => 0);
+    for (let i = 0; i < 1000; i++) m.set(i, i, 1000);
+    for (let i = 0; i < 1000; i++) m.get(i);
+    m.set(-1, -1, 1000);
+    const kept = new Set([...m.entries()].map(([k]) => k));
+    assert.equal(m.size, 1000);
+    assert.equal(kept.has(32), false, 'the 33rd oldest goes: the 32 before it had their second chance');
+    for (let i = 0; i < 32; i++) assert.ok(kept.has(i), `${i} kept`);
+    assert.ok(kept.has(33) && kept.has(-1));
+  });
+
   test('every entry read: still bounded, each set evicts exactly one', () => {
     const m = new BoundedTtlMap<number, number>(100, () => 0);
     for (let i = 0; i < 100; i++) m.set(i, i, 1000);
@@ -28,7 +40,7 @@ describe('BoundedTtlMap', () => {
     }
   });
 
-  test('expired entries are not read, and are evicted before any live one', () => {
+  test('an expired entry is not read; the walk evicts it even when it was read before', () => {
     let now = 0;
     const m = new BoundedTtlMap<string, number>(2, () => now);
     m.set('old', 1, 10);
