@@ -197,7 +197,7 @@ export class Engine {
         identity: a.identity,
         // Without assertions the headers are ready (cached): no promise to wait for.
         upstreamHeaders: this.assertionCache
-          ? await this.headersFor(a, route)
+          ? await this.headersWithAssertion(a, route, this.assertionCache)
           : this.identityHeadersFor(a, route),
         setCookies: a.setCookies,
         route,
@@ -307,12 +307,16 @@ export class Engine {
    * object), and signed again only when less than half its lifetime is left: signing is not on
    * every request's path.
    */
-  private async headersFor(p: Principal, route: Route): Promise<Record<string, string>> {
+  private async headersWithAssertion(
+    p: Principal,
+    route: Route,
+    assertions: AssertionCache,
+  ): Promise<Record<string, string>> {
     const h = this.identityHeadersFor(p, route);
     // A session by its key and record version (a refresh is a new version); a bearer principal by its cached credential.
     const principal = p.bearer ?? (p.session && `${p.session.key}#${p.session.record.version}`);
-    if (!this.assertionCache || !principal) return h;
-    const signed = await this.assertionCache.get(principal, p.identity, route.id);
+    if (!principal) return h;
+    const signed = await assertions.get(principal, p.identity, route.id);
     let out = this.withAssertion.get(signed);
     if (!out) {
       out = { ...h, [ASSERTION_HEADER]: signed.token };

@@ -18,22 +18,17 @@ export class RequestDrain {
 
   constructor(server: Server) {
     // One listener function for every response (`this` is the response): nothing made per request.
-    const closed = this.closed;
+    const { inFlight, waiters } = this;
+    function closed(this: ServerResponse): void {
+      inFlight.delete(this);
+      if (inFlight.size === 0) for (const wake of waiters.splice(0)) wake();
+    }
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.inFlight.add(res);
       if (this.draining) res.shouldKeepAlive = false;
       res.on('close', closed);
     });
   }
-
-  /** A response closed (`close` is emitted once): it is no longer in flight. */
-  private readonly closed = (() => {
-    const drain = this;
-    return function (this: ServerResponse) {
-      drain.inFlight.delete(this);
-      if (drain.inFlight.size === 0) for (const wake of drain.waiters.splice(0)) wake();
-    };
-  })();
 
   get active(): number {
     return this.inFlight.size;
