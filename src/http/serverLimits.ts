@@ -1,6 +1,7 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatehouseConfig } from '../config/schema.js';
+import { SlotTable } from '../util/slotTable.js';
 import { RAW_SECURITY_HEADERS } from './respond.js';
 import { answerAndClose } from './socketAnswer.js';
 
@@ -83,26 +84,37 @@ export function capConnections(server: Server, max: number, onRefused: () => voi
  * slowly, always makes progress and is never cut. Upgraded WebSockets are watched the same way.
  */
 export function cutStalledWriters(server: Server, stallMs: number, onCut: () => void): void {
-  const watched = new Map<Socket, { written: number; since: number }>();
+  // A SlotTable, not a Map keyed by socket: a connection per request (clients without keep-alive)
+  // would otherwise have every socket's objects promoted to the old generation (see slotTable.ts).
+  const watched = new SlotTable<Watched>();
   server.on('connection', (socket: Socket) => {
-    watched.set(socket, { written: 0, since: performance.now() });
-    socket.once('close', () => watched.delete(socket));
+    const w: Watched = { socket, written: 0, since: performance.now() };
+    const slot = watched.add(w);
+    socket.once('close', () => watched.remove(slot, w));
   });
   const sweep = setInterval(() => {
     const now = performance.now();
-    for (const [socket, st] of watched) {
-      if (socket.writableLength === 0 || socket.bytesWritten !== st.written) {
-        st.written = socket.bytesWritten;
-        st.since = now;
-      } else if (now - st.since >= stallMs) {
-        watched.delete(socket);
+    watched.forEach((w, slot) => {
+      const socket = w.socket;
+      if (socket.writableLength === 0 || socket.bytesWritten !== w.written) {
+        w.written = socket.bytesWritten;
+        w.since = now;
+      } else if (now - w.since >= stallMs) {
+        watched.remove(slot, w);
         socket.destroy();
         onCut();
       }
-    }
+    });
   }, CONNECTIONS_CHECK_MS);
   sweep.unref();
   server.once('close', () => clearInterval(sweep));
+}
+
+/** A connection under watch for a stalled reader, and how far its writes had got. */
+interface Watched {
+  socket: Socket;
+  written: number;
+  since: number;
 }
 
 /**
