@@ -6,6 +6,7 @@ import { describeCause } from '../util/errors.js';
 import { noTracing, type Tracing } from '../util/tracing.js';
 import type { ClientAddressResolver } from './clientAddress.js';
 import { forwardingFacts, forwardingHeaders, ManagedHeaders } from './managedHeaders.js';
+import { forgetClose, whenClosed } from './socketClose.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -323,7 +324,7 @@ class ResponseRelay {
    * no longer resume the upstream connection (by then it may carry another request).
    */
   private unwatch(): void {
-    if (this.socket) queuedOn.get(this.socket)?.delete(this.clientClosed);
+    if (this.socket) forgetClose(this.socket, this.clientClosed);
     this.socket = null;
     if (this.resume) this.res.off('drain', this.resume);
     this.resume = null;
@@ -417,26 +418,6 @@ class ResponseRelay {
     this.resolve = null;
     resolve?.(r);
   }
-}
-
-/**
- * The relays of responses queued on a client connection (pipelined), told when it closes: one
- * `close` listener per connection however many requests the client pipelined.
- */
-const queuedOn = new WeakMap<Duplex, Set<() => void>>();
-
-function whenClosed(socket: Duplex, gone: () => void): void {
-  let waiting = queuedOn.get(socket);
-  if (!waiting) {
-    const set = new Set<() => void>();
-    waiting = set;
-    queuedOn.set(socket, set);
-    socket.once('close', () => {
-      queuedOn.delete(socket);
-      for (const f of set) f();
-    });
-  }
-  waiting.add(gone);
 }
 
 /** Statuses that never have a body, whatever their Content-Length says. */

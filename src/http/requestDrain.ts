@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { SlotTable } from '../util/slotTable.js';
+import { forgetClose, whenClosed } from './socketClose.js';
 
 /** A response's slot in the drain's table, kept on the response itself. */
 const SLOT = Symbol('gatehouse.drainSlot');
@@ -19,7 +20,7 @@ type Tracked = ServerResponse & { [SLOT]?: number };
  * slotTable.ts), a quarter of the gateway's CPU under load.
  */
 export class RequestDrain {
-  /** Bounded by the responses in flight at once (one per connection, plus pipelined ones). */
+  /** Bounded by the responses in flight at once (one per connection, plus pipelined ones, released when their connection closes). */
   private readonly inFlight = new SlotTable<ServerResponse>();
   private draining = false;
   /** Callers of idle() still waiting; woken when the last request in flight closes. */
@@ -33,11 +34,26 @@ export class RequestDrain {
       if (slot === undefined || !inFlight.remove(slot, this)) return;
       if (inFlight.size === 0) for (const wake of waiters.splice(0)) wake();
     }
-    server.prependListener('request', (_req: IncomingMessage, res: Tracked) => {
+    const track = (req: IncomingMessage, res: Tracked): void => {
       res[SLOT] = inFlight.add(res);
       if (this.draining) res.shouldKeepAlive = false;
       res.on('close', closed);
-    });
+      // Queued behind a pipelined response (no socket yet): when the client goes, Node closes the
+      // response in progress but never this one, which would then stay counted for good (idle()
+      // would never resolve; a pipelining flood would grow the table without bound).
+      if (!res.socket) {
+        const socket = req.socket;
+        const gone = () => closed.call(res);
+        whenClosed(socket, gone);
+        res.on('close', () => forgetClose(socket, gone));
+      }
+    };
+    server.prependListener('request', track);
+    // `Expect: 100-continue` requests come as 'checkContinue' instead, when the server listens
+    // for it (the gateway's own server does, to answer before the body is sent): an upload in
+    // flight is waited for, and told `Connection: close`, like any request. Without a listener
+    // Node answers the 100 itself and emits 'request'; adding one here would change that.
+    if (server.listenerCount('checkContinue') > 0) server.prependListener('checkContinue', track);
   }
 
   get active(): number {

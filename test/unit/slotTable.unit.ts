@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import v8 from 'node:v8';
@@ -12,6 +12,8 @@ import { SlotTable } from '../../src/util/slotTable.js';
 class FakeResponse extends EventEmitter {
   headersSent = false;
   shouldKeepAlive = true;
+  /** Attached to its connection (not queued behind a pipelined response). */
+  readonly socket = {};
   /** Stands for the request's object graph (headers, parser state, buffers). */
   readonly payload = new Array(64).fill(0);
 }
@@ -66,7 +68,9 @@ describe('SlotTable', () => {
     const c = { n: 3 };
     assert.equal(t.add(c), sa, 'the freed slot is reused');
     const seen: number[] = [];
-    t.forEach((item) => seen.push(item.n));
+    t.forEach((item) => {
+      seen.push(item.n);
+    });
     assert.deepEqual(seen.sort(), [2, 3]);
     assert.equal(sb, 1);
   });
