@@ -10,6 +10,7 @@
  *          --connections N (32) --threads N (2) --prof DIR (B runs with --cpu-prof into DIR)
  *          --a floor (the minimal Node proxy of bench:peers instead of a checkout)
  *          --b-log-level warn (B without the request log line: what a line costs)
+ *          --b-store redis (B with the Redis session store, unique key prefix: what Redis costs)
  *          --b-node-flags="FLAGS" (B started with these node flags, e.g. =--max-semi-space-size=16)
  */
 import { spawn } from 'node:child_process';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     prof: { type: 'string' },
     'b-log-level': { type: 'string' },
+    'b-store': { type: 'string' },
     'b-node-flags': { type: 'string' },
   },
 });
@@ -101,7 +103,13 @@ async function gateway(name: string, checkout: string, prof?: string) {
       publicUrl: `http://127.0.0.1:${port}`,
       upstream: upstreamUrl,
       provider: { issuer: idp.issuer, clientId: 'gatehouse', clientSecret: 'gatehouse-dev-secret' },
-      session: { secret: 'bench-ab-secret-bench-ab-secret-bench-ab-0123456789' },
+      session: {
+        secret: 'bench-ab-secret-bench-ab-secret-bench-ab-0123456789',
+        // `--b-store redis` (B only): the Redis store, under a key prefix of its own.
+        ...(name === 'B' && values['b-store'] === 'redis'
+          ? { store: 'redis', redisKeyPrefix: `gatehouse-ab-${process.pid}:` }
+          : {}),
+      },
       ...(values.mode === 'bare' ? { skipAuth: ['/'] } : {}),
       // `--b-log-level warn` (B only): no request line, so B/A is what the line costs.
       logging: { level: name === 'B' ? (values['b-log-level'] ?? 'info') : 'info' },
